@@ -1,0 +1,3 @@
+"""Regenerate "Convolutional Neural Networks on Tiny ImageNet" with Snakemake."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,109 @@
+"""Command line of the pipeline: every Snakemake rule calls one subcommand.
+
+Errors a user can cause (:class:`UserError`) are printed as one message
+without a traceback, and the command exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tinycnn.errors import UserError
+
+
+def _download(args: argparse.Namespace) -> None:
+    from tinycnn.download import fetch
+
+    fetch(args.url, Path(args.out), args.md5, args.size, retries=args.retries)
+
+
+def _pack(args: argparse.Namespace) -> None:
+    from tinycnn.pack import pack_archive
+
+    pack_archive(Path(args.archive), Path(args.out), workers=args.workers)
+
+
+def _augment(args: argparse.Namespace) -> None:
+    from tinycnn.augment import write_augmented
+
+    write_augmented(
+        Path(args.images),
+        json.loads(args.ops),
+        args.seed,
+        args.set_name,
+        Path(args.out),
+        Path(args.preview),
+        preview_images=args.preview_images,
+        preview_draws=args.preview_draws,
+        threads=args.threads,
+    )
+
+
+def _check_config(args: argparse.Namespace) -> None:
+    import yaml
+
+    from tinycnn.config import deep_merge, validate
+
+    config: dict = {}
+    for path in args.configfile:
+        with open(path, encoding="utf-8") as fh:
+            config = deep_merge(config, yaml.safe_load(fh) or {})
+    validate(config)
+    print(f"config OK: {len(config['experiments'])} experiments")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tinycnn", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("download", help="download and verify the dataset archive")
+    p.add_argument("--url", action="append", required=True, help="repeat: official, mirrors")
+    p.add_argument("--md5", required=True)
+    p.add_argument("--size", type=int, default=None, help="expected size in bytes")
+    p.add_argument("--out", required=True)
+    p.add_argument("--retries", type=int, default=5, help="attempts per URL")
+    p.set_defaults(func=_download)
+
+    p = sub.add_parser("pack", help="decode the archive's JPEGs into uint8 arrays")
+    p.add_argument("--archive", required=True)
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--workers", type=int, default=2)
+    p.set_defaults(func=_pack)
+
+    p = sub.add_parser("augment", help="materialize one augmentation set and its preview")
+    p.add_argument("--images", required=True, help="packed train_images.npy")
+    p.add_argument("--set-name", required=True)
+    p.add_argument("--ops", required=True, help="the set's ops as JSON")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out", required=True, help="augmented images (.npy)")
+    p.add_argument("--preview", required=True, help="preview grid (.png)")
+    p.add_argument("--preview-images", type=int, default=8)
+    p.add_argument("--preview-draws", type=int, default=6)
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=_augment)
+
+    p = sub.add_parser("check-config", help="validate config files merged in order")
+    p.add_argument("configfile", nargs="+")
+    p.set_defaults(func=_check_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

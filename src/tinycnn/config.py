@@ -1,0 +1,185 @@
+"""Validate the pipeline config and resolve each experiment's settings.
+
+The schema (workflow/schemas/config.schema.yaml) catches wrong types, unknown
+keys and out-of-range values; the checks below catch what a schema cannot say
+(an experiment naming a model or augmentation set that is not defined). Every
+problem becomes one line that names the key, and all of them are raised
+together as one :class:`UserError`.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from tinycnn.errors import UserError
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+RECIPE_KEYS = ("optimizer", "scheduler", "batch_size", "epochs", "augmentation", "seeds", "device")
+MAX_REPORTED = 10
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def _key(path: Iterable[Any]) -> str:
+    parts = [str(p) for p in path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    """One readable line for a schema error, naming the key."""
+    where = _key(error.absolute_path)
+    v, value = error.validator, error.instance
+    if v == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(value) - set(allowed)) if isinstance(value, dict) else []
+        lines = []
+        for key in unknown:
+            hint = difflib.get_close_matches(key, allowed, n=1)
+            suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
+            at = f"{where}.{key}" if error.absolute_path else key
+            lines.append(
+                f"{at}: unknown key '{key}' (allowed here: {', '.join(allowed)}){suggestion}"
+            )
+        if lines:
+            return "\n".join(lines)
+    if v == "required":
+        return f"{where}: {error.message.replace('is a required property', 'is missing')}"
+    if v == "enum":
+        return f"{where}: {value!r} is not one of {', '.join(map(str, error.validator_value))}"
+    if v in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        words = {
+            "minimum": "at least",
+            "exclusiveMinimum": "greater than",
+            "maximum": "at most",
+            "exclusiveMaximum": "less than",
+        }[v]
+        return f"{where}: {value!r} must be {words} {error.validator_value}"
+    if v == "type":
+        return f"{where}: {value!r} should be of type {error.validator_value}"
+    if v == "pattern":
+        return f"{where}: {value!r} does not match the pattern {error.validator_value}"
+    if v == "oneOf" and error.context:
+        # e.g. scheduler: null or a mapping. Report the branch of the value's own
+        # type rather than "should be null".
+        same_type = [e for e in error.context if e.validator != "type"]
+        return "\n".join(dict.fromkeys(_describe(e) for e in same_type or error.context))
+    if v == "not":
+        why = error.schema.get("description", error.message)
+        return f"{where}: {value!r} is not allowed ({why})"
+    return f"{where}: {error.message}"
+
+
+def _leaf_errors(errors: Iterable[jsonschema.ValidationError]):
+    """Descend into if/then and allOf wrappers so the message names the real key."""
+    for error in errors:
+        if error.validator in ("allOf", "then", "if") and error.context:
+            yield from _leaf_errors(error.context)
+        else:
+            yield error
+
+
+def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
+    problems = []
+    models = config.get("models", {})
+    sets = config.get("augmentation", {}).get("sets", {})
+    for set_name, ops in sets.items():
+        names = [op.get("op") for op in ops]
+        if "normalize" in names[:-1]:
+            problems.append(
+                f"augmentation.sets.{set_name}: 'normalize' must be the last op "
+                "(it runs on the training device after the uint8 ops)"
+            )
+    for exp_name, exp in config.get("experiments", {}).items():
+        model = exp.get("model")
+        if model not in models:
+            hint = difflib.get_close_matches(str(model), list(models), n=1)
+            suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
+            problems.append(
+                f"experiments.{exp_name}.model: unknown model {model!r} "
+                f"(defined in models: {', '.join(models)}){suggestion}"
+            )
+        aug = {**config["training"].get("augmentation", {}), **exp.get("augmentation", {})}
+        for set_name in aug.get("sets", []):
+            if set_name not in sets:
+                problems.append(
+                    f"experiments.{exp_name}.augmentation.sets: unknown set {set_name!r} "
+                    f"(defined in augmentation.sets: {', '.join(sets)})"
+                )
+    return problems
+
+
+def validate(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> None:
+    """Raise one :class:`UserError` listing every problem of ``config``, one per line."""
+    schema = load_schema() if schema is None else schema
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(_leaf_errors(validator.iter_errors(config)), key=lambda e: list(e.path))
+    lines = list(dict.fromkeys(line for e in errors for line in _describe(e).splitlines()))
+    if not lines:
+        lines = _semantic_problems(config)
+    if lines:
+        shown = lines[:MAX_REPORTED]
+        more = len(lines) - len(shown)
+        tail = f"\n  ... and {more} more" if more > 0 else ""
+        raise UserError(
+            "the config is not valid:\n  "
+            + "\n  ".join(shown)
+            + tail
+            + "\nFix these keys in config.yaml or in the preset you passed with --configfile."
+        )
+
+
+def deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` on top of ``base``: mappings merge key by key, anything else replaces.
+
+    This is how Snakemake merges ``--configfile`` presets over config.yaml.
+    """
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def resolve_experiment(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The full settings of one experiment: the shared recipe with its overrides applied.
+
+    The result is what a training job receives, and nothing else: editing one
+    experiment changes only that experiment's resolved settings.
+    """
+    if name not in config["experiments"]:
+        raise UserError(
+            f"unknown experiment {name!r}; the config defines: {', '.join(config['experiments'])}"
+        )
+    exp = config["experiments"][name]
+    recipe = {k: v for k, v in exp.items() if k in RECIPE_KEYS}
+    resolved = deep_merge(dict(config["training"]), recipe)
+    model = exp["model"]
+    resolved.update(
+        name=name,
+        model=model,
+        arch=config["models"][model]["arch"],
+        paper=copy.deepcopy(exp.get("paper")),
+    )
+    return resolved
+
+
+def augmentation_sets_used(config: Mapping[str, Any], mode: str | None = None) -> list[str]:
+    """Names of the augmentation sets the experiments train on (optionally in one mode)."""
+    used: dict[str, None] = {}
+    for name in config["experiments"]:
+        aug = resolve_experiment(config, name)["augmentation"]
+        if mode is None or aug["mode"] == mode:
+            used.update(dict.fromkeys(aug["sets"]))
+    return list(used)

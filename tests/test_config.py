@@ -1,0 +1,202 @@
+"""The config describes the paper and rejects mistakes with a message naming the key."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tinycnn.cli import main
+from tinycnn.config import (
+    augmentation_sets_used,
+    deep_merge,
+    resolve_experiment,
+    validate,
+)
+from tinycnn.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def paper_config() -> dict:
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_paper_config_is_valid_and_holds_the_11_runs(paper_config):
+    validate(paper_config)
+    runs = {e["paper"]["run"]: name for name, e in paper_config["experiments"].items()}
+    assert sorted(runs) == list(range(1, 12))
+    figures = [paper_config["experiments"][runs[r]]["paper"]["figure"] for r in range(1, 12)]
+    assert figures == list(range(2, 13))
+
+
+# (run, model, sets, lr, scheduler step, epochs, reported accuracy) from PAPER.md.
+PAPER_TABLE = [
+    (1, "M1", ["set1"], 1e-3, None, 20, 22.0),
+    (2, "M1", ["set1", "set2"], 1e-3, None, 20, 29.5),
+    (3, "M1", ["set1", "set2"], 1e-4, None, 20, 22.8),
+    (4, "M4", ["set1", "set2"], 1e-4, None, 20, 24.0),
+    (5, "M4", ["set1", "set2"], 1e-3, None, 20, 35.9),
+    (6, "AlexNet", ["set1", "set2"], 1e-3, 7, 20, 20.0),
+    (7, "ResNet18", ["set1", "set2"], 1e-3, 7, 20, 45.0),
+    (8, "ResNet18", ["set1", "set2"], 1e-4, 7, 20, 34.5),
+    (9, "ResNet34", ["set1", "set2"], 1e-3, 7, 20, 46.5),
+    (10, "ResNet34-PreAct", ["set1", "set2"], 1e-3, 7, 20, 48.0),
+    (11, "DenseNet161", ["set1", "set2"], 1e-3, 7, 8, 51.0),
+]
+
+
+@pytest.mark.parametrize("row", PAPER_TABLE, ids=[f"run{r[0]}" for r in PAPER_TABLE])
+def test_resolved_experiments_match_the_paper(paper_config, row):
+    run, model, sets, lr, step, epochs, accuracy = row
+    (name,) = [n for n, e in paper_config["experiments"].items() if e["paper"]["run"] == run]
+    exp = resolve_experiment(paper_config, name)
+    assert exp["model"] == model
+    assert exp["augmentation"] == {"sets": sets, "mode": "fixed"}
+    assert exp["optimizer"] == {
+        "name": "RAdam",
+        "lr": lr,
+        "betas": [0.9, 0.999],
+        "eps": 1e-8,
+        "weight_decay": 1e-4,
+    }
+    if step is None:
+        assert exp["scheduler"] is None
+    else:
+        assert exp["scheduler"] == {"name": "StepLR", "step_size": step, "gamma": 0.1}
+    assert exp["epochs"] == epochs
+    assert exp["batch_size"] == 256
+    assert exp["seeds"] == [0]
+    assert exp["paper"]["accuracy"] == accuracy
+
+
+def test_augmentation_sets_match_the_paper(paper_config):
+    sets = paper_config["augmentation"]["sets"]
+    assert [op["op"] for op in sets["set1"]] == [
+        "random_horizontal_flip",
+        "center_crop",
+        "resize",
+        "normalize",
+    ]
+    assert sets["set1"][1]["size"] == 56 and sets["set1"][2]["size"] == 64
+    assert [op["op"] for op in sets["set2"]] == [
+        "random_rotation",
+        "random_horizontal_flip",
+        "random_vertical_flip",
+        "gaussian_blur",
+        "normalize",
+    ]
+    assert sets["set2"][0]["degrees"] == 10
+    assert sets["set2"][3] == {"op": "gaussian_blur", "kernel_size": 5, "sigma": [0.1, 2.0]}
+    assert augmentation_sets_used(paper_config) == ["set1", "set2"]
+    assert augmentation_sets_used(paper_config, mode="online") == []
+
+
+def test_editing_one_experiment_changes_only_its_resolved_settings(paper_config):
+    edited = copy.deepcopy(paper_config)
+    edited["experiments"]["resnet18_lr1e-3"]["epochs"] = 3
+    for name in paper_config["experiments"]:
+        same = resolve_experiment(paper_config, name) == resolve_experiment(edited, name)
+        assert same == (name != "resnet18_lr1e-3")
+
+
+def _error(config: dict) -> str:
+    with pytest.raises(UserError) as info:
+        validate(config)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (
+            lambda c: c["data"].update(urll=["x"]),
+            "data.urll: unknown key 'urll' (allowed here: archive, filename, md5, size, urls);"
+            " did you mean 'urls'?",
+        ),
+        (
+            lambda c: c["training"]["optimizer"].update(learning_rate=1e-3),
+            "training.optimizer.learning_rate: unknown key 'learning_rate'",
+        ),
+        (
+            lambda c: c["experiments"]["m1_set1"].update(model="M2"),
+            "experiments.m1_set1.model: unknown model 'M2' (defined in models: M1, M4,",
+        ),
+        (
+            lambda c: c["experiments"]["m4_lr1e-3"]["optimizer"].update(lr=-0.001),
+            "experiments.m4_lr1e-3.optimizer.lr: -0.001 must be greater than 0",
+        ),
+        (
+            lambda c: c["models"]["M1"].update(arch="m2"),
+            "models.M1.arch: 'm2' is not one of m1, m4, alexnet",
+        ),
+        (
+            lambda c: c["augmentation"]["sets"]["set2"][0].update(degres=10),
+            "augmentation.sets.set2.0.degres: unknown key 'degres'",
+        ),
+        (
+            lambda c: c["augmentation"]["sets"]["set2"][3].update(kernel_size=4),
+            "augmentation.sets.set2.3.kernel_size: 4 is not allowed (must be odd)",
+        ),
+        (
+            lambda c: c["experiments"]["alexnet"].update(scheduler={"name": "StepLR"}),
+            "experiments.alexnet.scheduler: 'step_size' is missing",
+        ),
+        (
+            lambda c: c["experiments"]["m1_set1"].update(augmentation={"sets": ["set3"]}),
+            "experiments.m1_set1.augmentation.sets: unknown set 'set3'",
+        ),
+        (
+            lambda c: c["training"]["augmentation"].update(mode="sometimes"),
+            "training.augmentation.mode: 'sometimes' is not one of fixed, online",
+        ),
+        (
+            lambda c: c["data"].update(md5="xyz"),
+            "data.md5: 'xyz' does not match the pattern",
+        ),
+        (lambda c: c["training"].pop("epochs"), "training: 'epochs' is missing"),
+        (
+            lambda c: c["augmentation"]["sets"]["set1"].reverse(),
+            "augmentation.sets.set1: 'normalize' must be the last op",
+        ),
+    ],
+)
+def test_mistakes_give_one_clear_message_naming_the_key(paper_config, mutate, expected):
+    config = copy.deepcopy(paper_config)
+    mutate(config)
+    message = _error(config)
+    assert expected in message
+    assert message.startswith("the config is not valid:")
+    assert "Traceback" not in message
+
+
+def test_several_mistakes_are_reported_together(paper_config):
+    config = copy.deepcopy(paper_config)
+    config["data"]["urll"] = []
+    config["training"]["batch_size"] = 0
+    message = _error(config)
+    assert "data.urll" in message and "training.batch_size: 0 must be at least 1" in message
+
+
+def test_presets_merge_over_the_paper_config(paper_config):
+    preset = yaml.safe_load((ROOT / "presets" / "demo.yaml").read_text())
+    merged = deep_merge(paper_config, preset)
+    validate(merged)
+    assert merged["name"] == "demo"
+    # Only what the preset names changes; the rest is the paper's.
+    assert merged["augmentation"]["sets"] == paper_config["augmentation"]["sets"]
+    assert merged["experiments"] == paper_config["experiments"]
+
+
+def test_check_config_command(tmp_path, capsys):
+    assert main(["check-config", str(ROOT / "config.yaml"), str(ROOT / "presets/demo.yaml")]) == 0
+    assert "config OK: 11 experiments" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("training: {epochs: -1}\n")
+    assert main(["check-config", str(ROOT / "config.yaml"), str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: the config is not valid:")
+    assert "training.epochs: -1 must be at least 1" in err
