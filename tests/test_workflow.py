@@ -1,0 +1,90 @@
+"""The Snakemake workflow: job graph of the paper's config, config errors, the demo run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def snakemake(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(
+        [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def job_counts(output: str) -> dict[str, int]:
+    table = output.split("Job stats:", 1)[1]
+    return {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
+
+
+def test_dry_run_of_the_paper_lists_the_data_jobs(tmp_path):
+    result = snakemake("-n", "--cores", "8", "--resources", "gpu=1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout + result.stderr
+    counts = job_counts(out)
+    assert counts["download"] == 1 and counts["pack"] == 1 and counts["augment"] == 2
+    assert "--url http://cs231n.stanford.edu/tiny-imagenet-200.zip" in out
+    assert "--url https://image-net.org/data/tiny-imagenet-200.zip" in out
+    assert "--md5 90528d7ca1a48142e341f4ef8d21d0de --size 248100043" in out
+    assert "resources/tiny-imagenet-200.zip" in out
+    assert "results/paper/augmented/set2.npy" in out
+
+
+def test_local_archive_replaces_the_urls(tmp_path):
+    result = snakemake(
+        "-n", "--cores", "1", "--config", "data={'archive': 'mine/tin.zip'}", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout + result.stderr
+    assert f"--url {(tmp_path / 'mine/tin.zip').as_uri()} --md5" in out
+    assert "cs231n" not in out
+
+
+def test_a_bad_config_stops_before_any_job_with_the_key_named(tmp_path):
+    preset = tmp_path / "bad.yaml"
+    preset.write_text("training:\n  optimizer: {lr: -0.1}\n")
+    result = snakemake("-n", "--cores", "1", "--configfile", str(preset), cwd=tmp_path)
+    assert result.returncode != 0
+    out = result.stdout + result.stderr
+    assert "training.optimizer.lr: -0.1 must be greater than 0" in out
+    assert "Job stats" not in out
+
+
+def test_demo_preset_runs_the_data_stage_offline(tmp_path):
+    result = snakemake(
+        "--cores", "2", "--configfile", str(ROOT / "presets/demo.yaml"), cwd=tmp_path, timeout=900
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    archive = tmp_path / "resources/tiny-imagenet-demo.zip"
+    assert archive.read_bytes() == (ROOT / "presets/demo/tiny-imagenet-demo.zip").read_bytes()
+    packed = tmp_path / "results/demo/packed"
+    stats = json.loads((packed / "stats.json").read_text())
+    train = np.load(packed / "train_images.npy", mmap_mode="r")
+    assert train.shape == (stats["train"], 64, 64, 3) and train.dtype == np.uint8
+    for name in ("set1", "set2"):
+        augmented = np.load(tmp_path / f"results/demo/augmented/{name}.npy", mmap_mode="r")
+        assert augmented.shape == train.shape
+        assert not np.array_equal(augmented, train)
+        preview = tmp_path / f"results/demo/augmented/{name}_preview.png"
+        assert preview.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "verified" in (tmp_path / "logs/download_tiny-imagenet-demo.zip.log").read_text()
+    # A second run finds everything up to date.
+    again = snakemake(
+        "-n", "--cores", "2", "--configfile", str(ROOT / "presets/demo.yaml"), cwd=tmp_path
+    )
+    assert "Nothing to be done" in again.stdout + again.stderr
