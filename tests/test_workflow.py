@@ -55,6 +55,21 @@ def test_local_archive_replaces_the_urls(tmp_path):
     assert "cs231n" not in out
 
 
+def test_local_archive_may_not_be_the_download_output(tmp_path):
+    result = snakemake(
+        "-n",
+        "--cores",
+        "1",
+        "--config",
+        "data={'archive': 'resources/tiny-imagenet-200.zip'}",
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert "data.archive points at resources/tiny-imagenet-200.zip, the download rule's own" in (
+        result.stdout + result.stderr
+    )
+
+
 def test_a_bad_config_stops_before_any_job_with_the_key_named(tmp_path):
     preset = tmp_path / "bad.yaml"
     preset.write_text("training:\n  optimizer: {lr: -0.1}\n")

@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--md5", required=True)
     p.add_argument("--size", type=int, default=None, help="expected size in bytes")
     p.add_argument("--out", required=True)
-    p.add_argument("--retries", type=int, default=5, help="attempts per URL")
+    p.add_argument("--retries", type=int, default=5, help="retries per URL after the first attempt")
     p.set_defaults(func=_download)
 
     p = sub.add_parser("pack", help="decode the archive's JPEGs into uint8 arrays")

@@ -42,7 +42,14 @@ def source_urls():
     """
     data = config["data"]
     if data.get("archive"):
-        return [Path(data["archive"]).resolve().as_uri()]
+        local = Path(data["archive"]).resolve()
+        if local == Path(ARCHIVE).resolve():
+            raise WorkflowError(
+                f"data.archive points at {ARCHIVE}, the download rule's own output, which "
+                "Snakemake deletes before a rerun: keep your copy elsewhere and point "
+                "data.archive there"
+            )
+        return [local.as_uri()]
     urls = []
     for url in data["urls"]:
         if url.startswith("file:") and not url.startswith("file:/"):
