@@ -1,0 +1,253 @@
+"""The paper's seven architectures, built by name from a registry.
+
+``build_model("resnet18")`` returns a freshly initialized model (no pretrained weights) that maps
+a batch of 64x64 RGB images (N, 3, 64, 64) to ``num_classes`` logits. Adding a model is adding
+one ``@register("name")`` constructor. Keys (config.yaml's ``arch``):
+
+- ``m1``, ``m4``: J. Ting's baseline and best model, plain ``nn.Sequential`` with one named child
+  per row of the paper's Tables 1 and 2 (``layer_table`` lists them).
+- ``alexnet``: torchvision's AlexNet (1000 outputs) followed by ``Linear(1000, num_classes)``.
+- ``resnet18``, ``resnet34``, ``densenet161``: torchvision's definitions, ``num_classes`` head.
+- ``resnet34_preact``: ResNet34 with full pre-activation blocks (He et al. 2016), written here.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+import torchvision
+from torch import nn
+
+from tinycnn.errors import UserError
+
+MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Decorator: add a constructor ``f(num_classes) -> nn.Module`` to ``MODELS`` as ``name``."""
+
+    def add(constructor: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in MODELS:
+            raise ValueError(f"model {name!r} is registered twice")
+        MODELS[name] = constructor
+        return constructor
+
+    return add
+
+
+def build_model(arch: str, num_classes: int = 200) -> nn.Module:
+    """A new, randomly initialized model of the registered architecture ``arch``."""
+    if arch not in MODELS:
+        raise UserError(
+            f"unknown model architecture {arch!r}; known: {', '.join(sorted(MODELS))}. "
+            "Fix `arch` under `models:` in the config."
+        )
+    return MODELS[arch](num_classes=num_classes)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters (elements of tensors that require grad)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# --- J. Ting's models: M1 and M4 -------------------------------------------------------------
+
+
+def _conv_relu(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
+    """ConvReLU with 'same' padding (odd kernel, stride 1)."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2),
+        nn.ReLU(inplace=True),
+    )
+
+
+def _pool() -> nn.MaxPool2d:
+    return nn.MaxPool2d(2)
+
+
+@register("m1")
+def m1(num_classes: int = 200) -> nn.Sequential:
+    """M1: three ConvReLU (5x5/16, 3x3/16, 3x3/32) each pooled, FC-ReLU(256), FC."""
+    return nn.Sequential(
+        OrderedDict(
+            conv1=_conv_relu(3, 16, 5),
+            pool1=_pool(),
+            conv2=_conv_relu(16, 16, 3),
+            pool2=_pool(),
+            conv3=_conv_relu(16, 32, 3),
+            pool3=_pool(),
+            flatten=nn.Flatten(),
+            fc1=nn.Sequential(nn.Linear(32 * 8 * 8, 256), nn.ReLU(inplace=True)),
+            fc2=nn.Linear(256, num_classes),
+        )
+    )
+
+
+@register("m4")
+def m4(num_classes: int = 200) -> nn.Sequential:
+    """M4: three pairs of ConvReLU (5x5/32 x2, 3x3/64 x2, 3x3/64 + 3x3/128), each pair pooled."""
+    return nn.Sequential(
+        OrderedDict(
+            conv1=_conv_relu(3, 32, 5),
+            conv2=_conv_relu(32, 32, 5),
+            pool1=_pool(),
+            conv3=_conv_relu(32, 64, 3),
+            conv4=_conv_relu(64, 64, 3),
+            pool2=_pool(),
+            conv5=_conv_relu(64, 64, 3),
+            conv6=_conv_relu(64, 128, 3),
+            pool3=_pool(),
+            flatten=nn.Flatten(),
+            fc1=nn.Sequential(nn.Linear(128 * 8 * 8, 256), nn.ReLU(inplace=True)),
+            fc2=nn.Linear(256, num_classes),
+        )
+    )
+
+
+class LayerRow(NamedTuple):
+    """One row of an architecture table: child name, the paper's notation, shape, parameters."""
+
+    name: str
+    layer: str
+    output_shape: tuple[int, ...]
+    parameters: int
+
+
+def _notation(module: nn.Module) -> str:
+    """The paper's name of a layer: ConvReLU(5x5, 16), MaxPool(2x2), FC-ReLU(256), FC(200)."""
+    match module:
+        case nn.Sequential() if len(module) == 2 and isinstance(module[1], nn.ReLU):
+            return _notation(module[0]).replace("Conv(", "ConvReLU(").replace("FC(", "FC-ReLU(")
+        case nn.Conv2d(kernel_size=(kh, kw), out_channels=c):
+            return f"Conv({kh}x{kw}, {c})"
+        case nn.MaxPool2d(kernel_size=k):
+            return f"MaxPool({k}x{k})"
+        case nn.Linear(out_features=n):
+            return f"FC({n})"
+        case nn.Flatten():
+            return "Flatten"
+    raise ValueError(f"no notation for {type(module).__name__}")
+
+
+@torch.no_grad()
+def layer_table(model: nn.Sequential, image_size: int = 64) -> list[LayerRow]:
+    """Rows of a sequential model (M1, M4) for one ``image_size`` RGB input, batch dim dropped."""
+    x = torch.zeros(1, 3, image_size, image_size)
+    rows = []
+    for name, child in model.named_children():
+        x = child(x)
+        rows.append(LayerRow(name, _notation(child), tuple(x.shape[1:]), count_parameters(child)))
+    return rows
+
+
+# --- torchvision models ----------------------------------------------------------------------
+
+
+@register("alexnet")
+def alexnet(num_classes: int = 200) -> torchvision.models.AlexNet:
+    """torchvision AlexNet (1000 outputs) + ``Linear(1000, num_classes)``, no activation between.
+
+    The paper adds "one more fully connected layer" to map 1000 -> 200; read literally, the new
+    layer follows the 1000-way logits directly. It is appended to ``classifier`` (index 7).
+    On 64x64 inputs the features end at 1x1, which ``AdaptiveAvgPool2d(6)`` replicates to 6x6.
+    """
+    model = torchvision.models.alexnet(weights=None)
+    model.classifier.append(nn.Linear(1000, num_classes))
+    return model
+
+
+@register("resnet18")
+def resnet18(num_classes: int = 200) -> torchvision.models.ResNet:
+    """torchvision ResNet18 with a ``num_classes`` head."""
+    return torchvision.models.resnet18(weights=None, num_classes=num_classes)
+
+
+@register("resnet34")
+def resnet34(num_classes: int = 200) -> torchvision.models.ResNet:
+    """torchvision ResNet34 (basic blocks) with a ``num_classes`` head."""
+    return torchvision.models.resnet34(weights=None, num_classes=num_classes)
+
+
+@register("densenet161")
+def densenet161(num_classes: int = 200) -> torchvision.models.DenseNet:
+    """torchvision DenseNet161 with a ``num_classes`` head."""
+    return torchvision.models.densenet161(weights=None, num_classes=num_classes)
+
+
+# --- ResNet34 with full pre-activation blocks -------------------------------------------------
+
+
+class PreActBlock(nn.Module):
+    """Full pre-activation basic block: BN → ReLU → conv3x3 → BN → ReLU → conv3x3, + shortcut.
+
+    The identity shortcut carries the raw input; when the shape changes, a strided 1x1
+    convolution (no BN) projects the pre-activated input instead. ``preact=False`` drops the
+    leading BN → ReLU for the block right after the stem, which has just applied them.
+    """
+
+    def __init__(self, in_planes: int, planes: int, stride: int = 1, preact: bool = True) -> None:
+        super().__init__()
+        activation = [nn.BatchNorm2d(in_planes), nn.ReLU(inplace=True)] if preact else []
+        self.preact = nn.Sequential(*activation)  # empty: passes the input through
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.projection = (
+            nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False)
+            if stride != 1 or in_planes != planes
+            else None
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        activated = self.preact(x)
+        shortcut = x if self.projection is None else self.projection(activated)
+        return self.conv2(self.relu2(self.bn2(self.conv1(activated)))) + shortcut
+
+
+class PreActResNet(nn.Module):
+    """ResNet with full pre-activation blocks; stem and stages as torchvision's ResNet.
+
+    Stem: conv7x7/2 → BN → ReLU → maxpool3x3/2 (torchvision's). As in He et al. (2016, Sec. 4.1)
+    the stem's BN → ReLU is the first block's pre-activation, so that block has none of its own.
+    Head: BN → ReLU after the last addition, global average pooling, FC.
+    """
+
+    def __init__(self, layers: list[int], num_classes: int = 200) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        in_planes = 64
+        for i, (blocks, planes) in enumerate(zip(layers, (64, 128, 256, 512), strict=True)):
+            stride = 1 if i == 0 else 2
+            stage = [PreActBlock(in_planes, planes, stride, preact=i > 0)]
+            stage += [PreActBlock(planes, planes) for _ in range(blocks - 1)]
+            self.add_module(f"layer{i + 1}", nn.Sequential(*stage))
+            in_planes = planes
+        self.bn_final = nn.BatchNorm2d(in_planes)
+        self.relu_final = nn.ReLU(inplace=True)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(in_planes, num_classes)
+        for m in self.modules():  # torchvision's ResNet initialization
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        x = self.avgpool(self.relu_final(self.bn_final(x)))
+        return self.fc(torch.flatten(x, 1))
+
+
+@register("resnet34_preact")
+def resnet34_preact(num_classes: int = 200) -> PreActResNet:
+    """ResNet34 ([3, 4, 6, 3] blocks, widths 64-512) with full pre-activation blocks."""
+    return PreActResNet([3, 4, 6, 3], num_classes=num_classes)
