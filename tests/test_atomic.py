@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -42,3 +44,10 @@ def test_interrupted_npy_fill_leaves_nothing(tmp_path):
         out[0] = 1
         raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
+
+
+def test_results_get_the_usual_file_mode(tmp_path):
+    write_json(tmp_path / "r.json", {})
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o666 & ~mask
