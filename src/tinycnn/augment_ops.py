@@ -1,0 +1,378 @@
+"""Augmentation ops: batched uint8 tensor ops with per-sample parameters, built from config.
+
+An augmentation set is a list of ops from config (parameter names mirror torchvision)::
+
+    - {op: random_rotation, degrees: 10}
+    - {op: random_horizontal_flip, p: 0.5}
+    - {op: gaussian_blur, kernel_size: 5, sigma: [0.1, 2.0]}
+    - {op: normalize}
+
+Every op but ``normalize`` maps a uint8 batch (N, C, H, W) on any device to a uint8 batch and
+equals the torchvision.transforms.v2 op of the same name for the same drawn parameters.
+``Pipeline.draw`` draws the parameters of many samples at once, per sample, from a CPU
+``torch.Generator``, so a result depends on the generator's seed only, not on the device or on
+how the samples are batched. ``normalize`` may only come last: it is the float stage the
+training loop runs on its device.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from tinycnn.errors import UserError
+
+Param = torch.Tensor | None  # one value per sample (on the CPU), or None for a fixed op
+
+
+class Op(ABC):
+    """One uint8 -> uint8 op; fixed unless ``draw`` is overridden."""
+
+    def draw(self, n: int, generator: torch.Generator) -> Param:
+        """Per-sample parameters of ``n`` samples (None: the op has none)."""
+        return None
+
+    @abstractmethod
+    def __call__(self, x: torch.Tensor, param: Param) -> torch.Tensor:
+        """Apply to uint8 (N, C, H, W) with this op's parameters of these N samples."""
+
+    def out_size(self, h: int, w: int) -> tuple[int, int]:
+        """Output (height, width) for an (h, w) input."""
+        return h, w
+
+
+@dataclass(frozen=True)
+class _RandomFlip(Op):
+    p: float = 0.5
+    dim: ClassVar[int]
+
+    def draw(self, n: int, generator: torch.Generator) -> Param:
+        # torchvision flips when torch.rand(1) < p
+        return torch.rand(n, generator=generator) < self.p
+
+    def __call__(self, x: torch.Tensor, param: Param) -> torch.Tensor:
+        assert param is not None
+        flip = param.to(x.device).view(-1, 1, 1, 1)
+        return torch.where(flip, x.flip(self.dim), x)
+
+
+class RandomHorizontalFlip(_RandomFlip):
+    dim = -1
+
+
+class RandomVerticalFlip(_RandomFlip):
+    dim = -2
+
+
+@dataclass(frozen=True)
+class RandomRotation(Op):
+    """Rotation about the image centre by an angle in ``degrees`` (counter-clockwise > 0)."""
+
+    degrees: tuple[float, float]
+    interpolation: str = "nearest"
+    fill: int = 0
+
+    def draw(self, n: int, generator: torch.Generator) -> Param:
+        return torch.empty(n).uniform_(*self.degrees, generator=generator)
+
+    def __call__(self, x: torch.Tensor, param: Param) -> torch.Tensor:
+        assert param is not None
+        n, c, h, w = x.shape
+        # torchvision's rotate_image: the inverse matrix of a rotation by -(angle % 360) in
+        # float64, then in float32 scaled to grid_sample's units and applied to the pixel
+        # centres (its _affine_grid). Elementwise, not torchvision's bmm: the same float32
+        # results, and no TF32 matmul on a GPU can move the grid.
+        rad = torch.deg2rad(-(param.double() % 360))
+        cos, sin = rad.cos().float(), rad.sin().float()
+        m = torch.stack([cos / (0.5 * w), sin / (0.5 * w), -sin / (0.5 * h), cos / (0.5 * h)])
+        m = m.to(x.device).view(4, n, 1, 1)
+        px = torch.linspace((1.0 - w) * 0.5, (w - 1.0) * 0.5, w, device=x.device).view(1, 1, w)
+        py = torch.linspace((1.0 - h) * 0.5, (h - 1.0) * 0.5, h, device=x.device).view(1, h, 1)
+        grid = torch.empty(n, h, w, 2, device=x.device)
+        torch.add(px * m[0], py * m[1], out=grid[..., 0])
+        torch.add(px * m[2], py * m[3], out=grid[..., 1])
+
+        img = x.float()
+        if self.interpolation == "nearest" and self.fill == 0:
+            # torchvision's validity-mask channel changes nothing here: outside is 0 either way.
+            out = F.grid_sample(
+                img, grid, mode="nearest", padding_mode="zeros", align_corners=False
+            )
+            return out.round_().to(torch.uint8)
+        img = torch.cat([img, torch.ones_like(img[:, :1])], 1)
+        out = F.grid_sample(img, grid, mode=self.interpolation, align_corners=False)
+        out, mask = out[:, :c], out[:, c:]
+        if self.interpolation == "nearest":
+            out = torch.where(mask < 0.5, float(self.fill), out)
+        else:
+            out = (out - self.fill) * mask + self.fill
+        return out.round_().to(torch.uint8)
+
+
+def _gaussian_kernels(size: int, sigma: torch.Tensor) -> torch.Tensor:
+    """torchvision's _get_gaussian_kernel1d, one row per sigma."""
+    lim = (size - 1) / (2.0 * math.sqrt(2.0))
+    x = torch.linspace(-lim, lim, steps=size, device=sigma.device)
+    return torch.softmax(x.div(sigma[:, None]).pow(2).neg(), dim=1)
+
+
+def _correlate(img: torch.Tensor, kernels: torch.Tensor, dim: int) -> torch.Tensor:
+    """Valid 1-D correlation of each img[i] (2-D) along ``dim`` with its own kernels[i].
+
+    A grouped conv with one group per image and channel, written as one multiply-add per tap:
+    twice as fast on CPUs as F.conv2d(groups=N*C), with the same results (measured).
+    """
+    taps = kernels.shape[1]
+    size = img.shape[dim] - taps + 1
+    out = img.narrow(dim, 0, size) * kernels[:, 0, None, None]
+    for j in range(1, taps):
+        out.addcmul_(img.narrow(dim, j, size), kernels[:, j, None, None])
+    return out
+
+
+@dataclass(frozen=True)
+class GaussianBlur(Op):
+    """Gaussian blur, sigma drawn per sample; separable, reflect padding (as torchvision)."""
+
+    kernel_size: tuple[int, int]  # (x, y) as torchvision
+    sigma: tuple[float, float]
+
+    def draw(self, n: int, generator: torch.Generator) -> Param:
+        return torch.empty(n).uniform_(*self.sigma, generator=generator)
+
+    def __call__(self, x: torch.Tensor, param: Param) -> torch.Tensor:
+        assert param is not None
+        n, c, h, w = x.shape
+        kx, ky = self.kernel_size
+        sigma = param.to(x.device, torch.float32).repeat_interleave(c)  # one per image channel
+        img = F.pad(x.float(), [kx // 2, kx // 2, ky // 2, ky // 2], mode="reflect")
+        img = img.reshape(n * c, h + ky - 1, w + kx - 1)  # a copy if x was channels-last
+        img = _correlate(img, _gaussian_kernels(kx, sigma), dim=2)
+        img = _correlate(img, _gaussian_kernels(ky, sigma), dim=1)
+        return img.view(n, c, h, w).round_().to(torch.uint8)
+
+
+@dataclass(frozen=True)
+class CenterCrop(Op):
+    size: tuple[int, int]  # (h, w)
+
+    def out_size(self, h: int, w: int) -> tuple[int, int]:
+        if self.size[0] > h or self.size[1] > w:
+            raise UserError(
+                f"center_crop: size {list(self.size)} is larger than the image ({h}x{w})"
+            )
+        return self.size
+
+    def __call__(self, x: torch.Tensor, param: Param) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        ch, cw = self.out_size(h, w)
+        top, left = round((h - ch) / 2.0), round((w - cw) / 2.0)
+        return x[..., top : top + ch, left : left + cw]
+
+
+@dataclass(frozen=True)
+class Resize(Op):
+    size: tuple[int, ...]  # (edge,): the smaller edge, as torchvision's int; or (h, w)
+    interpolation: str = "bilinear"
+    antialias: bool = True  # ignored for nearest, as in torchvision
+
+    def out_size(self, h: int, w: int) -> tuple[int, int]:
+        if len(self.size) == 2:
+            return self.size[0], self.size[1]
+        edge = self.size[0]
+        long = int(edge * max(h, w) / min(h, w))
+        return (edge, long) if h <= w else (long, edge)
+
+    def __call__(self, x: torch.Tensor, param: Param) -> torch.Tensor:
+        size = self.out_size(*x.shape[-2:])
+        if size == tuple(x.shape[-2:]):
+            return x
+        if self.interpolation == "nearest":
+            return F.interpolate(x, size=size, mode="nearest")
+        if x.device.type == "cpu":  # ATen's native uint8 kernel, as torchvision uses on CPUs
+            return F.interpolate(
+                x, size=size, mode="bilinear", align_corners=False, antialias=self.antialias
+            )
+        out = F.interpolate(
+            x.float(), size=size, mode="bilinear", align_corners=False, antialias=self.antialias
+        )
+        return out.round_().to(torch.uint8)
+
+
+def normalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> float32 ``(x / 255 - mean) / std``; mean, std per channel in [0, 1].
+
+    ``mean`` and ``std`` are the training set's, as the pack stage writes them in stats.json.
+    """
+    mean_t = torch.as_tensor(mean, dtype=torch.float32, device=x.device).view(-1, 1, 1)
+    std_t = torch.as_tensor(std, dtype=torch.float32, device=x.device).view(-1, 1, 1)
+    # torchvision's to_dtype(scale=True) multiplies by 1/255, then normalize subtracts, divides
+    return x.float().mul_(1.0 / 255).sub_(mean_t).div_(std_t)
+
+
+# --- a set: config -> pipeline ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The uint8 ops of one augmentation set; ``normalize``: whether the set ends with it."""
+
+    name: str
+    ops: tuple[Op, ...]
+    normalize: bool
+
+    def draw(self, n: int, generator: torch.Generator) -> list[Param]:
+        """Per-sample parameters of ``n`` samples, op by op."""
+        return [op.draw(n, generator) for op in self.ops]
+
+    def apply(self, x: torch.Tensor, params: Sequence[Param]) -> torch.Tensor:
+        """Apply the ops to uint8 (N, C, H, W) with parameters drawn for these N samples."""
+        for op, param in zip(self.ops, params, strict=True):
+            x = op(x, param)
+        return x
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return self.apply(x, self.draw(len(x), generator))
+
+    def out_size(self, h: int, w: int) -> tuple[int, int]:
+        for op in self.ops:
+            h, w = op.out_size(h, w)
+        return h, w
+
+
+class _Spec:
+    """Reads the parameters of one op from config, with errors that name op and parameter."""
+
+    def __init__(self, spec: Mapping[str, Any], where: str, allowed: set[str]) -> None:
+        unknown = sorted(set(spec) - allowed - {"op"})
+        if unknown:
+            known = ", ".join(sorted(allowed)) or "none"
+            raise UserError(f"{where}: unknown parameter {unknown[0]!r} (allowed: {known})")
+        self.spec, self.where = spec, where
+
+    def fail(self, key: str, expected: str) -> UserError:
+        return UserError(
+            f"{self.where}: parameter {key!r} must be {expected}, got {self.spec[key]!r}"
+        )
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key not in self.spec and default is None:
+            raise UserError(f"{self.where}: parameter {key!r} is required")
+        return self.spec.get(key, default)
+
+    def number(self, key: str, default: float, lo: float = 0.0, hi: float = math.inf) -> float:
+        v = self.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
+            raise self.fail(key, f"a number in [{lo}, {hi}]")
+        return float(v)
+
+    def range(self, key: str, default: Any = None, *, symmetric: bool) -> tuple[float, float]:
+        """A number (``d``: [-d, d] if symmetric, else [d, d]) or [min, max]."""
+        v = self.get(key, default)
+        if isinstance(v, int | float) and not isinstance(v, bool) and v >= 0:
+            return (-float(v), float(v)) if symmetric else (float(v), float(v))
+        if (
+            isinstance(v, list | tuple)
+            and len(v) == 2
+            and all(isinstance(e, int | float) and not isinstance(e, bool) for e in v)
+            and v[0] <= v[1]
+        ):
+            return float(v[0]), float(v[1])
+        raise self.fail(key, "a non-negative number or [min, max]")
+
+    def ints(self, key: str, *, odd: bool = False) -> tuple[int, int]:
+        """A positive int (used twice) or a pair of them."""
+        v = self.get(key)
+        pair = [v, v] if isinstance(v, int) else v
+        if not (
+            isinstance(pair, list | tuple)
+            and len(pair) == 2
+            and all(isinstance(e, int) and not isinstance(e, bool) and e > 0 for e in pair)
+            and not (odd and any(e % 2 == 0 for e in pair))
+        ):
+            raise self.fail(
+                key, "a positive odd int or a pair" if odd else "a positive int or a pair"
+            )
+        return pair[0], pair[1]
+
+    def choice(self, key: str, default: str, choices: Sequence[str]) -> str:
+        v = self.get(key, default)
+        if v not in choices:
+            raise self.fail(key, " or ".join(choices))
+        return v
+
+    def flag(self, key: str, default: bool) -> bool:
+        v = self.get(key, default)
+        if not isinstance(v, bool):
+            raise self.fail(key, "true or false")
+        return v
+
+
+def _parse_op(name: str, spec: Mapping[str, Any], where: str) -> Op:
+    if name in ("random_horizontal_flip", "random_vertical_flip"):
+        s = _Spec(spec, where, {"p"})
+        cls = RandomHorizontalFlip if name == "random_horizontal_flip" else RandomVerticalFlip
+        return cls(p=s.number("p", 0.5, hi=1.0))
+    if name == "random_rotation":
+        s = _Spec(spec, where, {"degrees", "interpolation", "fill"})
+        fill = s.get("fill", 0)
+        if isinstance(fill, bool) or not isinstance(fill, int) or not 0 <= fill <= 255:
+            raise s.fail("fill", "an int in [0, 255]")
+        return RandomRotation(
+            degrees=s.range("degrees", symmetric=True),
+            interpolation=s.choice("interpolation", "nearest", ("nearest", "bilinear")),
+            fill=fill,
+        )
+    if name == "gaussian_blur":
+        s = _Spec(spec, where, {"kernel_size", "sigma"})
+        sigma = s.range("sigma", (0.1, 2.0), symmetric=False)
+        if sigma[0] <= 0:
+            raise s.fail("sigma", "positive")
+        return GaussianBlur(kernel_size=s.ints("kernel_size", odd=True), sigma=sigma)
+    if name == "center_crop":
+        return CenterCrop(size=_Spec(spec, where, {"size"}).ints("size"))
+    if name == "resize":
+        s = _Spec(spec, where, {"size", "interpolation", "antialias"})
+        size = s.get("size")
+        return Resize(
+            size=(size,) if type(size) is int and size > 0 else s.ints("size"),
+            interpolation=s.choice("interpolation", "bilinear", ("bilinear", "nearest")),
+            antialias=s.flag("antialias", True),
+        )
+    known = [*OP_NAMES, "normalize"]
+    raise UserError(f"{where}: unknown op {name!r} (known: {', '.join(known)})")
+
+
+OP_NAMES = (
+    "random_horizontal_flip",
+    "random_vertical_flip",
+    "random_rotation",
+    "gaussian_blur",
+    "center_crop",
+    "resize",
+)
+
+
+def parse_set(name: str, ops: Sequence[Mapping[str, Any]]) -> Pipeline:
+    """Build the pipeline of augmentation set ``name`` from its config list of ops."""
+    if not isinstance(ops, list | tuple):
+        raise UserError(f"augmentation set {name!r}: expected a list of ops, got {ops!r}")
+    parsed: list[Op] = []
+    for i, spec in enumerate(ops, 1):
+        op = spec.get("op") if isinstance(spec, Mapping) else None
+        where = f"augmentation set {name!r}, op {i} ({op})"
+        if not isinstance(op, str):
+            raise UserError(f"{where}: expected a mapping with an 'op' key, got {spec!r}")
+        if op == "normalize":
+            _Spec(spec, where, set())  # its mean/std are the training set's (stats.json)
+            if i != len(ops):
+                raise UserError(f"{where}: normalize may only be the last op")
+            return Pipeline(name, tuple(parsed), normalize=True)
+        parsed.append(_parse_op(op, spec, where))
+    return Pipeline(name, tuple(parsed), normalize=False)

@@ -1,0 +1,486 @@
+"""Augmentation: each op against torchvision, per-sample draws, seeds, config errors, both modes.
+
+Test images are sklearn's handwritten digits upscaled to 64x64, one digit a channel, so that
+channels differ and no image is symmetric (a flip or a rotation the wrong way would show).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+import torchvision.transforms.v2.functional as TF
+from PIL import Image
+from sklearn.datasets import load_digits
+from torchvision.transforms import InterpolationMode
+
+from tinycnn.augment import (
+    FixedTrainData,
+    OnlineTrainData,
+    normalize,
+    parse_set,
+    preview_grid,
+    stream_seed,
+    write_augmented,
+)
+from tinycnn.augment_ops import (
+    CenterCrop,
+    GaussianBlur,
+    RandomHorizontalFlip,
+    RandomRotation,
+    RandomVerticalFlip,
+    Resize,
+)
+from tinycnn.errors import UserError
+
+SET1 = [
+    {"op": "random_horizontal_flip", "p": 0.5},
+    {"op": "center_crop", "size": 56},
+    {"op": "resize", "size": 64},
+    {"op": "normalize"},
+]
+SET2 = [
+    {"op": "random_rotation", "degrees": 10},
+    {"op": "random_horizontal_flip", "p": 0.5},
+    {"op": "random_vertical_flip", "p": 0.5},
+    {"op": "gaussian_blur", "kernel_size": 5, "sigma": [0.1, 2.0]},
+    {"op": "normalize"},
+]
+
+
+def digit_images(n: int, size: int = 64) -> torch.Tensor:
+    """n uint8 RGB images (n, 3, size, size): upscaled digits, a different digit per channel."""
+    small = torch.from_numpy(load_digits().images[: n + 2]).float()[:, None] * (255 / 16)
+    big = F.interpolate(small, size=(size, size), mode="bilinear", align_corners=False)[:, 0]
+    rgb = torch.stack([big[:n], big[1 : n + 1].flip(-1) * 0.7 + 40, 255 - big[2 : n + 2]], 1)
+    return rgb.clamp(0, 255).round().to(torch.uint8)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """One torch thread: the ops are deterministic at any count, and small batches run 20x
+    slower with two threads when other processes load this 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def images() -> torch.Tensor:
+    return digit_images(48)
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def per_sample(ref: Any, x: torch.Tensor, param: torch.Tensor | None = None) -> torch.Tensor:
+    """torchvision's op applied image by image (with that image's drawn parameter)."""
+    if param is None:
+        return torch.stack([ref(img) for img in x])
+    return torch.stack([ref(img, p) for img, p in zip(x, param.tolist(), strict=True)])
+
+
+def grey_levels(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    assert a.shape == b.shape and a.dtype == b.dtype == torch.uint8
+    return (a.int() - b.int()).abs()
+
+
+# --- each op equals torchvision for the drawn parameters -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("op", "ref"),
+    [(RandomHorizontalFlip(0.5), TF.hflip), (RandomVerticalFlip(0.5), TF.vflip)],
+)
+def test_flips_equal_torchvision_exactly(op: Any, ref: Any, images: torch.Tensor) -> None:
+    flip = op.draw(len(images), gen())
+    assert 0 < flip.sum() < len(images)  # both outcomes occur in this batch
+    expected = per_sample(lambda img, f: ref(img) if f else img, images, flip)
+    assert torch.equal(op(images, flip), expected)  # pure data movement: exact
+
+
+@pytest.mark.parametrize("fill", [0, 77])
+def test_nearest_rotation_equals_torchvision(fill: int, images: torch.Tensor) -> None:
+    op = RandomRotation((-10.0, 10.0), "nearest", fill)
+    angle = op.draw(len(images), gen())
+    expected = per_sample(
+        lambda img, a: TF.rotate(img, a, interpolation=InterpolationMode.NEAREST, fill=fill),
+        images,
+        angle,
+    )
+    diff = grey_levels(op(images, angle), expected)
+    # Identical here (100.0%): our sampling grid has the same float32 values as torchvision's
+    # (elementwise where it uses a bmm) and goes through the same grid_sample. The bound leaves
+    # room for a BLAS that rounds torchvision's bmm differently, which can move a pixel lying
+    # exactly on a rounding boundary to its neighbour.
+    assert (diff == 0).float().mean() >= 0.9999
+
+
+@pytest.mark.parametrize("fill", [0, 200])
+def test_bilinear_rotation_equals_torchvision(fill: int, images: torch.Tensor) -> None:
+    op = RandomRotation((-30.0, 30.0), "bilinear", fill)
+    angle = op.draw(len(images), gen(1))
+    expected = per_sample(
+        lambda img, a: TF.rotate(img, a, interpolation=InterpolationMode.BILINEAR, fill=fill),
+        images,
+        angle,
+    )
+    # Identical here; <= 1 grey level: a float32 value near .5 may round the other way.
+    assert grey_levels(op(images, angle), expected).max() <= 1
+
+
+def test_rotation_is_counter_clockwise_for_positive_angles() -> None:
+    x = torch.zeros(1, 3, 64, 64, dtype=torch.uint8)
+    x[..., 30:34, 54:58] = 255  # a dot right of the centre
+    op = RandomRotation((80.0, 80.0))
+    out = op(x, op.draw(1, gen()))
+    rows, cols = out[0, 0].nonzero().float().mean(0)
+    assert rows < 16 and 28 < cols < 44  # now above the centre
+
+
+def test_gaussian_blur_equals_torchvision_within_one_grey_level(images: torch.Tensor) -> None:
+    for kernel_size in [(5, 5), (3, 7)]:
+        op = GaussianBlur(kernel_size, (0.1, 2.0))
+        sigma = op.draw(len(images), gen(2))
+        expected = per_sample(
+            lambda img, s, k=kernel_size: TF.gaussian_blur(img, list(k), [s, s]), images, sigma
+        )
+        diff = grey_levels(op(images, sigma), expected)
+        # Two 1-D passes add the same products as torchvision's one 2-D kernel, in another
+        # order; a float32 sum within rounding error of .5 then rounds to the other grey level
+        # (measured: 14 of 589,824 values for 5x5).
+        assert diff.max() <= 1
+        assert (diff == 0).float().mean() >= 0.9999
+
+
+def test_center_crop_and_resize_equal_torchvision(images: torch.Tensor) -> None:
+    crop = CenterCrop((56, 56))
+    cropped = crop(images, None)
+    assert torch.equal(cropped, TF.center_crop(images, [56, 56]))  # slicing: exact
+    odd = CenterCrop((41, 30))(images, None)
+    assert torch.equal(odd, TF.center_crop(images, [41, 30]))
+
+    bilinear = Resize((64,))(cropped, None)
+    expected = TF.resize(cropped, [64, 64], antialias=True)
+    # Identical on CPUs (the same ATen uint8 kernel). Elsewhere we resize in float32 and round,
+    # as torchvision does on GPUs: <= 1 grey level from the CPU result.
+    assert grey_levels(bilinear, expected).max() <= 1
+    no_aa = Resize((64, 64), antialias=False)(cropped, None)
+    assert grey_levels(no_aa, TF.resize(cropped, [64, 64], antialias=False)).max() <= 1
+    nearest = Resize((64, 64), "nearest")(cropped, None)
+    assert torch.equal(nearest, TF.resize(cropped, [64, 64], InterpolationMode.NEAREST))
+    # an int size is the smaller edge, as in torchvision
+    short = Resize((20,))(odd, None)
+    assert short.shape[-2:] == (27, 20)
+    assert grey_levels(short, TF.resize(odd, 20, antialias=True)).max() <= 1
+
+
+def test_normalize_equals_torchvision_exactly(images: torch.Tensor) -> None:
+    mean, std = [0.48, 0.45, 0.40], [0.28, 0.27, 0.29]
+    expected = TF.normalize(TF.to_dtype(images, torch.float32, scale=True), mean, std)
+    out = normalize(images, mean, std)
+    assert out.dtype == torch.float32
+    assert torch.equal(out, expected)  # the same float32 operations in the same order
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        RandomHorizontalFlip(0.5),
+        RandomVerticalFlip(0.5),
+        RandomRotation((-10.0, 10.0)),
+        RandomRotation((-10.0, 10.0), "bilinear", 9),
+        GaussianBlur((5, 5), (0.1, 2.0)),
+        CenterCrop((40, 50)),
+        Resize((40,)),
+        Resize((30, 20), "nearest"),
+    ],
+    ids=repr,
+)
+def test_ops_accept_channels_last_and_cropped_views(op: Any, images: torch.Tensor) -> None:
+    # the training data hands the ops NHWC memory seen as NCHW; set 1 crops before it resizes
+    param = op.draw(len(images), gen())
+    channels_last = images.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
+    assert torch.equal(op(channels_last, param), op(images, param))
+    view = images[..., 3:60, 2:61]
+    assert torch.equal(op(view, param), op(view.contiguous(), param))
+
+
+def test_set1_and_set2_compose_the_ops(images: torch.Tensor) -> None:
+    set1, set2 = parse_set("set1", SET1), parse_set("set2", SET2)
+    assert set1.ops == (RandomHorizontalFlip(0.5), CenterCrop((56, 56)), Resize((64,)))
+    assert set2.ops == (
+        RandomRotation((-10.0, 10.0)),
+        RandomHorizontalFlip(0.5),
+        RandomVerticalFlip(0.5),
+        GaussianBlur((5, 5), (0.1, 2.0)),
+    )
+    assert set1.normalize and set2.normalize
+    assert set1.out_size(64, 64) == set2.out_size(64, 64) == (64, 64)
+    angle, hflip, vflip, sigma = params = set2.draw(len(images), gen())
+    expected = []
+    for img, a, h, v, s in zip(images, angle, hflip, vflip, sigma, strict=True):
+        img = TF.rotate(img, float(a), interpolation=InterpolationMode.NEAREST, fill=0)
+        img = TF.hflip(img) if h else img
+        img = TF.vflip(img) if v else img
+        expected.append(TF.gaussian_blur(img, [5, 5], [float(s), float(s)]))
+    diff = grey_levels(set2.apply(images, params), torch.stack(expected))
+    assert diff.max() <= 1 and (diff == 0).float().mean() >= 0.9999  # as the blur alone
+
+
+# --- draws: per sample, distribution, seeds --------------------------------------------------
+
+
+def test_draws_are_per_sample(images: torch.Tensor) -> None:
+    same = images[:1].expand(32, -1, -1, -1)
+    angle, hflip, vflip, sigma = parse_set("set2", SET2).draw(32, gen())
+    assert len(set(angle.tolist())) == 32 and len(set(sigma.tolist())) == 32
+    assert 0 < hflip.sum() < 32 and 0 < vflip.sum() < 32
+    out = parse_set("set2", SET2)(same, gen())
+    assert len({bytes(img.numpy()) for img in out}) == 32  # one image, 32 different results
+
+
+def test_draw_distributions_match_the_spec() -> None:
+    n = 20_000
+    angle, hflip, vflip, sigma = parse_set("set2", SET2).draw(n, gen())
+    assert -10 <= angle.min() < -9.99 and 9.99 < angle.max() <= 10
+    assert abs(angle.mean()) < 0.2  # uniform: sd of the mean 5.8/sqrt(n) = 0.04
+    assert 0.1 <= sigma.min() < 0.11 and 1.99 < sigma.max() <= 2.0
+    for flips in (hflip, vflip):
+        assert abs(flips.float().mean() - 0.5) < 0.02  # sd 0.0035
+    rare = parse_set("s", [{"op": "random_vertical_flip", "p": 0.2}]).draw(n, gen())[0]
+    assert abs(rare.float().mean() - 0.2) < 0.02
+    never = parse_set("s", [{"op": "random_horizontal_flip", "p": 0}]).draw(n, gen())[0]
+    assert not never.any()
+
+
+def test_seeds_and_batching(images: torch.Tensor) -> None:
+    set2 = parse_set("set2", SET2)
+    out = set2(images, gen(5))
+    assert torch.equal(out, set2(images, gen(5)))
+    assert not torch.equal(out, set2(images, gen(6)))
+    # the result depends on the draws only, not on how the samples are batched
+    params = set2.draw(len(images), gen(5))
+    halves = [set2.apply(images[s], [p[s] for p in params]) for s in (slice(0, 20), slice(20, 48))]
+    assert torch.equal(torch.cat(halves), out)
+
+
+def test_stream_seeds_are_stable_and_distinct() -> None:
+    assert stream_seed(0, "set1") == zlib.crc32(b"0/set1")
+    assert stream_seed(3, "set2", "epoch", 4) == zlib.crc32(b"3/set2/epoch/4")
+    seeds = {stream_seed(0, "set1"), stream_seed(0, "set2"), stream_seed(1, "set1")}
+    assert len(seeds) == 3
+
+
+# --- config errors ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ops", "message"),
+    [
+        ([{"op": "solarize"}], "op 1 (solarize): unknown op 'solarize'"),
+        ([{"op": "resize", "size": 64, "max_size": 80}], "(resize): unknown parameter 'max_size'"),
+        ([{"op": "random_horizontal_flip", "p": 1.5}], "parameter 'p' must be"),
+        ([{"op": "random_vertical_flip", "p": True}], "parameter 'p' must be"),
+        ([{"op": "random_rotation"}], "(random_rotation): parameter 'degrees' is required"),
+        ([{"op": "random_rotation", "degrees": -3}], "parameter 'degrees' must be"),
+        ([{"op": "random_rotation", "degrees": [5, -5]}], "parameter 'degrees' must be"),
+        ([{"op": "random_rotation", "degrees": 5, "fill": 256}], "parameter 'fill' must be"),
+        (
+            [{"op": "random_rotation", "degrees": 5, "interpolation": "bicubic"}],
+            "parameter 'interpolation' must be nearest or bilinear",
+        ),
+        ([{"op": "gaussian_blur", "kernel_size": 4}], "(gaussian_blur): parameter 'kernel_size'"),
+        ([{"op": "gaussian_blur", "kernel_size": 5, "sigma": 0}], "parameter 'sigma' must be"),
+        ([{"op": "center_crop", "size": [56]}], "(center_crop): parameter 'size' must be"),
+        ([{"op": "resize", "size": 0}], "(resize): parameter 'size' must be"),
+        ([{"op": "resize", "size": 64, "antialias": "yes"}], "parameter 'antialias' must be"),
+        ([{"op": "normalize"}, {"op": "resize", "size": 8}], "normalize may only be the last op"),
+        ([{"op": "normalize", "mean": [0.5] * 3}], "(normalize): unknown parameter 'mean'"),
+        (["resize"], "op 1 (None): expected a mapping with an 'op' key"),
+    ],
+)
+def test_config_errors_name_the_op_and_parameter(ops: list[Any], message: str) -> None:
+    with pytest.raises(UserError, match="augmentation set 'bad', op") as err:
+        parse_set("bad", ops)
+    assert message in str(err.value)
+
+
+def test_optional_parameters_are_read() -> None:
+    pipeline = parse_set(
+        "s",
+        [
+            {"op": "random_rotation", "degrees": [-5, 15], "interpolation": "bilinear", "fill": 9},
+            {"op": "gaussian_blur", "kernel_size": [3, 5], "sigma": 1.5},
+            {"op": "center_crop", "size": [40, 50]},
+            {"op": "resize", "size": [32, 30], "interpolation": "nearest", "antialias": False},
+        ],
+    )
+    assert pipeline.ops == (
+        RandomRotation((-5.0, 15.0), "bilinear", 9),
+        GaussianBlur((3, 5), (1.5, 1.5)),
+        CenterCrop((40, 50)),
+        Resize((32, 30), "nearest", False),
+    )
+    assert not pipeline.normalize
+    assert pipeline.out_size(64, 64) == (32, 30)
+    with pytest.raises(UserError, match=r"center_crop: size \[40, 50\] is larger"):
+        pipeline.out_size(32, 64)
+
+
+# --- materialization and preview -------------------------------------------------------------
+
+
+@pytest.fixture
+def packed(tmp_path: Path) -> Path:
+    path = tmp_path / "train_images.npy"
+    np.save(path, digit_images(20).permute(0, 2, 3, 1).numpy())
+    return path
+
+
+def test_write_augmented_materializes_one_seeded_draw(packed: Path, tmp_path: Path) -> None:
+    out, preview = tmp_path / "set2.npy", tmp_path / "set2.png"
+    write_augmented(
+        packed, SET2, 7, "set2", out, preview, preview_images=3, preview_draws=2, threads=1
+    )
+    written = np.load(out)
+    assert written.shape == (20, 64, 64, 3) and written.dtype == np.uint8
+
+    set2 = parse_set("set2", SET2)
+    x = torch.from_numpy(np.load(packed)).permute(0, 3, 1, 2)
+    expected = set2(x, gen(stream_seed(7, "set2"))).permute(0, 2, 3, 1).numpy()
+    assert np.array_equal(written, expected)
+
+    other = tmp_path / "other.npy"
+    write_augmented(
+        packed, SET2, 7, "set2", other, preview, batch_size=3, threads=1
+    )  # batches of 3
+    assert np.array_equal(np.load(other), written)
+    write_augmented(
+        packed, SET2, 7, "set2b", other, preview, threads=1
+    )  # another set: another stream
+    assert not np.array_equal(np.load(other), written)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "other.npy",
+        "set2.npy",
+        "set2.png",
+        "train_images.npy",
+    ]  # no temporaries left behind
+
+
+def test_preview_grid_layout(packed: Path, tmp_path: Path) -> None:
+    preview = tmp_path / "set1.png"
+    write_augmented(
+        packed, SET1, 0, "set1", tmp_path / "set1.npy", preview, preview_images=3, threads=1
+    )
+    grid = np.asarray(Image.open(preview))
+    # 3 rows x (original + 6 draws) of 128-pixel tiles (64 x 2, nearest) with 4-pixel gaps
+    assert grid.shape == (4 + 3 * 132, 4 + 7 * 132, 3)
+    original = np.load(packed)[19]  # rows: images 0, 10 and 19 (evenly spaced)
+    assert np.array_equal(grid[268:396:2, 4:132:2], original)
+    assert grid[0].min() == 255 and grid[:, 132:136].min() == 255  # white gaps
+    draws = [grid[268:396, 4 + 132 * c : 132 * (c + 1)] for c in range(1, 7)]
+    assert len({d.tobytes() for d in draws}) > 1  # independent draws differ
+
+    images = np.load(packed)
+    again = preview_grid(images, parse_set("set1", SET1), 0, rows=3, draws=6)
+    assert np.array_equal(again, grid)  # deterministic
+
+
+def test_write_augmented_refuses_bad_input(packed: Path, tmp_path: Path) -> None:
+    out, preview = tmp_path / "a.npy", tmp_path / "a.png"
+    with pytest.raises(UserError, match="no packed training images"):
+        write_augmented(tmp_path / "missing.npy", SET2, 0, "set2", out, preview)
+    np.save(tmp_path / "gray.npy", np.zeros((4, 64, 64), np.uint8))
+    with pytest.raises(UserError, match=r"expected packed uint8 images \(N, H, W, 3\)"):
+        write_augmented(tmp_path / "gray.npy", SET2, 0, "set2", out, preview)
+    big_crop = [{"op": "center_crop", "size": 80}]
+    with pytest.raises(UserError, match="larger than the image"):
+        write_augmented(packed, big_crop, 0, "set3", out, preview)
+    assert not out.exists() and not preview.exists()
+
+
+# --- training data ---------------------------------------------------------------------------
+
+
+def collect(data: Any, epoch: int, shuffle: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    batches = list(data.batches(epoch, 16, shuffle=shuffle))
+    assert all(len(y) == 16 for _, y in batches[:-1])
+    return torch.cat([x for x, _ in batches]), torch.cat([y for _, y in batches])
+
+
+def nhwc(x: torch.Tensor) -> np.ndarray:
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+def test_fixed_train_data_serves_the_materialized_sets() -> None:
+    a = nhwc(digit_images(20))
+    b = 255 - a
+    labels = np.arange(20) % 7
+    data = FixedTrainData([a, b], labels, seed=0)
+    assert len(data) == 40
+    x, y = collect(data, 0, shuffle=False)
+    assert x.shape == (40, 3, 64, 64) and x.dtype == torch.uint8
+    assert np.array_equal(nhwc(x), np.concatenate([a, b]))
+    assert torch.equal(y, torch.from_numpy(np.concatenate([labels, labels])))
+
+    x0, y0 = collect(data, 0, shuffle=True)
+    x1, y1 = collect(data, 1, shuffle=True)
+    assert not torch.equal(x0, x1)  # another order each epoch ...
+    for xs, ys in ((x0, y0), (x1, y1)):  # ... of the same samples, labels kept with images
+        order = sorted(range(40), key=lambda i: nhwc(xs[i : i + 1]).tobytes())
+        expected = sorted(range(40), key=lambda i: nhwc(x[i : i + 1]).tobytes())
+        assert torch.equal(xs[order], x[expected]) and torch.equal(ys[order], y[expected])
+    assert torch.equal(collect(data, 1, shuffle=True)[0], x1)
+
+    with pytest.raises(UserError, match="differ in shape"):
+        FixedTrainData([a, a[:, :56]], labels, seed=0)
+
+
+def test_online_train_data_draws_anew_each_epoch() -> None:
+    images, labels = nhwc(digit_images(20)), np.arange(20)
+    set1, set2 = parse_set("set1", SET1), parse_set("set2", SET2)
+    data = OnlineTrainData(images, labels, [set1, set2], seed=3)
+    assert len(data) == 40
+
+    x, y = collect(data, 4, shuffle=False)
+    assert x.shape == (40, 3, 64, 64) and torch.equal(y, torch.arange(20).repeat(2))
+    base = torch.from_numpy(images).permute(0, 3, 1, 2)
+    assert torch.equal(x[:20], set1(base, gen(stream_seed(3, "set1", "epoch", 4))))
+    assert torch.equal(x[20:], set2(base, gen(stream_seed(3, "set2", "epoch", 4))))
+
+    assert torch.equal(collect(data, 4, shuffle=False)[0], x)  # reproducible per (seed, epoch)
+    assert not torch.equal(collect(data, 5, shuffle=False)[0][:20], x[:20])  # new draws
+    assert not torch.equal(
+        collect(OnlineTrainData(images, labels, [set1], seed=4), 4, False)[0], x[:20]
+    )
+
+    xs, ys = collect(data, 4, shuffle=True)  # shuffled: the same samples, labels kept
+    for i in range(20):
+        pair = xs[ys == i]
+        assert len(pair) == 2
+        assert {bytes(p.numpy()) for p in pair} == {bytes(x[i].numpy()), bytes(x[20 + i].numpy())}
+
+    crop = parse_set("crop", [{"op": "center_crop", "size": 56}])
+    with pytest.raises(UserError, match="same output size"):
+        OnlineTrainData(images, labels, [set1, crop], seed=0)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_equals_cpu(images: torch.Tensor) -> None:
+    for ops in (SET1, SET2):
+        pipeline = parse_set("s", ops)
+        params = pipeline.draw(len(images), gen())  # drawn on the CPU for both devices
+        cpu = pipeline.apply(images, params)
+        cuda = pipeline.apply(images.cuda(), params).cpu()
+        diff = grey_levels(cuda, cpu)  # float rounding differs between devices: <= 1 level
+        assert diff.max() <= 1 and (diff == 0).float().mean() >= 0.999
