@@ -13,6 +13,7 @@ from tinycnn.config import (
     augmentation_sets_used,
     deep_merge,
     resolve_experiment,
+    training_settings,
     validate,
 )
 from tinycnn.errors import UserError
@@ -55,7 +56,9 @@ def test_resolved_experiments_match_the_paper(paper_config, row):
     (name,) = [n for n, e in paper_config["experiments"].items() if e["paper"]["run"] == run]
     exp = resolve_experiment(paper_config, name)
     assert exp["model"] == model
-    assert exp["augmentation"] == {"sets": sets, "mode": "fixed"}
+    assert exp["augmentation"]["sets"] == sets and exp["augmentation"]["mode"] == "fixed"
+    assert list(exp["augmentation"]["ops"]) == sets
+    assert exp["subset"] == {"train_per_class": None, "val_per_class": None}
     assert exp["optimizer"] == {
         "name": "RAdam",
         "lr": lr,
@@ -101,6 +104,17 @@ def test_editing_one_experiment_changes_only_its_resolved_settings(paper_config)
     for name in paper_config["experiments"]:
         same = resolve_experiment(paper_config, name) == resolve_experiment(edited, name)
         assert same == (name != "resnet18_lr1e-3")
+
+
+def test_training_jobs_ignore_the_reported_numbers_and_the_seed_list(paper_config):
+    edited = copy.deepcopy(paper_config)
+    edited["experiments"]["alexnet"]["paper"]["accuracy"] = 19.0
+    edited["training"]["seeds"] = [0, 1]
+    for name in paper_config["experiments"]:
+        assert training_settings(paper_config, name) == training_settings(edited, name)
+    settings = training_settings(paper_config, "m1_set1")
+    assert "paper" not in settings and "seeds" not in settings
+    assert settings["augmentation"]["ops"] == {"set1": paper_config["augmentation"]["sets"]["set1"]}
 
 
 def _error(config: dict) -> str:

@@ -43,6 +43,31 @@ def _augment(args: argparse.Namespace) -> None:
     )
 
 
+def _train(args: argparse.Namespace) -> int:
+    from tinycnn.train import Interrupted, train_run
+
+    augmented = {}
+    for item in args.augmented:
+        name, sep, path = item.partition("=")
+        if not sep:
+            raise UserError(f"--augmented expects SET=PATH, got {item!r}")
+        augmented[name] = Path(path)
+    try:
+        train_run(
+            json.loads(args.settings),
+            args.seed,
+            Path(args.data),
+            augmented,
+            Path(args.out),
+            Path(args.checkpoint),
+            threads=args.threads,
+        )
+    except Interrupted as stop:
+        print(stop, file=sys.stderr)
+        return 128 + stop.signum
+    return 0
+
+
 def _check_config(args: argparse.Namespace) -> None:
     import yaml
 
@@ -86,6 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=_augment)
 
+    p = sub.add_parser("train", help="train one experiment with one seed (resumable)")
+    p.add_argument("--settings", required=True, help="the resolved experiment as JSON")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--data", required=True, help="folder of the packed arrays")
+    p.add_argument("--augmented", action="append", default=[], help="SET=PATH, repeat")
+    p.add_argument("--out", required=True, help="run folder: metrics.csv, summary.json, model.pt")
+    p.add_argument("--checkpoint", required=True, help="resumable checkpoint (kept outside --out)")
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=_train)
+
     p = sub.add_parser("check-config", help="validate config files merged in order")
     p.add_argument("configfile", nargs="+")
     p.set_defaults(func=_check_config)
@@ -95,14 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        status = args.func(args)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -21,7 +21,16 @@ import yaml
 from tinycnn.errors import UserError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-RECIPE_KEYS = ("optimizer", "scheduler", "batch_size", "epochs", "augmentation", "seeds", "device")
+RECIPE_KEYS = (
+    "optimizer",
+    "scheduler",
+    "batch_size",
+    "epochs",
+    "augmentation",
+    "subset",
+    "seeds",
+    "device",
+)
 MAX_REPORTED = 10
 
 
@@ -166,12 +175,25 @@ def resolve_experiment(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     recipe = {k: v for k, v in exp.items() if k in RECIPE_KEYS}
     resolved = deep_merge(dict(config["training"]), recipe)
     model = exp["model"]
+    sets = config["augmentation"]["sets"]
+    resolved["augmentation"]["ops"] = {
+        s: copy.deepcopy(sets[s]) for s in resolved["augmentation"]["sets"]
+    }
     resolved.update(
         name=name,
         model=model,
         arch=config["models"][model]["arch"],
         paper=copy.deepcopy(exp.get("paper")),
     )
+    return resolved
+
+
+def training_settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """What one training job receives: the resolved experiment without the paper's numbers
+    and the seed list (the seed comes separately), so that editing a reported accuracy or
+    adding a seed does not rerun existing jobs."""
+    resolved = resolve_experiment(config, name)
+    del resolved["paper"], resolved["seeds"]
     return resolved
 
 

@@ -1,6 +1,7 @@
 # Helpers shared by the rules: config validation (before any job runs), the
 # paths of every output, and what each job is handed from the config.
 import json
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -9,7 +10,13 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from snakemake.exceptions import WorkflowError  # noqa: E402
 
-from tinycnn.config import augmentation_sets_used, load_schema, validate  # noqa: E402
+from tinycnn.config import (  # noqa: E402
+    augmentation_sets_used,
+    load_schema,
+    resolve_experiment,
+    training_settings,
+    validate,
+)
 from tinycnn.errors import UserError  # noqa: E402
 
 try:
@@ -70,8 +77,36 @@ def preview(aug_set):
     return f"{RESULTS}/augmented/{aug_set}_preview.png"
 
 
+def runs():
+    """(experiment, seed) of every training job."""
+    return [(e, s) for e in config["experiments"] for s in resolve_experiment(config, e)["seeds"]]
+
+
+def run_file(name):
+    return f"{RESULTS}/runs/{{experiment}}/seed{{seed}}/{name}"
+
+
+def checkpoint_path(wildcards):
+    """Outside the run folder, so Snakemake never deletes it before a rerun."""
+    return f"{RESULTS}/checkpoints/{wildcards.experiment}_seed{wildcards.seed}.pt"
+
+
+def fixed_sets(experiment):
+    aug = resolve_experiment(config, experiment)["augmentation"]
+    return aug["sets"] if aug["mode"] == "fixed" else []
+
+
+def train_inputs(wildcards):
+    """The packed data, plus the materialized sets an experiment in mode fixed trains on."""
+    inputs = dict(PACKED_FILES)
+    inputs.update({s: augmented(s) for s in fixed_sets(wildcards.experiment)})
+    return inputs
+
+
 def all_targets():
     """Everything the pipeline builds so far."""
-    targets = [augmented(s) for s in augmentation_sets_used(config, mode="fixed")]
-    targets += [preview(s) for s in augmentation_sets_used(config)]
+    targets = [preview(s) for s in augmentation_sets_used(config)]
+    targets += [
+        f"{RESULTS}/runs/{experiment}/seed{seed}/summary.json" for experiment, seed in runs()
+    ]
     return targets
