@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -38,11 +39,27 @@ def test_dry_run_of_the_paper_lists_the_data_jobs(tmp_path):
     out = result.stdout + result.stderr
     counts = job_counts(out)
     assert counts["download"] == 1 and counts["pack"] == 1 and counts["augment"] == 2
+    assert counts["train"] == 11
     assert "--url http://cs231n.stanford.edu/tiny-imagenet-200.zip" in out
     assert "--url https://image-net.org/data/tiny-imagenet-200.zip" in out
     assert "--md5 90528d7ca1a48142e341f4ef8d21d0de --size 248100043" in out
     assert "resources/tiny-imagenet-200.zip" in out
     assert "results/paper/augmented/set2.npy" in out
+    # Each train job holds a GPU and gets its own experiment's paper settings.
+    jobs = out.split("rule train:")[1:]
+    assert len(jobs) == 11
+    assert all("gpu=1" in job for job in jobs)
+    settings = {
+        re.search(r"wildcards: experiment=([^,\s]+)", job)[1]: json.loads(
+            re.search(r"--settings '(\{.*?\})'", job)[1]
+        )
+        for job in jobs
+    }
+    assert settings["densenet161"]["epochs"] == 8
+    assert settings["densenet161"]["scheduler"] == {"name": "StepLR", "step_size": 7, "gamma": 0.1}
+    assert settings["m1_lr1e-4"]["optimizer"]["lr"] == 1e-4
+    assert settings["m1_set1"]["augmentation"]["sets"] == ["set1"]
+    assert "paper" not in settings["m1_set1"]
 
 
 def test_local_archive_replaces_the_urls(tmp_path):
@@ -80,7 +97,7 @@ def test_a_bad_config_stops_before_any_job_with_the_key_named(tmp_path):
     assert "Job stats" not in out
 
 
-def test_demo_preset_runs_the_data_stage_offline(tmp_path):
+def test_demo_preset_runs_the_pipeline_offline(tmp_path):
     result = snakemake(
         "--cores", "2", "--configfile", str(ROOT / "presets/demo.yaml"), cwd=tmp_path, timeout=900
     )
@@ -98,8 +115,41 @@ def test_demo_preset_runs_the_data_stage_offline(tmp_path):
         preview = tmp_path / f"results/demo/augmented/{name}_preview.png"
         assert preview.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "verified" in (tmp_path / "logs/download_tiny-imagenet-demo.zip.log").read_text()
+    runs = sorted((tmp_path / "results/demo/runs").glob("*/seed0"))
+    assert [r.parent.name for r in runs] == sorted(_paper_experiments())
+    for run in runs:
+        summary = json.loads((run / "summary.json").read_text())
+        metrics = list(csv.DictReader((run / "metrics.csv").open()))
+        assert len(metrics) == summary["epochs"] == summary["resolved"]["epochs"]
+        assert summary["best_val_acc"] == max(float(m["val_acc"]) for m in metrics)
+        assert summary["device"] == "cpu"
+        assert (run / "model.pt").stat().st_size > 0
+    assert not list((tmp_path / "results/demo/checkpoints").glob("*.pt"))
     # A second run finds everything up to date.
     again = snakemake(
         "-n", "--cores", "2", "--configfile", str(ROOT / "presets/demo.yaml"), cwd=tmp_path
     )
     assert "Nothing to be done" in again.stdout + again.stderr
+    # Editing one experiment reruns that job alone; editing a reported number reruns none.
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(
+        "experiments:\n  m1_lr1e-4: {optimizer: {lr: 2.0e-4}}\n  alexnet: {paper: {accuracy: 19}}\n"
+    )
+    dry = snakemake(
+        "-n",
+        "--cores",
+        "2",
+        "--configfile",
+        str(ROOT / "presets/demo.yaml"),
+        str(edited),
+        cwd=tmp_path,
+    )
+    out = dry.stdout + dry.stderr
+    assert job_counts(out) == {"train": 1, "all": 1, "total": 2}
+    assert "experiment=m1_lr1e-4" in out
+
+
+def _paper_experiments() -> list[str]:
+    import yaml
+
+    return list(yaml.safe_load((ROOT / "config.yaml").read_text())["experiments"])
