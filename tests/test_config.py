@@ -173,6 +173,10 @@ def _error(config: dict) -> str:
         ),
         (lambda c: c["training"].pop("epochs"), "training: 'epochs' is missing"),
         (
+            lambda c: c["report"]["comparisons"][0]["experiments"].append("m9"),
+            "report.comparisons.0.experiments: unknown experiment 'm9'",
+        ),
+        (
             lambda c: c["augmentation"]["sets"]["set1"].reverse(),
             "augmentation.sets.set1: 'normalize' must be the last op",
         ),
@@ -202,7 +206,12 @@ def test_presets_merge_over_the_paper_config(paper_config):
     assert merged["name"] == "demo"
     # Only what the preset names changes; the rest is the paper's.
     assert merged["augmentation"]["sets"] == paper_config["augmentation"]["sets"]
-    assert merged["experiments"] == paper_config["experiments"]
+    assert merged["models"] == paper_config["models"]
+    assert list(merged["experiments"]) == list(paper_config["experiments"])
+    for name, exp in paper_config["experiments"].items():
+        assert merged["experiments"][name]["paper"] == exp["paper"]
+        assert merged["experiments"][name]["model"] == exp["model"]
+    assert merged["report"]["demo"] is True and paper_config["report"]["demo"] is False
 
 
 def test_check_config_command(tmp_path, capsys):

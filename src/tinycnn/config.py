@@ -124,6 +124,10 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
                     f"experiments.{exp_name}.augmentation.sets: unknown set {set_name!r} "
                     f"(defined in augmentation.sets: {', '.join(sets)})"
                 )
+    for i, comparison in enumerate(config.get("report", {}).get("comparisons", [])):
+        for name in comparison.get("experiments", []):
+            if name not in config.get("experiments", {}):
+                problems.append(f"report.comparisons.{i}.experiments: unknown experiment {name!r}")
     return problems
 
 
