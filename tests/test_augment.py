@@ -484,3 +484,19 @@ def test_cuda_equals_cpu(images: torch.Tensor) -> None:
         cuda = pipeline.apply(images.cuda(), params).cpu()
         diff = grey_levels(cuda, cpu)  # float rounding differs between devices: <= 1 level
         assert diff.max() <= 1 and (diff == 0).float().mean() >= 0.999
+
+
+@pytest.mark.parametrize("mode", ["fixed", "online"])
+def test_batches_can_start_mid_epoch(mode):
+    images = torch.randint(0, 256, (40, 16, 16, 3), dtype=torch.uint8).numpy()
+    labels = np.arange(40) % 4
+    if mode == "fixed":
+        data = FixedTrainData([images, images[::-1].copy()], labels, seed=3)
+    else:
+        pipeline = parse_set("s", [{"op": "random_horizontal_flip", "p": 0.5}])
+        data = OnlineTrainData(images, labels, [pipeline, pipeline], seed=3)
+    full = list(data.batches(2, 16))
+    tail = list(data.batches(2, 16, start=2))
+    assert len(full) == 5 and len(tail) == 3
+    for (x, y), (x2, y2) in zip(full[2:], tail, strict=True):
+        assert torch.equal(x, x2) and torch.equal(y, y2)

@@ -176,10 +176,12 @@ class FixedTrainData:
         return len(self.labels)
 
     def batches(
-        self, epoch: int, batch_size: int, *, shuffle: bool = True
+        self, epoch: int, batch_size: int, *, shuffle: bool = True, start: int = 0
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield (uint8 (B, C, H, W), int64 labels) on the device; order from (seed, epoch)."""
-        for index in _order(self.seed, epoch, len(self), shuffle).split(batch_size):
+        """Yield (uint8 (B, C, H, W), int64 labels) on the device; order from (seed, epoch).
+
+        ``start`` skips the epoch's first batches (a run resumed mid-epoch)."""
+        for index in _order(self.seed, epoch, len(self), shuffle).split(batch_size)[start:]:
             index = index.to(self.images.device)
             yield self.images[index].permute(0, 3, 1, 2), self.labels[index]
 
@@ -218,15 +220,17 @@ class OnlineTrainData:
         return len(self.pipelines) * len(self.labels)
 
     def batches(
-        self, epoch: int, batch_size: int, *, shuffle: bool = True
+        self, epoch: int, batch_size: int, *, shuffle: bool = True, start: int = 0
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield (uint8 (B, C, H, W), int64 labels) on the device; draws from (seed, epoch)."""
+        """Yield (uint8 (B, C, H, W), int64 labels) on the device; draws from (seed, epoch).
+
+        ``start`` skips the epoch's first batches without augmenting them."""
         n, device = len(self.labels), self.images.device
         params = [
             p.draw(n, _generator(stream_seed(self.seed, p.name, "epoch", epoch)))
             for p in self.pipelines
         ]
-        for index in _order(self.seed, epoch, len(self), shuffle).split(batch_size):
+        for index in _order(self.seed, epoch, len(self), shuffle).split(batch_size)[start:]:
             which, image = index // n, index % n
             out = torch.empty((len(index), *self.out_shape), dtype=torch.uint8, device=device)
             for k, pipeline in enumerate(self.pipelines):

@@ -50,6 +50,11 @@ def load(path: Path, fingerprint: str) -> dict[str, Any] | None:
         raise UserError(
             f"cannot read the checkpoint {path}: {err}. Delete it to start this run from scratch."
         ) from err
+    if not isinstance(state, dict):  # another program's file saved with torch.save
+        raise UserError(
+            f"cannot read the checkpoint {path}: it holds a {type(state).__name__}, not a "
+            "training checkpoint. Delete it to start this run from scratch."
+        )
     if state.get("format") != FORMAT or state.get("fingerprint") != fingerprint:
         raise UserError(
             f"the checkpoint {path} was written for different settings of this experiment "

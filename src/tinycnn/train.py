@@ -309,6 +309,7 @@ def train_run(
         state = checkpoint.load(checkpoint_path, fp)
         rows: list[dict[str, Any]] = []
         epoch, step, partial = 1, 0, None
+        saved_at = None  # where the checkpoint on disk stopped, for the divergence message
         if state is not None:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
@@ -318,6 +319,7 @@ def train_run(
             rows = list(state["metrics"])
             epoch, step, partial = state["epoch"], state["step"], state["partial"]
             where = f"epoch {epoch}" + (f", step {step}" if step else "")
+            saved_at = f"epoch {epoch}, step {step}" if step else f"end of epoch {epoch - 1}"
             _log(f"resuming {exp['name']} seed {seed} from {checkpoint_path} at {where}")
         params = count_parameters(model)
         _log(
@@ -367,10 +369,9 @@ def train_run(
             bad_step = torch.full((), -1, device=device, dtype=torch.int64)
             bad_loss = torch.zeros((), device=device)
             started = time.perf_counter()
-            batches = train.batches(epoch, batch_size)
-            for s, (x, y) in enumerate(batches):
-                if s < step:
-                    continue  # done before the interruption
+            # Resumed mid-epoch: the same order, from the first batch not yet done.
+            batches = train.batches(epoch, batch_size, start=step)
+            for s, (x, y) in enumerate(batches, start=step):
                 x = _prepare(x, norm, device)
                 with _autocast(device):
                     logits = model(x)
@@ -390,12 +391,18 @@ def train_run(
                 check = (s + 1) % check_every == 0 or s + 1 == steps_per_epoch
                 if check and bad_step.item() >= 0:
                     bar.close()
+                    kept = (
+                        f"The last good checkpoint ({saved_at}) stays at {checkpoint_path}. "
+                        "Lower optimizer.lr for this experiment, then delete the checkpoint "
+                        "and run again."
+                        if saved_at is not None
+                        else "No checkpoint was written. Lower optimizer.lr for this "
+                        "experiment and run again."
+                    )
                     raise Diverged(
                         f"{exp['name']} seed {seed}: the training loss became "
                         f"{bad_loss.item()} in epoch {epoch} at step {bad_step.item()}; "
-                        f"stopped. The last good checkpoint (end of epoch {epoch - 1}) "
-                        f"stays at {checkpoint_path}. Lower optimizer.lr for this "
-                        "experiment, then delete the checkpoint and run again."
+                        f"stopped. {kept}"
                     )
                 if stop.signum is not None:
                     bar.close()
@@ -439,6 +446,7 @@ def train_run(
             )
             epoch, step, partial = epoch + 1, 0, None
             save(epoch, 0, None)
+            saved_at = f"end of epoch {epoch - 1}"
             write_text(out_dir / "metrics.csv", _metrics_csv(rows))
 
         summary = _summary(exp, seed, rows, params, device)

@@ -1,0 +1,683 @@
+"""Training: learning on the demo digits, outputs, determinism, resume after a kill or a signal,
+checkpoint safety, divergence, both augmentation modes, and (with CUDA) a GPU run.
+
+Runs train M1 on the packed demo archive (presets/demo, real handwritten digits, 10 classes),
+mostly on a few images per class, with one torch thread so that results are reproducible and
+the suite stays fast on two shared cores. Interruption tests run ``python -m tinycnn train``
+as the Snakemake rule does and compare with a run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+import yaml
+
+import tinycnn.train as train_mod
+from tinycnn.augment import write_augmented
+from tinycnn.config import deep_merge, training_settings
+from tinycnn.errors import UserError
+from tinycnn.models import build_model, count_parameters
+from tinycnn.pack import pack_archive
+from tinycnn.train import METRIC_COLUMNS, Diverged, Interrupted, evaluate, load_data, train_run
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_ARCHIVE = ROOT / "presets" / "demo" / "tiny-imagenet-demo.zip"
+EXPERIMENT = "m1_lr1e-3"  # M1, RAdam lr 1e-3, batch 64 (demo preset), set1 + set2 fixed
+NUM_CLASSES = 10
+TIMING = ("epoch_seconds", "images_per_second")  # differ from run to run
+# Small runs: 20 training images a class (400 an epoch with both sets), 10 validation each.
+SMALL = {"epochs": 2, "subset": {"train_per_class": 20, "val_per_class": 10}}
+# Runs the interruption tests kill: 1,600 images an epoch, about 2 s on one CPU thread, so a
+# signal sent a quarter of an epoch after epoch 2 starts lands mid-epoch.
+LONG = {"epochs": 2, "subset": {"train_per_class": 80, "val_per_class": 10}}
+
+
+# --- fixtures and helpers ----------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads() -> Iterator[None]:
+    """train_run sets torch's thread count for the whole process; give other tests theirs back."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def demo_config() -> dict[str, Any]:
+    """config.yaml with presets/demo.yaml on top, as `snakemake --configfile` merges them."""
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    return deep_merge(config, yaml.safe_load((ROOT / "presets" / "demo.yaml").read_text()))
+
+
+@pytest.fixture(scope="module")
+def demo(demo_config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """The demo archive packed, and set1 and set2 materialized as the pipeline does."""
+    root = tmp_path_factory.mktemp("demo-train")
+    packed = root / "packed"
+    pack_archive(DEMO_ARCHIVE, packed, workers=1)
+    augmented = {}
+    for name in ("set1", "set2"):
+        augmented[name] = root / f"{name}.npy"
+        write_augmented(
+            packed / "train_images.npy",
+            demo_config["augmentation"]["sets"][name],
+            demo_config["augmentation"]["seed"],
+            name,
+            augmented[name],
+            root / f"{name}.png",
+            threads=1,
+        )
+    return SimpleNamespace(packed=packed, augmented=augmented)
+
+
+def experiment(config: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """The resolved settings of EXPERIMENT (what the rule passes as --settings) with changes."""
+    return deep_merge(training_settings(config, EXPERIMENT), changes)
+
+
+def run(
+    exp: dict[str, Any], seed: int, data: SimpleNamespace, where: Path, **kwargs: Any
+) -> dict[str, Any]:
+    """train_run on the demo data into where/out with checkpoint where/ckpt.pt, one thread."""
+    return train_run(
+        exp,
+        seed,
+        data.packed,
+        data.augmented,
+        where / "out",
+        where / "ckpt.pt",
+        threads=1,
+        progress=False,
+        **kwargs,
+    )
+
+
+def read_metrics(out: Path) -> list[dict[str, str]]:
+    with open(out / "metrics.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def untimed(out: Path) -> list[dict[str, str]]:
+    """metrics.csv without the timing columns: what must match between equivalent runs."""
+    return [{k: v for k, v in row.items() if k not in TIMING} for row in read_metrics(out)]
+
+
+def weights(out: Path) -> dict[str, torch.Tensor]:
+    return torch.load(out / "model.pt", map_location="cpu", weights_only=True)
+
+
+def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def signal_at(monkeypatch: pytest.MonkeyPatch, epoch: int, step: int, signum: int) -> None:
+    """Send ``signum`` to this process right after training step ``step`` of ``epoch``.
+
+    The progress bar is replaced by one that counts steps (train_run updates it once a step).
+    """
+
+    class Bar:
+        def __init__(self, *args: Any, desc: str, initial: int = 0, **kwargs: Any) -> None:
+            self.epoch = int(re.fullmatch(r"epoch (\d+)/\d+", desc)[1])
+            self.n = initial
+
+        def update(self) -> None:
+            self.n += 1
+            if (self.epoch, self.n) == (epoch, step):
+                os.kill(os.getpid(), signum)
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(train_mod, "tqdm", Bar)
+
+
+def cli_command(exp: dict[str, Any], seed: int, data: SimpleNamespace, where: Path) -> list[str]:
+    """`tinycnn train` as workflow/rules/train.smk calls it (one thread here)."""
+    return [
+        sys.executable,
+        "-m",
+        "tinycnn",
+        "train",
+        "--settings",
+        json.dumps(exp),
+        "--seed",
+        str(seed),
+        "--data",
+        str(data.packed),
+        *(f"--augmented={name}={path}" for name, path in data.augmented.items()),
+        "--out",
+        str(where / "out"),
+        "--checkpoint",
+        str(where / "ckpt.pt"),
+        "--threads",
+        "1",
+    ]
+
+
+def wait_for(condition: Callable[[], bool], proc: subprocess.Popen, log: Path, timeout: float):
+    """Poll ``condition`` until true; fail (killing ``proc``) if it exits first or times out."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            pytest.fail(f"training exited early ({proc.returncode}):\n{log.read_text()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            pytest.fail(f"timed out after {timeout} s:\n{log.read_text()}")
+        time.sleep(0.02)
+
+
+def start_and_reach_epoch_2(cmd: list[str], where: Path) -> tuple[subprocess.Popen, Path]:
+    """Start the CLI; return once epoch 1 is checkpointed and epoch 2 is a quarter done."""
+    log = where / "first.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+    # metrics.csv is written right after the end-of-epoch checkpoint: epoch 2 has started.
+    wait_for(lambda: (where / "out" / "metrics.csv").exists(), proc, log, timeout=120)
+    assert (where / "ckpt.pt").exists()
+    epoch_seconds = float(read_metrics(where / "out")[0]["epoch_seconds"])
+    time.sleep(epoch_seconds / 4)
+    assert proc.poll() is None, log.read_text()
+    return proc, log
+
+
+def rerun(cmd: list[str], where: Path) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def small_reference(
+    demo: SimpleNamespace, demo_config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Run folder of an uninterrupted SMALL run, seed 0."""
+    where = tmp_path_factory.mktemp("small-reference")
+    run(experiment(demo_config, **SMALL), 0, demo, where)
+    return where / "out"
+
+
+@pytest.fixture(scope="module")
+def long_reference(
+    demo: SimpleNamespace, demo_config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Run folder of an uninterrupted LONG run, seed 0 (in-process: same numbers as the CLI)."""
+    where = tmp_path_factory.mktemp("long-reference")
+    run(experiment(demo_config, **LONG), 0, demo, where)
+    return where / "out"
+
+
+# --- learning ----------------------------------------------------------------------------------
+
+
+def test_m1_learns_the_demo_digits(
+    demo: SimpleNamespace, demo_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """M1 on all demo images (2,800 an epoch with both fixed sets, 300 validation) for 3 epochs.
+
+    Chance is 10% (10 balanced classes). This configuration reaches about 76% after 3 epochs
+    (and 79% after the preset's 4); 40%, four times chance, leaves room for other CPUs and
+    library versions while no broken loop (wrong labels, no optimizer step, shuffled
+    validation labels) gets there.
+    """
+    summary = run(experiment(demo_config, epochs=3), 0, demo, tmp_path)
+    rows = read_metrics(tmp_path / "out")
+    assert summary["best_val_acc"] >= 40.0, rows
+    assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"]) - 0.5, rows
+    assert float(rows[-1]["val_top5"]) >= 80.0, rows
+
+
+# --- outputs -----------------------------------------------------------------------------------
+
+
+def test_outputs_metrics_summary_weights_and_step_lr(
+    demo: SimpleNamespace, demo_config: dict[str, Any], tmp_path: Path
+) -> None:
+    exp = experiment(
+        demo_config,
+        epochs=4,
+        scheduler={"name": "StepLR", "step_size": 2, "gamma": 0.5},
+        subset={"train_per_class": 10, "val_per_class": 10},
+    )
+    returned = run(exp, 3, demo, tmp_path)
+    out = tmp_path / "out"
+
+    with open(out / "metrics.csv", newline="") as fh:
+        header = next(csv.reader(fh))
+    assert header == [
+        "epoch",
+        "lr",
+        "train_loss",
+        "train_acc",
+        "val_loss",
+        "val_acc",
+        "val_top5",
+        "epoch_seconds",
+        "images_per_second",
+    ]
+    assert tuple(header) == METRIC_COLUMNS
+    rows = [{k: float(v) for k, v in row.items()} for row in read_metrics(out)]
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
+    # StepLR(step_size=2, gamma=0.5): the lr an epoch trained with halves every 2 epochs.
+    assert [r["lr"] for r in rows] == pytest.approx([1e-3, 1e-3, 5e-4, 5e-4], rel=1e-12)
+    for r in rows:
+        assert 0 <= r["train_acc"] <= 100 and 0 <= r["val_acc"] <= r["val_top5"] <= 100
+        assert r["train_loss"] > 0 and r["val_loss"] > 0
+        assert r["epoch_seconds"] > 0 and r["images_per_second"] > 0
+        # 200 training images (10 a class x 10 classes x 2 sets) and 100 validation images:
+        # each accuracy is a whole number of images.
+        assert r["train_acc"] * 2 == pytest.approx(round(r["train_acc"] * 2))
+        assert r["val_acc"] == pytest.approx(round(r["val_acc"]))
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary == returned
+    best = max(rows, key=lambda r: r["val_acc"])  # the first epoch with the best accuracy
+    assert summary["best_val_acc"] == best["val_acc"]
+    assert summary["best_val_top5"] == best["val_top5"]
+    assert summary["best_epoch"] == best["epoch"]
+    assert summary["final_val_acc"] == rows[-1]["val_acc"]
+    assert summary["final_val_top5"] == rows[-1]["val_top5"]
+    assert summary["final_train_acc"] == rows[-1]["train_acc"]
+    assert summary["epochs"] == 4
+    assert summary["experiment"] == EXPERIMENT and summary["model"] == "M1"
+    assert summary["seed"] == 3
+    assert summary["parameters"] == count_parameters(build_model("m1", NUM_CLASSES))
+    assert summary["device"] == "cpu"
+    assert summary["torch_version"] == torch.__version__
+    assert summary["resolved"] == exp
+    assert summary["train_seconds"] == pytest.approx(sum(r["epoch_seconds"] for r in rows))
+
+    # model.pt: the final weights, loadable safely into a fresh model of the same architecture.
+    model = build_model(exp["arch"], num_classes=NUM_CLASSES)
+    model.load_state_dict(torch.load(out / "model.pt", weights_only=True))
+    torch.set_num_threads(1)
+    cpu = torch.device("cpu")
+    _, val_x, val_y, norm, num_classes = load_data(exp, 3, demo.packed, demo.augmented, cpu)
+    assert num_classes == NUM_CLASSES
+    val_loss, val_acc, val_top5 = evaluate(model, val_x, val_y, norm, 64, cpu)
+    assert (val_acc, val_top5) == (rows[-1]["val_acc"], rows[-1]["val_top5"])
+    assert val_loss == pytest.approx(rows[-1]["val_loss"], rel=1e-5)
+
+    assert not (tmp_path / "ckpt.pt").exists(), "the checkpoint stays after a completed run"
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.csv", "model.pt", "summary.json"]
+
+
+# --- determinism -------------------------------------------------------------------------------
+
+
+def test_same_seed_same_numbers_other_seed_differs(
+    demo: SimpleNamespace, demo_config: dict[str, Any], small_reference: Path, tmp_path: Path
+) -> None:
+    exp = experiment(demo_config, **SMALL)
+    run(exp, 0, demo, tmp_path / "again")
+    run(exp, 1, demo, tmp_path / "seed1")
+    again, seed1 = tmp_path / "again" / "out", tmp_path / "seed1" / "out"
+    assert untimed(again) == untimed(small_reference)
+    assert same_weights(weights(again), weights(small_reference))
+    reference = untimed(small_reference)
+    assert [r["train_loss"] for r in untimed(seed1)] != [r["train_loss"] for r in reference]
+    assert not same_weights(weights(seed1), weights(small_reference))
+
+
+# --- interruption and resume -------------------------------------------------------------------
+
+
+def test_resume_after_sigkill_mid_epoch_matches_uninterrupted_run(
+    demo: SimpleNamespace, demo_config: dict[str, Any], long_reference: Path, tmp_path: Path
+) -> None:
+    cmd = cli_command(experiment(demo_config, **LONG), 0, demo, tmp_path)
+    proc, _ = start_and_reach_epoch_2(cmd, tmp_path)
+    proc.kill()  # SIGKILL: no handler runs, the end-of-epoch-1 checkpoint is all there is
+    assert proc.wait(timeout=30) == -signal.SIGKILL
+    assert not (tmp_path / "out" / "summary.json").exists()
+    state = torch.load(tmp_path / "ckpt.pt", weights_only=True)
+    assert (state["epoch"], state["step"], len(state["metrics"])) == (2, 0, 1)
+
+    result = rerun(cmd, tmp_path)
+    ckpt = tmp_path / "ckpt.pt"
+    assert f"resuming {EXPERIMENT} seed 0 from {ckpt} at epoch 2\n" in result.stderr
+    assert untimed(tmp_path / "out") == untimed(long_reference)
+    assert same_weights(weights(tmp_path / "out"), weights(long_reference))
+    assert not ckpt.exists()
+
+
+def test_sigterm_mid_epoch_checkpoints_and_resumes_at_that_step(
+    demo: SimpleNamespace, demo_config: dict[str, Any], long_reference: Path, tmp_path: Path
+) -> None:
+    cmd = cli_command(experiment(demo_config, **LONG), 0, demo, tmp_path)
+    proc, log = start_and_reach_epoch_2(cmd, tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM, log.read_text()
+    ckpt = tmp_path / "ckpt.pt"
+    message = log.read_text()
+    found = re.search(
+        r"SIGTERM received in epoch 2 after step (\d+): checkpoint written to "
+        rf"{re.escape(str(ckpt))}; run the job again to resume",
+        message,
+    )
+    assert found, message
+    assert "Traceback" not in message
+    step = int(found[1])
+    state = torch.load(ckpt, weights_only=True)
+    assert (state["epoch"], state["step"], len(state["metrics"])) == (2, step, 1)
+    assert 0 < step < 1600 // 64, "the signal was meant to land mid-epoch"
+    assert state["partial"]["seen"] == 64 * step
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+    result = rerun(cmd, tmp_path)
+    assert f"resuming {EXPERIMENT} seed 0 from {ckpt} at epoch 2, step {step}\n" in result.stderr
+    assert untimed(tmp_path / "out") == untimed(long_reference)
+    assert same_weights(weights(tmp_path / "out"), weights(long_reference))
+    assert not ckpt.exists()
+
+
+def test_sigusr1_checkpoints_at_the_step_and_resumes_identically(
+    demo: SimpleNamespace,
+    demo_config: dict[str, Any],
+    small_reference: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    exp = experiment(demo_config, **SMALL)
+    handler = signal.getsignal(signal.SIGUSR1)
+    with monkeypatch.context() as patch:
+        signal_at(patch, epoch=2, step=3, signum=signal.SIGUSR1)
+        with pytest.raises(Interrupted) as info:
+            run(exp, 0, demo, tmp_path)
+    ckpt = tmp_path / "ckpt.pt"
+    assert info.value.signum == signal.SIGUSR1
+    assert str(info.value) == (
+        f"SIGUSR1 received in epoch 2 after step 3: checkpoint written to {ckpt}; "
+        "run the job again to resume"
+    )
+    assert signal.getsignal(signal.SIGUSR1) == handler, "the previous handler is restored"
+    state = torch.load(ckpt, weights_only=True)
+    assert (state["epoch"], state["step"], state["partial"]["seen"]) == (2, 3, 3 * 64)
+    assert [row["epoch"] for row in state["metrics"]] == [1]
+    capsys.readouterr()
+
+    run(exp, 0, demo, tmp_path)
+    assert f"from {ckpt} at epoch 2, step 3\n" in capsys.readouterr().err
+    assert untimed(tmp_path / "out") == untimed(small_reference)
+    assert same_weights(weights(tmp_path / "out"), weights(small_reference))
+
+
+# --- checkpoint safety -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def interrupted(
+    demo: SimpleNamespace, demo_config: dict[str, Any], tmp_path: Path
+) -> tuple[dict[str, Any], Path]:
+    """A SMALL run stopped by SIGUSR1 after step 2 of epoch 1: its settings and checkpoint."""
+    exp = experiment(demo_config, **SMALL)
+    with pytest.MonkeyPatch.context() as patch:
+        signal_at(patch, epoch=1, step=2, signum=signal.SIGUSR1)
+        with pytest.raises(Interrupted):
+            run(exp, 0, demo, tmp_path)
+    return exp, tmp_path / "ckpt.pt"
+
+
+@pytest.mark.parametrize(
+    ("what", "change"),
+    [
+        ("lr", lambda exp, seed: (deep_merge(exp, {"optimizer": {"lr": 1e-2}}), seed)),
+        ("batch size", lambda exp, seed: ({**exp, "batch_size": 32}, seed)),
+        ("seed", lambda exp, seed: (exp, seed + 1)),
+    ],
+)
+def test_checkpoint_of_other_settings_is_refused_and_kept(
+    interrupted: tuple[dict[str, Any], Path],
+    demo: SimpleNamespace,
+    tmp_path: Path,
+    what: str,
+    change: Callable[[dict[str, Any], int], tuple[dict[str, Any], int]],
+) -> None:
+    exp, ckpt = interrupted
+    before = ckpt.read_bytes()
+    other, seed = change(exp, 0)
+    with pytest.raises(UserError) as info:
+        run(other, seed, demo, tmp_path)
+    assert not isinstance(info.value, Diverged)
+    assert str(info.value) == (
+        f"the checkpoint {ckpt} was written for different settings of this experiment "
+        "(the config or seed changed since), so it is not resumed. Restore the settings "
+        "to resume it, or delete the checkpoint to start this run from scratch."
+    )
+    assert ckpt.read_bytes() == before
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_checkpoint_resumes_on_another_device_setting(
+    interrupted: tuple[dict[str, Any], Path],
+    demo: SimpleNamespace,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`device` is not part of the fingerprint: a job moved elsewhere still resumes."""
+    exp, ckpt = interrupted
+    capsys.readouterr()
+    # written with device cpu; auto is cpu here (and cuda on a GPU machine)
+    run({**exp, "device": "auto"}, 0, demo, tmp_path, lock_dir=tmp_path / "locks")
+    assert f"from {ckpt} at epoch 1, step 2\n" in capsys.readouterr().err
+    assert not ckpt.exists()
+
+
+class _Payload:
+    """Unpickling this touches a file: it shows whether arbitrary objects get unpickled."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.touch, (self.marker,))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "not a mapping", "pickled"])
+def test_damaged_or_unsafe_checkpoint_gives_a_clear_error(
+    interrupted: tuple[dict[str, Any], Path], demo: SimpleNamespace, tmp_path: Path, damage: str
+) -> None:
+    exp, ckpt = interrupted
+    marker = tmp_path / "unpickled"
+    good = ckpt.read_bytes()
+    if damage == "truncated":
+        ckpt.write_bytes(good[: len(good) // 2])
+    elif damage == "garbage":
+        ckpt.write_bytes(b"this is not a checkpoint\n" * 10)
+    elif damage == "empty":
+        ckpt.write_bytes(b"")
+    elif damage == "not a mapping":
+        torch.save([torch.zeros(3)], ckpt)
+    else:
+        state = torch.load(ckpt, weights_only=True)
+        torch.save({**state, "extra": _Payload(marker)}, ckpt)
+    damaged = ckpt.read_bytes()
+    with pytest.raises(UserError) as info:
+        run(exp, 0, demo, tmp_path)
+    message = str(info.value)
+    assert message.startswith(f"cannot read the checkpoint {ckpt}: "), message
+    assert message.endswith("Delete it to start this run from scratch."), message
+    assert not marker.exists(), "the checkpoint was unpickled without weights_only"
+    assert ckpt.read_bytes() == damaged
+    if damage == "pickled":  # the payload is live: an unrestricted torch.load would run it
+        torch.load(ckpt, weights_only=False)
+        assert marker.exists()
+
+
+# --- divergence --------------------------------------------------------------------------------
+
+
+def test_non_finite_loss_stops_with_the_epoch_and_step_and_keeps_the_last_checkpoint(
+    demo: SimpleNamespace,
+    demo_config: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exp = experiment(demo_config, **SMALL)  # 400 images, batch 64: 7 steps an epoch
+    calls = []
+
+    def cross_entropy(logits: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        loss = F.cross_entropy(logits, target, **kwargs)
+        if "reduction" not in kwargs:  # a training step (validation sums)
+            calls.append(1)
+            if len(calls) == 7 + 3:  # epoch 2, step 3
+                return loss + float("inf")
+        return loss
+
+    monkeypatch.setattr(train_mod, "F", SimpleNamespace(cross_entropy=cross_entropy))
+    with pytest.raises(Diverged) as info:
+        run(exp, 0, demo, tmp_path)
+    ckpt = tmp_path / "ckpt.pt"
+    message = str(info.value)
+    assert isinstance(info.value, UserError)
+    assert message.startswith(
+        f"{EXPERIMENT} seed 0: the training loss became inf in epoch 2 at step 3; stopped."
+    ), message
+    assert f"(end of epoch 1) stays at {ckpt}" in message
+    assert "Lower optimizer.lr" in message
+    assert len(calls) == 10, "stopped at the first non-finite loss"
+    state = torch.load(ckpt, weights_only=True)
+    assert (state["epoch"], state["step"], len(state["metrics"])) == (2, 0, 1)
+    assert all(torch.isfinite(t).all() for t in state["model"].values())
+    out = tmp_path / "out"
+    assert not (out / "summary.json").exists() and not (out / "model.pt").exists()
+
+
+def test_divergence_after_a_mid_epoch_resume_names_that_checkpoint(
+    interrupted: tuple[dict[str, Any], Path],
+    demo: SimpleNamespace,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exp, ckpt = interrupted  # stopped after step 2 of epoch 1
+    before = ckpt.read_bytes()
+
+    def cross_entropy(logits: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.cross_entropy(logits, target, **kwargs) * float("nan")
+
+    monkeypatch.setattr(train_mod, "F", SimpleNamespace(cross_entropy=cross_entropy))
+    with pytest.raises(Diverged) as info:
+        run(exp, 0, demo, tmp_path)
+    assert str(info.value) == (
+        f"{EXPERIMENT} seed 0: the training loss became nan in epoch 1 at step 3; stopped. "
+        f"The last good checkpoint (epoch 1, step 2) stays at {ckpt}. Lower optimizer.lr for "
+        "this experiment, then delete the checkpoint and run again."
+    )
+    assert ckpt.read_bytes() == before
+
+
+def test_cli_reports_divergence_as_an_error_without_traceback(
+    demo: SimpleNamespace, demo_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """A learning rate of 1e10 makes the loss NaN within the first steps of epoch 1."""
+    exp = experiment(demo_config, **SMALL, optimizer={"lr": 1e10})
+    result = subprocess.run(
+        cli_command(exp, 0, demo, tmp_path), capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    assert re.match(
+        rf"error: {EXPERIMENT} seed 0: the training loss became (nan|inf|-inf) in epoch 1 "
+        r"at step \d+; stopped\.",
+        errors[0],
+    ), errors[0]
+    # Nothing was checkpointed yet: the message must not point at a checkpoint that is not there.
+    assert not (tmp_path / "ckpt.pt").exists()
+    assert "No checkpoint was written" in errors[0], errors[0]
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+
+# --- augmentation modes ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["fixed", "online"])
+def test_both_modes_train_on_2n_images_an_epoch(
+    demo: SimpleNamespace,
+    demo_config: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    mode: str,
+) -> None:
+    n = 10 * NUM_CLASSES
+    exp = experiment(
+        demo_config,
+        epochs=2,
+        subset={"train_per_class": 10, "val_per_class": 5},
+        augmentation={"mode": mode},
+    )
+    seen: list[list[float]] = []
+
+    def build(arch: str, num_classes: int = 200) -> torch.nn.Module:
+        model = build_model(arch, num_classes)
+
+        def record(module: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+            if module.training:
+                seen.append(args[0].double().sum(dim=(1, 2, 3)).tolist())
+
+        model.register_forward_pre_hook(record)
+        return model
+
+    monkeypatch.setattr(train_mod, "build_model", build)
+    summary = run(exp, 0, demo, tmp_path)
+    assert f"{2 * n} training images an epoch ({mode} set1+set2)" in capsys.readouterr().err
+    steps = -(-2 * n // 64)
+    assert len(seen) == 2 * steps
+    per_epoch = [
+        sorted(x for batch in seen[e * steps : (e + 1) * steps] for x in batch) for e in (0, 1)
+    ]
+    assert [len(images) for images in per_epoch] == [2 * n, 2 * n]
+    if mode == "fixed":  # the same materialized images every epoch, in another order
+        assert per_epoch[0] == per_epoch[1]
+    else:  # drawn anew: set2's rotations and blurs differ from epoch to epoch
+        assert per_epoch[0] != per_epoch[1]
+    assert summary["epochs"] == 2 and 0 <= summary["final_val_acc"] <= 100
+    assert summary["resolved"]["augmentation"]["mode"] == mode
+
+
+# --- GPU ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_trains_on_cuda(demo: SimpleNamespace, demo_config: dict[str, Any], tmp_path: Path) -> None:
+    exp = experiment(demo_config, **{**SMALL, "epochs": 1}, device="cuda")
+    summary = train_run(
+        exp,
+        0,
+        demo.packed,
+        demo.augmented,
+        tmp_path / "out",
+        tmp_path / "ckpt.pt",
+        lock_dir=tmp_path / "locks",
+        progress=False,
+    )
+    assert summary["device"] == "cuda"
+    assert summary["device_name"] == torch.cuda.get_device_name(0)
+    rows = read_metrics(tmp_path / "out")
+    assert len(rows) == 1 and np.isfinite(float(rows[0]["train_loss"]))
+    assert 0 <= summary["final_val_acc"] <= 100
+    model = build_model("m1", NUM_CLASSES)
+    model.load_state_dict(torch.load(tmp_path / "out" / "model.pt", weights_only=True))
+    assert not (tmp_path / "ckpt.pt").exists()
