@@ -1,0 +1,246 @@
+"""Aggregate the run folders into the tables and figures the report reads.
+
+:func:`aggregate` reads every ``runs/<experiment>/seed<seed>`` folder (summary.json and
+metrics.csv, see :mod:`tinycnn.train`) and the config, and writes to the output folder, as
+docs/report-contract.md specifies:
+
+- ``runs.csv``: one row per run (experiment and seed), beside the paper's numbers;
+- ``experiments.csv``: one row per experiment with mean, standard deviation and count over
+  seeds, the difference to the paper and whether it lies within ``report.tolerance``;
+- ``epochs.csv``: every run's per-epoch metrics;
+- ``figures/*.png`` and ``figures.json`` (see :mod:`tinycnn.figures`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tinycnn.atomic import write_json, write_text
+from tinycnn.errors import UserError
+from tinycnn.figures import write_figures
+from tinycnn.train import METRIC_COLUMNS
+
+DESCRIPTIVE = (
+    "experiment",
+    "run",
+    "model",
+    "arch",
+    "section",
+    "sets",
+    "mode",
+    "lr",
+    "scheduler",
+    "epochs",
+    "batch_size",
+)
+PAPER_KEYS = ("accuracy", "stated", "best_epoch", "train_accuracy", "figure")
+PAPER = tuple(f"paper_{k}" for k in PAPER_KEYS)
+# Copied from summary.json.
+RESULTS = (
+    "best_val_acc",
+    "best_val_top5",
+    "final_val_acc",
+    "final_val_top5",
+    "best_epoch",
+    "final_train_acc",
+    "parameters",
+    "train_seconds",
+    "wall_seconds",
+    "images_per_second",
+    "device",
+    "device_name",
+)
+RUN_COLUMNS = (*DESCRIPTIVE, "seed", *RESULTS, *PAPER, "diff")
+# Averaged over seeds in experiments.csv as <m>_mean and <m>_std.
+SEED_METRICS = (
+    "best_val_acc",
+    "best_val_top5",
+    "final_val_acc",
+    "final_train_acc",
+    "wall_seconds",
+    "images_per_second",
+)
+EXPERIMENT_COLUMNS = (
+    *DESCRIPTIVE,
+    "n_seeds",
+    *(f"{m}_{s}" for m in SEED_METRICS for s in ("mean", "std")),
+    "best_epoch",
+    "parameters",
+    "device_name",
+    *PAPER,
+    "diff",
+    "within_tolerance",
+)
+EPOCH_COLUMNS = ("experiment", "seed", *METRIC_COLUMNS)
+SUMMARY_KEYS = ("experiment", "model", "seed", *RESULTS, "resolved")
+# Integer columns that may be empty (experiments without a `paper` entry).
+NULLABLE_INTS = ("run", "paper_best_epoch", "paper_figure")
+
+
+def _scheduler(scheduler: Mapping[str, Any] | None) -> str:
+    if scheduler is None:
+        return "none"
+    return f"{scheduler['name']}({scheduler['step_size']}, {scheduler['gamma']})"
+
+
+def _read_run(run_dir: Path, config: Mapping[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The summary and the metrics of one run folder, checked against the config."""
+    summary_path, metrics_path = run_dir / "summary.json", run_dir / "metrics.csv"
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(
+            f"{summary_path} is missing: give run folders (runs/<experiment>/seed<seed>) of "
+            "finished runs; train an unfinished run again, or leave its folder out"
+        ) from None
+    except json.JSONDecodeError as err:
+        raise UserError(f"{summary_path} is not valid JSON ({err}); train the run again") from None
+    missing = [k for k in SUMMARY_KEYS if k not in summary]
+    if missing:
+        raise UserError(f"{summary_path} lacks {', '.join(missing)}; train the run again")
+    experiment = summary["experiment"]
+    if experiment not in config["experiments"]:
+        raise UserError(
+            f"{summary_path}: experiment {experiment!r} is not defined in the config "
+            f"(it defines: {', '.join(config['experiments'])}); add it to `experiments` "
+            "or leave this run folder out"
+        )
+    model = config["experiments"][experiment]["model"]
+    if summary["model"] != model:
+        raise UserError(
+            f"{summary_path}: the run trained model {summary['model']!r}, but the config now "
+            f"gives experiment {experiment!r} model {model!r}; train the run again"
+        )
+    try:
+        metrics = pd.read_csv(metrics_path)
+    except FileNotFoundError:
+        raise UserError(f"{metrics_path} is missing; train the run again") from None
+    except (pd.errors.EmptyDataError, pd.errors.ParserError) as err:
+        raise UserError(f"{metrics_path} is not a valid CSV ({err}); train the run again") from None
+    if list(metrics.columns) != list(METRIC_COLUMNS) or metrics.empty:
+        raise UserError(
+            f"{metrics_path} should have the columns {', '.join(METRIC_COLUMNS)} and at least "
+            "one row; train the run again"
+        )
+    return summary, metrics
+
+
+def _run_row(summary: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """One row of runs.csv: the run's settings and results beside the paper's numbers."""
+    name = summary["experiment"]
+    resolved = summary["resolved"]
+    paper = config["experiments"][name].get("paper") or {}
+    model = summary["model"]
+    row = {
+        "experiment": name,
+        "run": paper.get("run"),
+        "model": model,
+        "arch": resolved["arch"],
+        "section": config["models"][model].get("section", model),
+        "sets": "+".join(resolved["augmentation"]["sets"]),
+        "mode": resolved["augmentation"]["mode"],
+        "lr": resolved["optimizer"]["lr"],
+        "scheduler": _scheduler(resolved.get("scheduler")),
+        "epochs": resolved["epochs"],
+        "batch_size": resolved["batch_size"],
+        **{k: summary[k] for k in ("seed", *RESULTS)},
+        **{f"paper_{k}": paper.get(k) for k in PAPER_KEYS},
+    }
+    row["diff"] = _diff(row["best_val_acc"], row["paper_accuracy"])
+    return row
+
+
+def _diff(ours: float, paper: float | None) -> float:
+    return math.nan if paper is None or pd.isna(paper) else ours - paper
+
+
+def _order(config: Mapping[str, Any]) -> dict[str, tuple[float, int]]:
+    """Sort key of each experiment: the paper's run number, then the config's order."""
+    return {
+        name: ((exp.get("paper") or {}).get("run", math.inf), i)
+        for i, (name, exp) in enumerate(config["experiments"].items())
+    }
+
+
+def _typed(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    frame = frame.loc[:, list(columns)].reset_index(drop=True)
+    for column in NULLABLE_INTS:
+        frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+def runs_table(summaries: Sequence[Mapping[str, Any]], config: Mapping[str, Any]) -> pd.DataFrame:
+    """runs.csv: one row per (experiment, seed), ordered by paper run number, then seed."""
+    order = _order(config)
+    rows = sorted(
+        (_run_row(s, config) for s in summaries),
+        key=lambda r: (order[r["experiment"]], r["seed"]),
+    )
+    return _typed(pd.DataFrame(rows, columns=list(RUN_COLUMNS)), RUN_COLUMNS)
+
+
+def within_tolerance(diff: float, stated: str | None, tolerance: float) -> bool | None:
+    """Whether our accuracy agrees with the paper's: |diff| ≤ tolerance, or for a `below`
+    statement, ours ≤ paper + tolerance. None without a paper number."""
+    if pd.isna(diff):
+        return None
+    # Rounded, so that e.g. 32.5 - 29.5 counts as exactly 3.0 despite binary floats.
+    diff = round(diff, 9)
+    return diff <= tolerance if stated == "below" else abs(diff) <= tolerance
+
+
+def experiments_table(runs: pd.DataFrame, tolerance: float) -> pd.DataFrame:
+    """experiments.csv: one row per experiment (in the order of ``runs``), statistics over
+    seeds (sample standard deviation; 0 with one seed) and the comparison with the paper."""
+    rows = []
+    for _, group in runs.groupby("experiment", sort=False):
+        first = group.iloc[0]
+        row = {k: first[k] for k in (*DESCRIPTIVE, "parameters", *PAPER)}
+        row["n_seeds"] = len(group)
+        for m in SEED_METRICS:
+            row[f"{m}_mean"] = group[m].mean()
+            row[f"{m}_std"] = group[m].std(ddof=1) if len(group) > 1 else 0.0
+        row["best_epoch"] = group.loc[group["best_val_acc"].idxmax(), "best_epoch"]
+        row["device_name"] = " / ".join(dict.fromkeys(group["device_name"]))
+        row["diff"] = _diff(row["best_val_acc_mean"], row["paper_accuracy"])
+        row["within_tolerance"] = within_tolerance(row["diff"], row["paper_stated"], tolerance)
+        rows.append(row)
+    frame = _typed(pd.DataFrame(rows, columns=list(EXPERIMENT_COLUMNS)), EXPERIMENT_COLUMNS)
+    frame["within_tolerance"] = frame["within_tolerance"].astype("boolean")
+    return frame
+
+
+def aggregate(run_dirs: Sequence[Path], config: Mapping[str, Any], out_dir: Path) -> None:
+    """Write runs.csv, experiments.csv, epochs.csv, figures/*.png and figures.json to
+    ``out_dir`` from the run folders ``run_dirs`` and the merged, validated ``config``."""
+    if not run_dirs:
+        raise UserError("no run folders to aggregate: train at least one experiment first")
+    summaries, metrics, folders = [], {}, {}
+    for run_dir in map(Path, run_dirs):
+        summary, frame = _read_run(run_dir, config)
+        key = (summary["experiment"], summary["seed"])
+        if key in folders:
+            raise UserError(
+                f"{run_dir / 'summary.json'} and {folders[key] / 'summary.json'} both hold "
+                f"experiment {key[0]!r} with seed {key[1]}; keep one of them"
+            )
+        folders[key] = run_dir
+        summaries.append(summary)
+        metrics[key] = frame.assign(experiment=key[0], seed=key[1]).loc[:, list(EPOCH_COLUMNS)]
+    runs = runs_table(summaries, config)
+    experiments = experiments_table(runs, config["report"]["tolerance"])
+    epochs = pd.concat(
+        [metrics[key] for key in zip(runs["experiment"], runs["seed"], strict=True)],
+        ignore_index=True,
+    )
+    out_dir = Path(out_dir)
+    for name, frame in (("runs", runs), ("experiments", experiments), ("epochs", epochs)):
+        write_text(out_dir / f"{name}.csv", frame.to_csv(index=False, lineterminator="\n"))
+    entries = write_figures(runs, experiments, epochs, config, out_dir)
+    write_json(out_dir / "figures.json", entries)

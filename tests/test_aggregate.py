@@ -1,0 +1,368 @@
+"""Aggregate: the tables' numbers and columns (docs/report-contract.md), their order, the
+figures listed in figures.json, and the errors a user can cause.
+
+Run folders are written by :func:`write_run` with known accuracies: three experiments of a
+small config, one of them with two seeds, and a fourth experiment defined without runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+from tinycnn.aggregate import aggregate, within_tolerance
+from tinycnn.config import deep_merge, training_settings, validate
+from tinycnn.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The columns docs/report-contract.md promises, written out to catch any drift.
+DESCRIPTIVE = [
+    "experiment",
+    "run",
+    "model",
+    "arch",
+    "section",
+    "sets",
+    "mode",
+    "lr",
+    "scheduler",
+    "epochs",
+    "batch_size",
+]
+PAPER = ["paper_accuracy", "paper_stated", "paper_best_epoch", "paper_train_accuracy"]
+PAPER += ["paper_figure"]
+RUN_COLUMNS = [
+    *DESCRIPTIVE,
+    "seed",
+    "best_val_acc",
+    "best_val_top5",
+    "final_val_acc",
+    "final_val_top5",
+    "best_epoch",
+    "final_train_acc",
+    "parameters",
+    "train_seconds",
+    "wall_seconds",
+    "images_per_second",
+    "device",
+    "device_name",
+    *PAPER,
+    "diff",
+]
+STATS = [
+    f"{m}_{s}"
+    for m in (
+        "best_val_acc",
+        "best_val_top5",
+        "final_val_acc",
+        "final_train_acc",
+        "wall_seconds",
+        "images_per_second",
+    )
+    for s in ("mean", "std")
+]
+EXPERIMENT_COLUMNS = [
+    *DESCRIPTIVE,
+    "n_seeds",
+    *STATS,
+    "best_epoch",
+    "parameters",
+    "device_name",
+    *PAPER,
+    "diff",
+    "within_tolerance",
+]
+EPOCH_COLUMNS = ["experiment", "seed", "epoch", "lr", "train_loss", "train_acc", "val_loss"]
+EPOCH_COLUMNS += ["val_acc", "val_top5", "epoch_seconds", "images_per_second"]
+FIGURE_KEYS = {"file", "kind", "experiment", "comparison", "title", "caption"}
+
+# Config order differs from the paper's run order on purpose.
+EXPERIMENTS = {
+    "two_seeds": {
+        "model": "M1",
+        "paper": {
+            "run": 2,
+            "accuracy": 30.0,
+            "stated": "exact",
+            "best_epoch": 2,
+            "figure": 3,
+            "train_accuracy": 50.0,
+        },
+    },
+    "approx": {
+        "model": "M1",
+        "augmentation": {"sets": ["set1"]},
+        "paper": {"run": 1, "accuracy": 22.0, "stated": "approx", "figure": 2},
+    },
+    "below": {
+        "model": "AlexNet",
+        "scheduler": {"name": "StepLR", "step_size": 7, "gamma": 0.1},
+        "paper": {"run": 3, "accuracy": 20.0, "stated": "below", "figure": 7},
+    },
+    "no_runs": {
+        "model": "ResNet18",
+        "paper": {"run": 4, "accuracy": 45.0, "stated": "exact", "figure": 8},
+    },
+}
+COMPARISONS = [
+    {"id": "pair", "title": "Set 1 alone vs both sets", "experiments": ["approx", "two_seeds"]},
+    {"id": "absent", "title": "One without runs", "experiments": ["two_seeds", "no_runs"]},
+]
+PARAMETERS = {"M1": 535_290, "AlexNet": 61_110_850}
+# (experiment, seed): validation accuracy per epoch, and wall seconds of the run.
+RUNS = {
+    ("two_seeds", 0): ([20.0, 31.0, 30.0], 30.0),
+    ("two_seeds", 1): ([25.0, 33.0, 35.0], 36.0),
+    ("approx", 0): ([10.0, 18.5, 17.0], 12.0),
+    ("below", 0): ([5.0, 12.0, 11.0], 300.0),
+}
+
+
+@pytest.fixture(scope="module")
+def config() -> dict[str, Any]:
+    base = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg = {**base, "experiments": EXPERIMENTS}
+    cfg["report"] = deep_merge(base["report"], {"tolerance": 3.0, "comparisons": COMPARISONS})
+    validate(cfg)
+    return cfg
+
+
+def write_run(root: Path, config: dict[str, Any], experiment: str, seed: int) -> Path:
+    """A finished run folder like train_run's: metrics.csv and summary.json."""
+    val_acc, wall = RUNS[experiment, seed]
+    rows = [
+        {
+            "epoch": e,
+            "lr": 1e-3,
+            "train_loss": 3.0 / e,
+            "train_acc": acc + 10 * e,
+            "val_loss": 4.0 / e,
+            "val_acc": acc,
+            "val_top5": acc + 20,
+            "epoch_seconds": wall / len(val_acc) - 1,
+            "images_per_second": 1000.0 * (seed + 1),
+        }
+        for e, acc in enumerate(val_acc, start=1)
+    ]
+    best = max(rows, key=lambda r: r["val_acc"])
+    model = config["experiments"][experiment]["model"]
+    summary = {
+        "experiment": experiment,
+        "model": model,
+        "seed": seed,
+        "epochs": len(rows),
+        "best_val_acc": best["val_acc"],
+        "best_val_top5": best["val_top5"],
+        "best_epoch": best["epoch"],
+        "final_val_acc": rows[-1]["val_acc"],
+        "final_val_top5": rows[-1]["val_top5"],
+        "final_train_acc": rows[-1]["train_acc"],
+        "parameters": PARAMETERS[model],
+        "device": "cuda",
+        "device_name": "NVIDIA H100",
+        "torch_version": "2.14.1",
+        "train_seconds": wall - len(rows),
+        "wall_seconds": wall,
+        "images_per_second": rows[0]["images_per_second"],
+        "resolved": training_settings(config, experiment),
+    }
+    run_dir = root / "runs" / experiment / f"seed{seed}"
+    run_dir.mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(run_dir / "metrics.csv", index=False)
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def run_dirs(config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    root = tmp_path_factory.mktemp("results")
+    # Not in the paper's order: the tables must sort.
+    return [write_run(root, config, e, s) for e, s in reversed(RUNS)]
+
+
+@pytest.fixture(scope="module")
+def out(
+    config: dict[str, Any], run_dirs: list[Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    out = tmp_path_factory.mktemp("aggregate")
+    aggregate(run_dirs, config, out)
+    return out
+
+
+def read(out: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(out / f"{name}.csv", keep_default_na=False, na_values=[""])
+
+
+def test_runs_table(out: Path) -> None:
+    runs = read(out, "runs")
+    assert list(runs.columns) == RUN_COLUMNS
+    assert list(zip(runs["experiment"], runs["seed"], strict=True)) == [
+        ("approx", 0),
+        ("two_seeds", 0),
+        ("two_seeds", 1),
+        ("below", 0),
+    ]
+    assert list(runs["run"]) == [1, 2, 2, 3]
+    assert list(runs["best_val_acc"]) == [18.5, 31.0, 35.0, 12.0]
+    assert list(runs["best_epoch"]) == [2, 2, 3, 2]
+    assert list(runs["diff"]) == [18.5 - 22.0, 1.0, 5.0, -8.0]
+    assert list(runs["sets"]) == ["set1", "set1+set2", "set1+set2", "set1+set2"]
+    assert list(runs["scheduler"]) == ["none", "none", "none", "StepLR(7, 0.1)"]
+    assert list(runs["section"]) == ["M1", "M1", "M1", "AlexNet"]
+    assert list(runs["arch"]) == ["m1", "m1", "m1", "alexnet"]
+    assert list(runs["parameters"]) == [535_290, 535_290, 535_290, 61_110_850]
+    # Integers stay integers, and what the paper does not give stays empty.
+    text = (out / "runs.csv").read_text().splitlines()
+    assert text[2].endswith(",30.0,exact,2,50.0,3,1.0")
+    assert text[1].endswith(",22.0,approx,,,2,-3.5")
+
+
+def test_experiments_table(out: Path) -> None:
+    exps = read(out, "experiments").set_index("experiment")
+    assert list(exps.reset_index().columns) == EXPERIMENT_COLUMNS
+    assert list(exps.index) == ["approx", "two_seeds", "below"]
+    two = exps.loc["two_seeds"]
+    assert two["n_seeds"] == 2
+    assert two["best_val_acc_mean"] == 33.0
+    assert two["best_val_acc_std"] == pytest.approx(math.sqrt(8), rel=1e-12)
+    assert two["wall_seconds_mean"] == 33.0
+    assert two["images_per_second_mean"] == 1500.0
+    assert two["final_val_acc_mean"] == 32.5
+    assert two["best_epoch"] == 3  # of seed 1, the better one
+    assert two["diff"] == 3.0
+    assert bool(two["within_tolerance"])  # |3.0| <= tolerance 3.0
+    one = exps.loc["approx"]
+    assert (one["n_seeds"], one["best_val_acc_std"], one["wall_seconds_std"]) == (1, 0.0, 0.0)
+    assert one["diff"] == -3.5
+    assert not bool(one["within_tolerance"])
+    below = exps.loc["below"]
+    assert below["diff"] == -8.0
+    assert bool(below["within_tolerance"])  # "below 20%": 12% agrees
+    assert below["paper_stated"] == "below"
+    assert (exps["device_name"] == "NVIDIA H100").all()
+
+
+@pytest.mark.parametrize(
+    ("diff", "stated", "expected"),
+    [
+        (3.0, "exact", True),
+        (-3.0, "approx", True),
+        (3.01, "exact", False),
+        (-3.5, "exact", False),
+        (32.5 - 29.5, "exact", True),
+        (-15.0, "below", True),
+        (3.0, "below", True),
+        (3.5, "below", False),
+        (math.nan, None, None),
+    ],
+)
+def test_within_tolerance(diff: float, stated: str | None, expected: bool | None) -> None:
+    assert within_tolerance(diff, stated, 3.0) is expected
+
+
+def test_epochs_table(out: Path) -> None:
+    epochs = read(out, "epochs")
+    assert list(epochs.columns) == EPOCH_COLUMNS
+    assert len(epochs) == sum(len(acc) for acc, _ in RUNS.values())
+    first = epochs[(epochs["experiment"] == "two_seeds") & (epochs["seed"] == 1)]
+    assert list(first["val_acc"]) == RUNS["two_seeds", 1][0]
+    assert list(epochs["experiment"].drop_duplicates()) == ["approx", "two_seeds", "below"]
+
+
+def test_figures(out: Path) -> None:
+    entries = json.loads((out / "figures.json").read_text())
+    assert all(set(e) == FIGURE_KEYS for e in entries)
+    files = {e["file"] for e in entries}
+    assert files == {
+        "figures/curves_approx.png",
+        "figures/curves_two_seeds.png",
+        "figures/curves_below.png",
+        "figures/paper_vs_ours.png",
+        "figures/comparison_pair.png",  # "absent" has an experiment without runs
+        "figures/accuracy_vs_parameters.png",
+        "figures/accuracy_vs_time.png",
+    }
+    assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(
+        Path(f).name for f in files
+    )
+    for entry in entries:
+        with Image.open(out / entry["file"]) as image:
+            assert image.format == "PNG"
+            width, height = image.size
+        assert width == pytest.approx(16 / 2.54 * 200, abs=2)  # 16 cm at 200 dpi
+        assert 400 < height < 2000
+        assert entry["caption"].endswith(".") and entry["title"]
+    by_file = {e["file"]: e for e in entries}
+    assert by_file["figures/curves_below.png"]["experiment"] == "below"
+    assert by_file["figures/curves_below.png"]["kind"] == "curves"
+    assert by_file["figures/comparison_pair.png"]["comparison"] == "pair"
+    assert by_file["figures/paper_vs_ours.png"]["experiment"] is None
+
+
+def test_same_data_same_bytes(out: Path, config: dict[str, Any], run_dirs: list[Path]) -> None:
+    again = out.parent / "again"
+    aggregate(run_dirs, config, again)
+    for name in ("runs.csv", "experiments.csv", "epochs.csv", "figures.json"):
+        assert (again / name).read_bytes() == (out / name).read_bytes()
+    png = "figures/curves_two_seeds.png"
+    assert (again / png).read_bytes() == (out / png).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("summary.json", None, "summary.json is missing"),
+        ("summary.json", "{", "summary.json is not valid JSON"),
+        ("summary.json", "{}", "summary.json lacks experiment, model, seed"),
+        ("metrics.csv", None, "metrics.csv is missing"),
+        ("metrics.csv", "", "metrics.csv is not a valid CSV"),
+        ("metrics.csv", "epoch,lr\n1,0.1\n", "metrics.csv should have the columns epoch, lr"),
+    ],
+)
+def test_broken_run_folder(
+    config: dict[str, Any], tmp_path: Path, name: str, text: str | None, message: str
+) -> None:
+    run_dir = write_run(tmp_path, config, "approx", 0)
+    if text is None:
+        (run_dir / name).unlink()
+    else:
+        (run_dir / name).write_text(text)
+    with pytest.raises(UserError, match=re.escape(f"{run_dir}/{message}")):
+        aggregate([run_dir], config, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_experiment_not_in_config(
+    config: dict[str, Any], run_dirs: list[Path], tmp_path: Path
+) -> None:
+    fewer = {**config, "experiments": {k: v for k, v in EXPERIMENTS.items() if k != "below"}}
+    fewer["report"] = {**config["report"], "comparisons": []}
+    with pytest.raises(UserError, match=r"summary\.json: experiment 'below' is not defined"):
+        aggregate(run_dirs, fewer, tmp_path / "out")
+
+
+def test_duplicate_run(config: dict[str, Any], run_dirs: list[Path], tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="both hold experiment 'below' with seed 0"):
+        aggregate([*run_dirs, run_dirs[0]], config, tmp_path / "out")
+
+
+def test_no_runs(config: dict[str, Any], tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="no run folders"):
+        aggregate([], config, tmp_path / "out")
+
+
+def test_model_changed_since_the_run(
+    config: dict[str, Any], run_dirs: list[Path], tmp_path: Path
+) -> None:
+    changed = deep_merge(config, {"experiments": {"below": {"model": "M4"}}})
+    with pytest.raises(UserError, match=r"the run trained model 'AlexNet'.* model 'M4'"):
+        aggregate(run_dirs, changed, tmp_path / "out")
