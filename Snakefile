@@ -14,9 +14,14 @@ configfile: Path(workflow.basedir) / "config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
         all_targets(),
+
+
+onsuccess:
+    print(f"\nThe paper: {RESULTS}/paper.pdf (and {RESULTS}/paper.html)")

@@ -43,21 +43,26 @@ def _augment(args: argparse.Namespace) -> None:
     )
 
 
+def _named_paths(items: Sequence[str], flag: str) -> dict[str, Path]:
+    """``["set1=a.npy", ...]`` -> ``{"set1": Path("a.npy"), ...}``."""
+    out = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep:
+            raise UserError(f"{flag} expects NAME=PATH, got {item!r}")
+        out[name] = Path(path)
+    return out
+
+
 def _train(args: argparse.Namespace) -> int:
     from tinycnn.train import Interrupted, train_run
 
-    augmented = {}
-    for item in args.augmented:
-        name, sep, path = item.partition("=")
-        if not sep:
-            raise UserError(f"--augmented expects SET=PATH, got {item!r}")
-        augmented[name] = Path(path)
     try:
         train_run(
             json.loads(args.settings),
             args.seed,
             Path(args.data),
-            augmented,
+            _named_paths(args.augmented, "--augmented"),
             Path(args.out),
             Path(args.checkpoint),
             threads=args.threads,
@@ -66,6 +71,55 @@ def _train(args: argparse.Namespace) -> int:
         print(stop, file=sys.stderr)
         return 128 + stop.signum
     return 0
+
+
+def _load_config(path: str) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _write_config(args: argparse.Namespace) -> None:
+    from tinycnn.atomic import write_json
+    from tinycnn.config import validate
+
+    config = json.loads(args.json)
+    validate(config)
+    write_json(Path(args.out), config)
+
+
+def _aggregate(args: argparse.Namespace) -> None:
+    from tinycnn.aggregate import aggregate
+
+    aggregate([Path(p) for p in args.runs], _load_config(args.config), Path(args.out))
+
+
+def _paper_html(args: argparse.Namespace) -> None:
+    from tinycnn.report import collect_provenance, render_html
+
+    config = _load_config(args.config)
+    aggregate_dir = Path(args.aggregate)
+    previews = _named_paths(args.preview, "--preview")
+    provenance = collect_provenance(
+        Path(args.workflow_dir),
+        [Path(p) for p in args.config_file],
+        config,
+        aggregate_dir / "runs.csv",
+    )
+    render_html(
+        aggregate_dir,
+        config,
+        Path(args.stats),
+        Path(args.classes),
+        previews,
+        Path(args.out),
+        provenance=provenance,
+    )
+
+
+def _paper_pdf(args: argparse.Namespace) -> None:
+    from tinycnn.report import render_pdf
+
+    render_pdf(Path(args.html), Path(args.out))
 
 
 def _check_config(args: argparse.Namespace) -> None:
@@ -120,6 +174,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="resumable checkpoint (kept outside --out)")
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("write-config", help="validate a merged config and save it as JSON")
+    p.add_argument("--json", required=True, help="the merged config as JSON")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_write_config)
+
+    p = sub.add_parser("aggregate", help="tables and figures of every run")
+    p.add_argument("--config", required=True, help="the merged config (JSON)")
+    p.add_argument("--out", required=True, help="aggregate folder")
+    p.add_argument("runs", nargs="+", help="run folders (.../runs/<experiment>/seed<seed>)")
+    p.set_defaults(func=_aggregate)
+
+    p = sub.add_parser("paper-html", help="render the paper as one self-contained HTML file")
+    p.add_argument("--config", required=True, help="the merged config (JSON)")
+    p.add_argument("--config-file", action="append", default=[], help="config files, in order")
+    p.add_argument("--workflow-dir", required=True, help="for the git commit in the provenance")
+    p.add_argument("--aggregate", required=True, help="aggregate folder")
+    p.add_argument("--stats", required=True, help="packed stats.json")
+    p.add_argument("--classes", required=True, help="packed classes.tsv")
+    p.add_argument("--preview", action="append", default=[], help="SET=PNG, repeat")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_paper_html)
+
+    p = sub.add_parser("paper-pdf", help="render the HTML paper to PDF with WeasyPrint")
+    p.add_argument("--html", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_paper_pdf)
 
     p = sub.add_parser("check-config", help="validate config files merged in order")
     p.add_argument("configfile", nargs="+")

@@ -36,6 +36,7 @@ PACKED_FILES = {
     "classes": f"{PACKED}/classes.tsv",
     "stats": f"{PACKED}/stats.json",
 }
+AGGREGATE = f"{RESULTS}/aggregate"
 ARCHIVE = f"resources/{config['data']['filename']}"
 AUG_SETS = list(config["augmentation"]["sets"])
 
@@ -82,8 +83,13 @@ def runs():
     return [(e, s) for e in config["experiments"] for s in resolve_experiment(config, e)["seeds"]]
 
 
+def run_path(experiment, seed, name):
+    return f"{RESULTS}/runs/{experiment}/seed{seed}/{name}"
+
+
 def run_file(name):
-    return f"{RESULTS}/runs/{{experiment}}/seed{{seed}}/{name}"
+    """A train rule output, with the experiment and seed as wildcards."""
+    return run_path("{experiment}", "{seed}", name)
 
 
 def checkpoint_path(wildcards):
@@ -103,10 +109,49 @@ def train_inputs(wildcards):
     return inputs
 
 
+def figure_outputs():
+    """The aggregate's figures, each flagged for Snakemake's own report."""
+    captions = Path(workflow.basedir) / "report" / "captions"
+
+    def figure(name, caption, category, **labels):
+        return report(
+            f"{AGGREGATE}/figures/{name}.png",
+            caption=str(captions / caption),
+            category=category,
+            labels={"figure": name, **labels},
+        )
+
+    figures = {
+        f"curves_{e}": figure(f"curves_{e}", "curves.rst", "Training curves", experiment=e)
+        for e in config["experiments"]
+    }
+    for c in config["report"].get("comparisons", []):
+        figures[f"comparison_{c['id']}"] = figure(
+            f"comparison_{c['id']}", "comparison.rst", "Comparisons"
+        )
+    for name in ("paper_vs_ours", "accuracy_vs_parameters", "accuracy_vs_time"):
+        figures[name] = figure(name, f"{name}.rst", "Summary")
+    return figures
+
+
+def paper_inputs(wildcards):
+    """What the paper is rendered from: the aggregate, the data's stats, the previews."""
+    inputs = {
+        "config": f"{RESULTS}/config.json",
+        "runs": f"{AGGREGATE}/runs.csv",
+        "experiments": f"{AGGREGATE}/experiments.csv",
+        "epochs": f"{AGGREGATE}/epochs.csv",
+        "figures_json": f"{AGGREGATE}/figures.json",
+        "stats": PACKED_FILES["stats"],
+        "classes": PACKED_FILES["classes"],
+        "template": str(Path(workflow.basedir) / "report" / "paper.html.j2"),
+        "css": str(Path(workflow.basedir) / "report" / "paper.css"),
+        **{name: str(path) for name, path in figure_outputs().items()},
+    }
+    inputs.update({s: preview(s) for s in AUG_SETS})
+    return inputs
+
+
 def all_targets():
-    """Everything the pipeline builds so far."""
-    targets = [preview(s) for s in augmentation_sets_used(config)]
-    targets += [
-        f"{RESULTS}/runs/{experiment}/seed{seed}/summary.json" for experiment, seed in runs()
-    ]
-    return targets
+    """The paper, as HTML and PDF."""
+    return [f"{RESULTS}/paper.html", f"{RESULTS}/paper.pdf"]

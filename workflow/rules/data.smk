@@ -46,7 +46,12 @@ rule augment:
         images=PACKED_FILES["train_images"],
     output:
         images=augmented("{aug_set}"),
-        preview=preview("{aug_set}"),
+        preview=report(
+            preview("{aug_set}"),
+            caption="../../report/captions/preview.rst",
+            category="Data",
+            labels={"figure": "preview", "set": "{aug_set}"},
+        ),
     log:
         f"{LOGS}/augment_{{aug_set}}.log",
     benchmark:

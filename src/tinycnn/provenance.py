@@ -1,0 +1,140 @@
+"""What the regenerated paper was made from: code version, config, software, hardware, timing.
+
+``collect_provenance`` returns plain JSON-serializable data, so that it can be saved beside the
+paper as well as rendered in its Appendix B.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+UNKNOWN = "unknown"
+PACKAGES = (
+    "torch",
+    "torchvision",
+    "numpy",
+    "pandas",
+    "matplotlib",
+    "jinja2",
+    "weasyprint",
+    "snakemake",
+)
+RUN_COLUMNS = (
+    "experiment",
+    "run",
+    "model",
+    "seed",
+    "epochs",
+    "device_name",
+    "train_seconds",
+    "wall_seconds",
+    "images_per_second",
+)
+
+
+def _git(workflow_dir: Path, *args: str) -> str | None:
+    """Output of ``git args`` in ``workflow_dir``; None without git or outside a repository."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(workflow_dir), *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def git_state(workflow_dir: Path) -> dict[str, Any]:
+    """``commit`` (hex or "unknown"), ``dirty`` (True, False or "unknown"), ``changed`` files."""
+    commit = _git(workflow_dir, "rev-parse", "HEAD")
+    status = _git(workflow_dir, "status", "--porcelain") if commit else None
+    if commit is None or status is None:
+        return {"commit": UNKNOWN, "dirty": UNKNOWN, "changed": 0}
+    changed = [line for line in status.splitlines() if line.strip()]
+    return {"commit": commit.strip(), "dirty": bool(changed), "changed": len(changed)}
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """SHA-256 of the merged config as JSON with sorted keys (independent of key order)."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _file_hash(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return UNKNOWN
+
+
+def package_versions() -> dict[str, str]:
+    """Python and the installed versions of the packages the pipeline depends on."""
+    versions = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or UNKNOWN
+
+
+def _runs(runs_csv: Path) -> list[dict[str, Any]]:
+    """One record per (experiment, seed) with its device and timing, in paper order."""
+    table = pd.read_csv(runs_csv)
+    table = table[[c for c in RUN_COLUMNS if c in table.columns]]
+    if "run" in table.columns:
+        table = table.sort_values(["run", "seed"], kind="stable", na_position="last")
+    return json.loads(table.to_json(orient="records"))
+
+
+def collect_provenance(
+    workflow_dir: Path, config_files: Sequence[Path], config: Mapping, runs_csv: Path
+) -> dict:
+    """Git state, config files and hash, package versions, hardware, render date, run timing."""
+    workflow_dir = Path(workflow_dir)
+    runs = _runs(Path(runs_csv))
+    files = []
+    for path in map(Path, config_files):
+        shown = path.resolve()
+        if shown.is_relative_to(workflow_dir.resolve()):
+            shown = shown.relative_to(workflow_dir.resolve())
+        files.append({"path": str(shown), "sha256": _file_hash(path)})
+    devices = list(dict.fromkeys(r["device_name"] for r in runs if r.get("device_name")))
+    return {
+        "git": git_state(workflow_dir),
+        "config_files": files,
+        "config_sha256": config_hash(config),
+        "packages": package_versions(),
+        "hardware": {
+            "training_devices": devices,
+            "platform": platform.platform(),
+            "cpu": _cpu(),
+            "cpu_count": os.cpu_count() or 0,
+        },
+        "rendered": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "runs": runs,
+    }

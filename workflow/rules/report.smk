@@ -1,0 +1,79 @@
+# Report stage: aggregate every run into tables and figures, then render the
+# paper (HTML, then PDF). Figures also go into `snakemake --report report.zip`.
+
+
+rule config_snapshot:
+    output:
+        f"{RESULTS}/config.json",
+    log:
+        f"{LOGS}/config_snapshot.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        config=shlex.quote(json.dumps(config)),
+    shell:
+        "tinycnn write-config --json {params.config} --out {output} 2> {log}"
+
+
+rule aggregate:
+    input:
+        config=f"{RESULTS}/config.json",
+        summaries=[run_path(e, s, "summary.json") for e, s in runs()],
+        metrics=[run_path(e, s, "metrics.csv") for e, s in runs()],
+    output:
+        **figure_outputs(),
+        runs=f"{AGGREGATE}/runs.csv",
+        experiments=f"{AGGREGATE}/experiments.csv",
+        epochs=f"{AGGREGATE}/epochs.csv",
+        figures_json=f"{AGGREGATE}/figures.json",
+    log:
+        f"{LOGS}/aggregate.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        runs=lambda w, input: " ".join(str(Path(p).parent) for p in input.summaries),
+        out=lambda w, output: Path(output.runs).parent,
+    shell:
+        "tinycnn aggregate --config {input.config} --out {params.out} {params.runs} 2> {log}"
+
+
+rule paper_html:
+    input:
+        unpack(paper_inputs),
+    output:
+        report(
+            f"{RESULTS}/paper.html",
+            caption="../../report/captions/paper.rst",
+            category="Paper",
+        ),
+    log:
+        f"{LOGS}/paper_html.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        aggregate=lambda w, input: Path(input.runs).parent,
+        previews=lambda w, input: " ".join(f"--preview {s}={input[s]}" for s in AUG_SETS),
+        config_files=" ".join(f"--config-file {shlex.quote(str(f))}" for f in workflow.configfiles),
+        workflow_dir=workflow.basedir,
+    shell:
+        "tinycnn paper-html --config {input.config} {params.config_files}"
+        " --workflow-dir {params.workflow_dir} --aggregate {params.aggregate}"
+        " --stats {input.stats} --classes {input.classes} {params.previews}"
+        " --out {output} 2> {log}"
+
+
+rule paper_pdf:
+    input:
+        f"{RESULTS}/paper.html",
+    output:
+        report(
+            f"{RESULTS}/paper.pdf",
+            caption="../../report/captions/paper.rst",
+            category="Paper",
+        ),
+    log:
+        f"{LOGS}/paper_pdf.log",
+    conda:
+        "../../envs/report.yaml"
+    shell:
+        "tinycnn paper-pdf --html {input} --out {output} 2> {log}"
