@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -125,6 +126,27 @@ def test_demo_preset_runs_the_pipeline_offline(tmp_path):
         assert summary["device"] == "cpu"
         assert (run / "model.pt").stat().st_size > 0
     assert not list((tmp_path / "results/demo/checkpoints").glob("*.pt"))
+    # Table <-> metrics files <-> PDF text.
+    table = {
+        r["experiment"]: r
+        for r in csv.DictReader((tmp_path / "results/demo/aggregate/experiments.csv").open())
+    }
+    assert sorted(table) == sorted(_paper_experiments())
+    pdf = tmp_path / "results/demo/paper.pdf"
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Demo data: not a reproduction." in text.split("Abstract")[0]
+    for run in runs:
+        summary = json.loads((run / "summary.json").read_text())
+        row = table[summary["experiment"]]
+        assert float(row["best_val_acc_mean"]) == pytest.approx(summary["best_val_acc"])
+        assert int(row["parameters"]) == summary["parameters"]
+        line = next(
+            ln for ln in text.splitlines() if re.match(rf"\s*{row['run']}\s+{row['model']}\s", ln)
+        )
+        assert f"{summary['best_val_acc']:.1f}" in line
+    assert (tmp_path / "results/demo/paper.html").read_text().count("data:image/png;base64") >= 13
     # A second run finds everything up to date.
     again = snakemake(
         "-n", "--cores", "2", "--configfile", str(ROOT / "presets/demo.yaml"), cwd=tmp_path

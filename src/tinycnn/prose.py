@@ -400,11 +400,6 @@ def preview_caption(draws: int | None) -> Markup:
     ).format(what)
 
 
-def original_figure(e: Experiment) -> str:
-    figure = e.get("paper_figure")
-    return f"The original shows this run in its Fig. {int(figure)}." if figure is not None else ""
-
-
 # --- references --------------------------------------------------------------------------------
 
 REFERENCES = {

@@ -341,12 +341,11 @@ def timing_table(numbering: Numbering, provenance: Mapping) -> Table:
 
 
 def aggregate_figure(
-    numbering: Numbering, results: Results, spec: Mapping, prefix: str = "", extra: str = ""
+    numbering: Numbering, results: Results, spec: Mapping, prefix: str = ""
 ) -> Figure:
-    caption = Markup.escape(spec["caption"])
     return Figure(
         *numbering.next("Figure", prefix),
-        caption + Markup(" ") + extra if extra else caption,
+        Markup.escape(spec["caption"]),
         [Image(_data_uri(results.folder / spec["file"]), spec.get("title") or spec["file"])],
         spec["kind"],
     )
@@ -444,8 +443,8 @@ def build_context(
     curve_specs = {s["experiment"]: s for s in specs.get("curves", [])}
     for e in exps:
         if e["experiment"] in curve_specs:
-            spec, extra = curve_specs[e["experiment"]], prose.original_figure(e)
-            curves[e["experiment"]] = aggregate_figure(numbering, results, spec, "A", extra)
+            spec = curve_specs[e["experiment"]]
+            curves[e["experiment"]] = aggregate_figure(numbering, results, spec, "A")
     doc = {
         "aug_table": aug_table,
         "preview": preview,
