@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+import yaml
 from PIL import Image
 from sklearn.datasets import load_digits
 from torch.utils.data import DataLoader
@@ -32,13 +33,10 @@ from torchvision import datasets, transforms
 
 from tinycnn.augment import OnlineTrainData, normalize, parse_set
 
-SET2 = [
-    {"op": "random_rotation", "degrees": 10},
-    {"op": "random_horizontal_flip", "p": 0.5},
-    {"op": "random_vertical_flip", "p": 0.5},
-    {"op": "gaussian_blur", "kernel_size": 5, "sigma": [0.1, 2.0]},
-    {"op": "normalize"},
-]
+# The paper's set 2, as config.yaml defines it.
+SET2 = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())[
+    "augmentation"
+]["sets"]["set2"]
 MEAN, STD = [0.48, 0.45, 0.40], [0.28, 0.27, 0.28]
 
 
