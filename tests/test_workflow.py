@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +148,15 @@ def test_demo_preset_runs_the_pipeline_offline(tmp_path):
         )
         assert f"{summary['best_val_acc']:.1f}" in line
     assert (tmp_path / "results/demo/paper.html").read_text().count("data:image/png;base64") >= 13
+    # Snakemake's own report holds every flagged figure and the paper.
+    report = snakemake(
+        "--configfile", str(ROOT / "presets/demo.yaml"), "--report", "report.zip", cwd=tmp_path
+    )
+    assert report.returncode == 0, report.stdout[-2000:] + report.stderr[-2000:]
+    with zipfile.ZipFile(tmp_path / "report.zip") as bundle:
+        names = "\n".join(bundle.namelist())
+    for name in ("paper.pdf", "paper_vs_ours.png", "set2_preview.png", "curves_m1_set1.png"):
+        assert name in names
     # A second run finds everything up to date.
     again = snakemake(
         "-n", "--cores", "2", "--configfile", str(ROOT / "presets/demo.yaml"), cwd=tmp_path
