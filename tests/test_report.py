@@ -21,7 +21,7 @@ import yaml
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from tinycnn import prose
+from tinycnn import formatting, prose
 from tinycnn.provenance import collect_provenance, config_hash
 from tinycnn.report import render_html, render_pdf
 
@@ -294,19 +294,19 @@ def _row(html: str, experiment: str) -> str:
 
 
 def test_number_formats() -> None:
-    assert prose.fmt_paper(22.0, "approx") == "~22"
-    assert prose.fmt_paper(20.0, "below") == "< 20"
-    assert prose.fmt_paper(29.5, "exact") == "29.5"
-    assert prose.fmt_paper(None, None) == "—"
-    assert prose.fmt_acc(29.6, 0.7071, 2) == "29.6 ± 0.7"
-    assert prose.fmt_acc(29.64, 0.0, 1) == "29.6"
-    assert prose.fmt_diff(6.4) == "+6.4"
-    assert prose.fmt_diff(-2.2) == "\u22122.2"
-    assert prose.fmt_diff(-0.04) == "0.0"
-    assert prose.fmt_lr(1e-3) == "1e-3"
-    assert prose.fmt_lr(2.5e-4) == "2.5e-4"
-    assert prose.fmt_runs([6, 1, 2, 3, 4, 5, 8]) == "runs 1–6 and 8"
-    assert prose.fmt_runs([3, 4]) == "runs 3 and 4"
+    assert formatting.fmt_paper(22.0, "approx") == "~22"
+    assert formatting.fmt_paper(20.0, "below") == "< 20"
+    assert formatting.fmt_paper(29.5, "exact") == "29.5"
+    assert formatting.fmt_paper(None, None) == "—"
+    assert formatting.fmt_acc(29.6, 0.7071, 2) == "29.6 ± 0.7"
+    assert formatting.fmt_acc(29.64, 0.0, 1) == "29.6"
+    assert formatting.fmt_diff(6.4) == "+6.4"
+    assert formatting.fmt_diff(-2.2) == "\u22122.2"
+    assert formatting.fmt_diff(-0.04) == "0.0"
+    assert formatting.fmt_lr(1e-3) == "1e-3"
+    assert formatting.fmt_lr(2.5e-4) == "2.5e-4"
+    assert formatting.fmt_runs([6, 1, 2, 3, 4, 5, 8]) == "runs 1–6 and 8"
+    assert formatting.fmt_runs([3, 4]) == "runs 3 and 4"
 
 
 def _exp(acc: float, paper: float | None = None, stated: str = "exact", **more: Any) -> dict:

@@ -24,7 +24,7 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from tinycnn import prose
+from tinycnn import formatting, prose
 from tinycnn.atomic import atomic_path, write_text
 from tinycnn.config import resolve_experiment
 from tinycnn.errors import UserError
@@ -211,10 +211,10 @@ def recipe_table(numbering: Numbering, exps: Sequence[Mapping], resolved: Mappin
 
     settings = [
         ("optimizer", optimizer("name"), str),
-        ("learning rate", lambda e: e["lr"], prose.fmt_lr),
+        ("learning rate", lambda e: e["lr"], formatting.fmt_lr),
         ("betas", optimizer("betas"), lambda v: f"({', '.join(map(str, v))})"),
-        ("eps", optimizer("eps"), prose.fmt_lr),
-        ("weight decay", optimizer("weight_decay"), prose.fmt_lr),
+        ("eps", optimizer("eps"), formatting.fmt_lr),
+        ("weight decay", optimizer("weight_decay"), formatting.fmt_lr),
         ("batch size", lambda e: int(e["batch_size"]), str),
         ("epochs", lambda e: int(e["epochs"]), str),
         ("scheduler", lambda e: e["scheduler"], str),
@@ -241,10 +241,19 @@ def layer_table_of(numbering: Numbering, arch: str, model: str, classes: int) ->
     """One of the original's architecture tables, generated from the model definition."""
     layers = layer_table(build_model(arch, num_classes=classes))
     rows = [
-        Row([r.name, r.layer, " × ".join(map(str, r.output_shape)), prose.fmt_int(r.parameters)])
+        Row(
+            [
+                r.name,
+                r.layer,
+                " × ".join(map(str, r.output_shape)),
+                formatting.fmt_int(r.parameters),
+            ]
+        )
         for r in layers
     ]
-    rows.append(Row(["total", "", "", prose.fmt_int(sum(r.parameters for r in layers))], "total"))
+    rows.append(
+        Row(["total", "", "", formatting.fmt_int(sum(r.parameters for r in layers))], "total")
+    )
     return Table(
         *numbering.next("Table"),
         Markup(
@@ -270,13 +279,13 @@ def reproduction_table(
                     "" if e.get("run") is None else int(e["run"]),
                     e["model"] + (" †" if e["experiment"] in subsets else ""),
                     e["sets"],
-                    prose.fmt_lr(e["lr"]),
+                    formatting.fmt_lr(e["lr"]),
                     e["scheduler"],
                     int(e["epochs"]),
-                    prose.fmt_paper(e.get("paper_accuracy"), e.get("paper_stated")),
-                    prose.fmt_acc(e["best_val_acc_mean"], e.get("best_val_acc_std"), n),
+                    formatting.fmt_paper(e.get("paper_accuracy"), e.get("paper_stated")),
+                    formatting.fmt_acc(e["best_val_acc_mean"], e.get("best_val_acc_std"), n),
                     n,
-                    prose.fmt_diff(e.get("diff")),
+                    formatting.fmt_diff(e.get("diff")),
                 ],
                 "beyond-tolerance" if prose.has_paper(e) and not prose.within(e) else "",
                 e["experiment"],
@@ -319,8 +328,8 @@ def timing_table(numbering: Numbering, provenance: Mapping) -> Table:
                 r["experiment"],
                 r["seed"],
                 r.get("device_name") or "",
-                prose.fmt_duration(r["wall_seconds"]),
-                prose.fmt_int(r["images_per_second"]),
+                formatting.fmt_duration(r["wall_seconds"]),
+                formatting.fmt_int(r["images_per_second"]),
             ]
         )
         for r in provenance["runs"]
@@ -490,7 +499,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(count=prose.fmt_int, and_list=prose.fmt_list)
+    env.filters.update(count=formatting.fmt_int, and_list=formatting.fmt_list)
     env.globals.update(ref=prose.ref, plural=prose.plural)
     return env
 
