@@ -24,7 +24,13 @@ from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import EngFormatter, LogLocator, MaxNLocator, NullFormatter
+from matplotlib.ticker import (
+    EngFormatter,
+    LogLocator,
+    MaxNLocator,
+    MultipleLocator,
+    NullFormatter,
+)
 
 from tinycnn.atomic import atomic_path
 
@@ -113,7 +119,10 @@ def _per_epoch(epochs: pd.DataFrame, experiment: str, column: str) -> pd.DataFra
 
 
 def _curve(ax: Axes, stats: pd.DataFrame, color: str, **line: Any) -> None:
-    """A mean line, with a ± std band where there are several seeds."""
+    """A mean line, with a ± std band where there are several seeds; markers for very short
+    runs (a single epoch draws no line)."""
+    if len(stats) < 3:  # solid (validation) lines get circles, dashed (training) squares
+        line.setdefault("marker", "o" if line.get("ls", "-") == "-" else "s")
     ax.plot(stats.index, stats["mean"], color=color, **line)
     if stats["std"].notna().any():
         low, high = stats["mean"] - stats["std"], stats["mean"] + stats["std"]
@@ -124,7 +133,12 @@ def _epoch_axes(axes: Sequence[Axes]) -> None:
     for ax, ylabel in zip(axes, ("accuracy (%)", "loss (cross-entropy)"), strict=True):
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        low, high = ax.get_xlim()
+        if high - low < 2:  # one or two epochs: whole-epoch ticks, not 0.95 ... 1.05
+            ax.set_xlim(min(low, 0.5), high + 0.5)
+            ax.xaxis.set_major_locator(MultipleLocator(1))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _legend_below(fig: Figure, handles: Sequence[Any], ncol: int) -> None:
