@@ -1,13 +1,16 @@
 # The two commands of the README, and the checks CI runs.
 #   make demo   the whole pipeline on the embedded demo data (offline, CPU)
 #   make test   lint + the test suite (what .ci/run calls)
+#   make test SLURM=0   the same without the real-SLURM test (it needs root and Debian's
+#                       SLURM packages, which `make slurm-setup` installs)
 VENV ?= .venv
 CORES ?= 2
+SLURM ?= 1
 BIN := $(abspath $(VENV))/bin
 # Rules call the `tinycnn` command of the project environment.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test test-slow lint format setup dry-run clean-demo
+.PHONY: demo test test-slow lint format setup slurm-setup dry-run clean-demo
 
 demo: setup
 	snakemake --cores $(CORES) --configfile presets/demo.yaml
@@ -15,8 +18,8 @@ demo: setup
 dry-run: setup
 	snakemake -n --cores 8 --resources gpu=1
 
-test: setup lint
-	pytest -m "not slow and not gpu"
+test: setup lint $(if $(filter 1,$(SLURM)),slurm-setup)
+	pytest -m "not slow and not gpu$(if $(filter 1,$(SLURM)),, and not slurm)"
 
 test-slow: setup
 	pytest -m "slow"
@@ -38,6 +41,11 @@ setup: $(VENV)/.setup-done
 $(VENV)/.setup-done: requirements.lock pyproject.toml scripts/setup.sh
 	VENV=$(VENV) scripts/setup.sh
 	touch $@
+
+# Debian's slurm-wlm daemons, munge and MariaDB for tests/test_slurm.py and
+# scripts/local-slurm.sh: installed with apt-get as root, else the command is printed.
+slurm-setup:
+	scripts/local-slurm.sh install
 
 clean-demo:
 	rm -rf results/demo logs/demo resources/tiny-imagenet-demo.zip

@@ -70,8 +70,9 @@ def test_local_archive_replaces_the_urls(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout + result.stderr
-    assert f"--url {(tmp_path / 'mine/tin.zip').as_uri()} --md5" in out
-    assert "cs231n" not in out
+    download = out.split("rule download:")[1].split("\n\n")[0]
+    assert f"--url {(tmp_path / 'mine/tin.zip').as_uri()} --md5" in download
+    assert "cs231n" not in download
 
 
 def test_local_archive_may_not_be_the_download_output(tmp_path):
@@ -162,7 +163,8 @@ def test_demo_preset_runs_the_pipeline_offline(tmp_path):
         "-n", "--cores", "2", "--configfile", str(ROOT / "presets/demo.yaml"), cwd=tmp_path
     )
     assert "Nothing to be done" in again.stdout + again.stderr
-    # Editing one experiment reruns that job alone; editing a reported number reruns none.
+    # Editing one experiment retrains that job alone; a reported number retrains none (both
+    # re-render the paper).
     edited = tmp_path / "edited.yaml"
     edited.write_text(
         "experiments:\n  m1_lr1e-4: {optimizer: {lr: 2.0e-4}}\n  alexnet: {paper: {accuracy: 19}}\n"
@@ -177,7 +179,8 @@ def test_demo_preset_runs_the_pipeline_offline(tmp_path):
         cwd=tmp_path,
     )
     out = dry.stdout + dry.stderr
-    assert job_counts(out) == {"train": 1, "all": 1, "total": 2}
+    report_chain = {"config_snapshot": 1, "aggregate": 1, "paper_html": 1, "paper_pdf": 1}
+    assert job_counts(out) == {"train": 1, **report_chain, "all": 1, "total": 6}
     assert "experiment=m1_lr1e-4" in out
 
 

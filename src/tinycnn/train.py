@@ -21,12 +21,14 @@ import csv
 import io
 import json
 import math
+import os
 import platform
 import signal
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -293,6 +295,12 @@ def train_run(
     :class:`Diverged` on a NaN or infinite loss (the last good checkpoint stays).
     """
     torch.set_num_threads(threads)
+    # Where the run is: under SLURM, its job and the GPU it was given (unset elsewhere).
+    _log(
+        f"started {datetime.now().astimezone().isoformat(timespec='seconds')} on "
+        f"{platform.node()}: SLURM_JOB_ID={os.environ.get('SLURM_JOB_ID', '-')} "
+        f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '-')}"
+    )
     out_dir, checkpoint_path = Path(out_dir), Path(checkpoint_path)
     fingerprinted = {k: v for k, v in exp.items() if k not in NOT_FINGERPRINTED}
     fp = checkpoint.fingerprint(fingerprinted, seed)

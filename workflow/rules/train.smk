@@ -1,4 +1,16 @@
 # Training stage: one job per experiment and seed, each holding one GPU.
+import os
+import signal
+
+# On SLURM, the warning before a time limit (profiles/slurm: --signal=USR1@...) reaches every
+# process of the job step, Snakemake's own included, and would kill them before the training
+# has written its checkpoint. They ignore it (their children inherit that); `tinycnn train`
+# installs its own handler, and the rule `exec`s it so that no shell stands in between.
+if os.environ.get("SLURM_JOB_ID"):
+    try:
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    except ValueError:  # not the main thread: nothing to protect here
+        pass
 
 
 wildcard_constraints:
@@ -33,6 +45,6 @@ rule train:
         out=lambda w, output: Path(output.summary).parent,
         checkpoint=checkpoint_path,
     shell:
-        "tinycnn train --settings {params.settings} --seed {wildcards.seed}"
+        "exec tinycnn train --settings {params.settings} --seed {wildcards.seed}"
         " --data {params.data} {params.augmented} --out {params.out}"
         " --checkpoint {params.checkpoint} --threads {threads} 2> {log}"
