@@ -14,6 +14,7 @@ export PATH := $(BIN):$(PATH)
 
 demo: setup
 	snakemake --cores $(CORES) --configfile presets/demo.yaml
+	@echo "paper: $(CURDIR)/results/demo/paper.pdf"
 
 dry-run: setup
 	snakemake -n --cores 8 --resources gpu=1
