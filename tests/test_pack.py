@@ -22,7 +22,7 @@ from conftest import (
     WORDS,
     gradient_image,
 )
-from PIL import Image
+from PIL import Image, ImageFile
 
 from tinycnn import pack
 from tinycnn import tinyimagenet as ti
@@ -317,6 +317,17 @@ def test_broken_archive_is_refused(
     for fragment in fragments:
         assert fragment in message
     assert list(out.iterdir()) == []
+
+
+def test_truncated_jpeg_refused_even_if_pil_was_told_to_accept_it(
+    make_archive: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # WeasyPrint sets this on import; a process that rendered a report must still pack safely.
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    archive = make_archive({IMAGE: ti.encode_jpeg(gradient_image(1))[:-150]})
+    with pytest.raises(UserError, match=f"cannot decode {archive}: {IMAGE}: .*truncated"):
+        pack_archive(archive, tmp_path / "out", workers=1)
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # the caller's setting is restored
 
 
 def test_corrupt_jpeg_refused_across_processes(

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 from tqdm import tqdm
 
 from . import tinyimagenet as ti
@@ -259,6 +259,10 @@ _worker: dict[str, Any] = {}
 
 
 def _init_worker(archive: Path, outputs: dict[str, str]) -> None:
+    # A truncated JPEG is damage, never an image: refuse it even where an imported library
+    # (WeasyPrint does, on import) has told PIL to accept truncated files. Restored on close.
+    _worker["load_truncated"] = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     _worker["archive"] = archive
     _worker["zip"] = zipfile.ZipFile(archive)
     _worker["out"] = {split: np.load(path, mmap_mode="r+") for split, path in outputs.items()}
@@ -266,6 +270,7 @@ def _init_worker(archive: Path, outputs: dict[str, str]) -> None:
 
 def _close_worker() -> None:
     _worker["zip"].close()
+    ImageFile.LOAD_TRUNCATED_IMAGES = _worker["load_truncated"]
     _worker.clear()
 
 
@@ -430,6 +435,12 @@ def pack_archive(archive: Path, out_dir: Path, workers: int = 2) -> dict:
     return stats
 
 
+def read_classes(classes_tsv: Path) -> list[tuple[str, str]]:
+    """``classes.tsv`` as (wnid, words) pairs in label order."""
+    lines = Path(classes_tsv).read_text().splitlines()[1:]
+    return [tuple(line.split("\t", 2)[1:]) for line in lines]
+
+
 def load_packed(out_dir: Path) -> dict:
     """A packed dataset: memory-mapped arrays (see ARRAYS), ``classes`` and ``stats``.
 
@@ -442,8 +453,7 @@ def load_packed(out_dir: Path) -> dict:
     data: dict[str, Any] = {
         name: np.load(out_dir / f"{name}.npy", mmap_mode="r") for name in ARRAYS
     }
-    lines = (out_dir / "classes.tsv").read_text().splitlines()[1:]
-    data["classes"] = [tuple(line.split("\t", 2)[1:]) for line in lines]
+    data["classes"] = read_classes(out_dir / "classes.tsv")
     data["stats"] = stats
     for split in ("train", "val"):
         if not len(data[f"{split}_images"]) == len(data[f"{split}_labels"]) == stats[split]:
