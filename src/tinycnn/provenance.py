@@ -19,6 +19,8 @@ from typing import Any
 
 import pandas as pd
 
+from tinycnn.hardware import cpu_model
+
 UNKNOWN = "unknown"
 PACKAGES = (
     "torch",
@@ -92,16 +94,6 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or UNKNOWN
-
-
 def _runs(runs_csv: Path) -> list[dict[str, Any]]:
     """One record per (experiment, seed) with its device and timing, in paper order."""
     table = pd.read_csv(runs_csv)
@@ -132,7 +124,7 @@ def collect_provenance(
         "hardware": {
             "training_devices": devices,
             "platform": platform.platform(),
-            "cpu": _cpu(),
+            "cpu": cpu_model(),
             "cpu_count": os.cpu_count() or 0,
         },
         "rendered": datetime.now(UTC).replace(microsecond=0).isoformat(),

@@ -29,6 +29,7 @@ from tinycnn.atomic import atomic_path, write_text
 from tinycnn.config import resolve_experiment
 from tinycnn.errors import UserError
 from tinycnn.models import build_model, layer_table
+from tinycnn.pack import read_classes
 from tinycnn.provenance import collect_provenance
 from tinycnn.tinyimagenet import IMAGE_SIZE
 
@@ -168,8 +169,7 @@ def _data_uri(path: Path) -> str:
 
 def _class_names(classes_tsv: Path) -> list[str]:
     """Class names in label order: the first synonym of each class's words."""
-    table = pd.read_csv(classes_tsv, sep="\t", dtype=str, keep_default_na=False)
-    return [words.split(",")[0].strip() for words in table["words"]]
+    return [words.split(",")[0].strip() for _, words in read_classes(classes_tsv)]
 
 
 # --- tables ------------------------------------------------------------------------------------

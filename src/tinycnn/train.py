@@ -43,6 +43,7 @@ from tinycnn.atomic import atomic_path, write_json, write_text
 from tinycnn.augment import FixedTrainData, OnlineTrainData, Pipeline, normalize, parse_set
 from tinycnn.errors import UserError
 from tinycnn.gpu_lease import lease_gpu, visible_gpu_uuids
+from tinycnn.hardware import cpu_model
 from tinycnn.models import build_model, count_parameters
 from tinycnn.pack import load_packed
 
@@ -101,13 +102,7 @@ def device_name(device: torch.device) -> str:
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         return "Apple MPS"
-    try:  # Linux: the CPU's model name
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({torch.get_num_threads()} threads)"
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "cpu"
+    return f"{cpu_model()} ({torch.get_num_threads()} threads)"
 
 
 # --- data --------------------------------------------------------------------------------------
