@@ -299,6 +299,8 @@ def train_run(
     out_dir, checkpoint_path = Path(out_dir), Path(checkpoint_path)
     fingerprinted = {k: v for k, v in exp.items() if k not in NOT_FINGERPRINTED}
     fp = checkpoint.fingerprint(fingerprinted, seed)
+    # Refuse a checkpoint of other settings before leasing a GPU and loading the data.
+    state = checkpoint.load(checkpoint_path, fp)
     with ExitStack() as stack:
         device = pick_device(exp.get("device", "auto"), stack, lock_dir)
         torch.manual_seed(seed)
@@ -309,7 +311,6 @@ def train_run(
         if device.type == "cuda":
             model = model.to(memory_format=torch.channels_last)
         optimizer, scheduler = build_optimizer(model, exp)
-        state = checkpoint.load(checkpoint_path, fp)
         rows: list[dict[str, Any]] = []
         epoch, step, partial = 1, 0, None
         saved_at = None  # where the checkpoint on disk stopped, for the divergence message
