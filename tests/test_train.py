@@ -31,10 +31,11 @@ import yaml
 import tinycnn.train as train_mod
 from tinycnn.augment import write_augmented
 from tinycnn.config import deep_merge, training_settings
+from tinycnn.contract import METRIC_COLUMNS
 from tinycnn.errors import UserError
 from tinycnn.models import build_model, count_parameters
 from tinycnn.pack import pack_archive
-from tinycnn.train import METRIC_COLUMNS, Diverged, Interrupted, evaluate, load_data, train_run
+from tinycnn.train import Diverged, Interrupted, evaluate, load_data, train_run
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_ARCHIVE = ROOT / "presets" / "demo" / "tiny-imagenet-demo.zip"

@@ -22,9 +22,9 @@ from typing import Any
 import pandas as pd
 
 from tinycnn.atomic import write_json, write_text
+from tinycnn.contract import METRIC_COLUMNS
 from tinycnn.errors import UserError
 from tinycnn.figures import write_figures
-from tinycnn.train import METRIC_COLUMNS
 
 DESCRIPTIVE = (
     "experiment",

@@ -41,23 +41,13 @@ from tqdm import tqdm
 from tinycnn import checkpoint
 from tinycnn.atomic import atomic_path, write_json, write_text
 from tinycnn.augment import FixedTrainData, OnlineTrainData, Pipeline, normalize, parse_set
+from tinycnn.contract import METRIC_COLUMNS
 from tinycnn.errors import UserError
 from tinycnn.gpu_lease import lease_gpu, visible_gpu_uuids
 from tinycnn.hardware import cpu_model
 from tinycnn.models import build_model, count_parameters
 from tinycnn.pack import load_packed
 
-METRIC_COLUMNS = (
-    "epoch",
-    "lr",
-    "train_loss",
-    "train_acc",
-    "val_loss",
-    "val_acc",
-    "val_top5",
-    "epoch_seconds",
-    "images_per_second",
-)
 # Settings that do not change what a run computes: they are left out of the
 # checkpoint's fingerprint, so moving a run to another device can resume it.
 NOT_FINGERPRINTED = ("device", "paper", "seeds")
