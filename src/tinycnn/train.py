@@ -1,7 +1,11 @@
 """Train one experiment with one seed: the loop, metrics, checkpoints and resume.
 
-One function, :func:`train_run`, takes a resolved experiment (see
-:func:`tinycnn.config.resolve_experiment`) and writes the run folder:
+Read it top to bottom like torchvision's ``references/classification/train.py``:
+:func:`train_step` is one optimizer step, :func:`train_one_epoch` one pass over the
+training view, :func:`evaluate` one over the validation images, and :func:`train_run`
+the run (device, data, :class:`RunState`, the epoch loop, the outputs). It takes the
+resolved settings of one experiment (see :func:`tinycnn.config.training_settings`) and
+writes the run folder:
 
 - ``metrics.csv``: one row an epoch (learning rate, training loss and top-1,
   validation loss, top-1 and top-5, epoch seconds, training images per second);
@@ -26,8 +30,9 @@ import platform
 import signal
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -48,9 +53,9 @@ from tinycnn.hardware import cpu_model
 from tinycnn.models import build_model, count_parameters
 from tinycnn.pack import load_packed
 
-# Settings that do not change what a run computes: they are left out of the
-# checkpoint's fingerprint, so moving a run to another device can resume it.
-NOT_FINGERPRINTED = ("device", "paper", "seeds")
+# Every 25 steps on a GPU: checking the loss for NaN forces a device sync (every step on the CPU,
+# where there is nothing to overlap).
+CHECK_EVERY_ON_GPU = 25
 
 
 class Interrupted(Exception):
@@ -63,6 +68,14 @@ class Interrupted(Exception):
 
 class Diverged(UserError):
     """The loss became NaN or infinite."""
+
+
+class NonFiniteLoss(Exception):
+    """Raised by :func:`train_one_epoch` at the first check after a NaN or infinite loss."""
+
+    def __init__(self, epoch: int, step: int, loss: float) -> None:
+        super().__init__(f"the training loss became {loss} in epoch {epoch} at step {step}")
+        self.epoch, self.step, self.loss = epoch, step, loss
 
 
 # --- device ------------------------------------------------------------------------------------
@@ -120,7 +133,7 @@ def _normalization(
 
 
 def load_data(
-    exp: Mapping[str, Any],
+    settings: Mapping[str, Any],
     seed: int,
     data_dir: Path,
     augmented: Mapping[str, Path],
@@ -129,9 +142,9 @@ def load_data(
     """Training view (fixed or online), validation images and labels on ``device``,
     normalization (mean, std or None), number of classes."""
     packed = load_packed(data_dir)
-    aug = exp["augmentation"]
+    aug = settings["augmentation"]
     pipelines = [parse_set(name, aug["ops"][name]) for name in aug["sets"]]
-    subset = exp.get("subset") or {}
+    subset = settings.get("subset") or {}
     train_idx = _subset(np.asarray(packed["train_labels"]), subset.get("train_per_class"))
     val_idx = _subset(np.asarray(packed["val_labels"]), subset.get("val_per_class"))
     labels = np.asarray(packed["train_labels"])[train_idx]
@@ -150,7 +163,7 @@ def load_data(
     return train, val_x.permute(0, 3, 1, 2), val_y, norm, len(packed["classes"])
 
 
-# --- one epoch ---------------------------------------------------------------------------------
+# --- one step, one epoch, one evaluation --------------------------------------------------------
 
 
 class _StopFlag:
@@ -187,6 +200,156 @@ def _prepare(x: torch.Tensor, norm: Any, device: torch.device) -> torch.Tensor:
     return x.contiguous()
 
 
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    norm: Any,
+    device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step on a uint8 batch; the loss and logits, detached, on the device."""
+    x = _prepare(x, norm, device)
+    with _autocast(device):
+        logits = model(x)
+        loss = F.cross_entropy(logits.float(), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach(), logits.detach()
+
+
+@dataclass
+class EpochTotals:
+    """Running sums of the epoch in progress; a mid-epoch checkpoint keeps them."""
+
+    loss: float = 0.0
+    correct: int = 0
+    seen: int = 0
+    seconds: float = 0.0  # training time, validation excluded
+
+
+@dataclass
+class RunState:
+    """Everything a resumed run needs, saved and restored as a whole (one checkpoint dict)."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any  # a torch LR scheduler, or None for a constant rate
+    device: torch.device
+    epoch: int = 1  # the epoch in progress, from 1
+    step: int = 0  # batches of it done
+    partial: EpochTotals | None = None  # its running sums when stopped mid-epoch
+    metrics: list[dict[str, Any]] = field(default_factory=list)  # one row per finished epoch
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def where(self) -> str:
+        """Where a checkpoint of this state stopped, in words."""
+        if self.step:
+            return f"epoch {self.epoch}, step {self.step}"
+        return f"end of epoch {self.epoch - 1}"
+
+    def end_epoch(self, row: Mapping[str, Any]) -> None:
+        self.metrics.append(dict(row))
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self.epoch, self.step, self.partial = self.epoch + 1, 0, None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {},
+            "rng": _rng_state(self.device),
+            "metrics": self.metrics,
+            "epoch": self.epoch,
+            "step": self.step,
+            "partial": vars(self.partial) if self.partial is not None else None,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        _set_rng_state(state["rng"], self.device)
+        self.metrics = list(state["metrics"])
+        self.epoch, self.step = state["epoch"], state["step"]
+        self.partial = EpochTotals(**state["partial"]) if state["partial"] else None
+
+
+def train_one_epoch(
+    state: RunState,
+    train: FixedTrainData | OnlineTrainData,
+    norm: Any,
+    batch_size: int,
+    stop: _StopFlag,
+    *,
+    epochs: int,
+    progress: bool = True,
+) -> EpochTotals | None:
+    """Train over the rest of epoch ``state.epoch`` from batch ``state.step``.
+
+    Returns the epoch's totals, or None when a signal stopped it: ``state.step`` and
+    ``state.partial`` then say where. Raises :class:`NonFiniteLoss` at the first check after
+    a NaN or infinite loss; the state is never positioned past an unchecked step.
+    """
+    model, device = state.model, state.device
+    model.train()
+    totals = state.partial or EpochTotals()
+    loss_sum = torch.tensor(totals.loss, device=device, dtype=torch.float64)
+    correct = torch.tensor(totals.correct, device=device, dtype=torch.int64)
+    seen = totals.seen
+    steps = math.ceil(len(train) / batch_size)
+    check_every = 1 if device.type == "cpu" else CHECK_EVERY_ON_GPU
+    bar = tqdm(
+        total=steps,
+        initial=state.step,
+        desc=f"epoch {state.epoch}/{epochs}",
+        unit="batch",
+        file=sys.stderr,
+        disable=not progress,
+        mininterval=0.5 if sys.stderr.isatty() else 30.0,
+    )
+    # The first non-finite loss is kept on the device, so the message can name its step
+    # even when the check runs only every few steps.
+    bad_step = torch.full((), -1, device=device, dtype=torch.int64)
+    bad_loss = torch.zeros((), device=device)
+    started = time.perf_counter()
+
+    def so_far() -> EpochTotals:
+        seconds = totals.seconds + time.perf_counter() - started
+        return EpochTotals(loss_sum.item(), correct.item(), seen, seconds)
+
+    # Resumed mid-epoch: the same order, from the first batch not yet done.
+    batches = train.batches(state.epoch, batch_size, start=state.step)
+    for s, (x, y) in enumerate(batches, start=state.step):
+        loss, logits = train_step(model, state.optimizer, x, y, norm, device)
+        loss_sum += loss.double() * len(y)
+        correct += (logits.argmax(1) == y).sum()
+        seen += len(y)
+        bar.update()
+        bad = ~torch.isfinite(loss) & (bad_step < 0)
+        bad_step = torch.where(bad, s + 1, bad_step)
+        bad_loss = torch.where(bad, loss.float(), bad_loss)
+        # A signal checks too: a state that has not passed the check is never saved.
+        stopping = stop.signum is not None
+        if ((s + 1) % check_every == 0 or s + 1 == steps or stopping) and bad_step.item() >= 0:
+            bar.close()
+            raise NonFiniteLoss(state.epoch, int(bad_step.item()), bad_loss.item())
+        if stopping:
+            bar.close()
+            state.step, state.partial = s + 1, so_far()
+            return None
+    bar.close()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return so_far()
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -214,25 +377,40 @@ def evaluate(
     return loss_sum.item() / n, 100.0 * top1.item() / n, 100.0 * top5.item() / n
 
 
-# --- the run -----------------------------------------------------------------------------------
+# --- the recipe's parts, one table each ----------------------------------------------------------
+
+# config.yaml's optimizer.name -> the optimizer, from the parameters and the optimizer settings.
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "RAdam": lambda params, o: torch.optim.RAdam(
+        params, lr=o["lr"], betas=tuple(o["betas"]), eps=o["eps"], weight_decay=o["weight_decay"]
+    ),
+}
+# config.yaml's scheduler.name -> the scheduler, stepped once an epoch.
+SCHEDULERS: dict[str, Callable[..., Any]] = {
+    "StepLR": lambda optimizer, s: torch.optim.lr_scheduler.StepLR(
+        optimizer, step_size=s["step_size"], gamma=s["gamma"]
+    ),
+}
 
 
-def build_optimizer(model: nn.Module, exp: Mapping[str, Any]):
-    opt = exp["optimizer"]
-    optimizer = torch.optim.RAdam(
-        model.parameters(),
-        lr=opt["lr"],
-        betas=tuple(opt["betas"]),
-        eps=opt["eps"],
-        weight_decay=opt["weight_decay"],
-    )
-    sched = exp.get("scheduler")
-    scheduler = None
-    if sched is not None:
-        scheduler = torch.optim.lr_scheduler.StepLR(
-            optimizer, step_size=sched["step_size"], gamma=sched["gamma"]
-        )
+def build_optimizer(model: nn.Module, settings: Mapping[str, Any]) -> tuple[Any, Any]:
+    """The optimizer and scheduler (None: a constant rate) that the settings name."""
+    optimizer = OPTIMIZERS[settings["optimizer"]["name"]](model.parameters(), settings["optimizer"])
+    sched = settings.get("scheduler")
+    scheduler = SCHEDULERS[sched["name"]](optimizer, sched) if sched is not None else None
     return optimizer, scheduler
+
+
+def new_run_state(settings: Mapping[str, Any], num_classes: int, device: torch.device) -> RunState:
+    """A freshly initialized model (from torch's global RNG) with its optimizer and scheduler."""
+    model = build_model(settings["arch"], num_classes=num_classes).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    optimizer, scheduler = build_optimizer(model, settings)
+    return RunState(model, optimizer, scheduler, device)
+
+
+# --- the run -----------------------------------------------------------------------------------
 
 
 def _metrics_csv(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -261,8 +439,14 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def run_fingerprint(settings: Mapping[str, Any], seed: int) -> str:
+    """What a checkpoint must match to be resumed: every setting but ``device``, which only
+    says where to run (a run moved to another device resumes), and the seed."""
+    return checkpoint.fingerprint({k: v for k, v in settings.items() if k != "device"}, seed)
+
+
 def train_run(
-    exp: Mapping[str, Any],
+    settings: Mapping[str, Any],
     seed: int,
     data_dir: Path,
     augmented: Mapping[str, Path],
@@ -273,7 +457,7 @@ def train_run(
     lock_dir: Path | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train ``exp`` with ``seed`` and write metrics.csv, summary.json and model.pt to ``out_dir``.
+    """Train with ``settings`` and ``seed``; write metrics.csv, summary.json and model.pt.
 
     Resumes from ``checkpoint_path`` when it holds a checkpoint of the same settings.
     Raises :class:`Interrupted` after checkpointing on SIGTERM/SIGUSR1 and
@@ -286,174 +470,95 @@ def train_run(
         f"{platform.node()}: SLURM_JOB_ID={os.environ.get('SLURM_JOB_ID', '-')} "
         f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '-')}"
     )
+    name, epochs, batch_size = settings["name"], settings["epochs"], settings["batch_size"]
     out_dir, checkpoint_path = Path(out_dir), Path(checkpoint_path)
-    fingerprinted = {k: v for k, v in exp.items() if k not in NOT_FINGERPRINTED}
-    fp = checkpoint.fingerprint(fingerprinted, seed)
+    fp = run_fingerprint(settings, seed)
     # Refuse a checkpoint of other settings before leasing a GPU and loading the data.
-    state = checkpoint.load(checkpoint_path, fp)
+    saved = checkpoint.load(checkpoint_path, fp)
     with ExitStack() as stack:
-        device = pick_device(exp.get("device", "auto"), stack, lock_dir)
+        device = pick_device(settings.get("device", "auto"), stack, lock_dir)
         torch.manual_seed(seed)
         train, val_x, val_y, norm, num_classes = load_data(
-            exp, seed, Path(data_dir), augmented, device
+            settings, seed, Path(data_dir), augmented, device
         )
-        model = build_model(exp["arch"], num_classes=num_classes).to(device)
-        if device.type == "cuda":
-            model = model.to(memory_format=torch.channels_last)
-        optimizer, scheduler = build_optimizer(model, exp)
-        rows: list[dict[str, Any]] = []
-        epoch, step, partial = 1, 0, None
+        state = new_run_state(settings, num_classes, device)
         saved_at = None  # where the checkpoint on disk stopped, for the divergence message
-        if state is not None:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            if scheduler is not None:
-                scheduler.load_state_dict(state["scheduler"])
-            _set_rng_state(state["rng"], device)
-            rows = list(state["metrics"])
-            epoch, step, partial = state["epoch"], state["step"], state["partial"]
-            where = f"epoch {epoch}" + (f", step {step}" if step else "")
-            saved_at = f"epoch {epoch}, step {step}" if step else f"end of epoch {epoch - 1}"
-            _log(f"resuming {exp['name']} seed {seed} from {checkpoint_path} at {where}")
-        params = count_parameters(model)
+        if saved is not None:
+            state.load_state_dict(saved)
+            saved_at = state.where()
+            where = f"epoch {state.epoch}" + (f", step {state.step}" if state.step else "")
+            _log(f"resuming {name} seed {seed} from {checkpoint_path} at {where}")
+        params = count_parameters(state.model)
         _log(
-            f"{exp['name']} seed {seed}: {exp['model']} ({params:,} parameters) on "
+            f"{name} seed {seed}: {settings['model']} ({params:,} parameters) on "
             f"{device_name(device)}, {len(train):,} training images an epoch "
-            f"({exp['augmentation']['mode']} {'+'.join(exp['augmentation']['sets'])}), "
+            f"({settings['augmentation']['mode']} {'+'.join(settings['augmentation']['sets'])}), "
             f"{len(val_y):,} validation images"
         )
-
-        def save(epoch: int, step: int, partial: Mapping[str, Any] | None) -> None:
-            checkpoint.save(
-                checkpoint_path,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler is not None else {},
-                    "rng": _rng_state(device),
-                    "metrics": rows,
-                    "epoch": epoch,
-                    "step": step,
-                    "partial": partial,
-                },
-                fp,
-            )
-
         stop = stack.enter_context(_StopFlag().installed())
-        batch_size = exp["batch_size"]
-        steps_per_epoch = math.ceil(len(train) / batch_size)
-        # Checking the loss forces a device sync: every step on the CPU, every 25 on a GPU.
-        check_every = 1 if device.type == "cpu" else 25
-        while epoch <= exp["epochs"]:
-            model.train()
-            acc = partial or {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
-            loss_sum = torch.tensor(acc["loss"], device=device, dtype=torch.float64)
-            correct = torch.tensor(acc["correct"], device=device, dtype=torch.int64)
-            seen, seconds = acc["seen"], acc["seconds"]
-            lr = optimizer.param_groups[0]["lr"]
-            bar = tqdm(
-                total=steps_per_epoch,
-                initial=step,
-                desc=f"epoch {epoch}/{exp['epochs']}",
-                unit="batch",
-                file=sys.stderr,
-                disable=not progress,
-                mininterval=0.5 if sys.stderr.isatty() else 30.0,
-            )
-            bad_step = torch.full((), -1, device=device, dtype=torch.int64)
-            bad_loss = torch.zeros((), device=device)
+        while state.epoch <= epochs:
+            lr = state.lr
+            earlier = state.partial.seconds if state.partial is not None else 0.0
             started = time.perf_counter()
-            # Resumed mid-epoch: the same order, from the first batch not yet done.
-            batches = train.batches(epoch, batch_size, start=step)
-            for s, (x, y) in enumerate(batches, start=step):
-                x = _prepare(x, norm, device)
-                with _autocast(device):
-                    logits = model(x)
-                    loss = F.cross_entropy(logits.float(), y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                loss_sum += loss.detach().double() * len(y)
-                correct += (logits.detach().argmax(1) == y).sum()
-                seen += len(y)
-                bar.update()
-                # The first non-finite loss is kept on the device, so the message can
-                # name its step even when the check runs only every few steps.
-                bad = ~torch.isfinite(loss.detach()) & (bad_step < 0)
-                bad_step = torch.where(bad, s + 1, bad_step)
-                bad_loss = torch.where(bad, loss.detach().float(), bad_loss)
-                check = (s + 1) % check_every == 0 or s + 1 == steps_per_epoch
-                if check and bad_step.item() >= 0:
-                    bar.close()
-                    kept = (
-                        f"The last good checkpoint ({saved_at}) stays at {checkpoint_path}. "
-                        "Lower optimizer.lr for this experiment, then delete the checkpoint "
-                        "and run again."
-                        if saved_at is not None
-                        else "No checkpoint was written. Lower optimizer.lr for this "
-                        "experiment and run again."
-                    )
-                    raise Diverged(
-                        f"{exp['name']} seed {seed}: the training loss became "
-                        f"{bad_loss.item()} in epoch {epoch} at step {bad_step.item()}; "
-                        f"stopped. {kept}"
-                    )
-                if stop.signum is not None:
-                    bar.close()
-                    partial = {
-                        "loss": loss_sum.item(),
-                        "correct": correct.item(),
-                        "seen": seen,
-                        "seconds": seconds + time.perf_counter() - started,
-                    }
-                    save(epoch, s + 1, partial)
-                    name = signal.Signals(stop.signum).name
-                    raise Interrupted(
-                        stop.signum,
-                        f"{name} received in epoch {epoch} after step {s + 1}: checkpoint "
-                        f"written to {checkpoint_path}; run the job again to resume",
-                    )
-            bar.close()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            seconds += time.perf_counter() - started
-            val_loss, val_acc, val_top5 = evaluate(model, val_x, val_y, norm, batch_size, device)
+            try:
+                totals = train_one_epoch(
+                    state, train, norm, batch_size, stop, epochs=epochs, progress=progress
+                )
+            except NonFiniteLoss as bad:
+                kept = (
+                    f"The last good checkpoint ({saved_at}) stays at {checkpoint_path}. "
+                    "Lower optimizer.lr for this experiment, then delete the checkpoint "
+                    "and run again."
+                    if saved_at is not None
+                    else "No checkpoint was written. Lower optimizer.lr for this "
+                    "experiment and run again."
+                )
+                raise Diverged(f"{name} seed {seed}: {bad}; stopped. {kept}") from None
+            if totals is None:
+                checkpoint.save(checkpoint_path, state.state_dict(), fp)
+                raise Interrupted(
+                    stop.signum,
+                    f"{signal.Signals(stop.signum).name} received in epoch {state.epoch} after "
+                    f"step {state.step}: checkpoint written to {checkpoint_path}; run the job "
+                    "again to resume",
+                )
+            val_loss, val_acc, val_top5 = evaluate(
+                state.model, val_x, val_y, norm, batch_size, device
+            )
             row = {
-                "epoch": epoch,
+                "epoch": state.epoch,
                 "lr": lr,
-                "train_loss": loss_sum.item() / seen,
-                "train_acc": 100.0 * correct.item() / seen,
+                "train_loss": totals.loss / totals.seen,
+                "train_acc": 100.0 * totals.correct / totals.seen,
                 "val_loss": val_loss,
                 "val_acc": val_acc,
                 "val_top5": val_top5,
-                "epoch_seconds": round(seconds, 3),
-                "images_per_second": round(seen / seconds, 1),
-                "wall_seconds": round(time.perf_counter() - started + acc["seconds"], 3),
+                "epoch_seconds": round(totals.seconds, 3),
+                "images_per_second": round(totals.seen / totals.seconds, 1),
+                "wall_seconds": round(time.perf_counter() - started + earlier, 3),
             }
-            rows.append(row)
-            if scheduler is not None:
-                scheduler.step()
             _log(
-                f"epoch {epoch}/{exp['epochs']}  lr {lr:.2e}  train loss {row['train_loss']:.4f}"
+                f"epoch {state.epoch}/{epochs}  lr {lr:.2e}  train loss {row['train_loss']:.4f}"
                 f" acc {row['train_acc']:.2f}%  val loss {val_loss:.4f} acc {val_acc:.2f}%"
-                f" top5 {val_top5:.2f}%  {seconds:.1f}s  {row['images_per_second']:.0f} img/s"
+                f" top5 {val_top5:.2f}%  {totals.seconds:.1f}s"
+                f"  {row['images_per_second']:.0f} img/s"
             )
-            epoch, step, partial = epoch + 1, 0, None
-            save(epoch, 0, None)
-            saved_at = f"end of epoch {epoch - 1}"
-            write_text(out_dir / "metrics.csv", _metrics_csv(rows))
+            state.end_epoch(row)
+            checkpoint.save(checkpoint_path, state.state_dict(), fp)
+            saved_at = state.where()
+            write_text(out_dir / "metrics.csv", _metrics_csv(state.metrics))
 
-        summary = _summary(exp, seed, rows, params, device)
+        summary = _summary(settings, seed, state.metrics, params, device)
         with atomic_path(out_dir / "model.pt") as tmp:
-            torch.save(model.state_dict(), tmp)
-        write_text(out_dir / "metrics.csv", _metrics_csv(rows))
+            torch.save(state.model.state_dict(), tmp)
+        write_text(out_dir / "metrics.csv", _metrics_csv(state.metrics))
         write_json(out_dir / "summary.json", summary)
         checkpoint_path.unlink(missing_ok=True)
         return summary
 
 
 def _summary(
-    exp: Mapping[str, Any],
+    settings: Mapping[str, Any],
     seed: int,
     rows: Sequence[Mapping[str, Any]],
     params: int,
@@ -464,8 +569,8 @@ def _summary(
     seconds = sum(r["epoch_seconds"] for r in rows)
     images = sum(r["images_per_second"] * r["epoch_seconds"] for r in rows)
     return {
-        "experiment": exp["name"],
-        "model": exp["model"],
+        "experiment": settings["name"],
+        "model": settings["model"],
         "seed": seed,
         "epochs": len(rows),
         "best_val_acc": best["val_acc"],
@@ -481,5 +586,5 @@ def _summary(
         "train_seconds": round(seconds, 3),
         "wall_seconds": round(sum(r["wall_seconds"] for r in rows), 3),
         "images_per_second": round(images / seconds, 1),
-        "resolved": json.loads(json.dumps(exp)),
+        "resolved": json.loads(json.dumps(settings)),
     }
