@@ -10,7 +10,7 @@ BIN := $(abspath $(VENV))/bin
 # Rules call the `tinycnn` command of the project environment.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test test-slow lint format setup slurm-setup dry-run clean-demo
+.PHONY: demo test test-slow lint format setup slurm-setup dry-run clean-demo gpu-check gpu-wheels
 
 demo: setup
 	snakemake --cores $(CORES) --configfile presets/demo.yaml
@@ -36,6 +36,16 @@ format: setup
 	ruff format .
 	ruff check --fix .
 	snakefmt .
+
+# The GPU path in one short run (scripts/gpu_check.py). No setup step: on a GPU machine it runs
+# with the Python that has torch (the project's .venv when there is one, else python3), installs
+# Snakemake from .whl/ (`make gpu-wheels`, where PyPI is reachable) if needed, and uses no network.
+GPU_PYTHON ?= $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,python3)
+gpu-check:
+	$(GPU_PYTHON) scripts/gpu_check.py
+
+gpu-wheels: setup
+	scripts/gpu-wheels.sh
 
 setup: $(VENV)/.setup-done
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -89,6 +90,13 @@ def lease_gpu(
             handle = _try_lock(lock_dir / f"{uuid}.lock")
             if handle is not None:
                 return GpuLease(index, uuid, handle)
+        if waited == 0:
+            print(
+                f"all {len(uuids)} visible GPUs are held by other training jobs; waiting up to "
+                f"{wait:g} s for one (locks in {lock_dir})",
+                file=sys.stderr,
+                flush=True,
+            )
         if waited >= wait:
             raise UserError(
                 f"all {len(uuids)} visible GPUs are held by other training jobs (locks in "

@@ -94,6 +94,7 @@ def pick_device(requested: str, stack: ExitStack, lock_dir: Path | None = None) 
         if not torch.cuda.is_available():
             raise UserError("device: cuda was asked for, but no CUDA device is available")
         lease = stack.enter_context(lease_gpu(visible_gpu_uuids(), lock_dir))
+        _log(f"leased GPU {lease.index} ({lease.uuid})")
         return torch.device("cuda", lease.index)
     if requested == "mps" and not torch.backends.mps.is_available():
         raise UserError("device: mps was asked for, but MPS is not available")
@@ -187,15 +188,31 @@ class _StopFlag:
                 signal.signal(s, handler)
 
 
-def _autocast(device: torch.device):
-    # bf16 on CUDA (no loss scaling needed); full precision elsewhere.
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+@dataclass(frozen=True)
+class Numerics:
+    """How a step computes: the autocast dtype (None: plain fp32) and the memory format."""
+
+    autocast: torch.dtype | None
+    channels_last: bool
 
 
-def _prepare(x: torch.Tensor, norm: Any, device: torch.device) -> torch.Tensor:
+def default_numerics(device: torch.device) -> Numerics:
+    """CUDA: bf16 autocast (bf16 keeps fp32's range, so no loss scaling is needed) and
+    channels_last (the layout of cuDNN's tensor-core kernels); elsewhere fp32, contiguous."""
+    if device.type == "cuda":
+        return Numerics(torch.bfloat16, channels_last=True)
+    return Numerics(None, channels_last=False)
+
+
+def _autocast(device: torch.device, numerics: Numerics):
+    enabled = numerics.autocast is not None
+    return torch.autocast(device.type, dtype=numerics.autocast, enabled=enabled)
+
+
+def _prepare(x: torch.Tensor, norm: Any, numerics: Numerics) -> torch.Tensor:
     """uint8 batch -> the float input of the model (normalized when the sets say so)."""
     x = normalize(x, *norm) if norm is not None else x.float().div_(255)
-    if device.type == "cuda":
+    if numerics.channels_last:
         return x.contiguous(memory_format=torch.channels_last)
     return x.contiguous()
 
@@ -206,11 +223,11 @@ def train_step(
     x: torch.Tensor,
     y: torch.Tensor,
     norm: Any,
-    device: torch.device,
+    numerics: Numerics,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimizer step on a uint8 batch; the loss and logits, detached, on the device."""
-    x = _prepare(x, norm, device)
-    with _autocast(device):
+    x = _prepare(x, norm, numerics)
+    with _autocast(x.device, numerics):
         logits = model(x)
         loss = F.cross_entropy(logits.float(), y)
     optimizer.zero_grad(set_to_none=True)
@@ -237,6 +254,7 @@ class RunState:
     optimizer: torch.optim.Optimizer
     scheduler: Any  # a torch LR scheduler, or None for a constant rate
     device: torch.device
+    numerics: Numerics
     epoch: int = 1  # the epoch in progress, from 1
     step: int = 0  # batches of it done
     partial: EpochTotals | None = None  # its running sums when stopped mid-epoch
@@ -327,7 +345,7 @@ def train_one_epoch(
     # Resumed mid-epoch: the same order, from the first batch not yet done.
     batches = train.batches(state.epoch, batch_size, start=state.step)
     for s, (x, y) in enumerate(batches, start=state.step):
-        loss, logits = train_step(model, state.optimizer, x, y, norm, device)
+        loss, logits = train_step(model, state.optimizer, x, y, norm, state.numerics)
         loss_sum += loss.double() * len(y)
         correct += (logits.argmax(1) == y).sum()
         seen += len(y)
@@ -358,16 +376,18 @@ def evaluate(
     norm: Any,
     batch_size: int,
     device: torch.device,
+    numerics: Numerics | None = None,
 ) -> tuple[float, float, float]:
     """Validation loss, top-1 and top-5 accuracy (percent)."""
+    numerics = numerics or default_numerics(device)
     model.eval()
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     top1 = torch.zeros((), device=device, dtype=torch.int64)
     top5 = torch.zeros((), device=device, dtype=torch.int64)
     for start in range(0, len(labels), batch_size):
-        x = _prepare(images[start : start + batch_size], norm, device)
+        x = _prepare(images[start : start + batch_size], norm, numerics)
         y = labels[start : start + batch_size]
-        with _autocast(device):
+        with _autocast(device, numerics):
             logits = model(x)
         loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
         best = logits.topk(min(5, logits.shape[1]), dim=1).indices
@@ -401,13 +421,19 @@ def build_optimizer(model: nn.Module, settings: Mapping[str, Any]) -> tuple[Any,
     return optimizer, scheduler
 
 
-def new_run_state(settings: Mapping[str, Any], num_classes: int, device: torch.device) -> RunState:
+def new_run_state(
+    settings: Mapping[str, Any],
+    num_classes: int,
+    device: torch.device,
+    numerics: Numerics | None = None,
+) -> RunState:
     """A freshly initialized model (from torch's global RNG) with its optimizer and scheduler."""
+    numerics = numerics or default_numerics(device)
     model = build_model(settings["arch"], num_classes=num_classes).to(device)
-    if device.type == "cuda":
+    if numerics.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer, scheduler = build_optimizer(model, settings)
-    return RunState(model, optimizer, scheduler, device)
+    return RunState(model, optimizer, scheduler, device, numerics)
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -523,7 +549,7 @@ def train_run(
                     "again to resume",
                 )
             val_loss, val_acc, val_top5 = evaluate(
-                state.model, val_x, val_y, norm, batch_size, device
+                state.model, val_x, val_y, norm, batch_size, device, state.numerics
             )
             row = {
                 "epoch": state.epoch,

@@ -1,0 +1,304 @@
+"""Training throughput of the project's own train step, per model, against plain eager fp32.
+
+For each of the paper's seven models (config.yaml's `models`), on the device at hand:
+
+- the trainer's path: `tinycnn.train.train_step` with the device's default numerics
+  (`default_numerics`: bf16 autocast + channels_last on CUDA, fp32 contiguous elsewhere), batches
+  taken from a device-resident uint8 array by `FixedTrainData` exactly as a run takes them;
+- the same step with other numerics (plain eager fp32 contiguous is the baseline of every ratio,
+  plus fp32 channels_last and bf16 channels_last where they differ from the default).
+
+Columns: images per second and ms per step (median of `--repeats` timed blocks of `--steps`
+steps after `--warmup` steps), the share of the step spent producing the batch (indexing the
+uint8 array, and normalization; `online` also augments set 1 and set 2 on the device), the
+achieved TFLOP/s of the trainer's path, peak device memory (CUDA only), and the ratio of each
+path's img/s to the eager fp32 baseline. FLOPs are counted with `torch.utils.flop_counter`
+(forward and backward of one step; a multiply-add counts 2; convolutions and matrix products
+only, the optimizer step and elementwise ops not counted).
+
+From the trainer's rates and a timed validation pass (10,000 images), it projects the wall time
+of the paper's grid (config.yaml's 11 runs, their epochs and training-set sizes, 100,000 images
+a set, one validation pass an epoch) on this device.
+
+The images are random uint8 (not zeros, which can run faster than real data).
+
+Run: `.venv/bin/python benchmarks/train_throughput.py` (CUDA when available), `--quick` for a
+seconds-long smoke run (M1, two paths, batch 32), `--markdown FILE` to also write the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from torch.utils.flop_counter import FlopCounterMode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from tinycnn.augment import FixedTrainData, OnlineTrainData, parse_set  # noqa: E402
+from tinycnn.config import resolve_experiment  # noqa: E402
+from tinycnn.hardware import cpu_model  # noqa: E402
+from tinycnn.train import (  # noqa: E402
+    Numerics,
+    _prepare,
+    default_numerics,
+    evaluate,
+    new_run_state,
+    train_step,
+)
+
+CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
+TRAIN_PER_SET = 100_000  # Tiny ImageNet: 500 training images in each of 200 classes
+VAL_IMAGES = 10_000
+CLASSES = 200
+MEAN, STD = [0.48, 0.45, 0.40], [0.28, 0.27, 0.28]  # any normalization costs the same
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn: Callable[[], Any], device: torch.device, steps: int, repeats: int) -> float:
+    """Median seconds per call over ``repeats`` blocks of ``steps`` calls (after the caller's
+    warm-up); the device is synchronized around each block."""
+    blocks = []
+    for _ in range(repeats):
+        sync(device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        sync(device)
+        blocks.append((time.perf_counter() - start) / steps)
+    return statistics.median(blocks)
+
+
+def batch_stream(data: FixedTrainData | OnlineTrainData, batch: int):
+    """Endless uint8 batches in the trainer's order, epoch after epoch."""
+    epoch = 1
+    while True:
+        yield from data.batches(epoch, batch)
+        epoch += 1
+
+
+def numerics_variants(device: torch.device, quick: bool = False) -> dict[str, Numerics]:
+    """The trainer's default first, then the baseline and the other combinations."""
+    variants = {
+        "default": default_numerics(device),
+        "fp32": Numerics(None, channels_last=False),
+        "fp32 channels_last": Numerics(None, channels_last=True),
+        "bf16 channels_last": Numerics(torch.bfloat16, channels_last=True),
+    }
+    out = {"default": variants["default"], "fp32": variants["fp32"]}
+    for name, numerics in variants.items():
+        if numerics not in out.values():
+            out[name] = numerics
+    if out["default"] == out["fp32"]:  # the baseline is the default: time it once
+        del out["fp32"]
+    return dict(list(out.items())[:2]) if quick else out
+
+
+def measure_model(
+    name: str,
+    arch: str,
+    data: FixedTrainData,
+    online: OnlineTrainData,
+    val: tuple[torch.Tensor, torch.Tensor],
+    args: argparse.Namespace,
+    device: torch.device,
+) -> dict[str, Any]:
+    settings = {"arch": arch, "optimizer": CONFIG["training"]["optimizer"], "scheduler": None}
+    norm = (MEAN, STD)
+    result: dict[str, Any] = {"model": name, "paths": {}}
+    for label, numerics in numerics_variants(device, args.quick).items():
+        torch.manual_seed(0)
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(device)
+        state = new_run_state(settings, CLASSES, device, numerics)
+        stream = batch_stream(data, args.batch)
+
+        def step(state=state, stream=stream, numerics=numerics) -> None:
+            x, y = next(stream)
+            train_step(state.model, state.optimizer, x, y, norm, numerics)
+
+        for _ in range(args.warmup):
+            step()
+        seconds = timed(step, device, args.steps, args.repeats)
+        path = {"step_s": seconds, "img_s": args.batch / seconds}
+        if device.type == "cuda":
+            path["peak_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
+        if label == "default":
+            x, y = next(stream)
+            with FlopCounterMode(display=False) as counter:
+                train_step(state.model, state.optimizer, x, y, norm, numerics)
+            path["flops"] = counter.get_total_flops()
+            # Producing the batch alone: indexing (+ augmentation) and normalization.
+            for key, source in (("data_fixed_s", data), ("data_online_s", online)):
+                produce = batch_stream(source, args.batch)
+
+                def make(produce=produce, numerics=numerics) -> None:
+                    _prepare(next(produce)[0], norm, numerics)
+
+                make()
+                path[key] = timed(make, device, args.steps, args.repeats)
+            vx, vy = val
+            evaluate(state.model, vx[: args.batch], vy[: args.batch], norm, args.batch, device)
+            sync(device)
+            start = time.perf_counter()
+            evaluate(state.model, vx, vy, norm, args.batch, device, numerics)
+            sync(device)
+            path["val_s"] = time.perf_counter() - start
+            path["val_img_s"] = len(vy) / path["val_s"]
+        result["paths"][label] = path
+        del state, stream
+    return result
+
+
+def projection(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each paper run's projected time: epochs x (its training images / img/s + validation)."""
+    rows = []
+    for exp_name in CONFIG["experiments"]:
+        settings = resolve_experiment(CONFIG, exp_name)
+        model = settings["model"]
+        if model not in results:
+            continue
+        default = results[model]["paths"]["default"]
+        images = TRAIN_PER_SET * len(settings["augmentation"]["sets"])
+        epoch_s = images / default["img_s"] + VAL_IMAGES / default["val_img_s"]
+        rows.append(
+            {
+                "run": exp_name,
+                "model": model,
+                "epochs": settings["epochs"],
+                "images": images,
+                "seconds": settings["epochs"] * epoch_s,
+            }
+        )
+    return rows
+
+
+def markdown(results: dict[str, dict[str, Any]], grid: list[dict], args, device) -> str:
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
+    lines = [
+        f"Device: {name} ({device.type}); torch {torch.__version__}; Python "
+        f"{platform.python_version()}; batch {args.batch}; {args.warmup} warm-up steps, median "
+        f"of {args.repeats} blocks of {args.steps} steps; torch threads "
+        f"{torch.get_num_threads()}.",
+        "",
+        "| model | path | img/s | ms/step | data share fixed / online | TFLOP/s | peak GiB "
+        "| vs eager fp32 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for model, result in results.items():
+        base = result["paths"].get("fp32", result["paths"]["default"])["img_s"]
+        for label, p in result["paths"].items():
+            share = (
+                f"{100 * p['data_fixed_s'] / p['step_s']:.1f}% / "
+                f"{100 * p['data_online_s'] / p['step_s']:.1f}%"
+                if "data_fixed_s" in p
+                else ""
+            )
+            tflops = f"{p['flops'] / p['step_s'] / 1e12:.3g}" if "flops" in p else ""
+            peak = f"{p['peak_gib']:.1f}" if "peak_gib" in p else ""
+            ratio = f"{p['img_s'] / base:.2f}x"
+            shown = (
+                f"default ({describe(default_numerics(device))})" if label == "default" else label
+            )
+            lines.append(
+                f"| {model} | {shown} | {p['img_s']:,.0f} | {1000 * p['step_s']:.1f} | {share} "
+                f"| {tflops} | {peak} | {ratio} |"
+            )
+    if grid:
+        total = sum(r["seconds"] for r in grid)
+        lines += [
+            "",
+            "Projected paper grid on this device (trainer's path; training images per epoch / "
+            "img/s + one validation pass of 10,000 images, per epoch):",
+            "",
+            "| run | model | epochs | images/epoch | projected |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for r in grid:
+            lines.append(
+                f"| {r['run']} | {r['model']} | {r['epochs']} | {r['images']:,} "
+                f"| {r['seconds'] / 60:.1f} min |"
+            )
+        lines.append(f"| **all {len(grid)} runs** | | | | **{total / 60:.1f} min** |")
+    return "\n".join(lines) + "\n"
+
+
+def describe(numerics: Numerics) -> str:
+    dtype = "bf16" if numerics.autocast == torch.bfloat16 else "fp32"
+    return f"{dtype}{' channels_last' if numerics.channels_last else ''}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cuda, cpu")
+    parser.add_argument("--models", nargs="*", help="config.yaml model names (default: all)")
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=None, help="timed steps a block")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=None)
+    parser.add_argument("--images", type=int, default=None, help="size of the uint8 array")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads on the CPU")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: M1, batch 32, 2 steps")
+    parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    args = parser.parse_args(argv)
+    cuda = torch.cuda.is_available() and args.device in ("auto", "cuda")
+    device = torch.device("cuda" if cuda else "cpu")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.quick:
+        args.models = args.models or ["M1"]
+        args.batch, args.steps, args.warmup, args.repeats = 32, 2, 1, 1
+        args.images = args.images or 256
+    args.steps = args.steps or (20 if cuda else 3)
+    args.warmup = args.warmup if args.warmup is not None else (5 if cuda else 1)
+    args.images = args.images or (TRAIN_PER_SET if cuda else 2_048)
+    models = {m: spec["arch"] for m, spec in CONFIG["models"].items()}
+    chosen = args.models or list(models)
+    unknown = sorted(set(chosen) - set(models))
+    if unknown:
+        parser.error(f"unknown model(s) {unknown}; config.yaml has {list(models)}")
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (args.images, 64, 64, 3), dtype=np.uint8)
+    labels = rng.integers(0, CLASSES, args.images)
+    data = FixedTrainData([images], labels, seed=0, device=device)
+    sets = CONFIG["augmentation"]["sets"]
+    pipelines = [parse_set(s, sets[s]) for s in ("set1", "set2")]
+    online = OnlineTrainData(images, labels, pipelines, seed=0, device=device)
+    n_val = VAL_IMAGES if cuda else min(VAL_IMAGES, 4 * args.batch)
+    val_x = torch.from_numpy(rng.integers(0, 256, (n_val, 3, 64, 64), dtype=np.uint8)).to(device)
+    val_y = torch.from_numpy(rng.integers(0, CLASSES, n_val)).to(device)
+
+    results = {}
+    for model in chosen:
+        print(f"measuring {model} on {device.type} ...", file=sys.stderr, flush=True)
+        results[model] = measure_model(
+            model, models[model], data, online, (val_x, val_y), args, device
+        )
+    # The projection needs every model's rate and a full validation pass: CUDA runs only.
+    grid = projection(results) if cuda and len(results) == len(models) else []
+    text = markdown(results, grid, args, device)
+    print(text)
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
