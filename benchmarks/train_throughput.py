@@ -22,6 +22,10 @@ a set, one validation pass an epoch) on this device.
 
 The images are random uint8 (not zeros, which can run faster than real data).
 
+`--compile default reduce-overhead` adds the trainer's path with `torch.compile` (the model's
+forward and backward; reduce-overhead also replays them as CUDA graphs), with the seconds its
+first steps took (the compilation).
+
 Run: `.venv/bin/python benchmarks/train_throughput.py` (CUDA when available), `--quick` for a
 seconds-long smoke run (M1, two paths, batch 32), `--markdown FILE` to also write the tables.
 """
@@ -162,6 +166,27 @@ def measure_model(
             path["val_img_s"] = len(vy) / path["val_s"]
         result["paths"][label] = path
         del state, stream
+    for mode in args.compile or []:
+        torch.manual_seed(0)
+        numerics = default_numerics(device)
+        state = new_run_state(settings, CLASSES, device, numerics)
+        model = torch.compile(state.model, mode=mode)
+        stream = batch_stream(data, args.batch)
+
+        def step(model=model, state=state, stream=stream, numerics=numerics) -> None:
+            x, y = next(stream)
+            train_step(model, state.optimizer, x, y, norm, numerics)
+
+        sync(device)
+        start = time.perf_counter()
+        for _ in range(max(args.warmup, 3)):  # compiles on the first steps
+            step()
+        sync(device)
+        first = time.perf_counter() - start
+        seconds = timed(step, device, args.steps, args.repeats)
+        label = f"default + torch.compile({mode}), first steps {first:.0f} s"
+        result["paths"][label] = {"step_s": seconds, "img_s": args.batch / seconds}
+        del state, stream, model
     return result
 
 
@@ -255,6 +280,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch threads on the CPU")
     parser.add_argument("--quick", action="store_true", help="a smoke run: M1, batch 32, 2 steps")
     parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    parser.add_argument(
+        "--compile",
+        nargs="*",
+        metavar="MODE",
+        help="also time the default path with torch.compile in these modes (default, "
+        "reduce-overhead: CUDA graphs, ...); the compile time is reported",
+    )
     args = parser.parse_args(argv)
     cuda = torch.cuda.is_available() and args.device in ("auto", "cuda")
     device = torch.device("cuda" if cuda else "cpu")

@@ -476,14 +476,26 @@ def test_online_train_data_draws_anew_each_epoch() -> None:
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_equals_cpu(images: torch.Tensor) -> None:
-    for ops in (SET1, SET2):
-        pipeline = parse_set("s", ops)
-        params = pipeline.draw(len(images), gen())  # drawn on the CPU for both devices
-        cpu = pipeline.apply(images, params)
-        cuda = pipeline.apply(images.cuda(), params).cpu()
-        diff = grey_levels(cuda, cpu)  # float rounding differs between devices: <= 1 level
-        assert diff.max() <= 1 and (diff == 0).float().mean() >= 0.999
+@pytest.mark.parametrize(("ops", "identical"), [(SET1, 0.8), (SET2, 0.999)], ids=["set1", "set2"])
+def test_cuda_equals_cpu(ops: list[Any], identical: float, images: torch.Tensor) -> None:
+    """Within 1 grey level. Set 1's bilinear resize runs ATen's uint8 kernel on the CPU (fixed-point
+    weights, as torchvision) and float-then-round on CUDA: 84% identical pixels on these images,
+    measured on an H200, exactly the share of the CPU's own float path (see the next test)."""
+    pipeline = parse_set("s", ops)
+    params = pipeline.draw(len(images), gen())  # drawn on the CPU for both devices
+    cpu = pipeline.apply(images, params)
+    cuda = pipeline.apply(images.cuda(), params).cpu()
+    diff = grey_levels(cuda, cpu)  # float rounding differs between devices: <= 1 level
+    assert diff.max() <= 1 and (diff == 0).float().mean() >= identical
+
+
+def test_resize_float_path_within_one_grey_level_of_the_uint8_kernel(images: torch.Tensor) -> None:
+    """The path CUDA takes (float, then round), run on the CPU, against the CPU's uint8 kernel."""
+    crop = images[..., 4:60, 4:60]
+    uint8 = F.interpolate(crop, size=(64, 64), mode="bilinear", antialias=True)
+    by_float = F.interpolate(crop.float(), size=(64, 64), mode="bilinear", antialias=True)
+    diff = grey_levels(by_float.round().to(torch.uint8), uint8)
+    assert diff.max() <= 1 and (diff == 0).float().mean() >= 0.8
 
 
 @pytest.mark.parametrize("mode", ["fixed", "online"])
