@@ -2,17 +2,23 @@
 # paper (HTML, then PDF). Figures also go into `snakemake --report report.zip`.
 
 
+# The merged config as the report reads it (validated once, when the workflow was parsed).
+# Its params are the whole config, as JSON with sorted keys: any edit rewrites the file, and
+# the report is rendered again.
+localrules:
+    config_snapshot,
+
+
 rule config_snapshot:
     output:
         f"{RESULTS}/config.json",
     log:
         f"{LOGS}/config_snapshot.log",
-    conda:
-        "../../envs/report.yaml"
     params:
-        config=shlex.quote(json.dumps(config)),
-    shell:
-        "tinycnn write-config --json {params.config} --out {output} 2> {log}"
+        config=json.dumps(config, sort_keys=True),
+    run:
+        write_json(output[0], json.loads(params.config))
+        Path(log[0]).write_text(f"wrote {output[0]}\n")
 
 
 rule aggregate:
