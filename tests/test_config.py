@@ -9,7 +9,13 @@ import pytest
 import yaml
 
 from tinycnn.cli import main
-from tinycnn.config import deep_merge, resolve_experiment, training_settings, validate
+from tinycnn.config import (
+    deep_merge,
+    load_schema,
+    resolve_experiment,
+    training_settings,
+    validate,
+)
 from tinycnn.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -250,3 +256,20 @@ def test_train_command_reads_the_settings_file(paper_config, tmp_path, monkeypat
     path.write_text("[1, 2]\n")
     assert main(["train", "--settings", str(path), *common]) == 1
     assert "does not hold a JSON object" in capsys.readouterr().err
+
+
+def test_the_schema_allows_exactly_the_ops_and_parameters_the_code_reads():
+    # augment_ops.OP_PARAMETERS is the one list of ops: an op or a parameter added on one side
+    # only fails here.
+    from tinycnn.augment_ops import OP_PARAMETERS
+
+    op = load_schema()["$defs"]["op"]
+    assert sorted(op["properties"]["op"]["enum"]) == sorted(OP_PARAMETERS)
+    allowed: dict[str, set[str]] = {}
+    for case in op["allOf"]:
+        condition = case["if"]["properties"]["op"]
+        for name in condition.get("enum", [condition.get("const")]):
+            assert name not in allowed, f"{name} has two cases in the schema"
+            allowed[name] = set(case["then"]["properties"]) - {"op"}
+            assert case["then"]["additionalProperties"] is False, name
+    assert allowed == {name: set(params) for name, params in OP_PARAMETERS.items()}
