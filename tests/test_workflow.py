@@ -113,6 +113,9 @@ def test_a_bad_config_stops_before_any_job_with_the_key_named(tmp_path):
 # --- the demo, run once for the tests below --------------------------------------------------
 
 DEMO = str(ROOT / "presets/demo.yaml")
+# Whichever demo test runs first runs the pipeline (the fixture) within its own time limit:
+# as long as the snakemake call's own timeout below.
+demo_timeout = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +131,7 @@ def demo_runs(workdir: Path) -> list[Path]:
     return sorted((workdir / "results/demo/runs").glob("*/seed0"))
 
 
+@demo_timeout
 def test_demo_downloads_packs_and_augments_offline(demo):
     archive = demo / "resources/tiny-imagenet-demo.zip"
     assert archive.read_bytes() == (ROOT / "presets/demo/tiny-imagenet-demo.zip").read_bytes()
@@ -144,6 +148,7 @@ def test_demo_downloads_packs_and_augments_offline(demo):
     assert "verified" in (demo / "logs/download_tiny-imagenet-demo.zip.log").read_text()
 
 
+@demo_timeout
 def test_demo_trains_every_run_from_its_settings_file(demo):
     runs = demo_runs(demo)
     assert [r.parent.name for r in runs] == sorted(_paper_experiments())
@@ -159,6 +164,7 @@ def test_demo_trains_every_run_from_its_settings_file(demo):
     assert not list((demo / "results/demo/checkpoints").glob("*.pt"))
 
 
+@demo_timeout
 def test_demo_paper_agrees_with_the_table_and_the_metrics(demo):
     table = {
         r["experiment"]: r
@@ -182,6 +188,7 @@ def test_demo_paper_agrees_with_the_table_and_the_metrics(demo):
     assert (demo / "results/demo/paper.html").read_text().count("data:image/png;base64") >= 13
 
 
+@demo_timeout
 def test_demo_snakemake_report_holds_the_figures_and_the_paper(demo):
     report = snakemake("--configfile", DEMO, "--report", "report.zip", cwd=demo)
     assert report.returncode == 0, report.stdout[-2000:] + report.stderr[-2000:]
@@ -191,11 +198,13 @@ def test_demo_snakemake_report_holds_the_figures_and_the_paper(demo):
         assert name in names
 
 
+@demo_timeout
 def test_demo_second_run_has_nothing_to_do(demo):
     again = snakemake("-n", "--cores", "2", "--configfile", DEMO, cwd=demo)
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+@demo_timeout
 def test_demo_edit_of_one_experiment_retrains_it_alone(demo):
     # Editing one experiment retrains that job alone; a reported number retrains none (both
     # re-render the paper).
@@ -210,6 +219,7 @@ def test_demo_edit_of_one_experiment_retrains_it_alone(demo):
     assert "experiment=m1_lr1e-4" in out
 
 
+@demo_timeout
 def test_demo_new_seed_adds_jobs_and_retrains_none(demo):
     seeds = demo / "seeds.yaml"
     seeds.write_text("training: {seeds: [0, 1]}\n")

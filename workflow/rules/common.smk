@@ -12,7 +12,6 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from snakemake.exceptions import WorkflowError  # noqa: E402
 
-from tinycnn.atomic import write_json  # noqa: E402
 from tinycnn.config import (  # noqa: E402
     load_schema,
     resolve_experiment,

@@ -14,11 +14,12 @@ rule config_snapshot:
         f"{RESULTS}/config.json",
     log:
         f"{LOGS}/config_snapshot.log",
+    conda:
+        "../../envs/report.yaml"
     params:
-        config=json.dumps(config, sort_keys=True),
-    run:
-        write_json(output[0], json.loads(params.config))
-        Path(log[0]).write_text(f"wrote {output[0]}\n")
+        json=json.dumps(config, sort_keys=True),
+    script:
+        "../scripts/write_json.py"
 
 
 rule aggregate:

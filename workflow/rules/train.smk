@@ -31,11 +31,12 @@ rule settings:
         settings_file("{experiment}"),
     log:
         f"{LOGS}/settings/{{experiment}}.log",
+    conda:
+        "../../envs/report.yaml"
     params:
-        settings=lambda w: json.dumps(training_settings(config, w.experiment), sort_keys=True),
-    run:
-        write_json(output[0], json.loads(params.settings))
-        Path(log[0]).write_text(f"wrote {output[0]}\n")
+        json=lambda w: json.dumps(training_settings(config, w.experiment), sort_keys=True),
+    script:
+        "../scripts/write_json.py"
 
 
 rule train:
