@@ -32,7 +32,9 @@ rule settings:
     log:
         f"{LOGS}/settings/{{experiment}}.log",
     conda:
-        "../../envs/report.yaml"
+        # The train rule's own environment: a change of it reruns the train jobs anyway, and
+        # rewriting every settings file for a change of another one would retrain them all.
+        "../../envs/torch.yaml"
     params:
         json=lambda w: json.dumps(training_settings(config, w.experiment), sort_keys=True),
     script:
