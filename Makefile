@@ -3,6 +3,9 @@
 #   make test   lint + the test suite (what .ci/run calls)
 #   make test SLURM=0   the same without the real-SLURM test (it needs root and Debian's
 #                       SLURM packages, which `make slurm-setup` installs)
+# There is no `make test-slow`: no test is marked `slow`, because every test, the demo
+# pipeline's included (a few minutes on 2 cores), belongs in what CI runs. A test that would
+# push `make test` past ~12 minutes gets the `slow` marker, and the target comes back with it.
 VENV ?= .venv
 CORES ?= 2
 SLURM ?= 1
@@ -10,7 +13,7 @@ BIN := $(abspath $(VENV))/bin
 # Rules call the `tinycnn` command of the project environment.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: demo test test-slow lint format setup slurm-setup dry-run clean-demo gpu-check gpu-wheels
+.PHONY: demo test lint format setup slurm-setup dry-run clean-demo gpu-check gpu-wheels
 
 demo: setup
 	snakemake --cores $(CORES) --configfile presets/demo.yaml
@@ -21,9 +24,6 @@ dry-run: setup
 
 test: setup lint $(if $(filter 1,$(SLURM)),slurm-setup)
 	pytest -m "not slow and not gpu$(if $(filter 1,$(SLURM)),, and not slurm)"
-
-test-slow: setup
-	pytest -m "slow"
 
 lint: setup
 	ruff check .

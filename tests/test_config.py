@@ -10,8 +10,8 @@ import yaml
 
 from tinycnn.cli import main
 from tinycnn.config import (
-    augmentation_sets_used,
     deep_merge,
+    load_schema,
     resolve_experiment,
     training_settings,
     validate,
@@ -53,13 +53,15 @@ PAPER_TABLE = [
 @pytest.mark.parametrize("row", PAPER_TABLE, ids=[f"run{r[0]}" for r in PAPER_TABLE])
 def test_resolved_experiments_match_the_paper(paper_config, row):
     run, model, sets, lr, step, epochs, accuracy = row
-    (name,) = [n for n, e in paper_config["experiments"].items() if e["paper"]["run"] == run]
-    exp = resolve_experiment(paper_config, name)
-    assert exp["model"] == model
-    assert exp["augmentation"]["sets"] == sets and exp["augmentation"]["mode"] == "fixed"
-    assert list(exp["augmentation"]["ops"]) == sets
-    assert exp["subset"] == {"train_per_class": None, "val_per_class": None}
-    assert exp["optimizer"] == {
+    (experiment,) = [
+        name for name, entry in paper_config["experiments"].items() if entry["paper"]["run"] == run
+    ]
+    resolved = resolve_experiment(paper_config, experiment)
+    assert resolved["model"] == model
+    assert resolved["augmentation"]["sets"] == sets and resolved["augmentation"]["mode"] == "fixed"
+    assert list(resolved["augmentation"]["ops"]) == sets
+    assert resolved["subset"] == {"train_per_class": None, "val_per_class": None}
+    assert resolved["optimizer"] == {
         "name": "RAdam",
         "lr": lr,
         "betas": [0.9, 0.999],
@@ -67,13 +69,13 @@ def test_resolved_experiments_match_the_paper(paper_config, row):
         "weight_decay": 1e-4,
     }
     if step is None:
-        assert exp["scheduler"] is None
+        assert resolved["scheduler"] is None
     else:
-        assert exp["scheduler"] == {"name": "StepLR", "step_size": step, "gamma": 0.1}
-    assert exp["epochs"] == epochs
-    assert exp["batch_size"] == 256
-    assert exp["seeds"] == [0]
-    assert exp["paper"]["accuracy"] == accuracy
+        assert resolved["scheduler"] == {"name": "StepLR", "step_size": step, "gamma": 0.1}
+    assert resolved["epochs"] == epochs
+    assert resolved["batch_size"] == 256
+    assert resolved["seeds"] == [0]
+    assert resolved["paper"]["accuracy"] == accuracy
 
 
 def test_augmentation_sets_match_the_paper(paper_config):
@@ -94,8 +96,16 @@ def test_augmentation_sets_match_the_paper(paper_config):
     ]
     assert sets["set2"][0]["degrees"] == 10
     assert sets["set2"][3] == {"op": "gaussian_blur", "kernel_size": 5, "sigma": [0.1, 2.0]}
-    assert augmentation_sets_used(paper_config) == ["set1", "set2"]
-    assert augmentation_sets_used(paper_config, mode="online") == []
+    used = {
+        s
+        for name in paper_config["experiments"]
+        for s in resolve_experiment(paper_config, name)["augmentation"]["sets"]
+    }
+    assert used == {"set1", "set2"}
+    assert {
+        resolve_experiment(paper_config, name)["augmentation"]["mode"]
+        for name in paper_config["experiments"]
+    } == {"fixed"}
 
 
 def test_editing_one_experiment_changes_only_its_resolved_settings(paper_config):
@@ -208,9 +218,9 @@ def test_presets_merge_over_the_paper_config(paper_config):
     assert merged["augmentation"]["sets"] == paper_config["augmentation"]["sets"]
     assert merged["models"] == paper_config["models"]
     assert list(merged["experiments"]) == list(paper_config["experiments"])
-    for name, exp in paper_config["experiments"].items():
-        assert merged["experiments"][name]["paper"] == exp["paper"]
-        assert merged["experiments"][name]["model"] == exp["model"]
+    for name, entry in paper_config["experiments"].items():
+        assert merged["experiments"][name]["paper"] == entry["paper"]
+        assert merged["experiments"][name]["model"] == entry["model"]
     assert merged["report"]["demo"] is True and paper_config["report"]["demo"] is False
 
 
@@ -223,3 +233,43 @@ def test_check_config_command(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: the config is not valid:")
     assert "training.epochs: -1 must be at least 1" in err
+
+
+def test_train_command_reads_the_settings_file(paper_config, tmp_path, monkeypatch, capsys):
+    import tinycnn.train
+    from tinycnn.atomic import write_json
+
+    calls = []
+    monkeypatch.setattr(tinycnn.train, "train_run", lambda *args, **kw: calls.append((args, kw)))
+    settings = training_settings(paper_config, "m1_set1")
+    path = tmp_path / "settings" / "m1_set1.json"
+    write_json(path, settings)
+    common = ["--seed", "3", "--data", "packed", "--out", "run", "--checkpoint", "c.pt"]
+    argv = ["train", "--settings", str(path), *common, "--augmented", "set1=a.npy"]
+    assert main(argv) == 0
+    ((args, kw),) = calls
+    assert args == (settings, 3, Path("packed"), {"set1": Path("a.npy")}, Path("run"), Path("c.pt"))
+    assert kw == {"threads": 2}
+
+    assert main(["train", "--settings", str(tmp_path / "missing.json"), *common]) == 1
+    assert "error: cannot read the settings file" in capsys.readouterr().err
+    path.write_text("[1, 2]\n")
+    assert main(["train", "--settings", str(path), *common]) == 1
+    assert "does not hold a JSON object" in capsys.readouterr().err
+
+
+def test_the_schema_allows_exactly_the_ops_and_parameters_the_code_reads():
+    # augment_ops.OP_PARAMETERS is the one list of ops: an op or a parameter added on one side
+    # only fails here.
+    from tinycnn.augment_ops import OP_PARAMETERS
+
+    op = load_schema()["$defs"]["op"]
+    assert sorted(op["properties"]["op"]["enum"]) == sorted(OP_PARAMETERS)
+    allowed: dict[str, set[str]] = {}
+    for case in op["allOf"]:
+        condition = case["if"]["properties"]["op"]
+        for name in condition.get("enum", [condition.get("const")]):
+            assert name not in allowed, f"{name} has two cases in the schema"
+            allowed[name] = set(case["then"]["properties"]) - {"op"}
+            assert case["then"]["additionalProperties"] is False, name
+    assert allowed == {name: set(params) for name, params in OP_PARAMETERS.items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import operator
 import re
 from pathlib import Path
@@ -11,13 +12,16 @@ import torch
 import torchvision
 from torch import fx, nn
 
+from tinycnn.config import load_schema
 from tinycnn.errors import UserError
 from tinycnn.models import (
     MODELS,
     PreActBlock,
+    architecture_record,
     build_model,
     count_parameters,
     layer_table,
+    list_models,
     register,
 )
 
@@ -255,8 +259,64 @@ def test_unknown_model_names_the_known_ones():
 
 def test_registering_a_name_twice_fails():
     with pytest.raises(ValueError, match="registered twice"):
-        register("m1")(lambda num_classes=200: nn.Identity())
-    assert MODELS["m1"].__name__ == "m1"
+        register("m1", description="x")(lambda num_classes=200: nn.Identity())
+    assert MODELS["m1"].build.__name__ == "m1"
+
+
+def test_the_schema_allows_exactly_the_registered_architectures():
+    # The registry is the one list: a model registered without its schema entry, or a schema
+    # entry without its model, fails here.
+    models = load_schema()["properties"]["models"]["additionalProperties"]
+    assert sorted(models["properties"]["arch"]["enum"]) == list_models()
+
+
+def test_every_model_has_a_description_and_the_paper_tabulates_m1_and_m4():
+    assert list_models() == sorted(EXPECTED)
+    for arch in list_models():
+        description = MODELS[arch].description
+        assert description.endswith(".") and re.search(r"\{\w+\}", description), arch
+    assert [arch for arch in list_models() if MODELS[arch].layer_table] == ["m1", "m4"]
+
+
+def test_architecture_record_of_a_tabulated_model(models):
+    record = architecture_record("m1", models["m1"])
+    assert json.loads(json.dumps(record)) == record
+    assert record["arch"] == "m1"
+    assert record["description"] == MODELS["m1"].description
+    assert record["layers"][0] == {
+        "name": "conv1",
+        "layer": "ConvReLU(5x5, 16)",
+        "output": [16, 64, 64],
+        "parameters": 1216,
+    }
+    assert record["layers"][6] == {
+        "name": "flatten",
+        "layer": "Flatten",
+        "output": [2048],
+        "parameters": 0,
+    }
+    rows = layer_table(models["m1"])
+    assert [r["name"] for r in record["layers"]] == [r.name for r in rows]
+    assert sum(r["parameters"] for r in record["layers"]) == EXPECTED["m1"]
+    m4 = architecture_record("m4", models["m4"], image_size=64)
+    assert m4["layers"][-1] == {
+        "name": "fc2",
+        "layer": "FC(200)",
+        "output": [200],
+        "parameters": 51400,
+    }
+
+
+@pytest.mark.parametrize("arch", ["alexnet", "resnet18", "resnet34_preact"])
+def test_architecture_record_of_an_untabulated_model(models, arch):
+    record = architecture_record(arch, models[arch])
+    assert record == {"arch": arch, "description": MODELS[arch].description, "layers": None}
+    assert json.loads(json.dumps(record)) == record
+
+
+def test_architecture_record_of_an_unknown_arch_is_a_user_error(models):
+    with pytest.raises(UserError, match="unknown model architecture 'm2'"):
+        architecture_record("m2", models["m1"])
 
 
 # --- docs ------------------------------------------------------------------------------------

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
+
+from tinycnn.config import training_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -47,21 +50,28 @@ def test_dry_run_of_the_paper_lists_the_data_jobs(tmp_path):
     assert "--md5 90528d7ca1a48142e341f4ef8d21d0de --size 248100043" in out
     assert "resources/tiny-imagenet-200.zip" in out
     assert "results/paper/augmented/set2.npy" in out
-    # Each train job holds a GPU and gets its own experiment's paper settings.
+    # Each train job holds a GPU and reads its own experiment's settings file.
     jobs = out.split("rule train:")[1:]
     assert len(jobs) == 11
     assert all("gpu=1" in job for job in jobs)
-    settings = {
-        re.search(r"wildcards: experiment=([^,\s]+)", job)[1]: json.loads(
-            re.search(r"--settings '(\{.*?\})'", job)[1]
-        )
-        for job in jobs
-    }
+    assert counts["settings"] == 11
+    for job in jobs:
+        experiment = re.search(r"wildcards: experiment=([^,\s]+)", job)[1]
+        assert f"--settings results/paper/settings/{experiment}.json --seed 0" in job
+    # The files hold the paper's settings of each experiment (rule settings, run for real).
+    checked = ["densenet161", "m1_lr1e-4", "m1_set1"]
+    path = "results/paper/settings/{}.json".format
+    written = snakemake("--cores", "2", *map(path, checked), cwd=tmp_path)
+    assert written.returncode == 0, written.stdout[-2000:] + written.stderr[-2000:]
+    settings = {e: json.loads((tmp_path / path(e)).read_text()) for e in checked}
     assert settings["densenet161"]["epochs"] == 8
     assert settings["densenet161"]["scheduler"] == {"name": "StepLR", "step_size": 7, "gamma": 0.1}
     assert settings["m1_lr1e-4"]["optimizer"]["lr"] == 1e-4
     assert settings["m1_set1"]["augmentation"]["sets"] == ["set1"]
     assert "paper" not in settings["m1_set1"]
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    for experiment, written_settings in settings.items():
+        assert written_settings == training_settings(config, experiment)
 
 
 def test_local_archive_replaces_the_urls(tmp_path):
@@ -100,25 +110,47 @@ def test_a_bad_config_stops_before_any_job_with_the_key_named(tmp_path):
     assert "Job stats" not in out
 
 
-def test_demo_preset_runs_the_pipeline_offline(tmp_path):
-    result = snakemake(
-        "--cores", "2", "--configfile", str(ROOT / "presets/demo.yaml"), cwd=tmp_path, timeout=900
-    )
+# --- the demo, run once for the tests below --------------------------------------------------
+
+DEMO = str(ROOT / "presets/demo.yaml")
+# Whichever demo test runs first runs the pipeline (the fixture) within its own time limit:
+# as long as the snakemake call's own timeout below.
+demo_timeout = pytest.mark.timeout(900)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder where `snakemake --configfile presets/demo.yaml` has run the whole pipeline."""
+    workdir = tmp_path_factory.mktemp("demo")
+    result = snakemake("--cores", "2", "--configfile", DEMO, cwd=workdir, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    archive = tmp_path / "resources/tiny-imagenet-demo.zip"
+    return workdir
+
+
+def demo_runs(workdir: Path) -> list[Path]:
+    return sorted((workdir / "results/demo/runs").glob("*/seed0"))
+
+
+@demo_timeout
+def test_demo_downloads_packs_and_augments_offline(demo):
+    archive = demo / "resources/tiny-imagenet-demo.zip"
     assert archive.read_bytes() == (ROOT / "presets/demo/tiny-imagenet-demo.zip").read_bytes()
-    packed = tmp_path / "results/demo/packed"
+    packed = demo / "results/demo/packed"
     stats = json.loads((packed / "stats.json").read_text())
     train = np.load(packed / "train_images.npy", mmap_mode="r")
     assert train.shape == (stats["train"], 64, 64, 3) and train.dtype == np.uint8
     for name in ("set1", "set2"):
-        augmented = np.load(tmp_path / f"results/demo/augmented/{name}.npy", mmap_mode="r")
+        augmented = np.load(demo / f"results/demo/augmented/{name}.npy", mmap_mode="r")
         assert augmented.shape == train.shape
         assert not np.array_equal(augmented, train)
-        preview = tmp_path / f"results/demo/augmented/{name}_preview.png"
+        preview = demo / f"results/demo/augmented/{name}_preview.png"
         assert preview.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "verified" in (tmp_path / "logs/download_tiny-imagenet-demo.zip.log").read_text()
-    runs = sorted((tmp_path / "results/demo/runs").glob("*/seed0"))
+    assert "verified" in (demo / "logs/download_tiny-imagenet-demo.zip.log").read_text()
+
+
+@demo_timeout
+def test_demo_trains_every_run_from_its_settings_file(demo):
+    runs = demo_runs(demo)
     assert [r.parent.name for r in runs] == sorted(_paper_experiments())
     for run in runs:
         summary = json.loads((run / "summary.json").read_text())
@@ -127,19 +159,24 @@ def test_demo_preset_runs_the_pipeline_offline(tmp_path):
         assert summary["best_val_acc"] == max(float(m["val_acc"]) for m in metrics)
         assert summary["device"] == "cpu"
         assert (run / "model.pt").stat().st_size > 0
-    assert not list((tmp_path / "results/demo/checkpoints").glob("*.pt"))
-    # Table <-> metrics files <-> PDF text.
+        settings = demo / f"results/demo/settings/{summary['experiment']}.json"
+        assert summary["resolved"] == json.loads(settings.read_text())
+    assert not list((demo / "results/demo/checkpoints").glob("*.pt"))
+
+
+@demo_timeout
+def test_demo_paper_agrees_with_the_table_and_the_metrics(demo):
     table = {
         r["experiment"]: r
-        for r in csv.DictReader((tmp_path / "results/demo/aggregate/experiments.csv").open())
+        for r in csv.DictReader((demo / "results/demo/aggregate/experiments.csv").open())
     }
     assert sorted(table) == sorted(_paper_experiments())
-    pdf = tmp_path / "results/demo/paper.pdf"
+    pdf = demo / "results/demo/paper.pdf"
     text = subprocess.run(
         ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert "Demo data: not a reproduction." in text.split("Abstract")[0]
-    for run in runs:
+    for run in demo_runs(demo):
         summary = json.loads((run / "summary.json").read_text())
         row = table[summary["experiment"]]
         assert float(row["best_val_acc_mean"]) == pytest.approx(summary["best_val_acc"])
@@ -148,43 +185,51 @@ def test_demo_preset_runs_the_pipeline_offline(tmp_path):
             ln for ln in text.splitlines() if re.match(rf"\s*{row['run']}\s+{row['model']}\s", ln)
         )
         assert f"{summary['best_val_acc']:.1f}" in line
-    assert (tmp_path / "results/demo/paper.html").read_text().count("data:image/png;base64") >= 13
-    # Snakemake's own report holds every flagged figure and the paper.
-    report = snakemake(
-        "--configfile", str(ROOT / "presets/demo.yaml"), "--report", "report.zip", cwd=tmp_path
-    )
+    assert (demo / "results/demo/paper.html").read_text().count("data:image/png;base64") >= 13
+
+
+@demo_timeout
+def test_demo_snakemake_report_holds_the_figures_and_the_paper(demo):
+    report = snakemake("--configfile", DEMO, "--report", "report.zip", cwd=demo)
     assert report.returncode == 0, report.stdout[-2000:] + report.stderr[-2000:]
-    with zipfile.ZipFile(tmp_path / "report.zip") as bundle:
+    with zipfile.ZipFile(demo / "report.zip") as bundle:
         names = "\n".join(bundle.namelist())
     for name in ("paper.pdf", "paper_vs_ours.png", "set2_preview.png", "curves_m1_set1.png"):
         assert name in names
-    # A second run finds everything up to date.
-    again = snakemake(
-        "-n", "--cores", "2", "--configfile", str(ROOT / "presets/demo.yaml"), cwd=tmp_path
-    )
+
+
+@demo_timeout
+def test_demo_second_run_has_nothing_to_do(demo):
+    again = snakemake("-n", "--cores", "2", "--configfile", DEMO, cwd=demo)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@demo_timeout
+def test_demo_edit_of_one_experiment_retrains_it_alone(demo):
     # Editing one experiment retrains that job alone; a reported number retrains none (both
     # re-render the paper).
-    edited = tmp_path / "edited.yaml"
+    edited = demo / "edited.yaml"
     edited.write_text(
         "experiments:\n  m1_lr1e-4: {optimizer: {lr: 2.0e-4}}\n  alexnet: {paper: {accuracy: 19}}\n"
     )
-    dry = snakemake(
-        "-n",
-        "--cores",
-        "2",
-        "--configfile",
-        str(ROOT / "presets/demo.yaml"),
-        str(edited),
-        cwd=tmp_path,
-    )
+    dry = snakemake("-n", "--cores", "2", "--configfile", DEMO, str(edited), cwd=demo)
     out = dry.stdout + dry.stderr
     report_chain = {"config_snapshot": 1, "aggregate": 1, "paper_html": 1, "paper_pdf": 1}
-    assert job_counts(out) == {"train": 1, **report_chain, "all": 1, "total": 6}
+    assert job_counts(out) == {"settings": 1, "train": 1, **report_chain, "all": 1, "total": 7}
     assert "experiment=m1_lr1e-4" in out
 
 
-def _paper_experiments() -> list[str]:
-    import yaml
+@demo_timeout
+def test_demo_new_seed_adds_jobs_and_retrains_none(demo):
+    seeds = demo / "seeds.yaml"
+    seeds.write_text("training: {seeds: [0, 1]}\n")
+    dry = snakemake("-n", "--cores", "2", "--configfile", DEMO, str(seeds), cwd=demo)
+    out = dry.stdout + dry.stderr
+    counts = job_counts(out)
+    assert counts["train"] == 11 and "settings" not in counts, counts
+    train_jobs = out.split("rule train:")[1:]
+    assert all(re.search(r"wildcards: experiment=\S+, seed=1\n", job) for job in train_jobs)
 
+
+def _paper_experiments() -> list[str]:
     return list(yaml.safe_load((ROOT / "config.yaml").read_text())["experiments"])

@@ -314,13 +314,28 @@ class _Spec:
         return v
 
 
+# The ops and the parameters each accepts. The config schema (workflow/schemas/
+# config.schema.yaml, $defs.op) must allow exactly these: tests/test_config.py checks it.
+OP_PARAMETERS: dict[str, frozenset[str]] = {
+    "random_horizontal_flip": frozenset({"p"}),
+    "random_vertical_flip": frozenset({"p"}),
+    "random_rotation": frozenset({"degrees", "interpolation", "fill"}),
+    "gaussian_blur": frozenset({"kernel_size", "sigma"}),
+    "center_crop": frozenset({"size"}),
+    "resize": frozenset({"size", "interpolation", "antialias"}),
+    "normalize": frozenset(),  # its mean and std are the training set's (stats.json)
+}
+OP_NAMES = tuple(name for name in OP_PARAMETERS if name != "normalize")  # the uint8 ops
+
+
 def _parse_op(name: str, spec: Mapping[str, Any], where: str) -> Op:
+    if name not in OP_NAMES:
+        raise UserError(f"{where}: unknown op {name!r} (known: {', '.join(OP_PARAMETERS)})")
+    s = _Spec(spec, where, OP_PARAMETERS[name])
     if name in ("random_horizontal_flip", "random_vertical_flip"):
-        s = _Spec(spec, where, {"p"})
         cls = RandomHorizontalFlip if name == "random_horizontal_flip" else RandomVerticalFlip
         return cls(p=s.number("p", 0.5, hi=1.0))
     if name == "random_rotation":
-        s = _Spec(spec, where, {"degrees", "interpolation", "fill"})
         fill = s.get("fill", 0)
         if isinstance(fill, bool) or not isinstance(fill, int) or not 0 <= fill <= 255:
             raise s.fail("fill", "an int in [0, 255]")
@@ -330,33 +345,19 @@ def _parse_op(name: str, spec: Mapping[str, Any], where: str) -> Op:
             fill=fill,
         )
     if name == "gaussian_blur":
-        s = _Spec(spec, where, {"kernel_size", "sigma"})
         sigma = s.range("sigma", (0.1, 2.0), symmetric=False)
         if sigma[0] <= 0:
             raise s.fail("sigma", "positive")
         return GaussianBlur(kernel_size=s.ints("kernel_size", odd=True), sigma=sigma)
     if name == "center_crop":
-        return CenterCrop(size=_Spec(spec, where, {"size"}).ints("size"))
-    if name == "resize":
-        s = _Spec(spec, where, {"size", "interpolation", "antialias"})
-        size = s.get("size")
-        return Resize(
-            size=(size,) if type(size) is int and size > 0 else s.ints("size"),
-            interpolation=s.choice("interpolation", "bilinear", ("bilinear", "nearest")),
-            antialias=s.flag("antialias", True),
-        )
-    known = [*OP_NAMES, "normalize"]
-    raise UserError(f"{where}: unknown op {name!r} (known: {', '.join(known)})")
-
-
-OP_NAMES = (
-    "random_horizontal_flip",
-    "random_vertical_flip",
-    "random_rotation",
-    "gaussian_blur",
-    "center_crop",
-    "resize",
-)
+        return CenterCrop(size=s.ints("size"))
+    assert name == "resize"
+    size = s.get("size")
+    return Resize(
+        size=(size,) if type(size) is int and size > 0 else s.ints("size"),
+        interpolation=s.choice("interpolation", "bilinear", ("bilinear", "nearest")),
+        antialias=s.flag("antialias", True),
+    )
 
 
 def parse_set(name: str, ops: Sequence[Mapping[str, Any]]) -> Pipeline:
@@ -370,7 +371,7 @@ def parse_set(name: str, ops: Sequence[Mapping[str, Any]]) -> Pipeline:
         if not isinstance(op, str):
             raise UserError(f"{where}: expected a mapping with an 'op' key, got {spec!r}")
         if op == "normalize":
-            _Spec(spec, where, set())  # its mean/std are the training set's (stats.json)
+            _Spec(spec, where, OP_PARAMETERS["normalize"])
             if i != len(ops):
                 raise UserError(f"{where}: normalize may only be the last op")
             return Pipeline(name, tuple(parsed), normalize=True)

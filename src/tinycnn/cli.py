@@ -54,12 +54,24 @@ def _named_paths(items: Sequence[str], flag: str) -> dict[str, Path]:
     return out
 
 
+def _read_settings(path: str) -> dict:
+    """The resolved settings of one experiment, as the workflow's rule `settings` writes them."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            settings = json.load(fh)
+    except (OSError, ValueError) as err:
+        raise UserError(f"cannot read the settings file {path}: {err}") from None
+    if not isinstance(settings, dict):
+        raise UserError(f"the settings file {path} does not hold a JSON object")
+    return settings
+
+
 def _train(args: argparse.Namespace) -> int:
     from tinycnn.train import Interrupted, train_run
 
     try:
         train_run(
-            json.loads(args.settings),
+            _read_settings(args.settings),
             args.seed,
             Path(args.data),
             _named_paths(args.augmented, "--augmented"),
@@ -76,15 +88,6 @@ def _train(args: argparse.Namespace) -> int:
 def _load_config(path: str) -> dict:
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
-
-
-def _write_config(args: argparse.Namespace) -> None:
-    from tinycnn.atomic import write_json
-    from tinycnn.config import validate
-
-    config = json.loads(args.json)
-    validate(config)
-    write_json(Path(args.out), config)
 
 
 def _aggregate(args: argparse.Namespace) -> None:
@@ -166,7 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_augment)
 
     p = sub.add_parser("train", help="train one experiment with one seed (resumable)")
-    p.add_argument("--settings", required=True, help="the resolved experiment as JSON")
+    p.add_argument(
+        "--settings", required=True, help="the experiment's settings file (JSON, rule settings)"
+    )
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--data", required=True, help="folder of the packed arrays")
     p.add_argument("--augmented", action="append", default=[], help="SET=PATH, repeat")
@@ -174,11 +179,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="resumable checkpoint (kept outside --out)")
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=_train)
-
-    p = sub.add_parser("write-config", help="validate a merged config and save it as JSON")
-    p.add_argument("--json", required=True, help="the merged config as JSON")
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=_write_config)
 
     p = sub.add_parser("aggregate", help="tables and figures of every run")
     p.add_argument("--config", required=True, help="the merged config (JSON)")

@@ -5,6 +5,10 @@ keys and out-of-range values; the checks below catch what a schema cannot say
 (an experiment naming a model or augmentation set that is not defined). Every
 problem becomes one line that names the key, and all of them are raised
 together as one :class:`UserError`.
+
+Names, here and in the workflow: ``experiment`` is an experiment's name (a key of
+``experiments:``), ``entry`` its mapping as the config writes it (overrides only), and
+``settings`` what :func:`training_settings` resolves for it (what a train job reads).
 """
 
 from __future__ import annotations
@@ -108,20 +112,20 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
                 f"augmentation.sets.{set_name}: 'normalize' must be the last op "
                 "(it runs on the training device after the uint8 ops)"
             )
-    for exp_name, exp in config.get("experiments", {}).items():
-        model = exp.get("model")
+    for experiment, entry in config.get("experiments", {}).items():
+        model = entry.get("model")
         if model not in models:
             hint = difflib.get_close_matches(str(model), list(models), n=1)
             suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
             problems.append(
-                f"experiments.{exp_name}.model: unknown model {model!r} "
+                f"experiments.{experiment}.model: unknown model {model!r} "
                 f"(defined in models: {', '.join(models)}){suggestion}"
             )
-        aug = {**config["training"].get("augmentation", {}), **exp.get("augmentation", {})}
+        aug = {**config["training"].get("augmentation", {}), **entry.get("augmentation", {})}
         for set_name in aug.get("sets", []):
             if set_name not in sets:
                 problems.append(
-                    f"experiments.{exp_name}.augmentation.sets: unknown set {set_name!r} "
+                    f"experiments.{experiment}.augmentation.sets: unknown set {set_name!r} "
                     f"(defined in augmentation.sets: {', '.join(sets)})"
                 )
     for i, comparison in enumerate(config.get("report", {}).get("comparisons", [])):
@@ -165,47 +169,38 @@ def deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, A
     return out
 
 
-def resolve_experiment(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+def resolve_experiment(config: Mapping[str, Any], experiment: str) -> dict[str, Any]:
     """The full settings of one experiment: the shared recipe with its overrides applied.
 
-    The result is what a training job receives, and nothing else: editing one
-    experiment changes only that experiment's resolved settings.
+    ``experiment`` is a key of ``config["experiments"]``; the result adds the ops of its
+    augmentation sets, its model's ``arch``, its ``name`` and ``model``, its seed list and the
+    paper's numbers. Editing one experiment changes only that experiment's resolved settings.
     """
-    if name not in config["experiments"]:
+    if experiment not in config["experiments"]:
         raise UserError(
-            f"unknown experiment {name!r}; the config defines: {', '.join(config['experiments'])}"
+            f"unknown experiment {experiment!r}; "
+            f"the config defines: {', '.join(config['experiments'])}"
         )
-    exp = config["experiments"][name]
-    recipe = {k: v for k, v in exp.items() if k in RECIPE_KEYS}
-    resolved = deep_merge(dict(config["training"]), recipe)
-    model = exp["model"]
+    entry = config["experiments"][experiment]  # the experiment's own keys, as written
+    overrides = {k: v for k, v in entry.items() if k in RECIPE_KEYS}
+    resolved = deep_merge(dict(config["training"]), overrides)
     sets = config["augmentation"]["sets"]
     resolved["augmentation"]["ops"] = {
         s: copy.deepcopy(sets[s]) for s in resolved["augmentation"]["sets"]
     }
     resolved.update(
-        name=name,
-        model=model,
-        arch=config["models"][model]["arch"],
-        paper=copy.deepcopy(exp.get("paper")),
+        name=experiment,
+        model=entry["model"],
+        arch=config["models"][entry["model"]]["arch"],
+        paper=copy.deepcopy(entry.get("paper")),
     )
     return resolved
 
 
-def training_settings(config: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """What one training job receives: the resolved experiment without the paper's numbers
-    and the seed list (the seed comes separately), so that editing a reported accuracy or
-    adding a seed does not rerun existing jobs."""
-    resolved = resolve_experiment(config, name)
-    del resolved["paper"], resolved["seeds"]
-    return resolved
-
-
-def augmentation_sets_used(config: Mapping[str, Any], mode: str | None = None) -> list[str]:
-    """Names of the augmentation sets the experiments train on (optionally in one mode)."""
-    used: dict[str, None] = {}
-    for name in config["experiments"]:
-        aug = resolve_experiment(config, name)["augmentation"]
-        if mode is None or aug["mode"] == mode:
-            used.update(dict.fromkeys(aug["sets"]))
-    return list(used)
+def training_settings(config: Mapping[str, Any], experiment: str) -> dict[str, Any]:
+    """What one training job receives (the workflow writes it to a file, its settings file):
+    the resolved experiment without the paper's numbers and the seed list (the seed comes
+    separately), so that editing a reported accuracy or adding a seed reruns no existing job."""
+    settings = resolve_experiment(config, experiment)
+    del settings["paper"], settings["seeds"]
+    return settings

@@ -1,8 +1,12 @@
 """The paper's seven architectures, built by name from a registry.
 
 ``build_model("resnet18")`` returns a freshly initialized model (no pretrained weights) that maps
-a batch of 64x64 RGB images (N, 3, 64, 64) to ``num_classes`` logits. Adding a model is adding
-one ``@register("name")`` constructor. Keys (config.yaml's ``arch``):
+a batch of 64x64 RGB images (N, 3, 64, 64) to ``num_classes`` logits. The registry is the one
+list of architectures: each ``@register("name", description=..., layer_table=...)`` constructor
+carries the paper's text about it and whether the paper prints its layer table;
+:func:`architecture_record` is what a run records about its model. The config schema's ``arch``
+enum must list exactly :func:`list_models` (tests/test_models.py checks it, and the parameter
+counts of docs/models.md). Keys (config.yaml's ``arch``):
 
 - ``m1``, ``m4``: J. Ting's baseline and best model, plain ``nn.Sequential`` with one named child
   per row of the paper's Tables 1 and 2 (``layer_table`` lists them).
@@ -15,7 +19,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 import torchvision
@@ -23,29 +28,54 @@ from torch import nn
 
 from tinycnn.errors import UserError
 
-MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """One architecture: its constructor ``build(num_classes) -> nn.Module``, the paper's text
+    about it (``description``, with ``{citation}`` keys the report fills in), and whether the
+    paper prints its layer table (``layer_table``: sequential models only, see
+    :func:`layer_table`)."""
+
+    build: Callable[..., nn.Module]
+    description: str
+    layer_table: bool = False
 
 
-def register(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+MODELS: dict[str, RegisteredModel] = {}
+
+
+def register(
+    name: str, *, description: str, layer_table: bool = False
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator: add a constructor ``f(num_classes) -> nn.Module`` to ``MODELS`` as ``name``."""
 
     def add(constructor: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in MODELS:
             raise ValueError(f"model {name!r} is registered twice")
-        MODELS[name] = constructor
+        MODELS[name] = RegisteredModel(constructor, description, layer_table)
         return constructor
 
     return add
 
 
-def build_model(arch: str, num_classes: int = 200) -> nn.Module:
-    """A new, randomly initialized model of the registered architecture ``arch``."""
+def list_models() -> list[str]:
+    """The registered architectures' names, sorted (config.yaml's ``arch`` values)."""
+    return sorted(MODELS)
+
+
+def registered(arch: str) -> RegisteredModel:
+    """The registry's entry of ``arch``; an unknown name is a :class:`UserError`."""
     if arch not in MODELS:
         raise UserError(
-            f"unknown model architecture {arch!r}; known: {', '.join(sorted(MODELS))}. "
+            f"unknown model architecture {arch!r}; known: {', '.join(list_models())}. "
             "Fix `arch` under `models:` in the config."
         )
-    return MODELS[arch](num_classes=num_classes)
+    return MODELS[arch]
+
+
+def build_model(arch: str, num_classes: int = 200) -> nn.Module:
+    """A new, randomly initialized model of the registered architecture ``arch``."""
+    return registered(arch).build(num_classes=num_classes)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -68,7 +98,12 @@ def _pool() -> nn.MaxPool2d:
     return nn.MaxPool2d(2)
 
 
-@register("m1")
+@register(
+    "m1",
+    description="J. Ting's baseline {ting}: a plain stack of convolution–ReLU layers, each "
+    "followed by max-pooling, then a fully connected hidden layer and the classifier.",
+    layer_table=True,
+)
 def m1(num_classes: int = 200) -> nn.Sequential:
     """M1: three ConvReLU (5x5/16, 3x3/16, 3x3/32) each pooled, FC-ReLU(256), FC."""
     return nn.Sequential(
@@ -86,7 +121,12 @@ def m1(num_classes: int = 200) -> nn.Sequential:
     )
 
 
-@register("m4")
+@register(
+    "m4",
+    description="J. Ting's best model {ting}: deeper and wider than M1, with pairs of "
+    "convolution–ReLU layers before each max-pooling and the same classifier head.",
+    layer_table=True,
+)
 def m4(num_classes: int = 200) -> nn.Sequential:
     """M4: three pairs of ConvReLU (5x5/32 x2, 3x3/64 x2, 3x3/64 + 3x3/128), each pair pooled."""
     return nn.Sequential(
@@ -134,8 +174,13 @@ def _notation(module: nn.Module) -> str:
 
 @torch.no_grad()
 def layer_table(model: nn.Sequential, image_size: int = 64) -> list[LayerRow]:
-    """Rows of a sequential model (M1, M4) for one ``image_size`` RGB input, batch dim dropped."""
-    x = torch.zeros(1, 3, image_size, image_size)
+    """Rows of a sequential model (M1, M4) for one ``image_size`` RGB input, batch dim dropped.
+
+    The input is made on the device and in the dtype of the model's parameters, so a model on a
+    GPU is tabulated where it is (the shapes and counts do not depend on it)."""
+    param = next(model.parameters(), None)
+    like = {} if param is None else {"device": param.device, "dtype": param.dtype}
+    x = torch.zeros(1, 3, image_size, image_size, **like)
     rows = []
     for name, child in model.named_children():
         x = child(x)
@@ -143,10 +188,34 @@ def layer_table(model: nn.Sequential, image_size: int = 64) -> list[LayerRow]:
     return rows
 
 
+def architecture_record(arch: str, model: nn.Module, image_size: int = 64) -> dict[str, Any]:
+    """What a run records about its model (JSON-serializable): the registered ``arch``, its
+    ``description`` (the paper's text, with ``{citation}`` keys), and ``layers``, the rows of
+    :func:`layer_table` for ``image_size`` inputs if the paper prints that table (else None)."""
+    entry = registered(arch)
+    layers = None
+    if entry.layer_table:
+        layers = [
+            {
+                "name": row.name,
+                "layer": row.layer,
+                "output": list(row.output_shape),
+                "parameters": row.parameters,
+            }
+            for row in layer_table(model, image_size)
+        ]
+    return {"arch": arch, "description": entry.description, "layers": layers}
+
+
 # --- torchvision models ----------------------------------------------------------------------
 
 
-@register("alexnet")
+@register(
+    "alexnet",
+    description="The ImageNet network of Krizhevsky et al. {alexnet}, kept whole up to its "
+    "ImageNet-sized output and followed by one more fully connected layer that maps that output "
+    "to the classes here; it has no batch normalization.",
+)
 def alexnet(num_classes: int = 200) -> torchvision.models.AlexNet:
     """torchvision AlexNet (1000 outputs) + ``Linear(1000, num_classes)``, no activation between.
 
@@ -159,19 +228,33 @@ def alexnet(num_classes: int = 200) -> torchvision.models.AlexNet:
     return model
 
 
-@register("resnet18")
+@register(
+    "resnet18",
+    description="A residual network {resnet}: stages of basic blocks whose output adds the "
+    "block's input back through a shortcut, with batch normalization after every convolution.",
+)
 def resnet18(num_classes: int = 200) -> torchvision.models.ResNet:
     """torchvision ResNet18 with a ``num_classes`` head."""
     return torchvision.models.resnet18(weights=None, num_classes=num_classes)
 
 
-@register("resnet34")
+@register(
+    "resnet34",
+    description="A deeper residual network {resnet} of basic blocks, each of which adds its "
+    "input back to its output through a shortcut, with batch normalization after every "
+    "convolution.",
+)
 def resnet34(num_classes: int = 200) -> torchvision.models.ResNet:
     """torchvision ResNet34 (basic blocks) with a ``num_classes`` head."""
     return torchvision.models.resnet34(weights=None, num_classes=num_classes)
 
 
-@register("densenet161")
+@register(
+    "densenet161",
+    description="A densely connected network {densenet}: inside a dense block every layer "
+    "receives the feature maps of all the layers before it, and transition layers between the "
+    "blocks compress and downsample.",
+)
 def densenet161(num_classes: int = 200) -> torchvision.models.DenseNet:
     """torchvision DenseNet161 with a ``num_classes`` head."""
     return torchvision.models.densenet161(weights=None, num_classes=num_classes)
@@ -247,7 +330,12 @@ class PreActResNet(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
-@register("resnet34_preact")
+@register(
+    "resnet34_preact",
+    description="ResNet34 rebuilt from full pre-activation blocks {preact}: batch "
+    "normalization and ReLU come before each convolution, and the shortcut carries the signal "
+    "with no nonlinearity on its path.",
+)
 def resnet34_preact(num_classes: int = 200) -> PreActResNet:
     """ResNet34 ([3, 4, 6, 3] blocks, widths 64-512) with full pre-activation blocks."""
     return PreActResNet([3, 4, 6, 3], num_classes=num_classes)

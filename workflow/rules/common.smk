@@ -1,5 +1,7 @@
 # Helpers shared by the rules: config validation (before any job runs), the
 # paths of every output, and what each job is handed from the config.
+# Names: `experiment` is an experiment's name; `settings` what training_settings
+# resolves for it (written to settings_file(experiment) by rule `settings`).
 import json
 import re
 import shlex
@@ -11,7 +13,6 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from snakemake.exceptions import WorkflowError  # noqa: E402
 
 from tinycnn.config import (  # noqa: E402
-    augmentation_sets_used,
     load_schema,
     resolve_experiment,
     training_settings,
@@ -80,7 +81,16 @@ def preview(aug_set):
 
 def runs():
     """(experiment, seed) of every training job."""
-    return [(e, s) for e in config["experiments"] for s in resolve_experiment(config, e)["seeds"]]
+    return [
+        (experiment, seed)
+        for experiment in config["experiments"]
+        for seed in resolve_experiment(config, experiment)["seeds"]
+    ]
+
+
+def settings_file(experiment):
+    """The experiment's resolved settings (rule `settings`), which its train jobs read."""
+    return f"{RESULTS}/settings/{experiment}.json"
 
 
 def run_path(experiment, seed, name):
@@ -102,10 +112,16 @@ def fixed_sets(experiment):
     return aug["sets"] if aug["mode"] == "fixed" else []
 
 
+def augmented_key(aug_set):
+    """The train rule's input name of a materialized set: prefixed, so that no set name can
+    collide with another input's name."""
+    return f"augmented_{aug_set}"
+
+
 def train_inputs(wildcards):
-    """The packed data, plus the materialized sets an experiment in mode fixed trains on."""
-    inputs = dict(PACKED_FILES)
-    inputs.update({s: augmented(s) for s in fixed_sets(wildcards.experiment)})
+    """The settings file, the packed data, and the materialized sets of mode fixed."""
+    inputs = {"settings": settings_file(wildcards.experiment), **PACKED_FILES}
+    inputs.update({augmented_key(s): augmented(s) for s in fixed_sets(wildcards.experiment)})
     return inputs
 
 

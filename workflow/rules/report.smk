@@ -2,6 +2,13 @@
 # paper (HTML, then PDF). Figures also go into `snakemake --report report.zip`.
 
 
+# The merged config as the report reads it (validated once, when the workflow was parsed).
+# Its params are the whole config, as JSON with sorted keys: any edit rewrites the file, and
+# the report is rendered again.
+localrules:
+    config_snapshot,
+
+
 rule config_snapshot:
     output:
         f"{RESULTS}/config.json",
@@ -10,9 +17,9 @@ rule config_snapshot:
     conda:
         "../../envs/report.yaml"
     params:
-        config=shlex.quote(json.dumps(config)),
-    shell:
-        "tinycnn write-config --json {params.config} --out {output} 2> {log}"
+        json=json.dumps(config, sort_keys=True),
+    script:
+        "../scripts/write_json.py"
 
 
 rule aggregate:

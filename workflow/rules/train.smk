@@ -14,8 +14,31 @@ if os.environ.get("SLURM_JOB_ID"):
 
 
 wildcard_constraints:
-    experiment="|".join(re.escape(e) for e in config["experiments"]),
+    experiment="|".join(re.escape(experiment) for experiment in config["experiments"]),
     seed=r"\d+",
+
+
+# The settings are resolved once per experiment, here, and travel as a file (what the train
+# job reads). They are this rule's params, as JSON with sorted keys: Snakemake rewrites the
+# file, and so retrains that experiment's jobs, when and only when the experiment's own
+# settings change; not for an edit elsewhere in the config, a reported number or a new seed.
+localrules:
+    settings,
+
+
+rule settings:
+    output:
+        settings_file("{experiment}"),
+    log:
+        f"{LOGS}/settings/{{experiment}}.log",
+    conda:
+        # The train rule's own environment: a change of it reruns the train jobs anyway, and
+        # rewriting every settings file for a change of another one would retrain them all.
+        "../../envs/torch.yaml"
+    params:
+        json=lambda w: json.dumps(training_settings(config, w.experiment), sort_keys=True),
+    script:
+        "../scripts/write_json.py"
 
 
 rule train:
@@ -37,14 +60,13 @@ rule train:
         mem_mb=24000,
         runtime=lambda w, attempt: 720 * attempt,
     params:
-        settings=lambda w: shlex.quote(json.dumps(training_settings(config, w.experiment))),
         augmented=lambda w, input: " ".join(
-            f"--augmented {s}={input[s]}" for s in fixed_sets(w.experiment)
+            f"--augmented {s}={input[augmented_key(s)]}" for s in fixed_sets(w.experiment)
         ),
         data=lambda w, input: Path(input.stats).parent,
         out=lambda w, output: Path(output.summary).parent,
         checkpoint=checkpoint_path,
     shell:
-        "exec tinycnn train --settings {params.settings} --seed {wildcards.seed}"
+        "exec tinycnn train --settings {input.settings} --seed {wildcards.seed}"
         " --data {params.data} {params.augmented} --out {params.out}"
         " --checkpoint {params.checkpoint} --threads {threads} 2> {log}"
