@@ -385,6 +385,8 @@ def test_recorded_layers_match_the_model_code() -> None:
     for arch, rows in LAYERS.items():
         table = layer_table(build_model(arch, num_classes=200))
         assert [(r.name, r.layer, list(r.output_shape), r.parameters) for r in table] == rows
+    # The original's table numbers name architectures the fixture records layers of.
+    assert set(prose.ORIGINAL_TABLES) <= set(LAYERS)
 
 
 def test_report_side_imports_no_torch() -> None:
