@@ -396,9 +396,14 @@ def preview_figure(numbering: Numbering, config: Mapping, previews: Mapping[str,
 # --- assembly ----------------------------------------------------------------------------------
 
 
+def _family(e: Mapping[str, Any]) -> str:
+    """The model family (subsection) of an experiment: its ``section``, else its model."""
+    return e.get("section") or e["model"]
+
+
 def _sections(exps: Sequence[dict[str, Any]]) -> list[ModelSection]:
-    """One section per model family (``section``, else the model), in paper run order."""
-    groups = facts.by(exps, lambda e: e.get("section") or e["model"])
+    """One section per model family, in paper run order."""
+    groups = facts.by(exps, _family)
     return [
         ModelSection(f"2.{i}", title, members)
         for i, (title, members) in enumerate(groups.items(), 2)
@@ -413,8 +418,7 @@ def _comparisons(config: Mapping, exps: Sequence[dict[str, Any]]) -> list[Compar
         members = [by_name.get(name) for name in entry["experiments"]]
         if len(members) >= 2 and all(members):
             last = max(members, key=exps.index)
-            section = last.get("section") or last["model"]
-            out.append(Comparison(entry["id"], entry["title"], members, section))
+            out.append(Comparison(entry["id"], entry["title"], members, _family(last)))
     return out
 
 
