@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 from PIL import Image
+from report_fixtures import architecture
 
 from tinycnn.aggregate import aggregate, within_tolerance
 from tinycnn.config import deep_merge, training_settings, validate
@@ -174,6 +175,7 @@ def write_run(root: Path, config: dict[str, Any], experiment: str, seed: int) ->
         "wall_seconds": wall,
         "images_per_second": rows[0]["images_per_second"],
         "resolved": training_settings(config, experiment),
+        "architecture": architecture(config["models"][model]["arch"]),
     }
     run_dir = root / "runs" / experiment / f"seed{seed}"
     run_dir.mkdir(parents=True)
@@ -311,7 +313,8 @@ def test_figures(out: Path) -> None:
 def test_same_data_same_bytes(out: Path, config: dict[str, Any], run_dirs: list[Path]) -> None:
     again = out.parent / "again"
     aggregate(run_dirs, config, again)
-    for name in ("runs.csv", "experiments.csv", "epochs.csv", "figures.json"):
+    names = ("runs.csv", "experiments.csv", "epochs.csv", "figures.json")
+    for name in (*names, "settings.json", "architectures.json"):
         assert (again / name).read_bytes() == (out / name).read_bytes()
     png = "figures/curves_two_seeds.png"
     assert (again / png).read_bytes() == (out / png).read_bytes()
@@ -339,6 +342,66 @@ def test_broken_run_folder(
     with pytest.raises(UserError, match=re.escape(f"{run_dir}/{message}")):
         aggregate([run_dir], config, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_settings_as_the_runs_recorded_them(out: Path, config: dict[str, Any]) -> None:
+    settings = json.loads((out / "settings.json").read_text())
+    assert set(settings) == {"approx", "two_seeds", "below"}
+    for name, recorded in settings.items():
+        assert recorded == training_settings(config, name)
+    assert settings["below"]["scheduler"] == {"name": "StepLR", "step_size": 7, "gamma": 0.1}
+    assert settings["approx"]["augmentation"]["sets"] == ["set1"]
+
+
+def test_architectures_as_the_runs_recorded_them(out: Path) -> None:
+    architectures = json.loads((out / "architectures.json").read_text())
+    assert architectures == {"m1": architecture("m1"), "alexnet": architecture("alexnet")}
+    assert architectures["m1"]["layers"][0] == {
+        "name": "conv1",
+        "layer": "ConvReLU(5x5, 16)",
+        "output": [16, 64, 64],
+        "parameters": 1216,
+    }
+    assert architectures["alexnet"]["layers"] is None
+
+
+def test_summary_without_architecture_names_the_run(config: dict[str, Any], tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path, config, "approx", 0)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    del summary["architecture"]
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    folder = re.escape(str(run_dir))
+    message = rf"{folder}/summary\.json lacks architecture: the run folder {folder} was written"
+    with pytest.raises(UserError, match=message):
+        aggregate([run_dir], config, tmp_path / "out")
+    summary["architecture"] = {"arch": "m1", "layers": [{"name": "conv1"}]}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(UserError, match=r"`architecture` should hold arch, description, layers"):
+        aggregate([run_dir], config, tmp_path / "out")
+
+
+def test_seeds_with_different_settings(config: dict[str, Any], tmp_path: Path) -> None:
+    dirs = [write_run(tmp_path, config, "two_seeds", s) for s in (0, 1)]
+    summary = json.loads((dirs[1] / "summary.json").read_text())
+    summary["resolved"]["optimizer"]["lr"] = 1e-4
+    (dirs[1] / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(UserError, match=r"experiment 'two_seeds' recorded different settings"):
+        aggregate(dirs, config, tmp_path / "out")
+
+
+def test_runs_with_different_architectures_keep_the_first(
+    config: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dirs = [write_run(tmp_path, config, e, 0) for e in ("approx", "two_seeds")]
+    summary = json.loads((dirs[1] / "summary.json").read_text())
+    summary["architecture"]["description"] = "Edited since."
+    (dirs[1] / "summary.json").write_text(json.dumps(summary))
+    aggregate(dirs, config, tmp_path / "out")
+    recorded = json.loads((tmp_path / "out" / "architectures.json").read_text())
+    assert recorded["m1"] == architecture("m1")  # run 1 (approx) comes first
+    assert "experiment 'two_seeds' seed 0 recorded another architecture 'm1'" in (
+        capsys.readouterr().err
+    )
 
 
 def test_experiment_not_in_config(

@@ -20,8 +20,9 @@ from tinycnn.figures import (
     plot_comparison,
     plot_curves,
     plot_paper_vs_ours,
-    stated,
 )
+from tinycnn.formatting import fmt_stated as stated
+from tinycnn.prose import curves_caption
 
 CONFIG = {
     "models": {"M1": {"arch": "m1"}, "M4": {"arch": "m4"}, "AlexNet": {"arch": "alexnet"}},
@@ -150,3 +151,18 @@ def test_style_stays_local() -> None:
 )
 def test_stated(how: str, text: str) -> None:
     assert stated(29.5, how) == text
+
+
+def test_captions_print_numbers_as_the_tables_do() -> None:
+    row = {
+        "experiment": "alexnet", "model": "AlexNet", "sets": "set1+set2", "mode": "fixed",
+        "lr": 0.001, "scheduler": "StepLR(7, 0.1)", "n_seeds": 1, "paper_accuracy": 20.0,
+        "paper_stated": "below", "paper_figure": 7, "paper_best_epoch": None,
+        "paper_train_accuracy": None,
+    }  # fmt: skip
+    caption = curves_caption(row)
+    assert "with learning rate 1e-3 and scheduler StepLR(7, 0.1)" in caption
+    assert "(< 20%, its Figure 7)." in caption
+    assert "0.001" not in caption and "below 20" not in caption
+    approx = curves_caption({**row, "lr": 2.5e-4, "paper_accuracy": 22.0, "paper_stated": "approx"})
+    assert "learning rate 2.5e-4" in approx and "(~22%, its Figure 7)" in approx

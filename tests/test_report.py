@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,10 @@ import yaml
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from report_fixtures import LAYERS, architecture
 
-from tinycnn import formatting, prose
+from tinycnn import facts, formatting, prose
+from tinycnn.config import training_settings
 from tinycnn.provenance import collect_provenance, config_hash
 from tinycnn.report import render_html, render_pdf
 
@@ -144,6 +147,16 @@ def _tables(accuracies: dict[str, list[float]] | None = None) -> tuple[pd.DataFr
     return pd.DataFrame(runs), pd.DataFrame(exps), pd.DataFrame(epochs)
 
 
+def _settings(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """settings.json: what the fixture's runs recorded as their resolved settings."""
+    return {name: training_settings(config, name) for name in EXPERIMENTS}
+
+
+def _architectures() -> dict[str, dict[str, Any]]:
+    """architectures.json: what the fixture's runs recorded about their models."""
+    return {fields[3]: architecture(fields[3]) for fields in EXPERIMENTS.values()}
+
+
 def _figures(config: dict[str, Any]) -> list[dict[str, Any]]:
     figures = [
         {
@@ -208,6 +221,8 @@ def aggregate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     runs.to_csv(folder / "runs.csv", index=False)
     exps.to_csv(folder / "experiments.csv", index=False)
     epochs.to_csv(folder / "epochs.csv", index=False)
+    (folder / "settings.json").write_text(json.dumps(_settings(config)))
+    (folder / "architectures.json").write_text(json.dumps(_architectures()))
     figures = _figures(config)
     (folder / "figures.json").write_text(json.dumps(figures, indent=2))
     for i, spec in enumerate(figures):
@@ -336,8 +351,8 @@ def test_comparisons_flip_and_tie() -> None:
     other = [tie[0], _exp(1.0, 48.0, model="C")]
     assert "; the paper's best is C (e1.0) with 48%." in prose.best_sentence(other)
     # "below 20" orders only against a number at or above 20
-    assert prose.paper_order(_exp(1, 20.0, "below"), _exp(1, 45.0)) == -1
-    assert prose.paper_order(_exp(1, 20.0, "below"), _exp(1, 15.0)) is None
+    assert facts.paper_order(_exp(1, 20.0, "below"), _exp(1, 45.0)) == -1
+    assert facts.paper_order(_exp(1, 20.0, "below"), _exp(1, 15.0)) is None
 
 
 # --- the rendered paper ----------------------------------------------------------------------
@@ -361,6 +376,83 @@ def test_tables_from_the_model_definitions(html: str) -> None:
     assert "The M1 architecture (Table 1 of the original)" in text
     assert "ConvReLU(5x5, 16)" in text and "584,120" in text  # M1 total, 200 classes
     assert "2,343,080" in text  # M4 total
+
+
+def test_recorded_layers_match_the_model_code() -> None:
+    """The fixture's recorded layer tables are what today's model code gives."""
+    from tinycnn.models import build_model, layer_table
+
+    for arch, rows in LAYERS.items():
+        table = layer_table(build_model(arch, num_classes=200))
+        assert [(r.name, r.layer, list(r.output_shape), r.parameters) for r in table] == rows
+    # The original's table numbers name architectures the fixture records layers of.
+    assert set(prose.ORIGINAL_TABLES) <= set(LAYERS)
+
+
+def test_report_side_imports_no_torch() -> None:
+    """The aggregate and the report read files only: importing them loads no torch, and none
+    of the modules that resolve settings or build models."""
+    code = (
+        "import sys, tinycnn.cli, tinycnn.aggregate, tinycnn.report; "
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stdout.split())
+    assert "tinycnn.report" in loaded and "tinycnn.aggregate" in loaded
+    heavy = {"torch", "torchvision"}
+    forbidden = {"tinycnn.models", "tinycnn.train", "tinycnn.config", "tinycnn.augment"}
+    forbidden |= {"tinycnn.augment_ops", "tinycnn.gpu_lease", "tinycnn.checkpoint"}
+    assert not {m for m in loaded if m.split(".")[0] in heavy}
+    assert not loaded & forbidden
+
+
+def _parts(html: str) -> dict[str, Any]:
+    """The parts of the paper that describe how the runs were trained."""
+    pattern = r'<figure id="table-\d+" class="table-figure ({})".*?</figure>'
+    figures = re.findall(pattern.format("recipe|layers"), html, re.S)
+    tables = re.findall(pattern.format("?:recipe|layers"), html, re.S)
+    schedules = re.search(r"As for the learning rate, (.*?)\. A run", _plain(html))
+    assert figures == ["recipe", "layers", "layers"] and schedules
+    return {"tables": tables, "schedules": schedules.group(1)}
+
+
+def test_tables_follow_the_runs_not_the_live_config(
+    render: Render, aggregate: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Editing the config or the model code after training changes nothing in the paper's
+    description of the runs until the runs are redone (their records change)."""
+    from torch import nn
+
+    from tinycnn import models
+
+    before = _parts(render(tmp_path / "before.html").read_text())
+    assert "divide it by 10 every 7 epochs (StepLR)" in before["schedules"]
+    assert "RAdam" in before["tables"][0] and "1e-4" in before["tables"][0]  # weight decay
+
+    config = _config()
+    config["training"]["optimizer"].update(name="Adam", lr=5e-4, weight_decay=0.0)
+    config["training"]["scheduler"] = {"name": "StepLR", "step_size": 3, "gamma": 0.5}
+    for exp in config["experiments"].values():
+        exp.pop("scheduler", None)
+        exp.pop("optimizer", None)
+    monkeypatch.setitem(models.MODELS, "m1", lambda num_classes=200: nn.Sequential(nn.Flatten()))
+    monkeypatch.setattr(models, "layer_table", lambda *args, **kwargs: [])
+    after = _parts(render(tmp_path / "after.html", config=config).read_text())
+    assert after == before
+
+    # The runs are redone: what they record changes, and so does the paper.
+    folder = tmp_path / "redone"
+    shutil.copytree(aggregate, folder)
+    (folder / "settings.json").write_text(json.dumps(_settings(config)))
+    redone = _architectures()
+    redone["m1"]["layers"][0].update(layer="ConvReLU(7x7, 16)", parameters=2368)
+    (folder / "architectures.json").write_text(json.dumps(redone))
+    changed = _parts(render(tmp_path / "redone.html", config=config, folder=folder).read_text())
+    assert changed["schedules"] == "all runs divide it by 2 every 3 epochs (StepLR)"
+    assert "Adam" in changed["tables"][0] and "RAdam" not in changed["tables"][0]
+    assert "ConvReLU(7x7, 16)" in changed["tables"][1] and "585,272" in changed["tables"][1]
+    assert changed["tables"][2] == before["tables"][2]  # M4's record is unchanged
 
 
 def test_beyond_tolerance_row_is_marked(html: str) -> None:

@@ -161,14 +161,17 @@ def signal_at(monkeypatch: pytest.MonkeyPatch, epoch: int, step: int, signum: in
 
 
 def cli_command(exp: dict[str, Any], seed: int, data: SimpleNamespace, where: Path) -> list[str]:
-    """`tinycnn train` as workflow/rules/train.smk calls it (one thread here)."""
+    """`tinycnn train` as workflow/rules/train.smk calls it (one thread here), with the settings
+    written to where/settings.json as the rule `settings` writes them."""
+    where.mkdir(parents=True, exist_ok=True)
+    (where / "settings.json").write_text(json.dumps(exp, sort_keys=True, indent=2))
     return [
         sys.executable,
         "-m",
         "tinycnn",
         "train",
         "--settings",
-        json.dumps(exp),
+        str(where / "settings.json"),
         "--seed",
         str(seed),
         "--data",

@@ -1,20 +1,26 @@
 """Aggregate the run folders into the tables and figures the report reads.
 
 :func:`aggregate` reads every ``runs/<experiment>/seed<seed>`` folder (summary.json and
-metrics.csv, see :mod:`tinycnn.train`) and the config, and writes to the output folder, as
+metrics.csv, whose keys and columns :mod:`tinycnn.contract` lists) and the config (for the
+paper's numbers, the model sections and the comparisons), and writes to the output folder, as
 docs/report-contract.md specifies:
 
 - ``runs.csv``: one row per run (experiment and seed), beside the paper's numbers;
 - ``experiments.csv``: one row per experiment with mean, standard deviation and count over
   seeds, the difference to the paper and whether it lies within ``report.tolerance``;
 - ``epochs.csv``: every run's per-epoch metrics;
+- ``settings.json``: every experiment's recorded resolved settings;
+- ``architectures.json``: every architecture's recorded description and layer table;
 - ``figures/*.png`` and ``figures.json`` (see :mod:`tinycnn.figures`).
+
+It imports no torch: everything it knows about a run, the run wrote down.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,63 +28,24 @@ from typing import Any
 import pandas as pd
 
 from tinycnn.atomic import write_json, write_text
-from tinycnn.contract import METRIC_COLUMNS
+from tinycnn.contract import (
+    AGGREGATE_FILES,
+    ARCHITECTURE_KEYS,
+    EPOCHS_CSV_COLUMNS,
+    EXPERIMENTS_CSV_COLUMNS,
+    LAYER_KEYS,
+    METRIC_COLUMNS,
+    PAPER_COLUMNS,
+    PAPER_KEYS,
+    RUNS_CSV_COLUMNS,
+    SEED_METRICS,
+    SETTING_COLUMNS,
+    SUMMARY_KEYS,
+    SUMMARY_RESULTS,
+)
 from tinycnn.errors import UserError
 from tinycnn.figures import write_figures
 
-DESCRIPTIVE = (
-    "experiment",
-    "run",
-    "model",
-    "arch",
-    "section",
-    "sets",
-    "mode",
-    "lr",
-    "scheduler",
-    "epochs",
-    "batch_size",
-)
-PAPER_KEYS = ("accuracy", "stated", "best_epoch", "train_accuracy", "figure")
-PAPER = tuple(f"paper_{k}" for k in PAPER_KEYS)
-# Copied from summary.json.
-RESULTS = (
-    "best_val_acc",
-    "best_val_top5",
-    "final_val_acc",
-    "final_val_top5",
-    "best_epoch",
-    "final_train_acc",
-    "parameters",
-    "train_seconds",
-    "wall_seconds",
-    "images_per_second",
-    "device",
-    "device_name",
-)
-RUN_COLUMNS = (*DESCRIPTIVE, "seed", *RESULTS, *PAPER, "diff")
-# Averaged over seeds in experiments.csv as <m>_mean and <m>_std.
-SEED_METRICS = (
-    "best_val_acc",
-    "best_val_top5",
-    "final_val_acc",
-    "final_train_acc",
-    "wall_seconds",
-    "images_per_second",
-)
-EXPERIMENT_COLUMNS = (
-    *DESCRIPTIVE,
-    "n_seeds",
-    *(f"{m}_{s}" for m in SEED_METRICS for s in ("mean", "std")),
-    "best_epoch",
-    "parameters",
-    "device_name",
-    *PAPER,
-    "diff",
-    "within_tolerance",
-)
-EPOCH_COLUMNS = ("experiment", "seed", *METRIC_COLUMNS)
-SUMMARY_KEYS = ("experiment", "model", "seed", *RESULTS, "resolved")
 # Integer columns that may be empty (experiments without a `paper` entry).
 NULLABLE_INTS = ("run", "paper_best_epoch", "paper_figure")
 
@@ -103,7 +70,11 @@ def _read_run(run_dir: Path, config: Mapping[str, Any]) -> tuple[dict[str, Any],
         raise UserError(f"{summary_path} is not valid JSON ({err}); train the run again") from None
     missing = [k for k in SUMMARY_KEYS if k not in summary]
     if missing:
-        raise UserError(f"{summary_path} lacks {', '.join(missing)}; train the run again")
+        raise UserError(
+            f"{summary_path} lacks {', '.join(missing)}: the run folder {run_dir} was written "
+            "by an older version of the training step; train the run again"
+        )
+    _check_architecture(summary["architecture"], summary_path)
     experiment = summary["experiment"]
     if experiment not in config["experiments"]:
         raise UserError(
@@ -131,6 +102,22 @@ def _read_run(run_dir: Path, config: Mapping[str, Any]) -> tuple[dict[str, Any],
     return summary, metrics
 
 
+def _check_architecture(record: Any, summary_path: Path) -> None:
+    """summary.json's ``architecture`` has the keys and layer rows the contract names."""
+    layers = record.get("layers") if isinstance(record, dict) else None
+    rows = layers if isinstance(layers, list) else []
+    if (
+        not isinstance(record, dict)
+        or any(k not in record for k in ARCHITECTURE_KEYS)
+        or not (layers is None or isinstance(layers, list))
+        or any(not isinstance(r, dict) or any(k not in r for k in LAYER_KEYS) for r in rows)
+    ):
+        raise UserError(
+            f"{summary_path}: `architecture` should hold {', '.join(ARCHITECTURE_KEYS)} "
+            f"(layers: null or rows of {', '.join(LAYER_KEYS)}); train the run again"
+        )
+
+
 def _run_row(summary: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
     """One row of runs.csv: the run's settings and results beside the paper's numbers."""
     name = summary["experiment"]
@@ -149,7 +136,7 @@ def _run_row(summary: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str,
         "scheduler": _scheduler(resolved.get("scheduler")),
         "epochs": resolved["epochs"],
         "batch_size": resolved["batch_size"],
-        **{k: summary[k] for k in ("seed", *RESULTS)},
+        **{k: summary[k] for k in ("seed", *SUMMARY_RESULTS)},
         **{f"paper_{k}": paper.get(k) for k in PAPER_KEYS},
     }
     row["diff"] = _diff(row["best_val_acc"], row["paper_accuracy"])
@@ -182,7 +169,7 @@ def runs_table(summaries: Sequence[Mapping[str, Any]], config: Mapping[str, Any]
         (_run_row(s, config) for s in summaries),
         key=lambda r: (order[r["experiment"]], r["seed"]),
     )
-    return _typed(pd.DataFrame(rows, columns=list(RUN_COLUMNS)), RUN_COLUMNS)
+    return _typed(pd.DataFrame(rows, columns=list(RUNS_CSV_COLUMNS)), RUNS_CSV_COLUMNS)
 
 
 def within_tolerance(diff: float, stated: str | None, tolerance: float) -> bool | None:
@@ -201,7 +188,7 @@ def experiments_table(runs: pd.DataFrame, tolerance: float) -> pd.DataFrame:
     rows = []
     for _, group in runs.groupby("experiment", sort=False):
         first = group.iloc[0]
-        row = {k: first[k] for k in (*DESCRIPTIVE, "parameters", *PAPER)}
+        row = {k: first[k] for k in (*SETTING_COLUMNS, "parameters", *PAPER_COLUMNS)}
         row["n_seeds"] = len(group)
         for m in SEED_METRICS:
             row[f"{m}_mean"] = group[m].mean()
@@ -211,17 +198,69 @@ def experiments_table(runs: pd.DataFrame, tolerance: float) -> pd.DataFrame:
         row["diff"] = _diff(row["best_val_acc_mean"], row["paper_accuracy"])
         row["within_tolerance"] = within_tolerance(row["diff"], row["paper_stated"], tolerance)
         rows.append(row)
-    frame = _typed(pd.DataFrame(rows, columns=list(EXPERIMENT_COLUMNS)), EXPERIMENT_COLUMNS)
+    frame = _typed(
+        pd.DataFrame(rows, columns=list(EXPERIMENTS_CSV_COLUMNS)), EXPERIMENTS_CSV_COLUMNS
+    )
     frame["within_tolerance"] = frame["within_tolerance"].astype("boolean")
     return frame
 
 
+def _without_seed(resolved: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in resolved.items() if k not in ("seed", "seeds")}
+
+
+def settings_record(
+    runs: pd.DataFrame, summaries: Mapping[tuple[str, int], Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """settings.json: each experiment's recorded ``resolved`` settings, in the order of
+    ``runs``; its seeds must have recorded the same settings (a seed's own number aside)."""
+    out: dict[str, dict[str, Any]] = {}
+    first: dict[str, tuple[str, int]] = {}
+    for key in zip(runs["experiment"], runs["seed"], strict=True):
+        resolved = _without_seed(summaries[key]["resolved"])
+        name = key[0]
+        if name not in out:
+            out[name], first[name] = resolved, key
+        elif resolved != out[name]:
+            raise UserError(
+                f"the runs of experiment {name!r} recorded different settings (seed "
+                f"{first[name][1]} and seed {key[1]}): the config changed between them; "
+                "train the experiment's runs again"
+            )
+    return out
+
+
+def architectures_record(
+    runs: pd.DataFrame, summaries: Mapping[tuple[str, int], Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """architectures.json: each architecture's recorded ``architecture``, keyed by ``arch``.
+
+    Where runs of one architecture recorded different descriptions or layers (the model code
+    changed between them), the first run in the order of runs.csv (the paper's run number,
+    then seed) wins, and a warning names the others."""
+    out: dict[str, dict[str, Any]] = {}
+    first: dict[str, tuple[str, int]] = {}
+    for key in zip(runs["experiment"], runs["seed"], strict=True):
+        record = dict(summaries[key]["architecture"])
+        arch = record["arch"]
+        if arch not in out:
+            out[arch], first[arch] = record, key
+        elif record != out[arch]:
+            print(
+                f"warning: experiment {key[0]!r} seed {key[1]} recorded another architecture "
+                f"{arch!r} than experiment {first[arch][0]!r} seed {first[arch][1]}, whose "
+                "record the report uses; train the runs again to make them agree",
+                file=sys.stderr,
+            )
+    return out
+
+
 def aggregate(run_dirs: Sequence[Path], config: Mapping[str, Any], out_dir: Path) -> None:
-    """Write runs.csv, experiments.csv, epochs.csv, figures/*.png and figures.json to
+    """Write the files of :data:`~tinycnn.contract.AGGREGATE_FILES` and figures/*.png to
     ``out_dir`` from the run folders ``run_dirs`` and the merged, validated ``config``."""
     if not run_dirs:
         raise UserError("no run folders to aggregate: train at least one experiment first")
-    summaries, metrics, folders = [], {}, {}
+    summaries, metrics, folders = {}, {}, {}
     for run_dir in map(Path, run_dirs):
         summary, frame = _read_run(run_dir, config)
         key = (summary["experiment"], summary["seed"])
@@ -231,16 +270,21 @@ def aggregate(run_dirs: Sequence[Path], config: Mapping[str, Any], out_dir: Path
                 f"experiment {key[0]!r} with seed {key[1]}; keep one of them"
             )
         folders[key] = run_dir
-        summaries.append(summary)
-        metrics[key] = frame.assign(experiment=key[0], seed=key[1]).loc[:, list(EPOCH_COLUMNS)]
-    runs = runs_table(summaries, config)
+        summaries[key] = summary
+        metrics[key] = frame.assign(experiment=key[0], seed=key[1]).loc[:, list(EPOCHS_CSV_COLUMNS)]
+    runs = runs_table(list(summaries.values()), config)
     experiments = experiments_table(runs, config["report"]["tolerance"])
     epochs = pd.concat(
         [metrics[key] for key in zip(runs["experiment"], runs["seed"], strict=True)],
         ignore_index=True,
     )
+    settings = settings_record(runs, summaries)
+    architectures = architectures_record(runs, summaries)
     out_dir = Path(out_dir)
     for name, frame in (("runs", runs), ("experiments", experiments), ("epochs", epochs)):
-        write_text(out_dir / f"{name}.csv", frame.to_csv(index=False, lineterminator="\n"))
+        csv = frame.to_csv(index=False, lineterminator="\n")
+        write_text(out_dir / AGGREGATE_FILES[name], csv)
+    write_json(out_dir / AGGREGATE_FILES["settings"], settings)
+    write_json(out_dir / AGGREGATE_FILES["architectures"], architectures)
     entries = write_figures(runs, experiments, epochs, config, out_dir)
-    write_json(out_dir / "figures.json", entries)
+    write_json(out_dir / AGGREGATE_FILES["figures_json"], entries)

@@ -180,14 +180,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("aggregate", help="tables and figures of every run")
-    p.add_argument("--config", required=True, help="the merged config (JSON)")
+    p = sub.add_parser("aggregate", help="tables and figures of every run, from its files")
+    p.add_argument(
+        "--config", required=True, help="the config snapshot (JSON): paper numbers, report"
+    )
     p.add_argument("--out", required=True, help="aggregate folder")
     p.add_argument("runs", nargs="+", help="run folders (.../runs/<experiment>/seed<seed>)")
     p.set_defaults(func=_aggregate)
 
     p = sub.add_parser("paper-html", help="render the paper as one self-contained HTML file")
-    p.add_argument("--config", required=True, help="the merged config (JSON)")
+    p.add_argument(
+        "--config", required=True, help="the config snapshot (JSON): paper numbers, report"
+    )
     p.add_argument("--config-file", action="append", default=[], help="config files, in order")
     p.add_argument("--workflow-dir", required=True, help="for the git commit in the provenance")
     p.add_argument("--aggregate", required=True, help="aggregate folder")

@@ -32,7 +32,10 @@ from matplotlib.ticker import (
     NullFormatter,
 )
 
+from tinycnn import prose
 from tinycnn.atomic import atomic_path
+from tinycnn.contract import FIGURE_KEYS
+from tinycnn.formatting import fmt_acc, fmt_short, fmt_stated
 
 WIDTH = 16 / 2.54  # inches
 DPI = 200
@@ -58,14 +61,6 @@ SPLITS = (("val", "validation", "-"), ("train", "training", "--"))
 MARKERS = ("o", "s", "^", "D", "P", "X")
 # How the k-th experiment of a model shades the model's colour: toward black (< 0) or white.
 SHADES = (0.0, -0.4, 0.45, -0.65, 0.7)
-COLORS_NOTE = (
-    " Each model has one colour in all figures; further experiments of the same model are "
-    "drawn in a darker or lighter shade of it, with another marker."
-)
-SEEDS_NOTE = (
-    " Where an experiment has several seeds, its value is the mean over seeds and {} span"
-    " ± one standard deviation."
-)
 
 
 class Style(NamedTuple):
@@ -105,11 +100,6 @@ def _styled(plot: Callable[..., Figure]) -> Callable[..., Figure]:
             return plot(*args, **kwargs)
 
     return wrapper
-
-
-def stated(accuracy: float, how: str) -> str:
-    """The paper's accuracy as it states it: "29.5%", "~22%" or "below 20%"."""
-    return {"exact": "", "approx": "~", "below": "below "}[how] + f"{accuracy:g}%"
 
 
 def _per_epoch(epochs: pd.DataFrame, experiment: str, column: str) -> pd.DataFrame:
@@ -164,14 +154,15 @@ def plot_curves(epochs: pd.DataFrame, experiment: pd.Series, style: Style) -> Fi
         _curve(loss_ax, _per_epoch(epochs, name, f"{prefix}_loss"), style.color, ls=ls)
     accuracy = experiment["paper_accuracy"]
     if pd.notna(accuracy):
-        how = stated(accuracy, experiment["paper_stated"])
+        how = fmt_stated(accuracy, experiment["paper_stated"])
         acc_ax.axhline(accuracy, color=PAPER_COLOR, ls=":", label=f"paper: validation {how}")
         peak = experiment["paper_best_epoch"]
         if pd.notna(peak) and peak <= acc.index.max():
             acc_ax.plot(peak, accuracy, "*", markersize=9, color=PAPER_COLOR, label="paper: peak")
     train = experiment["paper_train_accuracy"]
     if pd.notna(train):
-        acc_ax.axhline(train, color=PAPER_COLOR, ls="-.", label=f"paper: training {train:g}%")
+        label = f"paper: training {fmt_short(train)}%"
+        acc_ax.axhline(train, color=PAPER_COLOR, ls="-.", label=label)
     _epoch_axes((acc_ax, loss_ax))
     _legend_below(fig, acc_ax.get_legend_handles_labels()[0], ncol=3)
     return fig
@@ -222,7 +213,7 @@ def plot_paper_vs_ours(experiments: pd.DataFrame, styles: Mapping[str, Style]) -
             xerr=std if several else None,
             error_kw={"elinewidth": 0.8, "capsize": 2},
         )
-        _annotate(ax, f"{ours:.1f} ± {std:.1f}" if several else f"{ours:.1f}", ours + std, y - 0.2)
+        _annotate(ax, fmt_acc(ours, std, 2 if several else 1), ours + std, y - 0.2)
         paper, how = row["paper_accuracy"], row["paper_stated"]
         if pd.isna(paper):
             continue
@@ -240,7 +231,7 @@ def plot_paper_vs_ours(experiments: pd.DataFrame, styles: Mapping[str, Style]) -
                 hatch="////" if how == "approx" else None,
                 linewidth=0.8,
             )
-        _annotate(ax, stated(paper, how).removesuffix("%"), paper, y + 0.2)
+        _annotate(ax, fmt_stated(paper, how).removesuffix("%"), paper, y + 0.2)
     ax.set_yticks(range(n), [_label(row) for _, row in experiments.iterrows()])
     ax.invert_yaxis()
     ax.set_xlabel("best validation accuracy (%)")
@@ -336,36 +327,13 @@ def save_png(fig: Figure, path: Path) -> None:
         fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
 
 
-def _seeds_note(experiments: pd.DataFrame, spread: str) -> str:
-    """The sentence on seeds, where any experiment shown has several."""
-    return SEEDS_NOTE.format(spread) if (experiments["n_seeds"] > 1).any() else ""
+def _record(row: pd.Series) -> dict[str, Any]:
+    """A table row as a plain record, missing values as None (what :mod:`tinycnn.prose` reads)."""
+    return {k: None if pd.isna(v) else v for k, v in row.items()}
 
 
-def _curves_caption(row: pd.Series) -> str:
-    caption = (
-        f"Top-1 accuracy (left) and cross-entropy loss (right) per epoch of experiment "
-        f"{row['experiment']}: {row['model']} trained on augmentation {row['sets']} "
-        f"({row['mode']}) with learning rate {row['lr']:g}"
-        + (", constant" if row["scheduler"] == "none" else f" and scheduler {row['scheduler']}")
-        + ", on the training images (dashed) and the validation images (solid)."
-    )
-    if row["n_seeds"] > 1:
-        caption += (
-            f" Lines are means over {row['n_seeds']} seeds and shaded bands span ± one "
-            "standard deviation."
-        )
-    if pd.notna(row["paper_accuracy"]):
-        how = stated(row["paper_accuracy"], row["paper_stated"])
-        caption += (
-            f" The dotted grey line is the best validation accuracy the paper reports for this "
-            f"run ({how}, its Figure {row['paper_figure']})"
-        )
-        if pd.notna(row["paper_best_epoch"]):
-            caption += ", the star the epoch of that peak"
-        if pd.notna(row["paper_train_accuracy"]):
-            caption += ", the dash-dotted line the training accuracy it reports"
-        caption += "."
-    return caption
+def _several(experiments: pd.DataFrame) -> bool:
+    return bool((experiments["n_seeds"] > 1).any())
 
 
 def write_figures(
@@ -384,16 +352,8 @@ def write_figures(
 
     def save(fig: Figure, name: str, kind: str, title: str, caption: str, **keys: Any) -> None:
         save_png(fig, Path(out_dir) / "figures" / f"{name}.png")
-        entries.append(
-            {
-                "file": f"figures/{name}.png",
-                "kind": kind,
-                "experiment": keys.get("experiment"),
-                "comparison": keys.get("comparison"),
-                "title": title,
-                "caption": caption,
-            }
-        )
+        entry = {"file": f"figures/{name}.png", "kind": kind, "title": title, "caption": caption}
+        entries.append({k: entry.get(k, keys.get(k)) for k in FIGURE_KEYS})
 
     for _, row in experiments.iterrows():
         name = row["experiment"]
@@ -401,21 +361,16 @@ def write_figures(
             plot_curves(epochs, row, styles[name]),
             f"curves_{name}",
             "curves",
-            f"Training curves of {name}",
-            _curves_caption(row),
+            prose.FIGURE_TITLES["curves"].format(name),
+            prose.curves_caption(_record(row)),
             experiment=name,
         )
     save(
         plot_paper_vs_ours(experiments, styles),
         "paper_vs_ours",
         "paper_vs_ours",
-        "Best validation accuracy: the paper and this run",
-        "Best top-1 validation accuracy of every experiment in this run (coloured bars) beside "
-        "the accuracy the paper reports for the same run (grey): a solid bar where the paper "
-        "states the value exactly, a hatched bar where it states it approximately (~), and an "
-        "arrow pointing left from the bound where it says only 'below'."
-        + COLORS_NOTE
-        + _seeds_note(experiments, "error bars"),
+        prose.FIGURE_TITLES["paper_vs_ours"],
+        prose.paper_vs_ours_caption(_several(experiments)),
     )
     by_name = experiments.set_index("experiment", drop=False)
     for comparison in config["report"].get("comparisons", []):
@@ -428,32 +383,21 @@ def write_figures(
             f"comparison_{comparison['id']}",
             "comparison",
             comparison["title"],
-            f"{comparison['title']}: top-1 accuracy (left) and cross-entropy loss (right) per "
-            f"epoch of experiments {', '.join(names)}, on the validation images (solid) and "
-            "the training images (dashed)." + COLORS_NOTE + _seeds_note(shown, "shaded bands"),
+            prose.comparison_caption(comparison["title"], names, _several(shown)),
             comparison=comparison["id"],
         )
     save(
         plot_accuracy_vs_parameters(experiments, styles),
         "accuracy_vs_parameters",
         "accuracy_vs_parameters",
-        "Accuracy against model size",
-        "Best top-1 validation accuracy of every experiment against the number of trainable "
-        "parameters of its model (log scale). Filled markers are this run; hollow markers, "
-        "joined to them by a thin line, the accuracy the paper reports for the same run, with "
-        "an arrow pointing down where it gives only an upper bound."
-        + COLORS_NOTE
-        + _seeds_note(experiments, "error bars"),
+        prose.FIGURE_TITLES["accuracy_vs_parameters"],
+        prose.parameters_caption(_several(experiments)),
     )
-    devices = ", ".join(dict.fromkeys(runs["device_name"]))
     save(
         plot_accuracy_vs_time(experiments, styles),
         "accuracy_vs_time",
         "accuracy_vs_time",
-        "Accuracy against training time",
-        "Best top-1 validation accuracy of every experiment against the wall time of its "
-        f"training run (log scale), measured on {devices}."
-        + COLORS_NOTE
-        + _seeds_note(experiments, "error bars"),
+        prose.FIGURE_TITLES["accuracy_vs_time"],
+        prose.time_caption(list(dict.fromkeys(runs["device_name"])), _several(experiments)),
     )
     return entries

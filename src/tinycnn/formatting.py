@@ -5,12 +5,17 @@
 - the paper's accuracies as the paper states them: ``29.5``, ``24``, ``~22``, ``< 20``;
 - differences: percentage points, signed, one decimal, a true minus sign (``+1.2``, ``−3.4``);
 - learning rates ``1e-3``; counts with thousands separators; parameters in millions;
-  losses with two decimals; durations in s, min or h.
+  losses with two decimals; data statistics with three; durations in s, min or h;
+- settings as configured (``0.5``, ``(0.9, 0.999)``).
+
+Figure captions, tables and sentences all print through these functions; only the labels
+inside a plot (:func:`fmt_stated`) spell an upper bound as a word.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 MINUS = "\u2212"
 
@@ -43,6 +48,11 @@ def fmt_paper(accuracy: float | None, stated: str | None) -> str:
     return prefix + fmt_short(accuracy)
 
 
+def fmt_stated(accuracy: float, stated: str) -> str:
+    """The paper's accuracy as a plot labels it: ``29.5%``, ``~22%``, ``below 20%``."""
+    return {"exact": "", "approx": "~", "below": "below "}[stated] + f"{fmt_short(accuracy)}%"
+
+
 def fmt_diff(diff: float | None) -> str:
     """A signed difference in points: ``+1.2``, ``−3.4``, ``0.0``; ``—`` if none."""
     return "—" if diff is None else fmt_num(diff, sign=True)
@@ -57,6 +67,30 @@ def fmt_lr(lr: float) -> str:
 
 def fmt_int(n: float) -> str:
     return f"{round(n):,}"
+
+
+def fmt_loss(x: float) -> str:
+    """A loss: ``3.14``."""
+    return f"{x:.2f}"
+
+
+def fmt_stat(x: float) -> str:
+    """A data statistic (pixel mean or std on the unit interval): ``0.480``."""
+    return f"{x:.3f}"
+
+
+def fmt_value(v: Any) -> str:
+    """A setting as configured: ``0.5``, ``56``, a list as ``(0.9, 0.999)``."""
+    return f"({', '.join(map(str, v))})" if isinstance(v, list | tuple) else str(v)
+
+
+def fmt_setting(column: str, value: Any) -> str:
+    """A setting that tells experiments apart: ``1e-3`` for ``lr``, ``20`` for ``20.0``."""
+    if column == "lr" and value is not None:
+        return fmt_lr(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def fmt_params(n: float) -> str:

@@ -173,6 +173,7 @@ def _notation(module: nn.Module) -> str:
 
 
 @torch.no_grad()
+@torch.no_grad()
 def layer_table(model: nn.Sequential, image_size: int = 64) -> list[LayerRow]:
     """Rows of a sequential model (M1, M4) for one ``image_size`` RGB input, batch dim dropped.
 

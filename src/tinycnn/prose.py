@@ -1,38 +1,45 @@
-"""The sentences of the regenerated paper, computed from the results.
+"""The words of the regenerated paper: every sentence that depends on the results.
 
-Numbers are formatted by :mod:`tinycnn.formatting`. Comparative sentences compare the
-displayed (rounded) values, so that "A beats B" never contradicts the numbers printed beside
-it, and a rounded gap of zero reads as a tie. An experiment is a mapping with the columns of
-``experiments.csv`` (missing values are None). ``Writer`` writes the paper's computed
-paragraphs from the results; the narrative around them lives in the template.
+This is the one place for the paper's computed English: the paragraphs of Sections 2 and 3,
+the captions of its tables and of the aggregate's figures (figures.json), the tables' notes.
+The facts behind each sentence come from :mod:`tinycnn.facts`, every number is printed by
+:mod:`tinycnn.formatting`. The template (report/paper.html.j2) holds the layout and the fixed
+narrative around these sentences, with values inserted through the same formatting filters.
+
+An experiment is a mapping with the columns of experiments.csv (missing values None);
+``settings`` maps an experiment to its runs' recorded resolved settings (settings.json).
 """
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import pandas as pd
 from markupsafe import Markup
 
+from tinycnn import facts
+from tinycnn.errors import UserError
+from tinycnn.facts import Experiment, acc, has_paper, within
 from tinycnn.formatting import (
     fmt_acc,
     fmt_diff,
     fmt_duration,
     fmt_int,
     fmt_list,
+    fmt_loss,
     fmt_lr,
     fmt_num,
     fmt_paper,
     fmt_params,
     fmt_runs,
+    fmt_setting,
     fmt_short,
 )
 
-Experiment = Mapping[str, Any]
-# Columns that tell two experiments apart, with how a qualifier names each.
-DISTINGUISHING = {
+# How a label qualifies an experiment by a setting that differs (facts.DISTINGUISHING).
+QUALIFIERS = {
     "sets": "sets {}",
     "lr": "lr {}",
     "scheduler": "scheduler {}",
@@ -40,19 +47,41 @@ DISTINGUISHING = {
     "mode": "{} mode",
     "batch_size": "batch {}",
 }
+# The original's number of the tables of layers it prints, by architecture; an architecture
+# with a recorded layer table that is not here gets its table without the cross-reference.
+ORIGINAL_TABLES = {"m1": 1, "m4": 2}
 
 
-# --- one experiment ----------------------------------------------------------------------------
+# --- small pieces --------------------------------------------------------------------------------
 
 
-def acc(e: Experiment) -> float:
-    """Our best validation accuracy as displayed (rounded to one decimal)."""
-    return round(e["best_val_acc_mean"], 1)
+def ref(item: Any) -> Markup:
+    """A link to a figure or table, by its label."""
+    return Markup('<a class="ref" href="#{}">{}</a>').format(item.id, item.label)
+
+
+def capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def plural(n: int, word: str, plural: str | None = None) -> str:
+    """``1 run``, ``2 runs``; ``plural`` for irregular words."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
+def name(e: Experiment) -> str:
+    """``run 5`` (the paper's run number), or the experiment's name."""
+    return f"run {int(e['run'])}" if e.get("run") is not None else e["experiment"]
+
+
+def model_name(e: Experiment) -> str:
+    """``M4 (run 5)``."""
+    return f"{e['model']} ({name(e)})"
 
 
 def acc_text(e: Experiment) -> str:
     """Our accuracy with a percent sign and, for several seeds, how many."""
-    n = int(e.get("n_seeds") or 1)
+    n = facts.seeds(e)
     text = fmt_acc(e["best_val_acc_mean"], e.get("best_val_acc_std"), n) + "%"
     return f"{text} over {n} seeds" if n > 1 else text
 
@@ -62,203 +91,16 @@ def paper_text(e: Experiment) -> str:
     return fmt_paper(e.get("paper_accuracy"), e.get("paper_stated")) + "%"
 
 
-def has_paper(e: Experiment) -> bool:
-    return e.get("paper_accuracy") is not None
-
-
-def name(e: Experiment) -> str:
-    """``run 5`` (the paper's run number), or the experiment's name."""
-    return f"run {int(e['run'])}" if e.get("run") is not None else e["experiment"]
-
-
-def within(e: Experiment) -> bool:
-    """The aggregate's verdict: within the tolerance of the paper (False without a paper)."""
-    return str(e.get("within_tolerance")).lower() == "true"
-
-
 def labels(exps: Sequence[Experiment]) -> list[str]:
     """Names that tell ``exps`` apart: the model, qualified by the settings that differ."""
-    varying = [c for c in DISTINGUISHING if len({str(e.get(c)) for e in exps}) > 1]
+    varying = facts.varying(exps)
     out = []
     for e in exps:
-        quals = [DISTINGUISHING[c].format(_setting(c, e.get(c))) for c in varying]
+        quals = [QUALIFIERS[c].format(fmt_setting(c, e.get(c))) for c in varying]
         out.append(f"{e['model']} ({', '.join(quals)})" if quals else e["model"])
     if len(set(out)) < len(out):
-        out = [f"{e['model']} ({name(e)})" for e in exps]
+        out = [model_name(e) for e in exps]
     return out
-
-
-def _setting(column: str, value: Any) -> str:
-    if column == "lr" and value is not None:
-        return fmt_lr(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-# --- orders ------------------------------------------------------------------------------------
-
-
-def _sign(x: float) -> int:
-    return (x > 0) - (x < 0)
-
-
-def paper_order(a: Experiment, b: Experiment) -> int | None:
-    """+1 when the paper puts ``a`` above ``b``, −1 below, 0 level, None when it cannot say.
-
-    "below X" is the interval up to X: it orders only against a number at or above X.
-    """
-    if not (has_paper(a) and has_paper(b)):
-        return None
-    pa, pb = a["paper_accuracy"], b["paper_accuracy"]
-    below_a, below_b = a.get("paper_stated") == "below", b.get("paper_stated") == "below"
-    if below_a and below_b:
-        return None
-    if below_a:
-        return -1 if pa <= pb else None
-    if below_b:
-        return 1 if pb <= pa else None
-    return _sign(pa - pb)
-
-
-def our_order(a: Experiment, b: Experiment) -> int:
-    return _sign(round(acc(a) - acc(b), 1))
-
-
-def compare(a: Experiment, b: Experiment, label_a: str, label_b: str) -> Markup:
-    """One sentence: how ``a`` does against ``b`` here, and whether the paper agrees."""
-    gap = round(acc(a) - acc(b), 1)
-    if gap == 0:
-        text = Markup("{} matches {} ({} and {})").format(
-            label_a, label_b, acc_text(a), acc_text(b)
-        )
-    else:
-        text = Markup("{} {} {} by {} points ({} against {})").format(
-            label_a,
-            "beats" if gap > 0 else "trails",
-            label_b,
-            fmt_num(abs(gap)),
-            acc_text(a),
-            acc_text(b),
-        )
-    stds = [e.get("best_val_acc_std") or 0.0 for e in (a, b) if int(e.get("n_seeds") or 1) > 1]
-    if stds and gap != 0 and abs(gap) <= max(stds):
-        text += Markup(", a gap no larger than the spread between seeds")
-    return text + paper_clause(a, b) + Markup(".")
-
-
-def paper_clause(a: Experiment, b: Experiment) -> Markup:
-    """``; the paper has the same order (35.9% vs 29.5%)`` and its variants; empty without."""
-    if not (has_paper(a) and has_paper(b)):
-        return Markup("")
-    numbers = f"{paper_text(a)} vs {paper_text(b)}"
-    theirs, ours = paper_order(a, b), our_order(a, b)
-    if theirs is None:
-        return Markup("; the paper's figures ({}) do not order the two").format(numbers)
-    if theirs == ours:
-        same = "level" if theirs == 0 else "the same order"
-        return Markup("; the paper has {} ({})").format(same, numbers)
-    if theirs == 0 or ours == 0:
-        return Markup("; the paper has {}").format(numbers)
-    return Markup("; the paper has the opposite order ({})").format(numbers)
-
-
-def compare_group(exps: Sequence[Experiment]) -> Markup:
-    """A comparison of two experiments (the last against the first), or a ranking of more."""
-    names = labels(exps)
-    if len(exps) == 2:
-        return compare(exps[1], exps[0], names[1], names[0])
-    ranked = sorted(zip(exps, names, strict=True), key=lambda p: -acc(p[0]))
-    parts = [Markup("{} ({})").format(n, acc_text(e)) for e, n in ranked]
-    return Markup("Ranked by accuracy: {}.").format(Markup(", ").join(parts))
-
-
-def pair_agreement(exps: Sequence[Experiment]) -> tuple[int, int]:
-    """(pairs ordered as the paper orders them, pairs the paper orders) over ``exps``."""
-    agree = total = 0
-    for i, a in enumerate(exps):
-        for b in exps[i + 1 :]:
-            theirs = paper_order(a, b)
-            if theirs is not None:
-                total += 1
-                agree += theirs == our_order(a, b)
-    return agree, total
-
-
-# --- the whole set of runs ---------------------------------------------------------------------
-
-
-def best(exps: Sequence[Experiment]) -> list[Experiment]:
-    """The experiments with the highest displayed accuracy (several on a tie)."""
-    top = max(acc(e) for e in exps)
-    return [e for e in exps if acc(e) == top]
-
-
-def best_sentence(exps: Sequence[Experiment]) -> Markup:
-    """``The best model is DenseNet161 (run 11) with 51.0%`` (ties named together)."""
-    winners = best(exps)
-    who = fmt_list([f"{e['model']} ({name(e)})" for e in winners])
-    if len(winners) == 1:
-        out = Markup("The best model is {} with {}").format(who, acc_text(winners[0]))
-    else:
-        out = Markup("{} share the best accuracy, {}%").format(who, fmt_num(acc(winners[0])))
-    reported = [e for e in exps if has_paper(e) and e.get("paper_stated") != "below"]
-    if not reported:
-        return out + Markup(".")
-    top = max(e["paper_accuracy"] for e in reported)
-    theirs = [e for e in reported if e["paper_accuracy"] == top]
-    ours = {e["experiment"] for e in winners}
-    named = fmt_list([f"{e['model']} ({name(e)})" for e in theirs])
-    if {e["experiment"] for e in theirs} == ours:
-        return out + Markup(", as in the paper ({}).").format(paper_text(theirs[0]))
-    if any(e["experiment"] in ours for e in theirs):
-        return out + Markup("; the paper's best, {} with {}, is among them.").format(
-            named, paper_text(theirs[0])
-        )
-    return out + Markup("; the paper's best is {} with {}.").format(named, paper_text(theirs[0]))
-
-
-def tolerance_sentence(exps: Sequence[Experiment], tolerance: float) -> Markup:
-    """``8 of 11 runs are within ±3 points of the accuracy the paper reports.``"""
-    total = sum(has_paper(e) for e in exps)
-    if total == 0:
-        return Markup("The paper reports no accuracy to compare with.")
-    n = sum(has_paper(e) and within(e) for e in exps)
-    if total == 1:
-        count = "The one run with a reported accuracy is" if n else "The one run is not"
-    elif n == total:
-        count = f"All {total} runs are"
-    elif n == 0:
-        count = f"None of the {total} runs is"
-    else:
-        count = f"{n} of {total} runs {'is' if n == 1 else 'are'}"
-    return Markup("{} within ±{} points of the accuracy the paper reports.").format(
-        count, fmt_short(tolerance)
-    )
-
-
-def order_sentence(exps: Sequence[Experiment]) -> Markup:
-    """How many pairs of runs the regeneration orders as the paper does."""
-    agree, total = pair_agreement(exps)
-    if total == 0:
-        return Markup("")
-    return Markup(
-        "Of the {} pairs of runs whose order the paper's figures settle, {} come out in the "
-        "same order here."
-    ).format(total, agree)
-
-
-def mean_abs_diff(exps: Sequence[Experiment]) -> float | None:
-    """Mean |ours − paper| over the runs with a stated (not upper-bound) accuracy."""
-    diffs = [
-        abs(e["diff"])
-        for e in exps
-        if e.get("diff") is not None and e.get("paper_stated") != "below"
-    ]
-    return sum(diffs) / len(diffs) if diffs else None
-
-
-# --- small pieces the tables and captions use ---------------------------------------------------
 
 
 def op_name(op: str) -> str:
@@ -277,29 +119,213 @@ def common_with_exceptions(
     values: Sequence[tuple[Experiment, Any]], fmt: Callable[[Any], str]
 ) -> str:
     """The most common value, then the others with their runs: ``1e-3 (1e-4: runs 3, 4)``."""
-    groups: dict[str, list[Experiment]] = {}
-    for e, v in values:
-        groups.setdefault(fmt(v), []).append(e)
-    ordered = sorted(groups.items(), key=lambda item: -len(item[1]))
+    ordered = facts.grouped([(e, fmt(v)) for e, v in values])
     main, rest = ordered[0][0], ordered[1:]
     if not rest:
         return main
     return f"{main} ({'; '.join(f'{v}: {runs_phrase(es)}' for v, es in rest)})"
 
 
-def subsets(exps: Sequence[Experiment], resolved: Mapping[str, Mapping]) -> dict[str, str]:
+def subset_phrase(settings: Mapping[str, Any] | None) -> str | None:
+    """``the first 50 training images of each class``; None for a run on all the data."""
+    what = {"train_per_class": "training", "val_per_class": "validation"}
+    parts = [f"{fmt_int(n)} {what[key]}" for key, n in facts.subset(settings).items()]
+    return f"the first {fmt_list(parts)} images of each class" if parts else None
+
+
+def subsets(
+    exps: Sequence[Experiment], settings: Mapping[str, Mapping[str, Any]]
+) -> dict[str, str]:
     """Experiments trained or validated on part of the data, and on which part."""
-    out = {}
-    for e in exps:
-        subset = (resolved.get(e["experiment"]) or {}).get("subset") or {}
-        parts = [
-            f"{subset[key]:,} {what}"
-            for key, what in (("train_per_class", "training"), ("val_per_class", "validation"))
-            if subset.get(key)
-        ]
-        if parts:
-            out[e["experiment"]] = f"the first {fmt_list(parts)} images of each class"
-    return out
+    phrases = {e["experiment"]: subset_phrase(settings.get(e["experiment"])) for e in exps}
+    return {k: v for k, v in phrases.items() if v}
+
+
+# --- comparisons ---------------------------------------------------------------------------------
+
+
+def compare(a: Experiment, b: Experiment, label_a: str, label_b: str) -> Markup:
+    """One sentence: how ``a`` does against ``b`` here, and whether the paper agrees."""
+    gap = facts.gap(a, b)
+    if gap == 0:
+        text = Markup("{} matches {} ({} and {})").format(
+            label_a, label_b, acc_text(a), acc_text(b)
+        )
+    else:
+        text = Markup("{} {} {} by {} points ({} against {})").format(
+            label_a,
+            "beats" if gap > 0 else "trails",
+            label_b,
+            fmt_num(abs(gap)),
+            acc_text(a),
+            acc_text(b),
+        )
+    if facts.within_spread(a, b):
+        text += Markup(", a gap no larger than the spread between seeds")
+    return text + paper_clause(a, b) + Markup(".")
+
+
+def paper_clause(a: Experiment, b: Experiment) -> Markup:
+    """``; the paper has the same order (35.9% vs 29.5%)`` and its variants; empty without."""
+    if not (has_paper(a) and has_paper(b)):
+        return Markup("")
+    numbers = f"{paper_text(a)} vs {paper_text(b)}"
+    theirs, ours = facts.paper_order(a, b), facts.our_order(a, b)
+    if theirs is None:
+        return Markup("; the paper's figures ({}) do not order the two").format(numbers)
+    if theirs == ours:
+        same = "level" if theirs == 0 else "the same order"
+        return Markup("; the paper has {} ({})").format(same, numbers)
+    if theirs == 0 or ours == 0:
+        return Markup("; the paper has {}").format(numbers)
+    return Markup("; the paper has the opposite order ({})").format(numbers)
+
+
+def compare_group(exps: Sequence[Experiment]) -> Markup:
+    """A comparison of two experiments (the last against the first), or a ranking of more."""
+    names = labels(exps)
+    if len(exps) == 2:
+        return compare(exps[1], exps[0], names[1], names[0])
+    parts = [Markup("{} ({})").format(names[i], acc_text(exps[i])) for i in facts.ranked(exps)]
+    return Markup("Ranked by accuracy: {}.").format(Markup(", ").join(parts))
+
+
+def best_sentence(exps: Sequence[Experiment]) -> Markup:
+    """``The best model is DenseNet161 (run 11) with 51.0%`` (ties named together)."""
+    winners = facts.best(exps)
+    who = fmt_list([model_name(e) for e in winners])
+    if len(winners) == 1:
+        out = Markup("The best model is {} with {}").format(who, acc_text(winners[0]))
+    else:
+        out = Markup("{} share the best accuracy, {}%").format(who, fmt_num(acc(winners[0])))
+    theirs = facts.paper_best(exps)
+    if not theirs:
+        return out + Markup(".")
+    ours = {e["experiment"] for e in winners}
+    named = fmt_list([model_name(e) for e in theirs])
+    if {e["experiment"] for e in theirs} == ours:
+        return out + Markup(", as in the paper ({}).").format(paper_text(theirs[0]))
+    if any(e["experiment"] in ours for e in theirs):
+        return out + Markup("; the paper's best, {} with {}, is among them.").format(
+            named, paper_text(theirs[0])
+        )
+    return out + Markup("; the paper's best is {} with {}.").format(named, paper_text(theirs[0]))
+
+
+def tolerance_sentence(exps: Sequence[Experiment], tolerance: float) -> Markup:
+    """``8 of 11 runs are within ±3 points of the accuracy the paper reports.``"""
+    n, total = facts.agreement(exps)
+    if total == 0:
+        return Markup("The paper reports no accuracy to compare with.")
+    if total == 1:
+        count = "The one run with a reported accuracy is" if n else "The one run is not"
+    elif n == total:
+        count = f"All {total} runs are"
+    elif n == 0:
+        count = f"None of the {total} runs is"
+    else:
+        count = f"{n} of {total} runs {'is' if n == 1 else 'are'}"
+    return Markup("{} within ±{} points of the accuracy the paper reports.").format(
+        count, fmt_short(tolerance)
+    )
+
+
+def order_sentence(exps: Sequence[Experiment]) -> Markup:
+    """How many pairs of runs the regeneration orders as the paper does."""
+    agree, total = facts.pair_agreement(exps)
+    if total == 0:
+        return Markup("")
+    return Markup(
+        "Of the {} pairs of runs whose order the paper's figures settle, {} come out in the "
+        "same order here."
+    ).format(total, agree)
+
+
+def findings(exps: Sequence[Experiment], tolerance: float) -> Markup:
+    """The abstract's findings: the best model, the agreement, the order."""
+    return Markup(" ").join(
+        [best_sentence(exps), tolerance_sentence(exps, tolerance), order_sentence(exps)]
+    )
+
+
+# --- Section 1 and the recipe --------------------------------------------------------------------
+
+
+def modes(
+    exps: Sequence[Experiment],
+    partial: Mapping[str, str],
+    train_images: int,
+    seed: int | None,
+) -> Markup:
+    """How the runs draw their augmentation; ``partial``: the runs on part of the data."""
+    by_mode = facts.by(exps, lambda e: e["mode"])
+    parts = []
+    for mode, members in by_mode.items():
+        who = "All runs use" if len(by_mode) == 1 else f"{capitalized(runs_phrase(members))} use"
+        if mode != "fixed":
+            parts.append(
+                Markup("{} the {} mode: the operations are drawn anew in every epoch.").format(
+                    who, mode
+                )
+            )
+            continue
+        common = Counter(e["sets"] for e in members if e["experiment"] not in partial)
+        size = ""
+        if common:
+            sets = common.most_common(1)[0][0]
+            size = Markup(", so that a run on {} sees {} images an epoch").format(
+                sets, fmt_int(facts.epoch_images(sets, train_images))
+            )
+        parts.append(
+            Markup(
+                "{} the fixed mode: each set is drawn once, before training{}, and the same "
+                "augmented images return in every epoch{}."
+            ).format(who, f" (seed {seed})" if seed is not None else "", size)
+        )
+    return Markup(" ").join(parts)
+
+
+def schedule(e: Experiment, settings: Mapping[str, Any] | None) -> str:
+    """What a run does with its learning rate: ``divide it by 10 every 7 epochs (StepLR)``."""
+    if step := facts.step_schedule(settings):
+        divisor, step_size = step
+        return f"divide it by {fmt_short(divisor)} every {plural(step_size, 'epoch')} (StepLR)"
+    if e["scheduler"] in (None, "none"):
+        return "keep it constant"
+    return f"follow the schedule {e['scheduler']}"
+
+
+def schedules(exps: Sequence[Experiment], settings: Mapping[str, Mapping[str, Any]]) -> Markup:
+    """How each group of runs treats the learning rate: ``runs 1–5 keep it constant; ...``."""
+    groups = facts.by(exps, lambda e: schedule(e, settings.get(e["experiment"])))
+    return Markup("; ").join(
+        Markup("{} {}").format("all runs" if len(groups) == 1 else runs_phrase(es), what)
+        for what, es in groups.items()
+    )
+
+
+# --- table captions and notes --------------------------------------------------------------------
+
+AUGMENTATION_CAPTION = Markup(
+    "The augmentation sets as configured, operations in the order applied."
+)
+RECIPE_CAPTION = Markup(
+    "The training recipe; values that differ in some runs follow in parentheses."
+)
+REPRODUCTION_CAPTION = Markup(
+    "Every run: the best validation accuracy (%) the paper reports and ours."
+)
+SOFTWARE_CAPTION = Markup("Software that rendered this report.")
+TIMING_CAPTION = Markup("Every training job: device, wall time and training throughput.")
+
+
+def layers_caption(model: str, arch: str) -> Markup:
+    number = ORIGINAL_TABLES.get(arch)
+    original = Markup(" (Table {} of the original)").format(number) if number else ""
+    return Markup(
+        "The {} architecture{}, generated from the model definition: output shape for one "
+        "image and trainable parameters per layer."
+    ).format(model, original)
 
 
 def reproduction_note(partial: Sequence[str], tolerance: float) -> Markup:
@@ -323,7 +349,349 @@ def preview_caption(draws: int | None) -> Markup:
     ).format(what)
 
 
-# --- references --------------------------------------------------------------------------------
+def op_params(spec: Mapping[str, Any], fmt: Callable[[Any], str]) -> str:
+    """The parameters of an augmentation op: ``p = 0.5``; ``—`` for none."""
+    if spec["op"] == "normalize":
+        return "mean and std of the training set"
+    return ", ".join(f"{k} = {fmt(v)}" for k, v in spec.items() if k != "op") or "—"
+
+
+# --- figure captions (figures.json) --------------------------------------------------------------
+
+COLORS_NOTE = (
+    " Each model has one colour in all figures; further experiments of the same model are "
+    "drawn in a darker or lighter shade of it, with another marker."
+)
+SEEDS_NOTE = (
+    " Where an experiment has several seeds, its value is the mean over seeds and {} span"
+    " ± one standard deviation."
+)
+
+
+def _seeds_note(several: bool, spread: str) -> str:
+    return SEEDS_NOTE.format(spread) if several else ""
+
+
+def curves_caption(e: Experiment) -> str:
+    caption = (
+        f"Top-1 accuracy (left) and cross-entropy loss (right) per epoch of experiment "
+        f"{e['experiment']}: {e['model']} trained on augmentation {e['sets']} "
+        f"({e['mode']}) with learning rate {fmt_lr(e['lr'])}"
+        + (", constant" if e["scheduler"] == "none" else f" and scheduler {e['scheduler']}")
+        + ", on the training images (dashed) and the validation images (solid)."
+    )
+    if facts.seeds(e) > 1:
+        caption += (
+            f" Lines are means over {facts.seeds(e)} seeds and shaded bands span ± one "
+            "standard deviation."
+        )
+    if has_paper(e):
+        caption += (
+            f" The dotted grey line is the best validation accuracy the paper reports for this "
+            f"run ({paper_text(e)}, its Figure {e['paper_figure']})"
+        )
+        if e.get("paper_best_epoch") is not None:
+            caption += ", the star the epoch of that peak"
+        if e.get("paper_train_accuracy") is not None:
+            caption += ", the dash-dotted line the training accuracy it reports"
+        caption += "."
+    return caption
+
+
+def paper_vs_ours_caption(several: bool) -> str:
+    """``several``: whether any experiment shown has several seeds."""
+    return (
+        "Best top-1 validation accuracy of every experiment in this run (coloured bars) beside "
+        "the accuracy the paper reports for the same run (grey): a solid bar where the paper "
+        "states the value exactly, a hatched bar where it states it approximately (~), and an "
+        "arrow pointing left from the bound where it says only 'below'."
+        + COLORS_NOTE
+        + _seeds_note(several, "error bars")
+    )
+
+
+def comparison_caption(title: str, names: Sequence[str], several: bool) -> str:
+    return (
+        f"{title}: top-1 accuracy (left) and cross-entropy loss (right) per "
+        f"epoch of experiments {', '.join(names)}, on the validation images (solid) and "
+        "the training images (dashed)." + COLORS_NOTE + _seeds_note(several, "shaded bands")
+    )
+
+
+def parameters_caption(several: bool) -> str:
+    return (
+        "Best top-1 validation accuracy of every experiment against the number of trainable "
+        "parameters of its model (log scale). Filled markers are this run; hollow markers, "
+        "joined to them by a thin line, the accuracy the paper reports for the same run, with "
+        "an arrow pointing down where it gives only an upper bound."
+        + COLORS_NOTE
+        + _seeds_note(several, "error bars")
+    )
+
+
+def time_caption(devices: Sequence[str], several: bool) -> str:
+    return (
+        "Best top-1 validation accuracy of every experiment against the wall time of its "
+        f"training run (log scale), measured on {', '.join(devices)}."
+        + COLORS_NOTE
+        + _seeds_note(several, "error bars")
+    )
+
+
+FIGURE_TITLES = {
+    "curves": "Training curves of {}",
+    "paper_vs_ours": "Best validation accuracy: the paper and this run",
+    "accuracy_vs_parameters": "Accuracy against model size",
+    "accuracy_vs_time": "Accuracy against training time",
+}
+
+
+# --- Section 2: a model family -------------------------------------------------------------------
+
+
+def description(text: str | None, arch: str, fallback: str) -> Markup:
+    """An architecture's recorded description, its {key} citations linked; ``fallback`` (the
+    config's description) where the run recorded none."""
+    if not text:
+        return Markup("{}.").format(fallback)
+    try:
+        return Markup(html.escape(text, quote=False)).format(**CITE)
+    except KeyError as err:
+        raise UserError(
+            f"the description of architecture {arch!r} cites {err}, which is not a reference "
+            f"of the report (known: {', '.join(CITE)})"
+        ) from None
+
+
+def architecture_paragraph(
+    members: Sequence[tuple[Experiment, Markup, Any]],
+) -> Markup:
+    """Each model of a section: (its experiment, its description, its layer table or None)."""
+    parts = []
+    for e, text, table in members:
+        if e.get("parameters") is not None:
+            text += Markup(" {} has {} trainable parameters{}.").format(
+                e["model"],
+                fmt_int(e["parameters"]),
+                Markup(" ({})").format(ref(table)) if table else "",
+            )
+        parts.append(text)
+    return Markup(" ").join(parts)
+
+
+def run_paragraph(
+    e: Experiment,
+    tolerance: float,
+    partial: str | None,
+    history: Sequence[Mapping[str, Any]],
+    curves: Any,
+) -> Markup:
+    """One run: settings, accuracies, the paper's number, overfitting, training accuracy."""
+    n = facts.seeds(e)
+    lr_schedule = "constant learning rate" if e["scheduler"] in (None, "none") else e["scheduler"]
+    where = ""
+    if e.get("best_epoch") is not None:
+        where = f" ({'best seed: ' if n > 1 else ''}epoch {int(e['best_epoch'])})"
+    text = Markup(
+        "<strong>{}</strong> ({}; {}, lr {}, {}, {}) peaks at a validation accuracy of {}{}, "
+        "with a top-5 accuracy of {}%, and ends at {}%. "
+    ).format(
+        capitalized(name(e)),
+        e["model"],
+        e["sets"],
+        fmt_lr(e["lr"]),
+        lr_schedule,
+        plural(int(e["epochs"]), "epoch"),
+        acc_text(e),
+        where,
+        fmt_num(e["best_val_top5_mean"]),
+        fmt_num(e["final_val_acc_mean"]),
+    )
+    if partial:
+        text += Markup("It trains on {}. ").format(partial)
+    text += against_paper(e, tolerance) + overfitting(history)
+    if e.get("final_train_acc_mean") is not None:
+        theirs = e.get("paper_train_accuracy")
+        text += Markup(" Training accuracy ends at {}%{}.").format(
+            fmt_num(e["final_train_acc_mean"]),
+            f" (the paper: about {fmt_short(theirs)}%)" if theirs is not None else "",
+        )
+    return text + (Markup(" Curves: {}.").format(ref(curves)) if curves else "")
+
+
+def against_paper(e: Experiment, tolerance: float) -> Markup:
+    if not has_paper(e):
+        return Markup("The paper reports no accuracy for this run.")
+    band = f"the ±{fmt_short(tolerance)}-point tolerance"
+    verdict = f"within {band}" if within(e) else f"beyond {band}"
+    diff = e.get("diff") or 0.0
+    if e.get("paper_stated") == "below":
+        bound = fmt_short(e["paper_accuracy"])
+        if facts.below_holds(e):
+            return Markup("The paper reports only that it stays below {}%, as ours does.").format(
+                bound
+            )
+        return Markup(
+            "The paper reports only that it stays below {}%; ours exceeds that by {} points, {}."
+        ).format(bound, fmt_num(diff), verdict)
+    epoch = e.get("paper_best_epoch")
+    return Markup("The paper reports {}{}: a difference of {} points, {}.").format(
+        paper_text(e),
+        f", at epoch {int(epoch)}" if epoch is not None else "",
+        fmt_diff(diff),
+        verdict,
+    )
+
+
+def overfitting(history: Sequence[Mapping[str, Any]]) -> Markup:
+    fit = facts.overfitting(history)
+    if fit is None:
+        return Markup("")
+    if fit.low_epoch == fit.last_epoch:
+        return Markup(" Its validation loss is still falling at the last epoch.")
+    text = Markup(" Its validation loss is lowest at epoch {} ({}) and ends at {}").format(
+        fit.low_epoch, fmt_loss(fit.low_loss), fmt_loss(fit.last_loss)
+    )
+    if fit.overfits:
+        text += Markup(" while the training loss keeps falling, a sign of overfitting")
+    return text + Markup(".")
+
+
+def comparison_paragraph(title: str, figure: Any, exps: Sequence[Experiment]) -> Markup:
+    where = Markup("{} ({})").format(ref(figure), title) if figure else title
+    return Markup("{}: {}").format(where, compare_group(exps))
+
+
+def against_previous(section: Sequence[Experiment], previous: Sequence[Experiment]) -> Markup:
+    """The best of a model family against the best of the one before, and their speed."""
+    a, b = facts.best(section)[0], facts.best(previous)[0]
+    text = Markup("Against the previous family: {}").format(
+        compare(a, b, model_name(a), model_name(b))
+    )
+    ratio = facts.speed_ratio(a, b)
+    if ratio is not None:
+        if ratio == 1:
+            pace = "as fast"
+        elif ratio > 1:
+            pace = f"{fmt_short(ratio)}× slower"
+        else:
+            inverse = round(a["images_per_second_mean"] / b["images_per_second_mean"], 1)
+            pace = f"{fmt_short(inverse)}× faster"
+        text += Markup(" On the same device {} trains at {} images/s against {}, {}.").format(
+            a["model"],
+            fmt_int(a["images_per_second_mean"]),
+            fmt_int(b["images_per_second_mean"]),
+            pace,
+        )
+    return text
+
+
+# --- all runs against the paper, and the conclusion ----------------------------------------------
+
+
+def summary_paragraph(
+    exps: Sequence[Experiment], tolerance: float, table: Any, missing: Sequence[str]
+) -> Markup:
+    """The text before the reproduction table."""
+    text = Markup("{} sets every run beside the paper. {}").format(
+        ref(table), tolerance_sentence(exps, tolerance)
+    )
+    if beyond := facts.beyond(exps):
+        named = [f"{name(e)} ({e['model']}, {fmt_diff(e.get('diff'))} points)" for e in beyond]
+        text += Markup(" Beyond it: {}.").format(fmt_list(named))
+    mean = facts.mean_abs_diff(exps)
+    if mean is not None:
+        text += Markup(" On average ours lies {} points from the paper's figure.").format(
+            fmt_num(mean)
+        )
+    if missing:
+        text += Markup(" The configuration names {} with no results yet: {}.").format(
+            plural(len(missing), "more experiment", "more experiments"), fmt_list(missing)
+        )
+    return text + Markup(" ") + order_sentence(exps)
+
+
+def sides_paragraph(exps: Sequence[Experiment], figure: Any) -> Markup:
+    """Which runs land above and which below the paper's stated accuracy."""
+    stated = facts.stated(exps)
+    text = Markup("{} plots our accuracies against the paper's.").format(ref(figure))
+    if not stated:
+        return text
+    counts = facts.sides(stated)
+    parts = [(counts[1], "above"), (counts[-1], "below"), (counts[0], "level with")]
+    return text + Markup(" Of the {} with a stated accuracy, {} the paper's figure.").format(
+        plural(len(stated), "run"),
+        fmt_list([f"{n} {'lands' if n == 1 else 'land'} {where}" for n, where in parts if n]),
+    )
+
+
+def size_paragraph(exps: Sequence[Experiment], figure: Any) -> Markup:
+    text = Markup("{} relates accuracy to model size.").format(ref(figure))
+    sizes = facts.sizes(exps)
+    if sizes is None:
+        return text
+
+    def top(model: str) -> str:
+        return fmt_num(facts.top_of_model(exps, model)) + "%"
+
+    largest, smallest, winner = sizes
+    text += Markup(" The largest model, {} ({} parameters), ").format(
+        largest["model"], fmt_params(largest["parameters"])
+    )
+    if largest["model"] == winner["model"]:
+        text += Markup("is also the most accurate")
+    else:
+        text += Markup("reaches {} at best, against {} for {} ({})").format(
+            top(largest["model"]),
+            top(winner["model"]),
+            winner["model"],
+            fmt_params(winner["parameters"]),
+        )
+    return text + Markup("; the smallest, {} ({}), reaches {}.").format(
+        smallest["model"], fmt_params(smallest["parameters"]), top(smallest["model"])
+    )
+
+
+def time_paragraph(jobs: Sequence[Mapping[str, Any]], figure: Any) -> Markup:
+    text = Markup("{} relates accuracy to training time.").format(ref(figure))
+    longest = facts.longest(jobs)
+    if longest is None:
+        return text
+    job = f"{longest['experiment']}, seed {longest['seed']}"
+    if longest.get("run") is not None:
+        job = f"run {int(longest['run'])} ({longest.get('model', longest['experiment'])}, "
+        job += f"seed {longest['seed']})"
+    devices = fmt_list(facts.devices(jobs))
+    return text + Markup(" The {} took {} of wall time in all{}; the longest, {}, took {}.").format(
+        plural(len(jobs), "training job"),
+        fmt_duration(sum(r["wall_seconds"] for r in jobs)),
+        f" on {devices}" if devices else "",
+        job,
+        fmt_duration(longest["wall_seconds"]),
+    )
+
+
+def conclusion(
+    exps: Sequence[Experiment],
+    tolerance: float,
+    comparisons: Sequence[tuple[str, Sequence[Experiment]]],
+) -> Markup:
+    """Best model, agreement with the paper, and which comparisons turn out as it says."""
+    text = Markup("{} {}").format(best_sentence(exps), tolerance_sentence(exps, tolerance))
+    settled = facts.settled(comparisons)
+    if not settled:
+        return text
+    differ = [f"“{title}”" for title, same in settled.items() if not same]
+    text += Markup(" Of the {} drawn in Section 2, {} as in the paper").format(
+        plural(len(settled), "comparison"),
+        plural(len(settled) - len(differ), "comes out", "come out"),
+    )
+    if differ:
+        text += Markup("; not so {}").format(fmt_list(differ))
+    return text + Markup(".")
+
+
+# --- references ----------------------------------------------------------------------------------
 
 REFERENCES = {
     "original": "",  # from the config
@@ -358,383 +726,3 @@ def references(config: Mapping) -> list[tuple[str, Markup]]:
     entry = f"{who}. {report['title']}." + (f" {where}." if where else "")
     entries = dict(REFERENCES, original=entry)
     return [(key, Markup.escape(text)) for key, text in entries.items()]
-
-
-# What each architecture is, in words (citations by key). Unknown architectures get the config's
-# description instead.
-ARCH_NOTES = {
-    "m1": "J. Ting's baseline {ting}: a plain stack of convolution–ReLU layers, each followed "
-    "by max-pooling, then a fully connected hidden layer and the classifier.",
-    "m4": "J. Ting's best model {ting}: deeper and wider than M1, with pairs of convolution–ReLU "
-    "layers before each max-pooling and the same classifier head.",
-    "alexnet": "The ImageNet network of Krizhevsky et al. {alexnet}, kept whole up to its "
-    "ImageNet-sized output and followed by one more fully connected layer that maps that output "
-    "to the classes here; it has no batch normalization.",
-    "resnet18": "A residual network {resnet}: stages of basic blocks whose output adds the "
-    "block's input back through a shortcut, with batch normalization after every convolution.",
-    "resnet34": "A deeper residual network {resnet} of basic blocks, each of which adds its "
-    "input back to its output through a shortcut, with batch normalization after every "
-    "convolution.",
-    "resnet34_preact": "ResNet34 rebuilt from full pre-activation blocks {preact}: batch "
-    "normalization and ReLU come before each convolution, and the shortcut carries the signal "
-    "with no nonlinearity on its path.",
-    "densenet161": "A densely connected network {densenet}: inside a dense block every layer "
-    "receives the feature maps of all the layers before it, and transition layers between the "
-    "blocks compress and downsample.",
-}
-
-
-# --- the text of the paper ----------------------------------------------------------------------
-
-
-def ref(item: Any) -> Markup:
-    """A link to a figure or table, by its label."""
-    return Markup('<a class="ref" href="#{}">{}</a>').format(item.id, item.label)
-
-
-def capitalized(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def plural(n: int, word: str, plural: str | None = None) -> str:
-    """``1 run``, ``2 runs``; ``plural`` for irregular words."""
-    return f"{n} {word if n == 1 else plural or word + 's'}"
-
-
-class Writer:
-    """The paper's computed text, written from the results; cites the document's items.
-
-    ``doc`` holds the model ``sections``, the ``results_table``, the ``summary_figures`` and the
-    ``curves`` by experiment; ``history(experiment)`` gives per-epoch metrics (seed mean).
-    """
-
-    def __init__(
-        self,
-        exps: Sequence[Experiment],
-        config: Mapping,
-        stats: Mapping,
-        resolved: Mapping[str, Mapping],
-        history: Callable[[str], pd.DataFrame],
-        provenance: Mapping,
-        doc: Mapping[str, Any],
-    ) -> None:
-        self.exps = list(exps)
-        self.config = config
-        self.report = config["report"]
-        self.tolerance = float(self.report["tolerance"])
-        self.stats = stats
-        self.resolved = resolved
-        self.history = history
-        self.provenance = provenance
-        self.doc = doc
-        self.subsets = subsets(self.exps, resolved)
-
-    def front(self) -> dict[str, Any]:
-        """The computed text outside the model subsections, by place in the template."""
-        return {
-            "findings": Markup(" ").join(
-                [
-                    best_sentence(self.exps),
-                    tolerance_sentence(self.exps, self.tolerance),
-                    order_sentence(self.exps),
-                ]
-            ),
-            "modes": self._modes(),
-            "schedules": self._schedules(),
-            "summary": self.summary(),
-            "conclusion": self.conclusion(),
-        }
-
-    def _modes(self) -> Markup:
-        by_mode: dict[str, list[Experiment]] = {}
-        for e in self.exps:
-            by_mode.setdefault(e["mode"], []).append(e)
-        parts = []
-        for mode, exps in by_mode.items():
-            who = "All runs use" if len(by_mode) == 1 else f"{capitalized(runs_phrase(exps))} use"
-            if mode != "fixed":
-                parts.append(
-                    Markup("{} the {} mode: the operations are drawn anew in every epoch.").format(
-                        who, mode
-                    )
-                )
-                continue
-            common = Counter(e["sets"] for e in exps if e["experiment"] not in self.subsets)
-            size = ""
-            if common:
-                sets = common.most_common(1)[0][0]
-                images = len(sets.split("+")) * self.stats["train"]
-                size = Markup(", so that a run on {} sees {} images an epoch").format(
-                    sets, fmt_int(images)
-                )
-            seed = self.config["augmentation"].get("seed")
-            parts.append(
-                Markup(
-                    "{} the fixed mode: each set is drawn once, before training{}, and the same "
-                    "augmented images return in every epoch{}."
-                ).format(who, f" (seed {seed})" if seed is not None else "", size)
-            )
-        return Markup(" ").join(parts)
-
-    def _schedules(self) -> Markup:
-        """How each group of runs treats the learning rate: ``runs 1–5 keep it constant; ...``."""
-        schedules: dict[str, list[Experiment]] = {}
-        for e in self.exps:
-            schedules.setdefault(self._schedule(e), []).append(e)
-        return Markup("; ").join(
-            Markup("{} {}").format("all runs" if len(schedules) == 1 else runs_phrase(es), what)
-            for what, es in schedules.items()
-        )
-
-    def _schedule(self, e: Experiment) -> str:
-        scheduler = (self.resolved.get(e["experiment"]) or {}).get("scheduler")
-        if scheduler and scheduler.get("name") == "StepLR":
-            return (
-                f"divide it by {fmt_short(1 / scheduler['gamma'])} every "
-                f"{plural(scheduler['step_size'], 'epoch')} (StepLR)"
-            )
-        if e["scheduler"] in (None, "none"):
-            return "keep it constant"
-        return f"follow the schedule {e['scheduler']}"
-
-    def model_section(self, section: Any) -> list[Markup]:
-        """The architecture, every run, the configured comparisons, the previous family."""
-        paragraphs = [self._architectures(section)]
-        paragraphs += [self.run_paragraph(e) for e in section.experiments]
-        for c in section.comparisons:
-            where = Markup("{} ({})").format(ref(c.figure), c.title) if c.figure else c.title
-            paragraphs.append(Markup("{}: {}").format(where, compare_group(c.experiments)))
-        sections = list(self.doc["sections"])
-        index = sections.index(section)
-        if index > 0:
-            paragraphs.append(self._against(section, sections[index - 1]))
-        return paragraphs
-
-    def _architectures(self, section: Any) -> Markup:
-        parts = []
-        for model, e in {e["model"]: e for e in section.experiments}.items():
-            note = ARCH_NOTES.get(e["arch"])
-            description = self.config["models"].get(model, {}).get("description", model)
-            text = Markup(note).format(**CITE) if note else Markup("{}.").format(description)
-            if e.get("parameters") is not None:
-                table = next((t for t in section.tables if t.key == model), None)
-                text += Markup(" {} has {} trainable parameters{}.").format(
-                    model,
-                    fmt_int(e["parameters"]),
-                    Markup(" ({})").format(ref(table)) if table else "",
-                )
-            parts.append(text)
-        return Markup(" ").join(parts)
-
-    def run_paragraph(self, e: Experiment) -> Markup:
-        n = int(e.get("n_seeds") or 1)
-        schedule = "constant learning rate" if e["scheduler"] in (None, "none") else e["scheduler"]
-        where = ""
-        if e.get("best_epoch") is not None:
-            where = f" ({'best seed: ' if n > 1 else ''}epoch {int(e['best_epoch'])})"
-        text = Markup(
-            "<strong>{}</strong> ({}; {}, lr {}, {}, {}) peaks at a validation accuracy of {}{}, "
-            "with a top-5 accuracy of {}%, and ends at {}%. "
-        ).format(
-            capitalized(name(e)),
-            e["model"],
-            e["sets"],
-            fmt_lr(e["lr"]),
-            schedule,
-            plural(int(e["epochs"]), "epoch"),
-            acc_text(e),
-            where,
-            fmt_num(e["best_val_top5_mean"]),
-            fmt_num(e["final_val_acc_mean"]),
-        )
-        if e["experiment"] in self.subsets:
-            text += Markup("It trains on {}. ").format(self.subsets[e["experiment"]])
-        text += self._against_paper(e) + self._overfitting(e["experiment"])
-        if e.get("final_train_acc_mean") is not None:
-            theirs = e.get("paper_train_accuracy")
-            text += Markup(" Training accuracy ends at {}%{}.").format(
-                fmt_num(e["final_train_acc_mean"]),
-                f" (the paper: about {fmt_short(theirs)}%)" if theirs is not None else "",
-            )
-        figure = self.doc["curves"].get(e["experiment"])
-        return text + (Markup(" Curves: {}.").format(ref(figure)) if figure else "")
-
-    def _against_paper(self, e: Experiment) -> Markup:
-        if not has_paper(e):
-            return Markup("The paper reports no accuracy for this run.")
-        tolerance = f"the ±{fmt_short(self.tolerance)}-point tolerance"
-        verdict = f"within {tolerance}" if within(e) else f"beyond {tolerance}"
-        diff = e.get("diff") or 0.0
-        if e.get("paper_stated") == "below":
-            bound = fmt_short(e["paper_accuracy"])
-            if round(diff, 1) <= 0:
-                return Markup(
-                    "The paper reports only that it stays below {}%, as ours does."
-                ).format(bound)
-            return Markup(
-                "The paper reports only that it stays below {}%; ours exceeds that by {} "
-                "points, {}."
-            ).format(bound, fmt_num(diff), verdict)
-        epoch = e.get("paper_best_epoch")
-        return Markup("The paper reports {}{}: a difference of {} points, {}.").format(
-            paper_text(e),
-            f", at epoch {int(epoch)}" if epoch is not None else "",
-            fmt_diff(diff),
-            verdict,
-        )
-
-    def _overfitting(self, experiment: str) -> Markup:
-        h = self.history(experiment)
-        if len(h) < 2 or not {"val_loss", "train_loss"} <= set(h.columns):
-            return Markup("")
-        low, last = h.loc[h["val_loss"].idxmin()], h.iloc[-1]
-        if int(low["epoch"]) == int(last["epoch"]):
-            return Markup(" Its validation loss is still falling at the last epoch.")
-        text = Markup(" Its validation loss is lowest at epoch {} ({}) and ends at {}").format(
-            int(low["epoch"]), f"{low['val_loss']:.2f}", f"{last['val_loss']:.2f}"
-        )
-        if last["val_loss"] > low["val_loss"] and last["train_loss"] < low["train_loss"]:
-            text += Markup(" while the training loss keeps falling, a sign of overfitting")
-        return text + Markup(".")
-
-    def _against(self, section: Any, previous: Any) -> Markup:
-        a, b = best(section.experiments)[0], best(previous.experiments)[0]
-        text = Markup("Against the previous family: {}").format(
-            compare(a, b, f"{a['model']} ({name(a)})", f"{b['model']} ({name(b)})")
-        )
-        speed_a, speed_b = a.get("images_per_second_mean"), b.get("images_per_second_mean")
-        if speed_a and speed_b and a.get("device_name") == b.get("device_name"):
-            ratio = round(speed_b / speed_a, 1)
-            if ratio == 1:
-                pace = "as fast"
-            elif ratio > 1:
-                pace = f"{fmt_short(ratio)}× slower"
-            else:
-                pace = f"{fmt_short(round(speed_a / speed_b, 1))}× faster"
-            text += Markup(" On the same device {} trains at {} images/s against {}, {}.").format(
-                a["model"], fmt_int(speed_a), fmt_int(speed_b), pace
-            )
-        return text
-
-    # summary and conclusion
-
-    def summary(self) -> list[Markup]:
-        """The text around the reproduction table and the summary figures."""
-        beyond = [e for e in self.exps if has_paper(e) and not within(e)]
-        text = Markup("{} sets every run beside the paper. {}").format(
-            ref(self.doc["results_table"]), tolerance_sentence(self.exps, self.tolerance)
-        )
-        if beyond:
-            text += Markup(" Beyond it: {}.").format(
-                fmt_list(
-                    [f"{name(e)} ({e['model']}, {fmt_diff(e.get('diff'))} points)" for e in beyond]
-                )
-            )
-        mean = mean_abs_diff(self.exps)
-        if mean is not None:
-            text += Markup(" On average ours lies {} points from the paper's figure.").format(
-                fmt_num(mean)
-            )
-        done = {e["experiment"] for e in self.exps}
-        missing = [n for n in self.config.get("experiments", {}) if n not in done]
-        if missing:
-            text += Markup(" The configuration names {} with no results yet: {}.").format(
-                plural(len(missing), "more experiment", "more experiments"), fmt_list(missing)
-            )
-        paragraphs = [text + Markup(" ") + order_sentence(self.exps)]
-        kinds = {f.kind: f for f in self.doc["summary_figures"]}
-        if "paper_vs_ours" in kinds:
-            paragraphs.append(self._sides(kinds["paper_vs_ours"]))
-        if "accuracy_vs_parameters" in kinds:
-            paragraphs.append(self._size(kinds["accuracy_vs_parameters"]))
-        if "accuracy_vs_time" in kinds:
-            paragraphs.append(self._time(kinds["accuracy_vs_time"]))
-        return paragraphs
-
-    def _sides(self, figure: Any) -> Markup:
-        """Which runs land above and which below the paper's stated accuracy."""
-        stated = [e for e in self.exps if has_paper(e) and e.get("paper_stated") != "below"]
-        text = Markup("{} plots our accuracies against the paper's.").format(ref(figure))
-        if not stated:
-            return text
-        sides = Counter(
-            our_order(e, {**e, "best_val_acc_mean": e["paper_accuracy"]}) for e in stated
-        )
-        counts = [(sides[1], "above"), (sides[-1], "below"), (sides[0], "level with")]
-        return text + Markup(" Of the {} with a stated accuracy, {} the paper's figure.").format(
-            plural(len(stated), "run"),
-            fmt_list([f"{n} {'lands' if n == 1 else 'land'} {where}" for n, where in counts if n]),
-        )
-
-    def _size(self, figure: Any) -> Markup:
-        text = Markup("{} relates accuracy to model size.").format(ref(figure))
-        sized = [e for e in self.exps if e.get("parameters") is not None]
-        if not sized:
-            return text
-
-        def top(model: str) -> str:
-            return fmt_num(max(acc(e) for e in sized if e["model"] == model)) + "%"
-
-        largest = max(sized, key=lambda e: e["parameters"])
-        smallest = min(sized, key=lambda e: e["parameters"])
-        winner = best(sized)[0]
-        text += Markup(" The largest model, {} ({} parameters), ").format(
-            largest["model"], fmt_params(largest["parameters"])
-        )
-        if largest["model"] == winner["model"]:
-            text += Markup("is also the most accurate")
-        else:
-            text += Markup("reaches {} at best, against {} for {} ({})").format(
-                top(largest["model"]),
-                top(winner["model"]),
-                winner["model"],
-                fmt_params(winner["parameters"]),
-            )
-        return text + Markup("; the smallest, {} ({}), reaches {}.").format(
-            smallest["model"], fmt_params(smallest["parameters"]), top(smallest["model"])
-        )
-
-    def _time(self, figure: Any) -> Markup:
-        text = Markup("{} relates accuracy to training time.").format(ref(figure))
-        runs = self.provenance.get("runs") or []
-        if not runs:
-            return text
-        longest = max(runs, key=lambda r: r["wall_seconds"])
-        job = f"{longest['experiment']}, seed {longest['seed']}"
-        if longest.get("run") is not None:
-            job = f"run {int(longest['run'])} ({longest.get('model', longest['experiment'])}, "
-            job += f"seed {longest['seed']})"
-        devices = fmt_list(
-            list(dict.fromkeys(r["device_name"] for r in runs if r.get("device_name")))
-        )
-        return text + Markup(
-            " The {} took {} of wall time in all{}; the longest, {}, took {}."
-        ).format(
-            plural(len(runs), "training job"),
-            fmt_duration(sum(r["wall_seconds"] for r in runs)),
-            f" on {devices}" if devices else "",
-            job,
-            fmt_duration(longest["wall_seconds"]),
-        )
-
-    def conclusion(self) -> Markup:
-        """Best model, agreement with the paper, and which comparisons turn out as it says."""
-        text = Markup("{} {}").format(
-            best_sentence(self.exps), tolerance_sentence(self.exps, self.tolerance)
-        )
-        settled = {}  # comparison title -> same direction as the paper (last against first)
-        for section in self.doc["sections"]:
-            for c in section.comparisons:
-                first, last = c.experiments[0], c.experiments[-1]
-                if (theirs := paper_order(last, first)) is not None:
-                    settled[c.title] = theirs == our_order(last, first)
-        if not settled:
-            return text
-        differ = [f"“{title}”" for title, same in settled.items() if not same]
-        text += Markup(" Of the {} drawn in Section 2, {} as in the paper").format(
-            plural(len(settled), "comparison"),
-            plural(len(settled) - len(differ), "comes out", "come out"),
-        )
-        if differ:
-            text += Markup("; not so {}").format(fmt_list(differ))
-        return text + Markup(".")

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from tinycnn.contract import JOB_COLUMNS
 from tinycnn.hardware import cpu_model
 
 UNKNOWN = "unknown"
@@ -31,17 +32,6 @@ PACKAGES = (
     "jinja2",
     "weasyprint",
     "snakemake",
-)
-RUN_COLUMNS = (
-    "experiment",
-    "run",
-    "model",
-    "seed",
-    "epochs",
-    "device_name",
-    "train_seconds",
-    "wall_seconds",
-    "images_per_second",
 )
 
 
@@ -97,7 +87,7 @@ def package_versions() -> dict[str, str]:
 def _runs(runs_csv: Path) -> list[dict[str, Any]]:
     """One record per (experiment, seed) with its device and timing, in paper order."""
     table = pd.read_csv(runs_csv)
-    table = table[[c for c in RUN_COLUMNS if c in table.columns]]
+    table = table[[c for c in JOB_COLUMNS if c in table.columns]]
     if "run" in table.columns:
         table = table.sort_values(["run", "seed"], kind="stable", na_position="last")
     return json.loads(table.to_json(orient="records"))

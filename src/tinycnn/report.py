@@ -1,13 +1,16 @@
 """Render the regenerated paper: one self-contained HTML file, then a PDF with WeasyPrint.
 
-Inputs are those of docs/report-contract.md: the aggregate folder (experiments.csv, runs.csv,
-epochs.csv, figures.json and its PNGs), the merged config, the packed data's stats.json and
-classes.tsv, the augmentation preview grids, and provenance (``collect_provenance``).
+Inputs are those of docs/report-contract.md, files only: the aggregate folder (experiments.csv,
+epochs.csv, settings.json, architectures.json, figures.json and its PNGs; runs.csv through the
+provenance), the config snapshot (the paper's numbers and the report's settings), the packed
+data's stats.json and classes.tsv, the augmentation preview grids, and provenance
+(``collect_provenance``). What a run was trained with, and its model's layers, come from what
+the run recorded, never from today's config or model code; nothing here imports torch.
 
 The document is assembled here in reading order: every table and figure is created, and so
 numbered, in the order it appears; the computed sentences that cite them (``tinycnn.prose``)
-are written afterwards. The template (report/paper.html.j2) holds the layout and the narrative
-prose, which takes every number from this context; report/paper.css the A4 print style.
+are written afterwards. The template (report/paper.html.j2) holds the layout and the fixed
+narrative; report/paper.css the A4 print style.
 """
 
 from __future__ import annotations
@@ -24,11 +27,10 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from tinycnn import formatting, prose
+from tinycnn import facts, formatting, prose
 from tinycnn.atomic import atomic_path, write_text
-from tinycnn.config import resolve_experiment
+from tinycnn.contract import AGGREGATE_FILES
 from tinycnn.errors import UserError
-from tinycnn.models import build_model, layer_table
 from tinycnn.pack import read_classes
 from tinycnn.provenance import collect_provenance
 from tinycnn.tinyimagenet import IMAGE_SIZE
@@ -36,8 +38,6 @@ from tinycnn.tinyimagenet import IMAGE_SIZE
 __all__ = ["collect_provenance", "render_html", "render_pdf"]
 
 REPORT_DIR = Path(__file__).resolve().parents[2] / "report"
-# Sequential models whose layers the original tabulates, with its table number.
-LAYER_TABLES = {"m1": 1, "m4": 2}
 SUMMARY_KINDS = ("paper_vs_ours", "accuracy_vs_parameters", "accuracy_vs_time")
 EXAMPLE_CLASSES = 5  # class names quoted in Section 1
 
@@ -120,10 +120,20 @@ class Numbering:
 # --- inputs ------------------------------------------------------------------------------------
 
 
+def _missing(path: Path) -> UserError:
+    return UserError(f"{path} is missing: run the aggregate step first.")
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
     if not path.is_file():
-        raise UserError(f"{path} is missing: run the aggregate step first.")
+        raise _missing(path)
     return pd.read_csv(path)
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise _missing(path)
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
@@ -133,32 +143,37 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 @dataclass
 class Results:
-    """The aggregate folder, read: experiments in paper order, per-epoch metrics, figures."""
+    """The aggregate folder, read: experiments in paper order, per-epoch metrics, the runs'
+    recorded settings (by experiment) and architectures (by arch), figures."""
 
     folder: Path
     experiments: list[dict[str, Any]]
     epochs: pd.DataFrame
+    settings: dict[str, dict[str, Any]]
+    architectures: dict[str, dict[str, Any]]
     figures: list[dict[str, Any]]
 
     @classmethod
     def load(cls, folder: Path) -> Results:
-        experiments = _read_csv(folder / "experiments.csv")
+        def path(name: str) -> Path:
+            return folder / AGGREGATE_FILES[name]
+
+        experiments = _read_csv(path("experiments"))
         experiments = experiments.sort_values("run", kind="stable", na_position="last")
-        figures_json = folder / "figures.json"
-        if not figures_json.is_file():
-            raise UserError(f"{figures_json} is missing: run the aggregate step first.")
         return cls(
             folder,
             _records(experiments),
-            _read_csv(folder / "epochs.csv"),
-            json.loads(figures_json.read_text(encoding="utf-8")),
+            _read_csv(path("epochs")),
+            _read_json(path("settings")),
+            _read_json(path("architectures")),
+            _read_json(path("figures_json")),
         )
 
-    def history(self, experiment: str) -> pd.DataFrame:
-        """Per-epoch metrics of one experiment, averaged over its seeds."""
+    def history(self, experiment: str) -> list[dict[str, Any]]:
+        """Per-epoch metrics of one experiment, averaged over its seeds, as records."""
         rows = self.epochs[self.epochs["experiment"] == experiment]
         rows = rows.drop(columns=["experiment", "seed"])
-        return rows.groupby("epoch").mean(numeric_only=True).reset_index()
+        return _records(rows.groupby("epoch").mean(numeric_only=True).reset_index())
 
 
 def _data_uri(path: Path) -> str:
@@ -175,44 +190,56 @@ def _class_names(classes_tsv: Path) -> list[str]:
 # --- tables ------------------------------------------------------------------------------------
 
 
-def _op_params(spec: Mapping[str, Any]) -> str:
-    if spec["op"] == "normalize":
-        return "mean and std of the training set"
+def recorded_sets(
+    exps: Sequence[Mapping], settings: Mapping[str, Mapping], order: Sequence[str]
+) -> dict[str, list[Mapping]]:
+    """The augmentation sets the runs recorded (their ops as trained), the sets of ``order``
+    (the config's) first; a set several experiments recorded comes from the first of them."""
+    sets: dict[str, list[Mapping]] = {}
+    for e in exps:
+        ops = ((settings.get(e["experiment"]) or {}).get("augmentation") or {}).get("ops") or {}
+        for name, spec in ops.items():
+            sets.setdefault(name, spec)
+    known = [s for s in order if s in sets]
+    return {s: sets[s] for s in [*known, *(s for s in sets if s not in known)]}
 
-    def value(v: Any) -> str:
-        return f"({', '.join(map(str, v))})" if isinstance(v, list | tuple) else str(v)
 
-    return ", ".join(f"{k} = {value(v)}" for k, v in spec.items() if k != "op") or "—"
-
-
-def augmentation_table(numbering: Numbering, config: Mapping) -> Table:
+def augmentation_table(numbering: Numbering, sets: Mapping[str, Sequence[Mapping]]) -> Table:
     rows = [
-        Row([name if i == 1 else "", i, prose.op_name(spec["op"]), _op_params(spec)])
-        for name, ops in config["augmentation"]["sets"].items()
+        Row(
+            [
+                name if i == 1 else "",
+                i,
+                prose.op_name(spec["op"]),
+                prose.op_params(spec, formatting.fmt_value),
+            ]
+        )
+        for name, ops in sets.items()
         for i, spec in enumerate(ops, 1)
     ]
     return Table(
         *numbering.next("Table"),
-        Markup("The augmentation sets as configured, operations in the order applied."),
+        prose.AUGMENTATION_CAPTION,
         [Column("set"), Column("step", "num"), Column("operation"), Column("parameters")],
         rows,
     )
 
 
-def recipe_table(numbering: Numbering, exps: Sequence[Mapping], resolved: Mapping) -> Table:
-    """The shared recipe; where runs depart from the most common value, which and how."""
+def recipe_table(numbering: Numbering, exps: Sequence[Mapping], settings: Mapping) -> Table:
+    """The shared recipe as the runs recorded it; where runs depart from the most common
+    value, which and how."""
 
     def optimizer(key: str) -> Callable[[Mapping], Any]:
         def get(e: Mapping) -> Any:
-            settings = resolved.get(e["experiment"])
-            return settings["optimizer"][key] if settings else None
+            recorded = settings.get(e["experiment"])
+            return recorded["optimizer"][key] if recorded else None
 
         return get
 
-    settings = [
+    rows_spec = [
         ("optimizer", optimizer("name"), str),
         ("learning rate", lambda e: e["lr"], formatting.fmt_lr),
-        ("betas", optimizer("betas"), lambda v: f"({', '.join(map(str, v))})"),
+        ("betas", optimizer("betas"), formatting.fmt_value),
         ("eps", optimizer("eps"), formatting.fmt_lr),
         ("weight decay", optimizer("weight_decay"), formatting.fmt_lr),
         ("batch size", lambda e: int(e["batch_size"]), str),
@@ -223,43 +250,39 @@ def recipe_table(numbering: Numbering, exps: Sequence[Mapping], resolved: Mappin
         ("seeds per run", lambda e: int(e["n_seeds"]), str),
     ]
     rows = []
-    for title, get, fmt in settings:
+    for title, get, fmt in rows_spec:
         values = [(e, get(e)) for e in exps]
         values = [(e, v) for e, v in values if v is not None]
         if values:
             rows.append(Row([title, prose.common_with_exceptions(values, fmt)]))
     return Table(
         *numbering.next("Table"),
-        Markup("The training recipe; values that differ in some runs follow in parentheses."),
+        prose.RECIPE_CAPTION,
         [Column("setting"), Column("value")],
         rows,
         cls="recipe",
     )
 
 
-def layer_table_of(numbering: Numbering, arch: str, model: str, classes: int) -> Table:
-    """One of the original's architecture tables, generated from the model definition."""
-    layers = layer_table(build_model(arch, num_classes=classes))
+def layer_table_of(numbering: Numbering, architecture: Mapping, model: str) -> Table:
+    """One of the original's architecture tables, as the runs recorded it from the model."""
+    layers = architecture["layers"]
     rows = [
         Row(
             [
-                r.name,
-                r.layer,
-                " × ".join(map(str, r.output_shape)),
-                formatting.fmt_int(r.parameters),
+                r["name"],
+                r["layer"],
+                " × ".join(map(str, r["output"])),
+                formatting.fmt_int(r["parameters"]),
             ]
         )
         for r in layers
     ]
-    rows.append(
-        Row(["total", "", "", formatting.fmt_int(sum(r.parameters for r in layers))], "total")
-    )
+    total = formatting.fmt_int(sum(r["parameters"] for r in layers))
+    rows.append(Row(["total", "", "", total], "total"))
     return Table(
         *numbering.next("Table"),
-        Markup(
-            "The {} architecture (Table {} of the original), generated from the model "
-            "definition: output shape for one image and trainable parameters per layer."
-        ).format(model, LAYER_TABLES[arch]),
+        prose.layers_caption(model, architecture["arch"]),
         [Column("name"), Column("layer"), Column("output shape"), Column("parameters", "num")],
         rows,
         cls="layers",
@@ -287,25 +310,19 @@ def reproduction_table(
                     n,
                     formatting.fmt_diff(e.get("diff")),
                 ],
-                "beyond-tolerance" if prose.has_paper(e) and not prose.within(e) else "",
+                "beyond-tolerance" if facts.has_paper(e) and not facts.within(e) else "",
                 e["experiment"],
             )
         )
     head = [("run", "num"), ("model", ""), ("augmentation", ""), ("lr", ""), ("scheduler", "")]
     head += [("epochs", "num"), ("paper", "num"), ("ours", "num"), ("n", "num"), ("Δ", "num")]
+    partial = [f"{prose.name(e)}, {subsets[n]}" for e in exps if (n := e["experiment"]) in subsets]
     return Table(
         *numbering.next("Table"),
-        Markup("Every run: the best validation accuracy (%) the paper reports and ours."),
+        prose.REPRODUCTION_CAPTION,
         [Column(title, align or "text") for title, align in head],
         rows,
-        prose.reproduction_note(
-            [
-                f"{prose.name(e)}, {subsets[e['experiment']]}"
-                for e in exps
-                if e["experiment"] in subsets
-            ],
-            tolerance,
-        ),
+        prose.reproduction_note(partial, tolerance),
         "results",
     )
 
@@ -313,7 +330,7 @@ def reproduction_table(
 def software_table(numbering: Numbering, provenance: Mapping) -> Table:
     return Table(
         *numbering.next("Table", "B"),
-        Markup("Software that rendered this report."),
+        prose.SOFTWARE_CAPTION,
         [Column("package"), Column("version")],
         [Row([package, version]) for package, version in provenance["packages"].items()],
         cls="software",
@@ -336,7 +353,7 @@ def timing_table(numbering: Numbering, provenance: Mapping) -> Table:
     ]
     return Table(
         *numbering.next("Table", "B"),
-        Markup("Every training job: device, wall time and training throughput."),
+        prose.TIMING_CAPTION,
         [
             *(Column("run", "num"), Column("experiment"), Column("seed", "num")),
             *(Column("device"), Column("wall time", "num"), Column("images/s", "num")),
@@ -379,11 +396,14 @@ def preview_figure(numbering: Numbering, config: Mapping, previews: Mapping[str,
 # --- assembly ----------------------------------------------------------------------------------
 
 
+def _family(e: Mapping[str, Any]) -> str:
+    """The model family (subsection) of an experiment: its ``section``, else its model."""
+    return e.get("section") or e["model"]
+
+
 def _sections(exps: Sequence[dict[str, Any]]) -> list[ModelSection]:
-    """One section per model family (``section``, else the model), in paper run order."""
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for e in exps:
-        groups.setdefault(e.get("section") or e["model"], []).append(e)
+    """One section per model family, in paper run order."""
+    groups = facts.by(exps, _family)
     return [
         ModelSection(f"2.{i}", title, members)
         for i, (title, members) in enumerate(groups.items(), 2)
@@ -398,9 +418,51 @@ def _comparisons(config: Mapping, exps: Sequence[dict[str, Any]]) -> list[Compar
         members = [by_name.get(name) for name in entry["experiments"]]
         if len(members) >= 2 and all(members):
             last = max(members, key=exps.index)
-            section = last.get("section") or last["model"]
-            out.append(Comparison(entry["id"], entry["title"], members, section))
+            out.append(Comparison(entry["id"], entry["title"], members, _family(last)))
     return out
+
+
+def _architecture(results: Results, arch: str) -> dict[str, Any]:
+    if arch not in results.architectures:
+        path = results.folder / AGGREGATE_FILES["architectures"]
+        raise UserError(f"{path} has no entry for architecture {arch!r}: aggregate again.")
+    return results.architectures[arch]
+
+
+def _section_text(
+    section: ModelSection,
+    previous: ModelSection | None,
+    results: Results,
+    config: Mapping,
+    subsets: Mapping[str, str],
+    curves: Mapping[str, Figure],
+) -> list[Markup]:
+    """The architecture, every run, the configured comparisons, the previous family."""
+    tolerance = float(config["report"]["tolerance"])
+    members = []
+    for model, e in {e["model"]: e for e in section.experiments}.items():
+        record = _architecture(results, e["arch"])
+        fallback = config["models"].get(model, {}).get("description", model)
+        text = prose.description(record.get("description"), e["arch"], fallback)
+        table = next((t for t in section.tables if t.key == model), None)
+        members.append((e, text, table))
+    paragraphs = [prose.architecture_paragraph(members)]
+    paragraphs += [
+        prose.run_paragraph(
+            e,
+            tolerance,
+            subsets.get(e["experiment"]),
+            results.history(e["experiment"]),
+            curves.get(e["experiment"]),
+        )
+        for e in section.experiments
+    ]
+    paragraphs += [
+        prose.comparison_paragraph(c.title, c.figure, c.experiments) for c in section.comparisons
+    ]
+    if previous is not None:
+        paragraphs.append(prose.against_previous(section.experiments, previous.experiments))
+    return paragraphs
 
 
 def build_context(
@@ -411,29 +473,29 @@ def build_context(
     previews: Mapping[str, Path],
     provenance: Mapping,
 ) -> dict[str, Any]:
-    """Everything the template renders. Tables and figures are made in reading order."""
+    """Everything the template renders. Tables and figures are made in reading order, then
+    the sentences that cite them."""
     exps = results.experiments
-    resolved = {
-        e["experiment"]: resolve_experiment(config, e["experiment"])
-        for e in exps
-        if e["experiment"] in config.get("experiments", {})
-    }
+    settings = results.settings
+    tolerance = float(config["report"]["tolerance"])
     specs: dict[str, list[Mapping]] = {}
     for spec in results.figures:
         specs.setdefault(spec["kind"], []).append(spec)
     comparison_specs = {s.get("comparison"): s for s in specs.get("comparison", [])}
     numbering = Numbering()
 
-    aug_table = augmentation_table(numbering, config)
+    sets = recorded_sets(exps, settings, list(config["augmentation"]["sets"]))
+    aug_table = augmentation_table(numbering, sets)
     preview = preview_figure(numbering, config, previews) if previews else None
-    recipe = recipe_table(numbering, exps, resolved)
+    recipe = recipe_table(numbering, exps, settings)
     sections = _sections(exps)
     comparisons = _comparisons(config, exps)
     for section in sections:
         for arch in dict.fromkeys(e["arch"] for e in section.experiments):
-            if arch in LAYER_TABLES:
+            architecture = _architecture(results, arch)
+            if architecture.get("layers"):
                 model = next(e["model"] for e in section.experiments if e["arch"] == arch)
-                section.tables.append(layer_table_of(numbering, arch, model, int(stats["classes"])))
+                section.tables.append(layer_table_of(numbering, architecture, model))
         for comparison in comparisons:
             if comparison.section == section.title:
                 section.comparisons.append(comparison)
@@ -441,8 +503,8 @@ def build_context(
                 if spec:
                     comparison.figure = aggregate_figure(numbering, results, spec)
                     section.figures.append(comparison.figure)
-    subsets = prose.subsets(exps, resolved)
-    table = reproduction_table(numbering, exps, subsets, float(config["report"]["tolerance"]))
+    subsets = prose.subsets(exps, settings)
+    table = reproduction_table(numbering, exps, subsets, tolerance)
     leftover = [s for k, v in specs.items() if k not in ("curves", "comparison") for s in v]
     leftover += comparison_specs.values()  # comparison figures the config no longer names
     order = [*SUMMARY_KINDS, *(s["kind"] for s in leftover)]
@@ -454,7 +516,27 @@ def build_context(
         if e["experiment"] in curve_specs:
             spec = curve_specs[e["experiment"]]
             curves[e["experiment"]] = aggregate_figure(numbering, results, spec, "A")
-    doc = {
+    software, timing = software_table(numbering, provenance), timing_table(numbering, provenance)
+
+    for i, section in enumerate(sections):
+        previous = sections[i - 1] if i > 0 else None
+        section.paragraphs = _section_text(section, previous, results, config, subsets, curves)
+    kinds = {f.kind: f for f in summary_figures}
+    summary = [
+        prose.summary_paragraph(
+            exps, tolerance, table, facts.missing(list(config.get("experiments", {})), exps)
+        )
+    ]
+    if "paper_vs_ours" in kinds:
+        summary.append(prose.sides_paragraph(exps, kinds["paper_vs_ours"]))
+    if "accuracy_vs_parameters" in kinds:
+        summary.append(prose.size_paragraph(exps, kinds["accuracy_vs_parameters"]))
+    if "accuracy_vs_time" in kinds:
+        jobs = provenance.get("runs") or []
+        summary.append(prose.time_paragraph(jobs, kinds["accuracy_vs_time"]))
+    settled = [(c.title, c.experiments) for s in sections for c in s.comparisons]
+    modes = dict(stats.get("source_modes") or {})
+    return {
         "aug_table": aug_table,
         "preview": preview,
         "recipe": recipe,
@@ -462,25 +544,24 @@ def build_context(
         "results_table": table,
         "summary_figures": summary_figures,
         "curves": curves,
-        "software": software_table(numbering, provenance),
-        "timing": timing_table(numbering, provenance),
-    }
-    writer = prose.Writer(exps, config, stats, resolved, results.history, provenance, doc)
-    for section in sections:
-        section.paragraphs = writer.model_section(section)
-    modes = dict(stats.get("source_modes") or {})
-    return {
-        **doc,
+        "software": software,
+        "timing": timing,
         "title": config["report"]["title"],
         "original": config["report"].get("original") or {},
         "demo": bool(config["report"].get("demo")),
-        "text": writer.front(),
+        "text": {
+            "findings": prose.findings(exps, tolerance),
+            "modes": prose.modes(exps, subsets, stats["train"], config["augmentation"].get("seed")),
+            "schedules": prose.schedules(exps, settings),
+            "summary": summary,
+            "conclusion": prose.conclusion(exps, tolerance, settled),
+        },
         "stats": stats,
         "image_size": IMAGE_SIZE,
         "class_examples": list(classes[:EXAMPLE_CLASSES]),
         "n_images": sum(modes.values()) or stats["train"] + stats["val"],
         "other_modes": {m: n for m, n in modes.items() if m not in ("RGB", "L")},
-        "set_names": list(config["augmentation"]["sets"]),
+        "set_names": list(sets),
         "models": list(dict.fromkeys(e["model"] for e in exps)),
         "n_runs": len(exps),
         "summary_number": f"2.{len(sections) + 2}",
@@ -499,7 +580,9 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(count=formatting.fmt_int, and_list=formatting.fmt_list)
+    env.filters.update(
+        count=formatting.fmt_int, and_list=formatting.fmt_list, stat=formatting.fmt_stat
+    )
     env.globals.update(ref=prose.ref, plural=prose.plural)
     return env
 

@@ -50,7 +50,7 @@ from tinycnn.contract import METRIC_COLUMNS
 from tinycnn.errors import UserError
 from tinycnn.gpu_lease import lease_gpu, visible_gpu_uuids
 from tinycnn.hardware import cpu_model
-from tinycnn.models import build_model, count_parameters
+from tinycnn.models import architecture_record, build_model, count_parameters
 from tinycnn.pack import load_packed
 
 # Every 25 steps on a GPU: checking the loss for NaN forces a device sync (every step on the CPU,
@@ -575,6 +575,11 @@ def train_run(
             write_text(out_dir / "metrics.csv", _metrics_csv(state.metrics))
 
         summary = _summary(settings, seed, state.metrics, params, device)
+        # What the report prints about the model, recorded from the model that was trained.
+        state.model.eval()
+        summary["architecture"] = architecture_record(
+            settings["arch"], state.model, image_size=val_x.shape[-1]
+        )
         with atomic_path(out_dir / "model.pt") as tmp:
             torch.save(state.model.state_dict(), tmp)
         write_text(out_dir / "metrics.csv", _metrics_csv(state.metrics))

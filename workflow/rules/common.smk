@@ -18,6 +18,7 @@ from tinycnn.config import (  # noqa: E402
     training_settings,
     validate,
 )
+from tinycnn.contract import AGGREGATE_FILES  # noqa: E402
 from tinycnn.errors import UserError  # noqa: E402
 
 try:
@@ -125,6 +126,11 @@ def train_inputs(wildcards):
     return inputs
 
 
+def aggregate_files():
+    """The aggregate's files beside its figures (tinycnn.contract.AGGREGATE_FILES)."""
+    return {key: f"{AGGREGATE}/{name}" for key, name in AGGREGATE_FILES.items()}
+
+
 def figure_outputs():
     """The aggregate's figures, each flagged for Snakemake's own report."""
     captions = Path(workflow.basedir) / "report" / "captions"
@@ -154,10 +160,7 @@ def paper_inputs(wildcards):
     """What the paper is rendered from: the aggregate, the data's stats, the previews."""
     inputs = {
         "config": f"{RESULTS}/config.json",
-        "runs": f"{AGGREGATE}/runs.csv",
-        "experiments": f"{AGGREGATE}/experiments.csv",
-        "epochs": f"{AGGREGATE}/epochs.csv",
-        "figures_json": f"{AGGREGATE}/figures.json",
+        **aggregate_files(),
         "stats": PACKED_FILES["stats"],
         "classes": PACKED_FILES["classes"],
         "template": str(Path(workflow.basedir) / "report" / "paper.html.j2"),

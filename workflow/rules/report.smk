@@ -29,10 +29,7 @@ rule aggregate:
         metrics=[run_path(e, s, "metrics.csv") for e, s in runs()],
     output:
         **figure_outputs(),
-        runs=f"{AGGREGATE}/runs.csv",
-        experiments=f"{AGGREGATE}/experiments.csv",
-        epochs=f"{AGGREGATE}/epochs.csv",
-        figures_json=f"{AGGREGATE}/figures.json",
+        **aggregate_files(),
     log:
         f"{LOGS}/aggregate.log",
     conda:

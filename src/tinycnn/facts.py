@@ -1,0 +1,275 @@
+"""The facts the paper states, computed from plain records: no words, no formatting.
+
+An experiment is a mapping with the columns of experiments.csv (missing values None); its
+settings are the run's recorded ``resolved`` settings (aggregate/settings.json); a history is
+a list of per-epoch records (epochs.csv columns, mean over seeds). Comparisons use the
+displayed accuracy (one decimal), so that "A beats B" never contradicts the numbers printed
+beside it, and a rounded gap of zero is a tie. :mod:`tinycnn.prose` puts these facts in words.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+Experiment = Mapping[str, Any]
+# Settings that tell two experiments apart, in the order a label names them.
+DISTINGUISHING = ("sets", "lr", "scheduler", "epochs", "mode", "batch_size")
+# The parts of a run's `subset` setting, in the order they are named.
+SUBSET_PARTS = ("train_per_class", "val_per_class")
+
+
+# --- one experiment ------------------------------------------------------------------------------
+
+
+def acc(e: Experiment) -> float:
+    """Our best validation accuracy as displayed (rounded to one decimal)."""
+    return round(e["best_val_acc_mean"], 1)
+
+
+def seeds(e: Experiment) -> int:
+    return int(e.get("n_seeds") or 1)
+
+
+def has_paper(e: Experiment) -> bool:
+    return e.get("paper_accuracy") is not None
+
+
+def within(e: Experiment) -> bool:
+    """The aggregate's verdict: within the tolerance of the paper (False without a paper)."""
+    return str(e.get("within_tolerance")).lower() == "true"
+
+
+def beyond(exps: Sequence[Experiment]) -> list[Experiment]:
+    """The experiments with a paper number outside the tolerance."""
+    return [e for e in exps if has_paper(e) and not within(e)]
+
+
+def below_holds(e: Experiment) -> bool:
+    """For a paper statement "below X": whether ours stays at or below X (rounded)."""
+    return round(e.get("diff") or 0.0, 1) <= 0
+
+
+def subset(settings: Mapping[str, Any] | None) -> dict[str, int]:
+    """The non-empty parts of a run's ``subset`` setting (images per class), in order."""
+    parts = (settings or {}).get("subset") or {}
+    return {key: parts[key] for key in SUBSET_PARTS if parts.get(key)}
+
+
+def step_schedule(settings: Mapping[str, Any] | None) -> tuple[float, int] | None:
+    """(divisor, step size in epochs) of a StepLR schedule; None for any other."""
+    scheduler = (settings or {}).get("scheduler")
+    if scheduler and scheduler.get("name") == "StepLR":
+        return 1 / scheduler["gamma"], scheduler["step_size"]
+    return None
+
+
+# --- two experiments -----------------------------------------------------------------------------
+
+
+def sign(x: float) -> int:
+    return (x > 0) - (x < 0)
+
+
+def gap(a: Experiment, b: Experiment) -> float:
+    """Our accuracy of ``a`` minus ``b``, as displayed; 0 is a tie."""
+    return round(acc(a) - acc(b), 1)
+
+
+def our_order(a: Experiment, b: Experiment) -> int:
+    return sign(gap(a, b))
+
+
+def paper_order(a: Experiment, b: Experiment) -> int | None:
+    """+1 when the paper puts ``a`` above ``b``, −1 below, 0 level, None when it cannot say.
+
+    "below X" is the interval up to X: it orders only against a number at or above X.
+    """
+    if not (has_paper(a) and has_paper(b)):
+        return None
+    pa, pb = a["paper_accuracy"], b["paper_accuracy"]
+    below_a, below_b = a.get("paper_stated") == "below", b.get("paper_stated") == "below"
+    if below_a and below_b:
+        return None
+    if below_a:
+        return -1 if pa <= pb else None
+    if below_b:
+        return 1 if pb <= pa else None
+    return sign(pa - pb)
+
+
+def within_spread(a: Experiment, b: Experiment) -> bool:
+    """A non-zero gap no larger than the standard deviation over seeds of either."""
+    stds = [e.get("best_val_acc_std") or 0.0 for e in (a, b) if seeds(e) > 1]
+    g = gap(a, b)
+    return bool(stds) and g != 0 and abs(g) <= max(stds)
+
+
+def speed_ratio(a: Experiment, b: Experiment) -> float | None:
+    """How many times slower ``a`` trains than ``b`` (images/s of b over a, one decimal),
+    when both were measured on the same device; None otherwise."""
+    speed_a, speed_b = a.get("images_per_second_mean"), b.get("images_per_second_mean")
+    if not (speed_a and speed_b and a.get("device_name") == b.get("device_name")):
+        return None
+    return round(speed_b / speed_a, 1)
+
+
+# --- a set of experiments ------------------------------------------------------------------------
+
+
+def pair_agreement(exps: Sequence[Experiment]) -> tuple[int, int]:
+    """(pairs ordered as the paper orders them, pairs the paper orders) over ``exps``."""
+    agree = total = 0
+    for i, a in enumerate(exps):
+        for b in exps[i + 1 :]:
+            theirs = paper_order(a, b)
+            if theirs is not None:
+                total += 1
+                agree += theirs == our_order(a, b)
+    return agree, total
+
+
+def best(exps: Sequence[Experiment]) -> list[Experiment]:
+    """The experiments with the highest displayed accuracy (several on a tie)."""
+    top = max(acc(e) for e in exps)
+    return [e for e in exps if acc(e) == top]
+
+
+def paper_best(exps: Sequence[Experiment]) -> list[Experiment]:
+    """The experiments with the highest accuracy the paper states (not an upper bound)."""
+    reported = stated(exps)
+    if not reported:
+        return []
+    top = max(e["paper_accuracy"] for e in reported)
+    return [e for e in reported if e["paper_accuracy"] == top]
+
+
+def stated(exps: Sequence[Experiment]) -> list[Experiment]:
+    """The experiments whose paper accuracy is a value, not an upper bound."""
+    return [e for e in exps if has_paper(e) and e.get("paper_stated") != "below"]
+
+
+def ranked(exps: Sequence[Experiment]) -> list[int]:
+    """Indices of ``exps`` by our accuracy, highest first (stable on ties)."""
+    return sorted(range(len(exps)), key=lambda i: -acc(exps[i]))
+
+
+def agreement(exps: Sequence[Experiment]) -> tuple[int, int]:
+    """(runs within the tolerance, runs with a paper accuracy)."""
+    total = sum(has_paper(e) for e in exps)
+    return sum(has_paper(e) and within(e) for e in exps), total
+
+
+def mean_abs_diff(exps: Sequence[Experiment]) -> float | None:
+    """Mean |ours − paper| over the runs with a stated (not upper-bound) accuracy."""
+    diffs = [abs(e["diff"]) for e in stated(exps) if e.get("diff") is not None]
+    return sum(diffs) / len(diffs) if diffs else None
+
+
+def sides(exps: Sequence[Experiment]) -> Counter[int]:
+    """How many runs with a stated accuracy land above (+1), below (−1), level (0) with it."""
+    return Counter(our_order(e, {**e, "best_val_acc_mean": e["paper_accuracy"]}) for e in exps)
+
+
+def varying(exps: Sequence[Experiment]) -> list[str]:
+    """The settings of :data:`DISTINGUISHING` whose value differs among ``exps``."""
+    return [c for c in DISTINGUISHING if len({str(e.get(c)) for e in exps}) > 1]
+
+
+def grouped(items: Sequence[tuple[Experiment, Hashable]]) -> list[tuple[Any, list[Experiment]]]:
+    """(value, experiments) pairs, the most common value first (first seen on a tie)."""
+    groups: dict[Hashable, list[Experiment]] = {}
+    for e, value in items:
+        groups.setdefault(value, []).append(e)
+    return sorted(groups.items(), key=lambda item: -len(item[1]))
+
+
+def by(exps: Sequence[Experiment], key: Callable[[Experiment], Hashable]) -> dict:
+    """``exps`` grouped by ``key``, in order of first appearance."""
+    out: dict[Hashable, list[Experiment]] = {}
+    for e in exps:
+        out.setdefault(key(e), []).append(e)
+    return out
+
+
+class Sizes(NamedTuple):
+    largest: Experiment
+    smallest: Experiment
+    winner: Experiment  # the most accurate (first on a tie)
+
+
+def sizes(exps: Sequence[Experiment]) -> Sizes | None:
+    """The largest and smallest model by parameters and the most accurate, among the
+    experiments with a parameter count."""
+    sized = [e for e in exps if e.get("parameters") is not None]
+    if not sized:
+        return None
+    return Sizes(
+        max(sized, key=lambda e: e["parameters"]),
+        min(sized, key=lambda e: e["parameters"]),
+        best(sized)[0],
+    )
+
+
+def top_of_model(exps: Sequence[Experiment], model: str) -> float:
+    """The best displayed accuracy among the experiments of ``model``."""
+    return max(acc(e) for e in exps if e["model"] == model and e.get("parameters") is not None)
+
+
+def settled(comparisons: Sequence[tuple[str, Sequence[Experiment]]]) -> dict[str, bool]:
+    """Of (title, experiments) comparisons the paper orders (last against first), whether
+    ours comes out in the same direction."""
+    out = {}
+    for title, exps in comparisons:
+        first, last = exps[0], exps[-1]
+        if (theirs := paper_order(last, first)) is not None:
+            out[title] = theirs == our_order(last, first)
+    return out
+
+
+# --- curves and jobs -----------------------------------------------------------------------------
+
+
+class Overfitting(NamedTuple):
+    low_epoch: int  # epoch of the lowest validation loss
+    low_loss: float
+    last_epoch: int
+    last_loss: float
+    overfits: bool  # validation loss up since its low while the training loss kept falling
+
+
+def overfitting(history: Sequence[Mapping[str, Any]]) -> Overfitting | None:
+    """Where the validation loss is lowest, against the last epoch; None with one epoch."""
+    if len(history) < 2 or not {"val_loss", "train_loss"} <= set(history[0]):
+        return None
+    low = min(history, key=lambda r: r["val_loss"])  # the first minimum
+    last = history[-1]
+    return Overfitting(
+        int(low["epoch"]),
+        low["val_loss"],
+        int(last["epoch"]),
+        last["val_loss"],
+        last["val_loss"] > low["val_loss"] and last["train_loss"] < low["train_loss"],
+    )
+
+
+def longest(jobs: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The training job with the longest wall time."""
+    return max(jobs, key=lambda r: r["wall_seconds"]) if jobs else None
+
+
+def devices(jobs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The distinct device names of ``jobs``, in order."""
+    return list(dict.fromkeys(r["device_name"] for r in jobs if r.get("device_name")))
+
+
+def missing(config_experiments: Sequence[str], exps: Sequence[Experiment]) -> list[str]:
+    """Experiments the config names that have no results."""
+    done = {e["experiment"] for e in exps}
+    return [n for n in config_experiments if n not in done]
+
+
+def epoch_images(sets: str, train_images: int) -> int:
+    """Images a run on ``sets`` ("set1+set2", fixed mode) sees an epoch."""
+    return len(sets.split("+")) * train_images
