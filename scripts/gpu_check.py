@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import hashlib
 import json
 import os
 import platform
@@ -117,7 +118,12 @@ def environment() -> list[str]:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     )
-    rows.append(("commit", commit.stdout.strip() if commit.returncode == 0 else "(no git)"))
+    rows.append(("git HEAD", commit.stdout.strip() if commit.returncode == 0 else "(no git)"))
+    # A copied working tree can carry a stale .git: name the code by its content too.
+    digest = hashlib.sha256()
+    for path in sorted([*ROOT.glob("src/tinycnn/*.py"), *ROOT.glob("benchmarks/*.py")]):
+        digest.update(path.name.encode() + path.read_bytes())
+    rows.append(("source sha256", f"{digest.hexdigest()[:16]} (src/tinycnn, benchmarks)"))
     return [f"| {k} | {v} |" for k, v in rows]
 
 
