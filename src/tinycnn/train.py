@@ -22,6 +22,7 @@ was never interrupted. The checkpoint is removed once the outputs are written.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -53,9 +54,10 @@ from tinycnn.hardware import cpu_model
 from tinycnn.models import architecture_record, build_model, count_parameters
 from tinycnn.pack import load_packed
 
-# Every 25 steps on a GPU: checking the loss for NaN forces a device sync (every step on the CPU,
-# where there is nothing to overlap).
-CHECK_EVERY_ON_GPU = 25
+# Steps between NaN checks, per device type. A check forces a device sync, so on a GPU it runs
+# every 25 steps; the CPU has nothing to overlap and checks every step.
+CHECK_EVERY = {"cpu": 1}
+CHECK_EVERY_OTHER = 25
 
 
 class Interrupted(Exception):
@@ -168,9 +170,10 @@ def load_data(
 
 
 class _StopFlag:
-    """Turns SIGTERM/SIGUSR1 into a flag the loop checks between steps."""
+    """Turns SIGTERM, SIGUSR1 (SLURM's warning) and SIGINT (Ctrl-C) into a flag the loop checks
+    between steps."""
 
-    SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+    SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -322,7 +325,7 @@ def train_one_epoch(
     correct = torch.tensor(totals.correct, device=device, dtype=torch.int64)
     seen = totals.seen
     steps = math.ceil(len(train) / batch_size)
-    check_every = 1 if device.type == "cpu" else CHECK_EVERY_ON_GPU
+    check_every = CHECK_EVERY.get(device.type, CHECK_EVERY_OTHER)
     bar = tqdm(
         total=steps,
         initial=state.step,
@@ -471,6 +474,61 @@ def run_fingerprint(settings: Mapping[str, Any], seed: int) -> str:
     return checkpoint.fingerprint({k: v for k, v in settings.items() if k != "device"}, seed)
 
 
+# The packed files every run reads (the arrays, and stats.json for the normalization).
+PACKED_INPUTS = (
+    "train_images.npy",
+    "train_labels.npy",
+    "val_images.npy",
+    "val_labels.npy",
+    "stats.json",
+)
+
+
+def _identity(path: Path) -> str:
+    """The SHA-256 recorded when the data stage wrote ``path`` (``<path>.sha256``); for a file
+    without one, the hash of a small file, or size and mtime of a large one (a rewrite then
+    counts as a change: never a false match)."""
+    recorded = path.with_name(path.name + ".sha256")
+    if recorded.is_file():
+        return "sha256:" + recorded.read_text().strip()
+    stat = path.stat()
+    if stat.st_size <= 1 << 20:
+        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    return f"size:{stat.st_size} mtime_ns:{stat.st_mtime_ns}"
+
+
+def data_identity(
+    settings: Mapping[str, Any], data_dir: Path, augmented: Mapping[str, Path]
+) -> dict[str, str]:
+    """The identity of every input file the run reads, by name: what a checkpoint must have
+    been trained on to be resumed (a re-drawn set or another archive changes it)."""
+    files = {name: Path(data_dir) / name for name in PACKED_INPUTS}
+    if settings["augmentation"]["mode"] == "fixed":
+        files.update(
+            {f"augmented/{s}": Path(augmented[s]) for s in settings["augmentation"]["sets"]}
+        )
+    missing = [str(p) for p in files.values() if not p.is_file()]
+    if missing:
+        raise UserError(
+            f"input data missing: {', '.join(missing)}; run the data stage (pack, augment) again"
+        )
+    return {name: _identity(path) for name, path in files.items()}
+
+
+def _check_same_data(
+    saved: Mapping[str, Any], data: Mapping[str, str], checkpoint_path: Path
+) -> None:
+    before = saved.get("data") or {}
+    changed = sorted(k for k in data.keys() | before.keys() if before.get(k) != data.get(k))
+    if changed:
+        raise UserError(
+            f"the checkpoint {checkpoint_path} was trained on other input data "
+            f"({', '.join(changed)} changed since: another archive, augmentation seed or set), "
+            "so it is not resumed. Restore that data to resume it, or delete the checkpoint to "
+            "start this run from scratch."
+        )
+
+
 def train_run(
     settings: Mapping[str, Any],
     seed: int,
@@ -499,9 +557,15 @@ def train_run(
     name, epochs, batch_size = settings["name"], settings["epochs"], settings["batch_size"]
     out_dir, checkpoint_path = Path(out_dir), Path(checkpoint_path)
     fp = run_fingerprint(settings, seed)
-    # Refuse a checkpoint of other settings before leasing a GPU and loading the data.
+    data = data_identity(settings, Path(data_dir), augmented)
+    # Refuse a checkpoint of other settings or data before leasing a GPU and loading the data.
     saved = checkpoint.load(checkpoint_path, fp)
+    if saved is not None:
+        _check_same_data(saved, data, checkpoint_path)
+    progress_csv = checkpoint_path.with_suffix(".metrics.csv")
     with ExitStack() as stack:
+        # First, so that a signal during the lease or the data loading stops the run cleanly.
+        stop = stack.enter_context(_StopFlag().installed())
         device = pick_device(settings.get("device", "auto"), stack, lock_dir)
         torch.manual_seed(seed)
         train, val_x, val_y, norm, num_classes = load_data(
@@ -521,7 +585,12 @@ def train_run(
             f"({settings['augmentation']['mode']} {'+'.join(settings['augmentation']['sets'])}), "
             f"{len(val_y):,} validation images"
         )
-        stop = stack.enter_context(_StopFlag().installed())
+        if stop.signum is not None:
+            raise Interrupted(
+                stop.signum,
+                f"{signal.Signals(stop.signum).name} received before training started; "
+                "nothing new to checkpoint: run the job again to start or resume",
+            )
         while state.epoch <= epochs:
             lr = state.lr
             earlier = state.partial.seconds if state.partial is not None else 0.0
@@ -541,7 +610,7 @@ def train_run(
                 )
                 raise Diverged(f"{name} seed {seed}: {bad}; stopped. {kept}") from None
             if totals is None:
-                checkpoint.save(checkpoint_path, state.state_dict(), fp)
+                checkpoint.save(checkpoint_path, {**state.state_dict(), "data": data}, fp)
                 raise Interrupted(
                     stop.signum,
                     f"{signal.Signals(stop.signum).name} received in epoch {state.epoch} after "
@@ -570,9 +639,10 @@ def train_run(
                 f"  {row['images_per_second']:.0f} img/s"
             )
             state.end_epoch(row)
-            checkpoint.save(checkpoint_path, state.state_dict(), fp)
+            checkpoint.save(checkpoint_path, {**state.state_dict(), "data": data}, fp)
             saved_at = state.where()
-            write_text(out_dir / "metrics.csv", _metrics_csv(state.metrics))
+            # Progress beside the checkpoint: metrics.csv appears only with the finished run.
+            write_text(progress_csv, _metrics_csv(state.metrics))
 
         summary = _summary(settings, seed, state.metrics, params, device)
         # What the report prints about the model, recorded from the model that was trained.
@@ -585,6 +655,7 @@ def train_run(
         write_text(out_dir / "metrics.csv", _metrics_csv(state.metrics))
         write_json(out_dir / "summary.json", summary)
         checkpoint_path.unlink(missing_ok=True)
+        progress_csv.unlink(missing_ok=True)
         return summary
 
 
