@@ -199,15 +199,21 @@ def wait_for(condition: Callable[[], bool], proc: subprocess.Popen, log: Path, t
         time.sleep(0.02)
 
 
-def start_and_reach_epoch_2(cmd: list[str], where: Path) -> tuple[subprocess.Popen, Path]:
+def start_and_reach_epoch_2(
+    cmd: list[str], where: Path, log_name: str = "first.log"
+) -> tuple[subprocess.Popen, Path]:
     """Start the CLI; return once epoch 1 is checkpointed and epoch 2 is a quarter done."""
-    log = where / "first.log"
+    log = where / log_name
     with open(log, "w") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
-    # metrics.csv is written right after the end-of-epoch checkpoint: epoch 2 has started.
-    wait_for(lambda: (where / "out" / "metrics.csv").exists(), proc, log, timeout=120)
+    # The progress metrics beside the checkpoint are written right after the end-of-epoch
+    # checkpoint: epoch 2 has started. metrics.csv itself waits for the finished run.
+    progress = where / "ckpt.metrics.csv"
+    wait_for(progress.exists, proc, log, timeout=120)
     assert (where / "ckpt.pt").exists()
-    epoch_seconds = float(read_metrics(where / "out")[0]["epoch_seconds"])
+    assert not (where / "out" / "metrics.csv").exists(), "no partial metrics.csv"
+    with open(progress, newline="") as fh:
+        epoch_seconds = float(next(csv.DictReader(fh))["epoch_seconds"])
     time.sleep(epoch_seconds / 4)
     assert proc.poll() is None, log.read_text()
     return proc, log
@@ -398,6 +404,7 @@ def test_sigterm_mid_epoch_checkpoints_and_resumes_at_that_step(
     assert 0 < step < 1600 // 64, "the signal was meant to land mid-epoch"
     assert state["partial"]["seen"] == 64 * step
     assert not (tmp_path / "out" / "summary.json").exists()
+    assert not (tmp_path / "out" / "metrics.csv").exists(), "a partial metrics.csv stayed"
 
     result = rerun(cmd, tmp_path)
     assert f"resuming {EXPERIMENT} seed 0 from {ckpt} at epoch 2, step {step}\n" in result.stderr
@@ -736,3 +743,150 @@ def test_sigterm_on_cuda_resumes_exactly(
     run(exp, 0, demo, tmp_path / "cut", lock_dir=locks)
     assert untimed(tmp_path / "cut" / "out") == untimed(a)
     assert same_weights(weights(tmp_path / "cut" / "out"), weights(a))
+
+
+# --- resume, whatever the run (issue 9) --------------------------------------------------------
+
+
+# M1 with a dropout layer before its classifier (cheaper than AlexNet, the paper's one dropout
+# model, on two CPU cores), in this process and in the CLI's.
+DROPOUT = """
+import sys
+from collections import OrderedDict
+from torch import nn
+import tinycnn.train as t
+build = t.build_model
+def with_dropout(arch, num_classes=200):
+    *body, head = build(arch, num_classes=num_classes).named_children()
+    return nn.Sequential(OrderedDict([*body, ("dropout", nn.Dropout(0.5)), head]))
+t.build_model = with_dropout
+"""
+
+
+def test_dropout_and_an_every_epoch_schedule_resume_exactly_after_sigkill_then_sigterm(
+    demo: SimpleNamespace,
+    demo_config: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A dropout model (the RNG state matters) with a rate halved every epoch (the scheduler's
+    state matters), killed by SIGKILL in epoch 2 and stopped by SIGTERM in epoch 3, ends with
+    the metrics and weights of a run never interrupted."""
+    namespace: dict[str, Any] = {}
+    exec(DROPOUT, namespace)  # patches tinycnn.train.build_model: undo it below
+    monkeypatch.setattr(train_mod, "build_model", train_mod.build_model)
+    monkeypatch.setattr(namespace["t"], "build_model", namespace["with_dropout"])
+    exp = experiment(
+        demo_config,
+        **{**LONG, "epochs": 3},
+        scheduler={"name": "StepLR", "step_size": 1, "gamma": 0.5},
+    )
+    summary = run(exp, 0, demo, tmp_path / "reference")
+    reference = tmp_path / "reference" / "out"
+    assert [float(r["lr"]) for r in read_metrics(reference)] == [1e-3, 5e-4, 2.5e-4]
+    assert "dropout" in [layer["name"] for layer in summary["architecture"]["layers"]]
+
+    where = tmp_path / "cut"
+    where.mkdir()
+    cmd = cli_command(exp, 0, demo, where)
+    cmd[1:3] = ["-c", DROPOUT + "from tinycnn.cli import main\nsys.exit(main(sys.argv[1:]))\n"]
+    proc, _ = start_and_reach_epoch_2(cmd, where)
+    proc.kill()
+    assert proc.wait(timeout=30) == -signal.SIGKILL
+    assert torch.load(where / "ckpt.pt", weights_only=True)["epoch"] == 2
+
+    with monkeypatch.context() as patch:
+        signal_at(patch, epoch=3, step=4, signum=signal.SIGTERM)
+        with pytest.raises(Interrupted):
+            run(exp, 0, demo, where)
+    state = torch.load(where / "ckpt.pt", weights_only=True)
+    assert (state["epoch"], state["step"]) == (3, 4)
+    assert state["scheduler"]["last_epoch"] == 2 and state["scheduler"]["_last_lr"] == [2.5e-4]
+
+    run(exp, 0, demo, where)
+    assert untimed(where / "out") == untimed(reference)
+    assert same_weights(weights(where / "out"), weights(reference))
+    assert not (where / "ckpt.pt").exists() and not (where / "ckpt.metrics.csv").exists()
+
+
+def test_sigint_checkpoints_like_sigterm(
+    demo: SimpleNamespace,
+    demo_config: dict[str, Any],
+    small_reference: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exp = experiment(demo_config, **SMALL)
+    handler = signal.getsignal(signal.SIGINT)
+    with monkeypatch.context() as patch:
+        signal_at(patch, epoch=2, step=3, signum=signal.SIGINT)
+        with pytest.raises(Interrupted) as info:
+            run(exp, 0, demo, tmp_path)
+    assert info.value.signum == signal.SIGINT
+    assert str(info.value).startswith("SIGINT received in epoch 2 after step 3: checkpoint")
+    assert signal.getsignal(signal.SIGINT) == handler
+    assert not (tmp_path / "out" / "metrics.csv").exists()
+    run(exp, 0, demo, tmp_path)
+    assert untimed(tmp_path / "out") == untimed(small_reference)
+    assert same_weights(weights(tmp_path / "out"), weights(small_reference))
+
+
+def test_a_signal_before_the_nan_check_never_saves_unchecked_weights(
+    demo: SimpleNamespace,
+    demo_config: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The GPU's every-25-steps check, on the CPU: a NaN at step 2 of epoch 2 and a SIGTERM
+    after step 3, both before the next regular check. The stop checks first: the run diverges
+    and the checkpoint on disk stays the last good one (end of epoch 1)."""
+    monkeypatch.setattr(train_mod, "CHECK_EVERY", {"cpu": 25})
+    exp = experiment(demo_config, **SMALL)  # 7 steps an epoch: only the epoch's end checks
+    calls = []
+
+    def cross_entropy(logits: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        loss = F.cross_entropy(logits, target, **kwargs)
+        if "reduction" not in kwargs:
+            calls.append(1)
+            if len(calls) == 7 + 2:
+                return loss * float("nan")
+        return loss
+
+    monkeypatch.setattr(train_mod, "F", SimpleNamespace(cross_entropy=cross_entropy))
+    signal_at(monkeypatch, epoch=2, step=3, signum=signal.SIGTERM)
+    with pytest.raises(Diverged) as info:
+        run(exp, 0, demo, tmp_path)
+    assert "in epoch 2 at step 2" in str(info.value)
+    state = torch.load(tmp_path / "ckpt.pt", weights_only=True)
+    assert (state["epoch"], state["step"]) == (2, 0)
+    assert all(torch.isfinite(t).all() for t in state["model"].values())
+
+
+def test_checkpoint_of_other_input_data_is_refused(
+    interrupted: tuple[dict[str, Any], Path],
+    demo: SimpleNamespace,
+    demo_config: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    """Another augmentation seed re-draws the materialized sets: the same settings, other data."""
+    exp, ckpt = interrupted
+    redrawn = tmp_path / "redrawn"
+    redrawn.mkdir()
+    augmented = dict(demo.augmented)
+    augmented["set1"] = redrawn / "set1.npy"
+    write_augmented(
+        demo.packed / "train_images.npy",
+        demo_config["augmentation"]["sets"]["set1"],
+        demo_config["augmentation"]["seed"] + 1,
+        "set1",
+        augmented["set1"],
+        redrawn / "set1.png",
+        threads=1,
+    )
+    before = ckpt.read_bytes()
+    with pytest.raises(UserError) as info:
+        run(exp, 0, SimpleNamespace(packed=demo.packed, augmented=augmented), tmp_path)
+    message = str(info.value)
+    assert message.startswith(f"the checkpoint {ckpt} was trained on other input data"), message
+    assert "(augmented/set1 changed since" in message and "delete the checkpoint" in message
+    assert ckpt.read_bytes() == before

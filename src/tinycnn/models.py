@@ -169,6 +169,8 @@ def _notation(module: nn.Module) -> str:
             return f"FC({n})"
         case nn.Flatten():
             return "Flatten"
+        case nn.Dropout(p=p):
+            return f"Dropout({p:g})"
     raise ValueError(f"no notation for {type(module).__name__}")
 
 
