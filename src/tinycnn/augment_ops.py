@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from tinycnn.errors import UserError
+from tinycnn.op_geometry import crop_size, resize_size
 
 Param = torch.Tensor | None  # one value per sample (on the CPU), or None for a fixed op
 
@@ -163,11 +164,7 @@ class CenterCrop(Op):
     size: tuple[int, int]  # (h, w)
 
     def out_size(self, h: int, w: int) -> tuple[int, int]:
-        if self.size[0] > h or self.size[1] > w:
-            raise UserError(
-                f"center_crop: size {list(self.size)} is larger than the image ({h}x{w})"
-            )
-        return self.size
+        return crop_size(self.size, h, w)
 
     def __call__(self, x: torch.Tensor, param: Param) -> torch.Tensor:
         h, w = x.shape[-2:]
@@ -183,11 +180,7 @@ class Resize(Op):
     antialias: bool = True  # ignored for nearest, as in torchvision
 
     def out_size(self, h: int, w: int) -> tuple[int, int]:
-        if len(self.size) == 2:
-            return self.size[0], self.size[1]
-        edge = self.size[0]
-        long = int(edge * max(h, w) / min(h, w))
-        return (edge, long) if h <= w else (long, edge)
+        return resize_size(self.size, h, w)
 
     def __call__(self, x: torch.Tensor, param: Param) -> torch.Tensor:
         size = self.out_size(*x.shape[-2:])

@@ -23,6 +23,8 @@ import jsonschema
 import yaml
 
 from tinycnn.errors import UserError
+from tinycnn.op_geometry import ops_output_size
+from tinycnn.tinyimagenet import IMAGE_SIZE
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 RECIPE_KEYS = (
@@ -111,6 +113,18 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
             problems.append(
                 f"augmentation.sets.{set_name}: 'normalize' must be the last op "
                 "(it runs on the training device after the uint8 ops)"
+            )
+        try:
+            size = ops_output_size(ops, IMAGE_SIZE, IMAGE_SIZE)
+        except UserError as err:
+            problems.append(f"augmentation.sets.{set_name}: {err}")
+            continue
+        if size != (IMAGE_SIZE, IMAGE_SIZE):
+            problems.append(
+                f"augmentation.sets.{set_name}: its ops turn the {IMAGE_SIZE}x{IMAGE_SIZE} "
+                f"training images into {size[0]}x{size[1]}, while the models validate on "
+                f"{IMAGE_SIZE}x{IMAGE_SIZE} images; end the set at {IMAGE_SIZE}x{IMAGE_SIZE} "
+                f"(e.g. add {{op: resize, size: {IMAGE_SIZE}}} after the crop)"
             )
     for experiment, entry in config.get("experiments", {}).items():
         model = entry.get("model")

@@ -1,0 +1,72 @@
+"""Ops that change the image size: refused at config time (the models validate on 64x64), with
+the sizes computed by the one torch-free module the ops use too."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from tinycnn.augment_ops import parse_set
+from tinycnn.config import validate
+from tinycnn.errors import UserError
+from tinycnn.op_geometry import ops_output_size
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def paper_config() -> dict:
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+@pytest.mark.parametrize(
+    ("ops", "size"),
+    [
+        ([{"op": "resize", "size": 32}], "32x32"),
+        ([{"op": "center_crop", "size": 56}], "56x56"),
+        ([{"op": "resize", "size": 128}, {"op": "center_crop", "size": 100}], "100x100"),
+    ],
+)
+def test_a_set_that_changes_the_image_size_is_refused_naming_it(
+    paper_config: dict, ops: list, size: str
+) -> None:
+    config = copy.deepcopy(paper_config)
+    config["augmentation"]["sets"]["set1"] = [*ops, {"op": "normalize"}]
+    with pytest.raises(UserError) as info:
+        validate(config)
+    assert f"augmentation.sets.set1: its ops turn the 64x64 training images into {size}" in str(
+        info.value
+    )
+
+
+def test_a_crop_larger_than_the_image_is_refused(paper_config: dict) -> None:
+    config = copy.deepcopy(paper_config)
+    config["augmentation"]["sets"]["set2"] = [{"op": "center_crop", "size": 80}]
+    with pytest.raises(UserError, match=r"augmentation.sets.set2: center_crop: size \[80, 80\]"):
+        validate(config)
+
+
+def test_the_papers_sets_keep_64x64(paper_config: dict) -> None:
+    validate(paper_config)
+    for ops in paper_config["augmentation"]["sets"].values():
+        assert ops_output_size(ops, 64, 64) == (64, 64)
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        [{"op": "center_crop", "size": 40}],
+        [{"op": "resize", "size": 48}],
+        [{"op": "resize", "size": 96}, {"op": "center_crop", "size": 70}],
+        [{"op": "random_rotation", "degrees": 10}, {"op": "center_crop", "size": 56}],
+    ],
+)
+def test_the_ops_produce_the_size_the_config_check_computes(ops: list) -> None:
+    images = torch.randint(0, 256, (4, 3, 64, 64), dtype=torch.uint8)
+    pipeline = parse_set("s", ops)
+    out = pipeline(images, torch.Generator().manual_seed(0))
+    assert tuple(out.shape[-2:]) == ops_output_size(ops, 64, 64) == pipeline.out_size(64, 64)
