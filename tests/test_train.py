@@ -890,3 +890,90 @@ def test_checkpoint_of_other_input_data_is_refused(
     assert message.startswith(f"the checkpoint {ckpt} was trained on other input data"), message
     assert "(augmented/set1 changed since" in message and "delete the checkpoint" in message
     assert ckpt.read_bytes() == before
+
+
+# --- precision and compile (issue 10) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("precision", "numerics"), [("auto", "fp32"), ("bf16", "bf16 autocast")])
+def test_precision_setting_is_applied_and_recorded(
+    precision: str,
+    numerics: str,
+    demo: SimpleNamespace,
+    demo_config: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen = []
+    step = train_mod.train_step
+
+    def recording(model, optimizer, x, y, norm, numbers):
+        seen.append(numbers)
+        return step(model, optimizer, x, y, norm, numbers)
+
+    monkeypatch.setattr(train_mod, "train_step", recording)
+    exp = experiment(demo_config, **{**SMALL, "epochs": 1}, precision=precision)
+    summary = run(exp, 0, demo, tmp_path)
+    assert summary["precision"] == f"{numerics}, contiguous" and summary["compile"] == "none"
+    expected = torch.bfloat16 if precision == "bf16" else None
+    assert seen and {n.autocast for n in seen} == {expected}
+
+
+def test_compile_setting_steps_the_compiled_model_and_saves_the_model(
+    demo: SimpleNamespace,
+    demo_config: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """torch.compile stood in for by a wrapper (a real compile takes minutes on two cores; the
+    GPU test below compiles for real): the steps call it, the checkpoint saves the model."""
+    calls: list[str] = []
+
+    class Compiled(torch.nn.Module):
+        def __init__(self, model: torch.nn.Module, mode: str) -> None:
+            super().__init__()
+            self.model, self.mode = model, mode
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            calls.append(self.mode)
+            return self.model(x)
+
+    monkeypatch.setattr(train_mod.torch, "compile", lambda model, mode: Compiled(model, mode))
+    exp = experiment(demo_config, **{**SMALL, "epochs": 1}, compile="reduce-overhead")
+    summary = run(exp, 0, demo, tmp_path)
+    assert summary["compile"] == "reduce-overhead"
+    assert calls and set(calls) == {"reduce-overhead"}
+    model = build_model("m1", NUM_CLASSES)
+    model.load_state_dict(weights(tmp_path / "out"))  # the plain model's keys, no wrapper
+
+
+def test_checkpoint_of_other_numerics_is_refused(
+    interrupted: tuple[dict[str, Any], Path],
+    demo: SimpleNamespace,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`precision: auto` resolves by device: a checkpoint written under fp32 (the CPU) is not
+    continued under bf16 (as on CUDA), though the settings are the same."""
+    exp, ckpt = interrupted
+    monkeypatch.setattr(
+        train_mod,
+        "default_numerics",
+        lambda device, precision="auto": train_mod.Numerics(torch.bfloat16, channels_last=False),
+    )
+    with pytest.raises(UserError) as info:
+        run(exp, 0, demo, tmp_path)
+    assert str(info.value).startswith(
+        f"the checkpoint {ckpt} was written under fp32, contiguous, and this run would "
+        "continue under bf16 autocast, contiguous"
+    )
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_compiled_cuda_run_learns(
+    demo: SimpleNamespace, demo_config: dict[str, Any], tmp_path: Path
+) -> None:
+    exp = experiment(demo_config, epochs=3, device="cuda", compile="reduce-overhead")
+    summary = run(exp, 0, demo, tmp_path, lock_dir=tmp_path / "locks")
+    assert summary["compile"] == "reduce-overhead" and summary["best_val_acc"] >= 40.0

@@ -36,6 +36,8 @@ RECIPE_KEYS = (
     "subset",
     "seeds",
     "device",
+    "precision",
+    "compile",
 )
 MAX_REPORTED = 10
 

@@ -199,12 +199,20 @@ class Numerics:
     channels_last: bool
 
 
-def default_numerics(device: torch.device) -> Numerics:
-    """CUDA: bf16 autocast (bf16 keeps fp32's range, so no loss scaling is needed) and
-    channels_last (the layout of cuDNN's tensor-core kernels); elsewhere fp32, contiguous."""
-    if device.type == "cuda":
-        return Numerics(torch.bfloat16, channels_last=True)
-    return Numerics(None, channels_last=False)
+def default_numerics(device: torch.device, precision: str = "auto") -> Numerics:
+    """The settings' ``precision`` on ``device``. ``auto``: on CUDA bf16 autocast (bf16 keeps
+    fp32's range, so no loss scaling is needed), elsewhere fp32; ``fp32`` or ``bf16`` force it.
+    The layout: channels_last on CUDA (cuDNN's tensor-core kernels), contiguous elsewhere."""
+    channels_last = device.type == "cuda"
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return Numerics(torch.bfloat16, channels_last)
+    return Numerics(None, channels_last)
+
+
+def describe_numerics(numerics: Numerics) -> str:
+    """In words, for logs, summaries and the report: "bf16 autocast, channels_last"."""
+    dtype = "bf16 autocast" if numerics.autocast == torch.bfloat16 else "fp32"
+    return f"{dtype}, {'channels_last' if numerics.channels_last else 'contiguous'}"
 
 
 def _autocast(device: torch.device, numerics: Numerics):
@@ -258,6 +266,7 @@ class RunState:
     scheduler: Any  # a torch LR scheduler, or None for a constant rate
     device: torch.device
     numerics: Numerics
+    step_model: nn.Module | None = None  # what the steps call: the model, or its compiled form
     epoch: int = 1  # the epoch in progress, from 1
     step: int = 0  # batches of it done
     partial: EpochTotals | None = None  # its running sums when stopped mid-epoch
@@ -319,6 +328,7 @@ def train_one_epoch(
     a NaN or infinite loss; the state is never positioned past an unchecked step.
     """
     model, device = state.model, state.device
+    step_model = state.step_model or model
     model.train()
     totals = state.partial or EpochTotals()
     loss_sum = torch.tensor(totals.loss, device=device, dtype=torch.float64)
@@ -348,7 +358,7 @@ def train_one_epoch(
     # Resumed mid-epoch: the same order, from the first batch not yet done.
     batches = train.batches(state.epoch, batch_size, start=state.step)
     for s, (x, y) in enumerate(batches, start=state.step):
-        loss, logits = train_step(model, state.optimizer, x, y, norm, state.numerics)
+        loss, logits = train_step(step_model, state.optimizer, x, y, norm, state.numerics)
         loss_sum += loss.double() * len(y)
         correct += (logits.argmax(1) == y).sum()
         seen += len(y)
@@ -430,13 +440,17 @@ def new_run_state(
     device: torch.device,
     numerics: Numerics | None = None,
 ) -> RunState:
-    """A freshly initialized model (from torch's global RNG) with its optimizer and scheduler."""
-    numerics = numerics or default_numerics(device)
+    """A freshly initialized model (from torch's global RNG) with its optimizer and scheduler;
+    compiled for the steps when the settings' ``compile`` names a torch.compile mode."""
+    numerics = numerics or default_numerics(device, settings.get("precision", "auto"))
     model = build_model(settings["arch"], num_classes=num_classes).to(device)
     if numerics.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer, scheduler = build_optimizer(model, settings)
-    return RunState(model, optimizer, scheduler, device, numerics)
+    mode = settings.get("compile", "none")
+    # The compiled module shares the model's parameters; checkpoints save the model itself.
+    step_model = torch.compile(model, mode=mode) if mode != "none" else None
+    return RunState(model, optimizer, scheduler, device, numerics, step_model)
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -515,6 +529,17 @@ def data_identity(
     return {name: _identity(path) for name, path in files.items()}
 
 
+def _check_same_numerics(saved: Mapping[str, Any], numerics: str, checkpoint_path: Path) -> None:
+    before = saved.get("numerics", numerics)
+    if before != numerics:
+        raise UserError(
+            f"the checkpoint {checkpoint_path} was written under {before}, and this run would "
+            f"continue under {numerics} (another device or precision), so it is not resumed. "
+            "Run it where it started (or set precision to match), or delete the checkpoint to "
+            "start this run from scratch."
+        )
+
+
 def _check_same_data(
     saved: Mapping[str, Any], data: Mapping[str, str], checkpoint_path: Path
 ) -> None:
@@ -572,8 +597,10 @@ def train_run(
             settings, seed, Path(data_dir), augmented, device
         )
         state = new_run_state(settings, num_classes, device)
+        numerics = describe_numerics(state.numerics)
         saved_at = None  # where the checkpoint on disk stopped, for the divergence message
         if saved is not None:
+            _check_same_numerics(saved, numerics, checkpoint_path)
             state.load_state_dict(saved)
             saved_at = state.where()
             where = f"epoch {state.epoch}" + (f", step {state.step}" if state.step else "")
@@ -583,7 +610,8 @@ def train_run(
             f"{name} seed {seed}: {settings['model']} ({params:,} parameters) on "
             f"{device_name(device)}, {len(train):,} training images an epoch "
             f"({settings['augmentation']['mode']} {'+'.join(settings['augmentation']['sets'])}), "
-            f"{len(val_y):,} validation images"
+            f"{len(val_y):,} validation images; {numerics}"
+            f"{', torch.compile ' + settings['compile'] if state.step_model else ''}"
         )
         if stop.signum is not None:
             raise Interrupted(
@@ -610,7 +638,9 @@ def train_run(
                 )
                 raise Diverged(f"{name} seed {seed}: {bad}; stopped. {kept}") from None
             if totals is None:
-                checkpoint.save(checkpoint_path, {**state.state_dict(), "data": data}, fp)
+                checkpoint.save(
+                    checkpoint_path, {**state.state_dict(), "data": data, "numerics": numerics}, fp
+                )
                 raise Interrupted(
                     stop.signum,
                     f"{signal.Signals(stop.signum).name} received in epoch {state.epoch} after "
@@ -618,7 +648,13 @@ def train_run(
                     "again to resume",
                 )
             val_loss, val_acc, val_top5 = evaluate(
-                state.model, val_x, val_y, norm, batch_size, device, state.numerics
+                state.step_model or state.model,
+                val_x,
+                val_y,
+                norm,
+                batch_size,
+                device,
+                state.numerics,
             )
             row = {
                 "epoch": state.epoch,
@@ -639,12 +675,16 @@ def train_run(
                 f"  {row['images_per_second']:.0f} img/s"
             )
             state.end_epoch(row)
-            checkpoint.save(checkpoint_path, {**state.state_dict(), "data": data}, fp)
+            checkpoint.save(
+                checkpoint_path, {**state.state_dict(), "data": data, "numerics": numerics}, fp
+            )
             saved_at = state.where()
             # Progress beside the checkpoint: metrics.csv appears only with the finished run.
             write_text(progress_csv, _metrics_csv(state.metrics))
 
         summary = _summary(settings, seed, state.metrics, params, device)
+        summary["precision"] = numerics
+        summary["compile"] = settings.get("compile", "none")
         # What the report prints about the model, recorded from the model that was trained.
         state.model.eval()
         summary["architecture"] = architecture_record(
