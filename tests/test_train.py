@@ -263,10 +263,11 @@ def test_m1_learns_the_demo_digits(
     - inputs scaled to [0, 1] but not standardized: 2.30, 18.3% (2.19, 38.3%);
       only the mean subtracted: 2.20, 33.3%
 
-    So: training loss in [1.0, 1.8] (0.2 to 0.5 from the run, 0.2 from the nearest broken
-    variant, 3x lr; 10x is at half the lower edge) and accuracy in [60, 82] (a 10x rate beats
-    82 after 3 epochs). Inputs left at 0-255 instead train about as well as normalized ones
-    (1.23, 74.0%): a band cannot see that;
+    So: training loss in [1.0, 1.8] (the runs sit 0.3 above the lower edge and 0.5 below the
+    upper; a 3x rate, the nearest broken variant, lies 0.2 below it, a 10x rate at half the
+    lower edge) and accuracy in [60, 82] (a 10x rate passes 82 after 3 epochs). Inputs left
+    at 0-255 instead train about as well as normalized ones (1.23, 74.0%): a band cannot see
+    that;
     test_training_inputs_are_normalized_with_the_training_statistics does.
     """
     exp = experiment(demo_config, epochs=3, device=device)
