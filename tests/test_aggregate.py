@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+from matplotlib.patches import Rectangle
 from PIL import Image
 from report_fixtures import architecture
 
@@ -429,3 +430,51 @@ def test_model_changed_since_the_run(
     changed = deep_merge(config, {"experiments": {"below": {"model": "M4"}}})
     with pytest.raises(UserError, match=r"the run trained model 'AlexNet'.* model 'M4'"):
         aggregate(run_dirs, changed, tmp_path / "out")
+
+
+def test_figures_plot_the_tables_numbers(
+    config: dict[str, Any],
+    run_dirs: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the figures aggregate writes draw: the curves of epochs.csv (validation solid,
+    training dashed, the mean over seeds) and bars of experiments.csv's accuracies, each on
+    the row its label names."""
+    from tinycnn import figures
+
+    drawn: dict[str, Any] = {}
+    monkeypatch.setattr(figures, "save_png", lambda fig, path: drawn.setdefault(path.stem, fig))
+    aggregate(run_dirs, config, tmp_path)
+    epochs, exps = read(tmp_path, "epochs"), read(tmp_path, "experiments")
+    for name in exps["experiment"]:
+        means = epochs[epochs["experiment"] == name].groupby("epoch").mean(numeric_only=True)
+        for ax, metric in zip(drawn[f"curves_{name}"].axes, ("acc", "loss"), strict=True):
+            curves = {
+                line.get_linestyle(): list(line.get_ydata())
+                for line in ax.get_lines()
+                if line.get_linestyle() in ("-", "--")
+            }
+            expected = {"-": means[f"val_{metric}"], "--": means[f"train_{metric}"]}
+            assert curves == {k: list(v) for k, v in expected.items()}, (name, metric)
+    # two seeds: their mean per epoch, from RUNS
+    (solid,) = [
+        line
+        for line in drawn["curves_two_seeds"].axes[0].get_lines()
+        if line.get_label() == "validation"
+    ]
+    assert list(solid.get_ydata()) == [22.5, 32.0, 32.5]
+
+    ax = drawn["paper_vs_ours"].axes[0]
+    rows = {t.get_text(): y for t, y in zip(ax.get_yticklabels(), ax.get_yticks(), strict=True)}
+    bars = {
+        round(p.get_y() + p.get_height() / 2, 2): p.get_width()
+        for p in ax.patches
+        if isinstance(p, Rectangle)
+    }
+    for _, e in exps.iterrows():
+        y = rows[f"run {e['run']}: {e['experiment']}"]
+        assert bars[round(y - 0.2, 2)] == e["best_val_acc_mean"], e["experiment"]
+        if e["paper_stated"] != "below":
+            assert bars[round(y + 0.2, 2)] == e["paper_accuracy"], e["experiment"]
+    assert sorted(bars.values()) == sorted([33.0, 18.5, 12.0, 30.0, 22.0])

@@ -9,6 +9,7 @@ import re
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,11 @@ class Server(http.server.ThreadingHTTPServer):
     that HTTP status, ("drop", n) sends n body bytes then closes the connection,
     ("reset", n) sends n body bytes then resets the connection (TCP RST),
     ("stall", n) sends n body bytes then hangs until the test ends.
+
+    Every request is recorded: its path and Range header (``requests``), the size of the file
+    ``watch`` (the client's ``.part``, if set) when it arrived (``held``), and the answer's
+    status and the body bytes actually sent (``answers``). With ``watch`` set, a reset waits
+    until the client has written some of the bytes sent, so that there is something to resume.
     """
 
     daemon_threads = True
@@ -41,6 +47,9 @@ class Server(http.server.ThreadingHTTPServer):
         self.plan: dict[str, list[int | tuple[str, int]]] = {}
         self.ranges = True
         self.requests: list[tuple[str, str | None]] = []
+        self.watch: Path | None = None
+        self.held: list[int | None] = []
+        self.answers: list[tuple[int, int]] = []
         self.released = threading.Event()
 
     def url(self, path: str) -> str:
@@ -57,12 +66,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         srv = self.server
         rng = self.headers.get("Range")
         srv.requests.append((self.path, rng))
+        srv.held.append(srv.watch.stat().st_size if srv.watch and srv.watch.exists() else None)
         plan = srv.plan.get(self.path, [])
         action = plan.pop(0) if plan else None
         if isinstance(action, int):
+            srv.answers.append((action, 0))
             self.send_error(action)
             return
         if self.path not in srv.files:
+            srv.answers.append((404, 0))
             self.send_error(404)
             return
         data = srv.files[self.path]
@@ -70,27 +82,36 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if rng and srv.ranges:
             start = int(re.fullmatch(r"bytes=(\d+)-", rng)[1])
             if start >= len(data):
+                srv.answers.append((416, 0))
                 self.send_response(416)
                 self.send_header("Content-Range", f"bytes */{len(data)}")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            self.send_response(206)
+            status = 206
+            self.send_response(status)
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         else:
-            self.send_response(200)
+            status = 200
+            self.send_response(status)
         body = data[start:]
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if action is None:
+            srv.answers.append((status, len(body)))
             self.wfile.write(body)
             return
         kind, n = action
+        srv.answers.append((status, len(body[:n])))
         self.wfile.write(body[:n])
         self.wfile.flush()
         if kind == "stall":
             srv.released.wait(10)
         if kind == "reset":
+            for _ in range(500):  # up to 5 s for the client to write what it received
+                if srv.watch is None or (srv.watch.exists() and srv.watch.stat().st_size):
+                    break
+                time.sleep(0.01)
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.rfile.close()
             self.wfile.close()
@@ -190,10 +211,16 @@ def test_resume_after_timeout(server: Server, tmp_path: Path, sleeps: Sleeps) ->
 def test_resume_after_connection_reset(server: Server, tmp_path: Path, sleeps: Sleeps) -> None:
     server.plan["/tiny.zip"] = [("reset", K)]
     dest = tmp_path / "tiny.zip"
+    server.watch = part_of(dest)
     get([server.url("/tiny.zip")], dest, sleeps)
-    first, second = server.range_headers("/tiny.zip")
-    # bytes in flight when the RST arrives may be lost: resume at or before K
-    assert first is None and (second is None or 0 < int(second[6:-1]) <= K)
+    # bytes in flight when the RST arrives may be lost: the client holds at most K, and more
+    # than none (the server resets only once some have reached the part file)
+    assert len(server.held) == 2 and server.held[0] is None
+    held = server.held[1]
+    assert held is not None and 0 < held <= K
+    # ... and a true resume asks for exactly the rest, which is all the server sends
+    assert server.range_headers("/tiny.zip") == [None, f"bytes={held}-"]
+    assert server.answers == [(200, K), (206, SIZE - held)]
     assert sleeps == [2.0]
     assert dest.read_bytes() == PAYLOAD
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
+from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -166,3 +167,120 @@ def test_captions_print_numbers_as_the_tables_do() -> None:
     assert "0.001" not in caption and "below 20" not in caption
     approx = curves_caption({**row, "lr": 2.5e-4, "paper_accuracy": 22.0, "paper_stated": "approx"})
     assert "learning rate 2.5e-4" in approx and "(~22%, its Figure 7)" in approx
+
+
+# --- what is plotted: the tables' numbers, in the right place -----------------------------------
+
+
+def _mean(epochs: pd.DataFrame, experiment: str, column: str) -> list[float]:
+    """``column`` of ``experiment`` per epoch, averaged over seeds (what a curve draws)."""
+    rows = epochs[epochs["experiment"] == experiment]
+    return list(rows.groupby("epoch")[column].mean())
+
+
+def _curves(ax, color: str | None = None) -> dict[str, list]:
+    """The epoch curves of ``ax`` (of one colour), by line style: "-" validation, "--" training;
+    each as (x, y) lists."""
+    out: dict[str, list] = {}
+    for line in ax.get_lines():
+        if line.get_linestyle() in ("-", "--") and color in (None, to_hex(line.get_color())):
+            assert line.get_linestyle() not in out, "one curve of each split"
+            out[line.get_linestyle()] = [list(line.get_xdata()), list(line.get_ydata())]
+    return out
+
+
+def test_curves_plot_validation_solid_and_training_dashed_means_over_seeds() -> None:
+    for i in range(len(EXPERIMENTS)):
+        row = EXPERIMENTS.iloc[i]
+        name = row["experiment"]
+        fig = plot_curves(EPOCHS, row, experiment_styles(CONFIG)[name])
+        acc_ax, loss_ax = fig.axes
+        acc, loss = _curves(acc_ax), _curves(loss_ax)
+        assert acc == {
+            "-": [[1, 2, 3], _mean(EPOCHS, name, "val_acc")],
+            "--": [[1, 2, 3], _mean(EPOCHS, name, "train_acc")],
+        }, name
+        assert loss == {
+            "-": [[1, 2, 3], _mean(EPOCHS, name, "val_loss")],
+            "--": [[1, 2, 3], _mean(EPOCHS, name, "train_loss")],
+        }, name
+        # the legend names the solid line validation and the dashed one training
+        labels = {line.get_label(): line.get_linestyle() for line in acc_ax.get_lines()}
+        assert (labels["validation"], labels["training"]) == ("-", "--")
+    # m1_a has two seeds: the seeds' mean, not one seed (8 * epoch - seed: minus 0.5)
+    assert _mean(EPOCHS, "m1_a", "val_acc") == [7.5, 15.5, 23.5]
+    # the paper's accuracy is a grey line at its value, its best epoch a star there
+    acc_ax = plot_curves(EPOCHS, EXPERIMENTS.iloc[0], experiment_styles(CONFIG)["m1_a"]).axes[0]
+    lines = {line.get_label(): line for line in acc_ax.get_lines()}
+    assert list(lines["paper: validation 29.5%"].get_ydata()) == [29.5, 29.5]
+    assert list(lines["paper: peak"].get_xydata()[0]) == [2, 29.5]
+    assert list(lines["paper: training 55%"].get_ydata()) == [55.0, 55.0]
+
+
+def test_comparison_plots_each_experiment_in_its_colour() -> None:
+    styles = experiment_styles(CONFIG)
+    fig = plot_comparison(EPOCHS, EXPERIMENTS.iloc[:2], styles)
+    acc_ax, loss_ax = fig.axes
+    for name in ("m1_a", "m1_b"):
+        color = styles[name].color
+        assert _curves(acc_ax, color) == {
+            "-": [[1, 2, 3], _mean(EPOCHS, name, "val_acc")],
+            "--": [[1, 2, 3], _mean(EPOCHS, name, "train_acc")],
+        }, name
+        assert _curves(loss_ax, color) == {
+            "-": [[1, 2, 3], _mean(EPOCHS, name, "val_loss")],
+            "--": [[1, 2, 3], _mean(EPOCHS, name, "train_loss")],
+        }, name
+
+
+def _bars(ax) -> dict[float, float]:
+    """Bar length by the bar's centre on the y axis, rounded."""
+    return {
+        round(p.get_y() + p.get_height() / 2, 2): p.get_width()
+        for p in ax.patches
+        if isinstance(p, Rectangle)
+    }
+
+
+def test_paper_vs_ours_bars_are_the_tables_values_in_the_labelled_rows() -> None:
+    fig = plot_paper_vs_ours(EXPERIMENTS, experiment_styles(CONFIG))
+    ax = fig.axes[0]
+    bars = _bars(ax)
+    ticks = {
+        t.get_text(): round(y, 2)
+        for t, y in zip(ax.get_yticklabels(), ax.get_yticks(), strict=True)
+    }
+    expected = {}
+    for _, row in EXPERIMENTS.iterrows():
+        label = f"run {row['run']}: {row['experiment']}" if pd.notna(row["run"]) else "alexnet"
+        y = ticks[label]
+        expected[round(y - 0.2, 2)] = row["best_val_acc_mean"]  # ours above
+        if row["paper_stated"] != "below":
+            expected[round(y + 0.2, 2)] = row["paper_accuracy"]  # the paper's below it
+    assert bars == expected
+    # the error bar of the experiment with several seeds spans mean ± std
+    (segment,) = [
+        c.errorbar.lines[2][0].get_segments()[0]
+        for c in ax.containers
+        if getattr(c, "errorbar", None) is not None
+    ]
+    assert [list(point) for point in segment] == [[28.5, -0.2], [31.5, -0.2]]
+    # an upper bound is an arrow from the paper's number, on the row of its experiment
+    arrows = [
+        list(c.lines[0].get_xydata()[0])
+        for c in ax.containers
+        if isinstance(c, ErrorbarContainer) and c.lines[0] is not None
+    ]
+    assert arrows == [[20.0, ticks["alexnet"] + 0.2]]
+
+
+@pytest.mark.parametrize(
+    ("plot", "x"),
+    [(plot_accuracy_vs_parameters, "parameters"), (plot_accuracy_vs_time, "wall_seconds_mean")],
+)
+def test_scatter_points_are_the_tables_values(plot, x: str) -> None:
+    ax = plot(EXPERIMENTS, experiment_styles(CONFIG)).axes[0]
+    points = {c.get_label(): list(c.lines[0].get_xydata()[0]) for c in ax.containers}
+    for _, row in EXPERIMENTS.iterrows():
+        label = f"run {row['run']}: {row['experiment']}" if pd.notna(row["run"]) else "alexnet"
+        assert points[label] == [row[x], row["best_val_acc_mean"]], label

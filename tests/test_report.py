@@ -4,12 +4,15 @@ rendered to HTML and PDF, and the numbers, figures and computed sentences checke
 from __future__ import annotations
 
 import copy
+import importlib.metadata
 import json
+import platform
 import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -305,6 +308,51 @@ def _row(html: str, experiment: str) -> str:
     return match.group(0)
 
 
+class _Tables(HTMLParser):
+    """The rendered tables, in order: each {"cls", "head": [th texts], "rows": [(attributes
+    of the tr, [td texts])]}, texts with entities decoded and white space collapsed."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tables: list[dict[str, Any]] = []
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self.tables.append({"cls": dict(attrs).get("class") or "", "head": [], "rows": []})
+        elif tag == "tr" and self.tables:
+            self.tables[-1]["rows"].append((dict(attrs), []))
+        elif tag in ("td", "th") and self.tables:
+            self.cell = []
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self.cell is not None:
+            text = re.sub(r"\s+", " ", "".join(self.cell)).strip()
+            table = self.tables[-1]
+            (table["head"] if tag == "th" else table["rows"][-1][1]).append(text)
+            self.cell = None
+        elif tag == "tr" and self.tables and not self.tables[-1]["rows"][-1][1]:
+            self.tables[-1]["rows"].pop()  # the header row
+
+
+def _html_tables(html: str) -> dict[str, list[dict[str, Any]]]:
+    """The rendered tables by class ("" for the augmentation table), in order."""
+    parser = _Tables()
+    parser.feed(html)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for table in parser.tables:
+        out.setdefault(table["cls"], []).append(table)
+    return out
+
+
+def _cells(table: dict[str, Any]) -> list[list[str]]:
+    return [cells for _, cells in table["rows"]]
+
+
 # --- formatting rules ------------------------------------------------------------------------
 
 
@@ -500,12 +548,201 @@ def test_demo_notice(render: Render, html: str, tmp_path: Path) -> None:
     assert "handwritten digits (10 classes, 1,400 training and 300 validation images)" in first
 
 
+# --- the tables, cell by cell, against the aggregate's files ----------------------------------
+
+
+def _csv(aggregate: Path, name: str) -> list[dict[str, Any]]:
+    """A table of the aggregate as records, missing values as None."""
+    table = pd.read_csv(aggregate / f"{name}.csv")
+    return table.astype(object).where(table.notna(), None).to_dict("records")
+
+
+def _common(values: list[tuple[Any, str]]) -> str:
+    """A setting as the recipe table states it: the value most runs share, and the one other
+    value with the runs that have it (the fixture has at most one other)."""
+    counts: dict[str, list[Any]] = {}
+    for run, value in values:
+        counts.setdefault(value, []).append(run)
+    common, *others = sorted(counts, key=lambda v: -len(counts[v]))
+    assert len(others) <= 1, counts
+    return common + "".join(f" ({v}: {formatting.fmt_runs(counts[v])})" for v in others)
+
+
+def test_reproduction_table_cell_by_cell(html: str, aggregate: Path) -> None:
+    exps = sorted(_csv(aggregate, "experiments"), key=lambda e: e["run"])
+    (table,) = _html_tables(html)["results"]
+    assert table["head"] == [
+        *("run", "model", "augmentation", "lr", "scheduler", "epochs"),
+        *("paper", "ours", "n", "Δ"),
+    ]
+    expected = []
+    for e in exps:
+        n = int(e["n_seeds"])
+        beyond = {} if e["within_tolerance"] else {"class": "beyond-tolerance"}
+        cells = [
+            str(int(e["run"])),
+            e["model"],
+            e["sets"],
+            formatting.fmt_lr(e["lr"]),
+            e["scheduler"],
+            str(int(e["epochs"])),
+            formatting.fmt_paper(e["paper_accuracy"], e["paper_stated"]),
+            formatting.fmt_acc(e["best_val_acc_mean"], e["best_val_acc_std"], n),
+            str(n),
+            formatting.fmt_diff(e["diff"]),
+        ]
+        expected.append(({"data-experiment": e["experiment"], **beyond}, cells))
+    assert table["rows"] == expected
+    # the fixture's numbers, written out: each on its experiment's row
+    shown = {attrs["data-experiment"]: (cells[7], cells[6]) for attrs, cells in table["rows"]}
+    assert shown == EXPECTED
+
+
+def test_recipe_table_cell_by_cell(html: str, aggregate: Path) -> None:
+    exps = sorted(_csv(aggregate, "experiments"), key=lambda e: e["run"])
+    settings = json.loads((aggregate / "settings.json").read_text())
+    (table,) = _html_tables(html)["recipe"]
+
+    def row(get: Callable[[dict[str, Any]], str]) -> str:
+        return _common([(int(e["run"]), get(e)) for e in exps])
+
+    def optimizer(key: str, fmt: Callable[[Any], str]) -> Callable[[dict[str, Any]], str]:
+        return lambda e: fmt(settings[e["experiment"]]["optimizer"][key])
+
+    assert _cells(table) == [
+        ["optimizer", row(optimizer("name", str))],
+        ["learning rate", row(lambda e: formatting.fmt_lr(e["lr"]))],
+        ["betas", row(optimizer("betas", formatting.fmt_value))],
+        ["eps", row(optimizer("eps", formatting.fmt_lr))],
+        ["weight decay", row(optimizer("weight_decay", formatting.fmt_lr))],
+        ["batch size", row(lambda e: str(int(e["batch_size"])))],
+        ["epochs", row(lambda e: str(int(e["epochs"])))],
+        ["scheduler", row(lambda e: e["scheduler"])],
+        ["augmentation sets", row(lambda e: e["sets"])],
+        ["augmentation mode", row(lambda e: e["mode"])],
+        ["seeds per run", row(lambda e: str(int(e["n_seeds"])))],
+    ]
+    # what config.yaml's recipe gives, written out
+    assert _cells(table)[1:5] == [
+        ["learning rate", "1e-3"],
+        ["betas", "(0.9, 0.999)"],
+        ["eps", "1e-8"],
+        ["weight decay", "1e-4"],
+    ]
+    assert _cells(table)[7] == ["scheduler", "none (StepLR(7, 0.1): runs 6, 9 and 10)"]
+
+
+def test_data_tables_cell_by_cell(html: str, aggregate: Path) -> None:
+    """The augmentation table (the sets' ops as the runs recorded them, in the config's set
+    order), the layer tables (architectures.json) and the data set's numbers (stats.json)."""
+    tables = _html_tables(html)
+    settings = json.loads((aggregate / "settings.json").read_text())
+    recorded: dict[str, list[dict[str, Any]]] = {}
+    for experiment in settings.values():
+        for name, ops in experiment["augmentation"]["ops"].items():
+            recorded.setdefault(name, ops)
+    order = [s for s in _config()["augmentation"]["sets"] if s in recorded]
+    (augmentation,) = tables[""]
+    assert _cells(augmentation) == [
+        [
+            name if i == 1 else "",
+            str(i),
+            prose.op_name(spec["op"]),
+            prose.op_params(spec, formatting.fmt_value),
+        ]
+        for name in order
+        for i, spec in enumerate(recorded[name], 1)
+    ]
+    assert _cells(augmentation)[0] == ["set1", "1", "RandomHorizontalFlip", "p = 0.5"]
+
+    architectures = json.loads((aggregate / "architectures.json").read_text())
+    expected = []
+    for arch in ("m1", "m4"):  # the order of their sections
+        layers = architectures[arch]["layers"]
+        rows = [
+            [r["name"], r["layer"], " × ".join(map(str, r["output"])), f"{r['parameters']:,}"]
+            for r in layers
+        ]
+        expected.append([*rows, ["total", "", "", f"{sum(r['parameters'] for r in layers):,}"]])
+    assert [_cells(t) for t in tables["layers"]] == expected
+
+    stats, text = STATS[False], _plain(html)
+    count = formatting.fmt_int
+    assert (
+        f"It holds {stats['classes']} classes, {count(stats['train'])} training images "
+        f"({count(stats['train'] // stats['classes'])} per class) and {count(stats['val'])} "
+        f"labelled validation images ({count(stats['val'] // stats['classes'])} per class)"
+    ) in text
+    modes = stats["source_modes"]
+    assert (
+        f"Of the {count(sum(modes.values()))} images, {count(stats['grayscale'])} are stored as "
+        f"single-channel grayscale JPEGs, and {modes['CMYK']} in other modes (CMYK: 1)"
+    ) in text
+    for what in ("mean", "std"):
+        assert "(" + ", ".join(map(formatting.fmt_stat, stats[what])) + ")" in text
+    assert "mean is (0.480, 0.448, 0.398) and the standard deviation (0.277, 0.269, 0.282)" in text
+
+
+def test_provenance_tables_cell_by_cell(html: str, aggregate: Path) -> None:
+    """Table B1 (software) and B2 (every job of runs.csv, in its order)."""
+    tables = _html_tables(html)
+    (software,) = tables["software"]
+    provenance = collect_provenance(
+        aggregate.parent, [ROOT / "config.yaml"], _config(), aggregate / "runs.csv"
+    )
+    assert _cells(software) == [list(item) for item in provenance["packages"].items()]
+    versions = dict(_cells(software))
+    assert versions["python"] == platform.python_version()
+    for package in ("torch", "pandas", "matplotlib", "jinja2", "weasyprint"):
+        assert versions[package] == importlib.metadata.version(package), package
+
+    (timing,) = tables["timing"]
+    assert timing["head"] == ["run", "experiment", "seed", "device", "wall time", "images/s"]
+    assert _cells(timing) == [
+        [
+            str(int(r["run"])),
+            r["experiment"],
+            str(int(r["seed"])),
+            r["device_name"],
+            formatting.fmt_duration(r["wall_seconds"]),
+            formatting.fmt_int(r["images_per_second"]),
+        ]
+        for r in _csv(aggregate, "runs")
+    ]
+    assert _cells(timing)[2] == ["2", "m1_lr1e-3", "1", "NVIDIA H100", "20.3 min", "10,000"]
+
+
 def test_pdf_text_holds_every_number(pdf: Path) -> None:
     text = re.sub(r"\s+", " ", _text(pdf))
     for name, (ours, paper) in EXPECTED.items():
         assert ours in text, name
         assert paper in text, name
     assert "Demo data" not in text
+
+
+def _line_of(lines: list[str], cells: list[str], start: int) -> int:
+    """The first line from ``start`` on that holds ``cells`` in order, each whole."""
+    words = [r"\s+".join(map(re.escape, cell.split())) for cell in cells if cell]
+    pattern = re.compile(r"(?<!\S)" + r"\s+".join(words) + r"(?!\S)")
+    for i in range(start, len(lines)):
+        if pattern.search(lines[i]):
+            return i
+    raise AssertionError(f"no line from {start} on holds {cells}")
+
+
+def test_pdf_tables_keep_their_rows(pdf: Path) -> None:
+    """Each row of the reproduction, recipe, timing and software tables (checked cell by cell in
+    the HTML above) is one line of the PDF's layout text, its cells in order, the rows in
+    order."""
+    lines = _text(pdf, "-layout").splitlines()
+    tables = _html_tables(pdf.with_name("paper.html").read_text())
+    for cls in ("recipe", "results", "software", "timing"):
+        (table,) = tables[cls]
+        at = _line_of(lines, table["head"], 0) if cls != "recipe" else 0
+        for cells in _cells(table):
+            at = _line_of(lines, cells, at + 1)
+    row = _line_of(lines, ["5", "M4", "set1+set2", "1e-3", "none", "20", "35.9", "42.3"], 0)
+    assert lines[row].split()[-2:] == ["1", "+6.4"]
 
 
 def test_pdf_pages_images_and_ink(pdf: Path, aggregate: Path, tmp_path: Path) -> None:

@@ -258,6 +258,23 @@ def test_m1_learns_the_demo_digits(
     (and 79% after the preset's 4); 40%, four times chance, leaves room for other CPUs and
     library versions while no broken loop (wrong labels, no optimizer step, shuffled
     validation labels) gets there. On CUDA (bf16 autocast, channels_last) the same floor holds.
+
+    On the CPU the result must also lie in a band, which a wrong learning rate or a lost
+    normalization leaves. Measured here (torch 2.14.1, one thread; epoch-3 training loss, best
+    validation accuracy) for seed 0 and, in brackets, seed 1:
+
+    - as configured (RAdam lr 1e-3, normalized): 1.34, 75.7% (1.28, 76.3%)
+    - lr 1e-2 (10x): 0.51, 84.3% (0.45, 87.7%); lr 3e-3: 0.79, 83.3% (0.71, 85.3%)
+    - lr 1e-4 (0.1x): 2.30, 11.7% (2.30, 17.7%)
+    - inputs scaled to [0, 1] but not standardized: 2.30, 18.3% (2.19, 38.3%);
+      only the mean subtracted: 2.20, 33.3%
+
+    So: training loss in [1.0, 1.8] (the runs sit 0.3 above the lower edge and 0.5 below the
+    upper; a 3x rate, the nearest broken variant, lies 0.2 below it, a 10x rate at half the
+    lower edge) and accuracy in [60, 82] (a 10x rate passes 82 after 3 epochs). Inputs left
+    at 0-255 instead train about as well as normalized ones (1.23, 74.0%): a band cannot see
+    that;
+    test_training_inputs_are_normalized_with_the_training_statistics does.
     """
     exp = experiment(demo_config, epochs=3, device=device)
     summary = run(exp, 0, demo, tmp_path, lock_dir=tmp_path / "locks")
@@ -266,6 +283,83 @@ def test_m1_learns_the_demo_digits(
     assert summary["best_val_acc"] >= 40.0, rows
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"]) - 0.5, rows
     assert float(rows[-1]["val_top5"]) >= 80.0, rows
+    assert [float(r["lr"]) for r in rows] == [exp["optimizer"]["lr"]] * 3
+    if device == "cpu":
+        assert 1.0 <= float(rows[-1]["train_loss"]) <= 1.8, rows
+        assert 60.0 <= summary["best_val_acc"] <= 82.0, rows
+
+
+def test_optimizer_and_scheduler_take_every_setting(demo_config: dict[str, Any]) -> None:
+    """The optimizer gets the settings' learning rate, betas, eps and weight decay (as L2, not
+    decoupled), for every parameter of the model; the scheduler its step size and gamma. The
+    values differ from torch's defaults, so a setting dropped on the way fails."""
+    opt = {"lr": 2.5e-4, "betas": [0.8, 0.95], "eps": 1e-6, "weight_decay": 3e-4}
+    sched = {"name": "StepLR", "step_size": 5, "gamma": 0.3}
+    exp = experiment(demo_config, optimizer=opt, scheduler=sched)
+    torch.manual_seed(0)
+    state = train_mod.new_run_state(exp, NUM_CLASSES, torch.device("cpu"))
+    assert type(state.optimizer) is torch.optim.RAdam
+    (group,) = state.optimizer.param_groups
+    assert group["lr"] == 2.5e-4 and tuple(group["betas"]) == (0.8, 0.95)
+    assert group["eps"] == 1e-6 and group["weight_decay"] == 3e-4
+    assert group["decoupled_weight_decay"] is False
+    assert [id(p) for p in group["params"]] == [id(p) for p in state.model.parameters()]
+    assert type(state.scheduler) is torch.optim.lr_scheduler.StepLR
+    assert (state.scheduler.step_size, state.scheduler.gamma) == (5, 0.3)
+    assert state.scheduler.base_lrs == [2.5e-4]
+
+    # Every experiment of the config, through build_optimizer: its own recipe, no scheduler
+    # where it names none.
+    for name in demo_config["experiments"]:
+        settings = training_settings(demo_config, name)
+        optimizer, scheduler = train_mod.build_optimizer(torch.nn.Linear(2, 2), settings)
+        (group,) = optimizer.param_groups
+        recorded = settings["optimizer"]
+        assert group["lr"] == recorded["lr"], name
+        assert list(group["betas"]) == list(recorded["betas"]), name
+        assert (group["eps"], group["weight_decay"]) == (recorded["eps"], recorded["weight_decay"])
+        if settings["scheduler"] is None:
+            assert scheduler is None, name
+        else:
+            steps = (scheduler.step_size, scheduler.gamma)
+            assert steps == (settings["scheduler"]["step_size"], settings["scheduler"]["gamma"])
+
+
+def test_training_inputs_are_normalized_with_the_training_statistics(
+    demo: SimpleNamespace, demo_config: dict[str, Any]
+) -> None:
+    """What the model sees in a training step and in evaluation: the uint8 images scaled to
+    [0, 1] and standardized with stats.json's per-channel mean and std (sets ending with
+    ``normalize``); without that op, scaled only."""
+    exp = experiment(demo_config, subset={"train_per_class": 2, "val_per_class": 2})
+    torch.set_num_threads(1)
+    cpu = torch.device("cpu")
+    stats = json.loads((demo.packed / "stats.json").read_text())
+    _, val_x, val_y, norm, _ = load_data(exp, 0, demo.packed, demo.augmented, cpu)
+    assert norm == (stats["mean"], stats["std"])
+    mean = torch.tensor(stats["mean"]).view(1, 3, 1, 1)
+    std = torch.tensor(stats["std"]).view(1, 3, 1, 1)
+
+    torch.manual_seed(0)
+    state = train_mod.new_run_state(exp, NUM_CLASSES, cpu)
+    seen: list[torch.Tensor] = []
+    state.model.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().clone()))
+    x, y = val_x[:8], val_y[:8]
+    train_mod.train_step(state.model, state.optimizer, x, y, norm, state.numerics)
+    evaluate(state.model, val_x, val_y, norm, 64, cpu)
+    expected = (x.float() / 255 - mean) / std
+    torch.testing.assert_close(seen[0], expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(seen[1][:8], expected, rtol=1e-5, atol=1e-5)
+
+    ops = {
+        name: [o for o in spec if o["op"] != "normalize"]
+        for name, spec in exp["augmentation"]["ops"].items()
+    }
+    unnormalized = deep_merge(exp, {"augmentation": {"ops": ops}})
+    assert load_data(unnormalized, 0, demo.packed, demo.augmented, cpu)[3] is None
+    seen.clear()
+    train_mod.train_step(state.model, state.optimizer, x, y, None, state.numerics)
+    torch.testing.assert_close(seen[0], x.float() / 255)
 
 
 # --- outputs -----------------------------------------------------------------------------------
