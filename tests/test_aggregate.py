@@ -57,6 +57,8 @@ RUN_COLUMNS = [
     "images_per_second",
     "device",
     "device_name",
+    "precision",
+    "compile",
     *PAPER,
     "diff",
 ]
@@ -171,6 +173,8 @@ def write_run(root: Path, config: dict[str, Any], experiment: str, seed: int) ->
         "parameters": PARAMETERS[model],
         "device": "cuda",
         "device_name": "NVIDIA H100",
+        "precision": "bf16 autocast, channels_last",
+        "compile": "none",
         "torch_version": "2.14.1",
         "train_seconds": wall - len(rows),
         "wall_seconds": wall,

@@ -112,6 +112,7 @@ def _tables(accuracies: dict[str, list[float]] | None = None) -> tuple[pd.DataFr
             "experiment": name, "run": run, "model": model, "arch": arch, "section": section,
             "sets": sets, "mode": "fixed", "lr": 1e-3, "scheduler": sched, "epochs": 20,
             "batch_size": 256, "parameters": PARAMETERS[arch], "device_name": "NVIDIA H100",
+            "precision": "bf16 autocast, channels_last", "compile": "none",
             "paper_accuracy": paper, "paper_stated": stated,
             "paper_best_epoch": int(best_epoch) if best_epoch else None,
             "paper_train_accuracy": 55.0 if name == "m1_lr1e-3" else None,
@@ -697,19 +698,25 @@ def test_provenance_tables_cell_by_cell(html: str, aggregate: Path) -> None:
         assert versions[package] == importlib.metadata.version(package), package
 
     (timing,) = tables["timing"]
-    assert timing["head"] == ["run", "experiment", "seed", "device", "wall time", "images/s"]
+    assert timing["head"] == [
+        *("run", "experiment", "seed", "device", "precision", "wall time", "images/s")
+    ]
     assert _cells(timing) == [
         [
             str(int(r["run"])),
             r["experiment"],
             str(int(r["seed"])),
             r["device_name"],
+            r["precision"],  # compile "none": nothing added
             formatting.fmt_duration(r["wall_seconds"]),
             formatting.fmt_int(r["images_per_second"]),
         ]
         for r in _csv(aggregate, "runs")
     ]
-    assert _cells(timing)[2] == ["2", "m1_lr1e-3", "1", "NVIDIA H100", "20.3 min", "10,000"]
+    assert _cells(timing)[2] == [
+        *("2", "m1_lr1e-3", "1", "NVIDIA H100", "bf16 autocast, channels_last", "20.3 min"),
+        "10,000",
+    ]
 
 
 def test_pdf_text_holds_every_number(pdf: Path) -> None:
@@ -797,3 +804,11 @@ def test_provenance_in_git(aggregate: Path, tmp_path: Path) -> None:
     assert p["config_files"][0]["path"] == "config.yaml"
     (tmp_path / "config.yaml").write_text("name: y\n")
     assert collect_provenance(tmp_path, [], {}, aggregate / "runs.csv")["git"]["dirty"] is True
+
+
+def test_numerics_words_name_the_compile_mode() -> None:
+    assert prose.numerics("fp32, contiguous", "none") == "fp32, contiguous"
+    assert (
+        prose.numerics("bf16 autocast, channels_last", "reduce-overhead")
+        == "bf16 autocast, channels_last; compiled (reduce-overhead)"
+    )

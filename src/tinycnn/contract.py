@@ -35,6 +35,8 @@ SUMMARY_RESULTS = (
     "images_per_second",
     "device",
     "device_name",
+    "precision",  # the numerics of the steps, in words: "bf16 autocast, channels_last"
+    "compile",  # "none", or the torch.compile mode
 )
 # The keys of summary.json the aggregate needs. `resolved` is the run's full resolved settings
 # (what its training job received); `architecture` describes its model (ARCHITECTURE_KEYS).
@@ -117,6 +119,8 @@ JOB_COLUMNS = (
     "seed",
     "epochs",
     "device_name",
+    "precision",
+    "compile",
     "train_seconds",
     "wall_seconds",
     "images_per_second",

@@ -726,3 +726,12 @@ def references(config: Mapping) -> list[tuple[str, Markup]]:
     entry = f"{who}. {report['title']}." + (f" {where}." if where else "")
     entries = dict(REFERENCES, original=entry)
     return [(key, Markup.escape(text)) for key, text in entries.items()]
+
+
+def numerics(precision: str | None, compile_mode: str | None) -> str:
+    """How a run computed, for the timing table: "bf16 autocast, channels_last; compiled
+    (reduce-overhead)"."""
+    words = precision or ""
+    if compile_mode and compile_mode != "none":
+        words += f"; compiled ({compile_mode})"
+    return words

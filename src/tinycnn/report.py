@@ -345,6 +345,7 @@ def timing_table(numbering: Numbering, provenance: Mapping) -> Table:
                 r["experiment"],
                 r["seed"],
                 r.get("device_name") or "",
+                prose.numerics(r.get("precision"), r.get("compile")),
                 formatting.fmt_duration(r["wall_seconds"]),
                 formatting.fmt_int(r["images_per_second"]),
             ]
@@ -356,7 +357,8 @@ def timing_table(numbering: Numbering, provenance: Mapping) -> Table:
         prose.TIMING_CAPTION,
         [
             *(Column("run", "num"), Column("experiment"), Column("seed", "num")),
-            *(Column("device"), Column("wall time", "num"), Column("images/s", "num")),
+            *(Column("device"), Column("precision")),
+            *(Column("wall time", "num"), Column("images/s", "num")),
         ],
         rows,
         cls="timing",
