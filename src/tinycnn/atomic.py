@@ -190,13 +190,13 @@ def _recorded(path: Path, size: int) -> Iterator[Path]:
     """
     sidecar = digest_path(path)
     sidecar.unlink(missing_ok=True)
-    with atomic_path(path, size=size + len(f"{'0' * 64}\n")) as tmp:
+    with atomic_path(path, size=size) as tmp:
         yield tmp
         digest = sha256_file(tmp)
     write_text(sidecar, digest + "\n")
 
 
-def _npy_size(dtype: Any, shape: tuple[int, ...]) -> int:
+def npy_size(dtype: Any, shape: tuple[int, ...]) -> int:
     """Bytes of a .npy file holding an array of ``dtype`` and ``shape`` (header included)."""
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(
@@ -240,7 +240,7 @@ def atomic_npy(
     second copy in memory. The free space is checked and the file's blocks are
     reserved before the map is handed out.
     """
-    size = _npy_size(dtype, shape)
+    size = npy_size(dtype, shape)
     with _recorded(Path(path), size) as tmp:
         mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
         try:
