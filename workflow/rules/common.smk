@@ -3,12 +3,19 @@
 # Names: `experiment` is an experiment's name; `settings` what training_settings
 # resolves for it (written to settings_file(experiment) by rule `settings`).
 import json
+import os
 import re
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+# The rules call `tinycnn`: found without an activated environment too (`.venv/bin/snakemake`),
+# beside the Python that runs Snakemake. Jobs inherit this PATH.
+if shutil.which("tinycnn") is None and (Path(sys.executable).parent / "tinycnn").exists():
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
 
 from snakemake.exceptions import WorkflowError  # noqa: E402
 
