@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 # The rules call `tinycnn`: found without an activated environment too (`.venv/bin/snakemake`),
 # beside the Python that runs Snakemake. Jobs inherit this PATH.
 if shutil.which("tinycnn") is None and (Path(sys.executable).parent / "tinycnn").exists():
-    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+    bin_dir = str(Path(sys.executable).parent)
+    os.environ.update(PATH=os.pathsep.join([bin_dir, os.environ.get("PATH", os.defpath)]))
 
 from snakemake.exceptions import WorkflowError  # noqa: E402
 
