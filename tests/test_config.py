@@ -335,3 +335,19 @@ def test_check_config_reads_bad_files_without_a_traceback(tmp_path, capsys, cont
     err = capsys.readouterr().err
     assert err.startswith("error: " + expected.format(path=path)), err
     assert "Traceback" not in err and len(err.strip().splitlines()) <= 3
+
+
+def test_a_full_disk_anywhere_is_one_line_without_a_traceback(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import tinycnn.download
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x"))
+
+    monkeypatch.setattr(tinycnn.download, "fetch", full)
+    argv = ["download", "--url", "file:///a.zip", "--md5", "0" * 32, "--out", str(tmp_path / "x")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write {tmp_path / 'x'}: not enough disk space"), err
+    assert "Traceback" not in err

@@ -242,6 +242,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except OSError as err:  # a full disk outside the atomic writers: one line all the same
+        from tinycnn.atomic import SPACE_ERRNOS
+
+        if err.errno not in SPACE_ERRNOS:
+            raise
+        where = f"cannot write {err.filename}" if err.filename else "cannot write"
+        print(
+            f"error: {where}: not enough disk space ({err.strerror}). Free some space and run "
+            "again.",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
