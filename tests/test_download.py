@@ -488,3 +488,19 @@ def test_stale_part_then_a_wrong_file_blames_the_file(
         get([server.url("/tiny.zip")], dest, sleeps)
     assert server.range_headers("/tiny.zip") == [f"bytes={K}-", None]
     assert not part_of(dest).exists()
+
+
+def test_too_little_space_for_the_download_is_refused_before_it_starts(
+    server: Server, tmp_path: Path, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dest = tmp_path / "tiny.zip"
+    part_of(dest).write_bytes(PAYLOAD[:K])
+    usage = download.shutil.disk_usage(tmp_path)._replace(free=SIZE - K - 1)
+    monkeypatch.setattr(download.shutil, "disk_usage", lambda path: usage)
+    with pytest.raises(UserError) as err:
+        get([server.url("/tiny.zip")], dest, sleeps)
+    message = str(err.value)
+    assert f"cannot write {dest}: not enough disk space" in message
+    assert f"needs {SIZE - K:,} bytes more" in message
+    assert server.requests == []
+    assert part_of(dest).read_bytes() == PAYLOAD[:K]  # kept, to resume once there is room

@@ -14,6 +14,7 @@ import http.client
 import io
 import os
 import re
+import shutil
 import socket
 import sys
 import time
@@ -130,6 +131,15 @@ def fetch(
     if size is not None and _size(part) > size:
         _note(f"discarding {part}: {_size(part):,} bytes, more than the expected {size:,}")
         part.unlink()
+
+    if size is not None:
+        missing, free = size - _size(part), shutil.disk_usage(dest.parent).free
+        if free < missing:
+            raise UserError(
+                f"cannot write {dest}: not enough disk space; the download needs {missing:,} "
+                f"bytes more, {free:,} are free in {dest.parent}. Free some space and run again "
+                f"(the partial download {part.name} is kept and resumed)."
+            )
 
     failures: list[str] = []
     wrong_file = False
