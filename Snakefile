@@ -24,4 +24,11 @@ rule all:
 
 
 onsuccess:
-    print(f"\nThe paper: {RESULTS}/paper.pdf (and {RESULTS}/paper.html)")
+    # Name the paper only when this run made it or found it up to date: it was a target.
+    papers = [f"{RESULTS}/paper.pdf", f"{RESULTS}/paper.html"]
+    targets = workflow.dag_settings.targets
+    wanted = not targets or bool({"all", "paper_pdf", "paper_html"} & set(targets))
+    wanted |= any(Path(t).resolve() == Path(p).resolve() for t in targets for p in papers)
+    built = [p for p in papers if wanted and Path(p).is_file()]
+    if built:
+        print(f"\nThe paper: {' (and '.join(built)}{')' * (len(built) - 1)}")

@@ -6,6 +6,9 @@ channels differ and no image is symmetric (a flip or a rotation the wrong way wo
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import shutil
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +23,8 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from torchvision.transforms import InterpolationMode
 
+from tinycnn import atomic
+from tinycnn.atomic import read_digest
 from tinycnn.augment import (
     FixedTrainData,
     OnlineTrainData,
@@ -375,7 +380,9 @@ def test_write_augmented_materializes_one_seeded_draw(packed: Path, tmp_path: Pa
     assert not np.array_equal(np.load(other), written)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "other.npy",
+        "other.npy.sha256",
         "set2.npy",
+        "set2.npy.sha256",
         "set2.png",
         "train_images.npy",
     ]  # no temporaries left behind
@@ -517,3 +524,37 @@ def test_batches_can_start_mid_epoch(mode):
     assert len(full) == 5 and len(tail) == 3
     for (x, y), (x2, y2) in zip(full[2:], tail, strict=True):
         assert torch.equal(x, x2) and torch.equal(y, y2)
+
+
+# --- faults: the write path on a full disk, the recorded digest ------------------------------
+
+
+def test_write_augmented_records_the_sets_sha256(packed: Path, tmp_path: Path) -> None:
+    out = tmp_path / "set1.npy"
+    write_augmented(packed, SET1, 0, "set1", out, tmp_path / "set1.png", threads=1)
+    assert read_digest(out) == hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("fault", ["little free space", "reservation fails"])
+def test_write_augmented_on_a_full_disk_is_one_message_and_leaves_nothing(
+    packed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    # On a full disk a memory-mapped fill died of SIGBUS ("Bus error", an empty log) and left
+    # its hidden temporary array behind.
+    if fault == "little free space":
+        usage = shutil.disk_usage(tmp_path)._replace(free=1000)
+        monkeypatch.setattr(atomic.shutil, "disk_usage", lambda path: usage)
+    else:
+
+        def no_space(fd: int, offset: int, length: int) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(atomic.os, "posix_fallocate", no_space)
+    out, preview = tmp_path / "out" / "set2.npy", tmp_path / "out" / "set2.png"
+    with pytest.raises(UserError) as err:
+        write_augmented(packed, SET2, 0, "set2", out, preview, threads=1)
+    message = str(err.value)
+    assert f"cannot write {out}: not enough disk space" in message
+    assert "it needs 245,888 bytes" in message  # 20 x 64 x 64 x 3 and the header
+    leftovers = [p.name for p in out.parent.iterdir() if p.name != "set2.png"]
+    assert leftovers == []

@@ -273,3 +273,81 @@ def test_the_schema_allows_exactly_the_ops_and_parameters_the_code_reads():
             allowed[name] = set(case["then"]["properties"]) - {"op"}
             assert case["then"]["additionalProperties"] is False, name
     assert allowed == {name: set(params) for name, params in OP_PARAMETERS.items()}
+
+
+# --- faults: messages for YAML 1.1 floats, names that leave results/, unreadable files ---------
+
+
+@pytest.mark.parametrize(
+    ("text", "fixed"), [("1e-3", "1.0e-3"), ("5E4", "5.0e+4"), ("2.5e1", "2.5e+1")]
+)
+def test_a_float_that_yaml_reads_as_text_gets_a_hint(paper_config, text, fixed):
+    config = copy.deepcopy(paper_config)
+    config["training"]["optimizer"]["lr"] = yaml.safe_load(f"lr: {text}")["lr"]
+    assert isinstance(config["training"]["optimizer"]["lr"], str)  # YAML 1.1, as PyYAML reads
+    message = _error(config)
+    assert f"training.optimizer.lr: '{text}' should be of type number" in message
+    assert f"write {fixed}" in message
+    assert isinstance(yaml.safe_load(f"lr: {fixed}")["lr"], float)  # the hint is right
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda c: c.update(name=".."),
+        lambda c: c.update(name="."),
+        lambda c: c.update(name=".hidden"),
+        lambda c: c["experiments"].update({"..": c["experiments"].pop("m1_set1")}),
+        lambda c: c["models"].update({"..": c["models"]["M1"]}),
+    ],
+    ids=["name ..", "name .", "hidden name", "experiment ..", "model .."],
+)
+def test_names_cannot_leave_or_hide_in_results(paper_config, mutate):
+    config = copy.deepcopy(paper_config)
+    mutate(config)
+    message = _error(config)
+    assert "not start with a dot" in message, message
+
+
+def test_names_with_inner_dots_stay_valid(paper_config):
+    config = copy.deepcopy(paper_config)
+    config["name"] = "paper.v2"
+    config["experiments"]["m4_lr1e-3.b"] = config["experiments"].pop("m4_lr1e-3")
+    config["report"]["comparisons"] = []
+    validate(config)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "cannot read the config file {path}: No such file or directory"),
+        ("training: {epochs: [1\n", "{path} is not valid YAML"),
+        ("- name: demo\n", "{path} must hold a mapping of keys (as config.yaml does), not a list"),
+        ("42\n", "{path} must hold a mapping of keys (as config.yaml does), not a int"),
+    ],
+    ids=["missing", "bad yaml", "top-level list", "scalar"],
+)
+def test_check_config_reads_bad_files_without_a_traceback(tmp_path, capsys, content, expected):
+    path = tmp_path / "preset.yaml"
+    if content is not None:
+        path.write_text(content)
+    assert main(["check-config", str(ROOT / "config.yaml"), str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: " + expected.format(path=path)), err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 3
+
+
+def test_a_full_disk_anywhere_is_one_line_without_a_traceback(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import tinycnn.download
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x"))
+
+    monkeypatch.setattr(tinycnn.download, "fetch", full)
+    argv = ["download", "--url", "file:///a.zip", "--md5", "0" * 32, "--out", str(tmp_path / "x")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write {tmp_path / 'x'}: not enough disk space"), err
+    assert "Traceback" not in err

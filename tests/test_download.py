@@ -6,8 +6,11 @@ import hashlib
 import http.server
 import random
 import re
+import shlex
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -354,7 +357,7 @@ def test_connection_refused_names_url_and_local_archive(tmp_path: Path, sleeps: 
     message = str(err.value)
     assert url in message and "refused" in message.lower()
     assert "set `data.archive: /path/to/tiny.zip` in config.yaml" in message
-    assert "--config data.archive=/path/to/file" in message
+    assert '--config "data={archive: /path/to/tiny.zip}"' in message
     assert sleeps == [2.0, 4.0]
     assert not (tmp_path / "tiny.zip").exists()
 
@@ -442,3 +445,89 @@ def test_progress_on_stderr(
     assert captured.out == ""
     assert "tiny.zip" in captured.err and "100%" in captured.err
     assert f"resuming tiny.zip.part at byte {K:,}" in captured.err
+
+
+# --- faults: offline, a stale partial download -----------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_unresolvable_host_fails_fast_without_retries(
+    tmp_path: Path, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Offline, every retry of a name lookup fails the same way: 2 minutes of backoff for nothing.
+    def offline(*args: object, **kwargs: object) -> None:
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    url = "http://cs231n.example/tiny.zip"
+    mirror = "https://mirror.example/tiny.zip"
+    with pytest.raises(UserError) as err:
+        get([url, mirror], tmp_path / "tiny.zip", sleeps)
+    message = str(err.value)
+    assert sleeps == []
+    assert f"{url}: cannot resolve the host name" in message and mirror in message
+    assert "without internet here" in message and "data.archive" in message
+
+
+def test_offline_hint_is_a_command_snakemake_accepts(tmp_path: Path, sleeps: Sleeps) -> None:
+    with pytest.raises(UserError) as err:
+        get([closed_port_url()], tmp_path / "tiny.zip", sleeps, retries=0)
+    match = re.search(r"`(--config .*?)`", str(err.value))
+    assert match, str(err.value)
+    local = tmp_path / "my copy" / "tiny-imagenet-demo.zip"
+    args = shlex.split(match[1].replace("/path/to/tiny.zip", str(local)))
+    work = tmp_path / "work"
+    work.mkdir()
+    command = [sys.executable, "-m", "snakemake", "-n", "-p", "--cores", "1"]
+    command += ["-s", str(ROOT / "Snakefile"), "--configfile", str(ROOT / "presets/demo.yaml")]
+    result = subprocess.run(
+        [*command, *args],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"tinycnn download --url {shlex.quote(local.as_uri())} " in result.stdout
+
+
+def test_stale_part_of_another_file_restarts_instead_of_blaming_the_md5(
+    server: Server, tmp_path: Path, sleeps: Sleeps, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dest = tmp_path / "tiny.zip"
+    part_of(dest).write_bytes(random.Random(1).randbytes(K))  # left by a download of another file
+    get([server.url("/tiny.zip")], dest, sleeps)
+    assert dest.read_bytes() == PAYLOAD
+    assert server.range_headers("/tiny.zip") == [f"bytes={K}-", None]
+    note = capsys.readouterr().err
+    assert "left by an earlier run" in note and "from byte 0" in note
+    assert sleeps == []
+
+
+def test_stale_part_then_a_wrong_file_blames_the_file(
+    server: Server, tmp_path: Path, sleeps: Sleeps
+) -> None:
+    dest = tmp_path / "tiny.zip"
+    part_of(dest).write_bytes(random.Random(1).randbytes(K))
+    server.files["/tiny.zip"] = PAYLOAD[:-1] + b"?"  # the server's file itself is not the one
+    with pytest.raises(UserError, match="check that the md5 and size in the config"):
+        get([server.url("/tiny.zip")], dest, sleeps)
+    assert server.range_headers("/tiny.zip") == [f"bytes={K}-", None]
+    assert not part_of(dest).exists()
+
+
+def test_too_little_space_for_the_download_is_refused_before_it_starts(
+    server: Server, tmp_path: Path, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dest = tmp_path / "tiny.zip"
+    part_of(dest).write_bytes(PAYLOAD[:K])
+    usage = download.shutil.disk_usage(tmp_path)._replace(free=SIZE - K - 1)
+    monkeypatch.setattr(download.shutil, "disk_usage", lambda path: usage)
+    with pytest.raises(UserError) as err:
+        get([server.url("/tiny.zip")], dest, sleeps)
+    message = str(err.value)
+    assert f"cannot write {dest}: not enough disk space" in message
+    assert f"needs {SIZE - K:,} bytes more" in message
+    assert server.requests == []
+    assert part_of(dest).read_bytes() == PAYLOAD[:K]  # kept, to resume once there is room

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +33,7 @@ from PIL import Image, ImageFile
 
 from tinycnn import pack
 from tinycnn import tinyimagenet as ti
+from tinycnn.atomic import read_digest
 from tinycnn.errors import UserError
 from tinycnn.pack import OUTPUTS, load_packed, pack_archive
 
@@ -112,7 +120,7 @@ def test_arrays_load_memory_mapped(tiny_packed: Path) -> None:
         assert isinstance(data[name], np.memmap)
         direct = np.load(tiny_packed / f"{name}.npy", mmap_mode="r")
         assert isinstance(direct, np.memmap) and direct.shape == data[name].shape
-    assert sorted(p.name for p in tiny_packed.iterdir()) == sorted(OUTPUTS)
+    assert sorted(p.name for p in tiny_packed.iterdir()) == sorted(OUTPUTS + pack.DIGESTS)
 
 
 def test_workers_give_identical_bytes(
@@ -373,3 +381,119 @@ def test_missing_archive_and_bad_arguments(
         pack_archive(tiny_archive, tmp_path / "out")
     with pytest.raises(UserError, match="no complete packed dataset: run `tinycnn pack` first"):
         load_packed(tmp_path / "out")
+
+
+# --- faults: kills, stale temporaries, damaged arrays, recorded digests -----------------------
+
+
+def test_packed_arrays_record_their_sha256(tiny_packed: Path) -> None:
+    for name in pack.ARRAYS:
+        path = tiny_packed / f"{name}.npy"
+        assert read_digest(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_killed_packs_temporaries_do_not_survive_the_rerun(
+    tiny_archive: Path, tiny_packed: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = []
+    for name in ("train_images.npy", "val_images.npy", "stats.json"):
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
+        os.write(fd, b"\0" * 4096)
+        os.close(fd)
+        stale.append(tmp)
+    pack_archive(tiny_archive, out, workers=1)
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS + pack.DIGESTS)
+
+
+def test_sigterm_during_pack_leaves_nothing(
+    tiny_archive: Path, tiny_packed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(tiny_packed, out)
+
+    def terminated(*args: Any) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler interrupts this
+        pytest.fail("SIGTERM was not handled")
+
+    monkeypatch.setattr(pack, "_decode_all", terminated)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as stop:
+        pack_archive(tiny_archive, out, workers=1)
+    assert stop.value.code == 128 + signal.SIGTERM
+    assert list(out.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+WORKER_PARENT = """
+import multiprocessing, os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from tinycnn import pack
+
+archive, images, labels = sys.argv[1:]
+context = multiprocessing.get_context("spawn")
+outputs = {"train": images, "val": labels}
+with ProcessPoolExecutor(1, context, pack._init_worker, (archive, outputs, os.getpid())) as pool:
+    print(pool.submit(os.getpid).result(), flush=True)
+    time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_decoding_workers_die_with_a_killed_pack(tiny_archive: Path, tmp_path: Path) -> None:
+    np.save(tmp_path / "images.npy", np.zeros((2, 2), np.uint8))
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            WORKER_PARENT,
+            str(tiny_archive),
+            *(2 * [str(tmp_path / "images.npy")]),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        worker = int(parent.stdout.readline())
+        assert _alive(worker)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(worker), "the pool worker outlived its killed parent"
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "garbage"])
+def test_a_damaged_packed_array_names_the_file_and_the_step(
+    tiny_packed: Path, tmp_path: Path, damage: str
+) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(tiny_packed, out)
+    path = out / "train_images.npy"
+    data = path.read_bytes()
+    path.write_bytes(
+        {"truncated": data[: len(data) // 2], "empty": b"", "garbage": b"x" * 500}[damage]
+    )
+    with pytest.raises(UserError) as err:
+        load_packed(out)
+    message = str(err.value)
+    assert str(path) in message and "damaged" in message and "`pack`" in message
+    with pytest.raises(UserError, match=r"set1\.npy is damaged.*`augment`"):
+        path.rename(out / "set1.npy")
+        pack.open_array(out / "set1.npy", "augment")
+    with pytest.raises(UserError, match=r"nope\.npy is missing"):
+        pack.open_array(out / "nope.npy")

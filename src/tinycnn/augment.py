@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tinycnn.atomic import atomic_npy, atomic_path
+from tinycnn.atomic import atomic_npy, atomic_path, check_space, npy_size
 from tinycnn.augment_ops import Param, Pipeline, normalize, parse_set
 from tinycnn.errors import UserError
 
@@ -121,12 +121,16 @@ def write_augmented(
     """Materialize set ``set_name`` once over the packed training images, and its preview.
 
     One draw per image from stream ``(seed, set_name)``; writes a uint8 (N, H, W, 3) .npy to
-    ``out_path`` and a PNG grid to ``preview_path``, each atomically.
+    ``out_path`` and a PNG grid to ``preview_path``, each atomically; the array's SHA-256 goes to
+    ``<out_path>.sha256``. Too little free space for the array is refused before anything is
+    written.
     """
     pipeline = parse_set(set_name, ops)
     images = _load_train_images(images_path)
     n, h, w, _ = images.shape
     out_h, out_w = pipeline.out_size(h, w)
+    # Before any work: a full disk is one message naming the file, never a "Bus error".
+    check_space(out_path, npy_size(np.uint8, (n, out_h, out_w, 3)))
     torch.set_num_threads(threads)
 
     grid = preview_grid(images, pipeline, seed, rows=preview_images, draws=preview_draws)

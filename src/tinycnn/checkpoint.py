@@ -11,14 +11,16 @@ unpickles tensors and plain containers only, never arbitrary objects.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from tinycnn.atomic import atomic_path
+from tinycnn.atomic import write_bytes
 from tinycnn.errors import UserError
 
 FORMAT = 1
@@ -31,9 +33,37 @@ def fingerprint(experiment: Mapping[str, Any], seed: int) -> str:
 
 
 def save(path: Path, state: Mapping[str, Any], fingerprint: str) -> None:
-    """Write ``state`` atomically: a kill during the write leaves the previous checkpoint."""
-    with atomic_path(path) as tmp:
-        torch.save({"format": FORMAT, "fingerprint": fingerprint, **state}, tmp)
+    """Write ``state`` atomically: a kill during the write leaves the previous checkpoint.
+
+    The checkpoint is serialized in memory first, so that its size is known: too little free
+    space, or a write that fails for lack of it, is one :class:`UserError` naming the file and
+    the space needed, and leaves the previous checkpoint and no temporary behind.
+    """
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, "fingerprint": fingerprint, **state}, buffer)
+    write_bytes(path, buffer.getbuffer())
+
+
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6 is a zip archive
+
+
+def _unreadable(path: Path, err: Exception) -> str:
+    """Why ``path`` could not be loaded, in words (not PyTorch's internal message)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(_ZIP_MAGIC))
+    except OSError as exc:
+        return f"{exc.strerror or exc}"
+    if not head:
+        return "the file is empty (a write that never finished?)"
+    if head != _ZIP_MAGIC:
+        return "it is not a PyTorch checkpoint (damaged, or another program's file)"
+    if isinstance(err, pickle.UnpicklingError):
+        return (
+            "it holds objects other than tensors and plain containers, which are not loaded "
+            "(loading them could run code): not a checkpoint this program wrote"
+        )
+    return "it is truncated or corrupted (an interrupted copy or a damaged disk?)"
 
 
 def load(path: Path, fingerprint: str) -> dict[str, Any] | None:
@@ -48,7 +78,8 @@ def load(path: Path, fingerprint: str) -> dict[str, Any] | None:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a damaged file: say which and what to do
         raise UserError(
-            f"cannot read the checkpoint {path}: {err}. Delete it to start this run from scratch."
+            f"cannot read the checkpoint {path}: {_unreadable(path, err)}. "
+            "Delete it to start this run from scratch."
         ) from err
     if not isinstance(state, dict):  # another program's file saved with torch.save
         raise UserError(

@@ -125,15 +125,38 @@ def _paper_pdf(args: argparse.Namespace) -> None:
     render_pdf(Path(args.html), Path(args.out))
 
 
-def _check_config(args: argparse.Namespace) -> None:
+def _read_config_file(path: str) -> dict:
+    """One YAML config file as a mapping; anything else is one :class:`UserError`."""
     import yaml
 
+    try:
+        with open(path, encoding="utf-8") as fh:
+            config = yaml.safe_load(fh)
+    except OSError as err:
+        raise UserError(f"cannot read the config file {path}: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise UserError(f"cannot read the config file {path}: not UTF-8 text ({err})") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise UserError(f"{path} is not valid YAML{where}: {problem}") from None
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise UserError(
+            f"{path} must hold a mapping of keys (as config.yaml does), not a "
+            f"{type(config).__name__}"
+        )
+    return config
+
+
+def _check_config(args: argparse.Namespace) -> None:
     from tinycnn.config import deep_merge, validate
 
     config: dict = {}
     for path in args.configfile:
-        with open(path, encoding="utf-8") as fh:
-            config = deep_merge(config, yaml.safe_load(fh) or {})
+        config = deep_merge(config, _read_config_file(path))
     validate(config)
     print(f"config OK: {len(config['experiments'])} experiments")
 
@@ -218,6 +241,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = args.func(args)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a full disk outside the atomic writers: one line all the same
+        from tinycnn.atomic import SPACE_ERRNOS
+
+        if err.errno not in SPACE_ERRNOS:
+            raise
+        where = f"cannot write {err.filename}" if err.filename else "cannot write"
+        print(
+            f"error: {where}: not enough disk space ({err.strerror}). Free some space and run "
+            "again.",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,29 @@ def _key(path: Iterable[Any]) -> str:
     return ".".join(parts) if parts else "(top level)"
 
 
+# A float as YAML 1.1 (PyYAML) reads it: a dot, and a sign in the exponent. 1e-3 is a string.
+_EXPONENT = re.compile(r"([-+]?)([0-9]+)(?:\.([0-9]*))?[eE]([-+]?)([0-9]+)")
+
+
+def _float_hint(value: Any) -> str:
+    """For a string that reads as a float (``1e-3``), how to write it so that YAML agrees."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        float(value)
+    except ValueError:
+        return ""
+    match = _EXPONENT.fullmatch(value.strip())
+    if match:
+        sign, whole, fraction, exp_sign, exponent = match.groups()
+        fixed = f"{sign}{whole}.{fraction or '0'}e{exp_sign or '+'}{exponent}"
+        return (
+            f"; YAML reads {value} as text, not a number: write {fixed} (a dot, and a sign "
+            "in the exponent)"
+        )
+    return f"; write it as a number, without quotes (e.g. {float(value)!r})"
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     """One readable line for a schema error, naming the key."""
     where = _key(error.absolute_path)
@@ -82,9 +106,12 @@ def _describe(error: jsonschema.ValidationError) -> str:
         }[v]
         return f"{where}: {value!r} must be {words} {error.validator_value}"
     if v == "type":
-        return f"{where}: {value!r} should be of type {error.validator_value}"
+        return f"{where}: {value!r} should be of type {error.validator_value}{_float_hint(value)}"
     if v == "pattern":
-        return f"{where}: {value!r} does not match the pattern {error.validator_value}"
+        why = error.schema.get("description")
+        return f"{where}: {value!r} does not match the pattern {error.validator_value}" + (
+            f" ({why})" if why else ""
+        )
     if v == "oneOf" and error.context:
         # e.g. scheduler: null or a mapping. Report the branch of the value's own
         # type rather than "should be null".

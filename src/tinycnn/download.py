@@ -14,6 +14,7 @@ import http.client
 import io
 import os
 import re
+import shutil
 import socket
 import sys
 import time
@@ -30,9 +31,11 @@ from tinycnn.errors import UserError
 
 CHUNK_SIZE = 1 << 20
 USER_AGENT = "tinycnn-download/0.1 (Python urllib)"
+# Snakemake merges a mapping given with --config into the config (a dotted key is refused).
 LOCAL_ARCHIVE_HINT = (
     "download {name} on a machine with internet and set `data.archive: /path/to/{name}` "
-    "in config.yaml (or pass `--config data.archive=/path/to/file`)"
+    'in config.yaml, or add `--config "data={{archive: /path/to/{name}}}"` to the snakemake '
+    "command"
 )
 
 
@@ -129,14 +132,36 @@ def fetch(
         _note(f"discarding {part}: {_size(part):,} bytes, more than the expected {size:,}")
         part.unlink()
 
+    if size is not None:
+        missing, free = size - _size(part), shutil.disk_usage(dest.parent).free
+        if free < missing:
+            raise UserError(
+                f"cannot write {dest}: not enough disk space; the download needs {missing:,} "
+                f"bytes more, {free:,} are free in {dest.parent}. Free some space and run again "
+                f"(the partial download {part.name} is kept and resumed)."
+            )
+
     failures: list[str] = []
     wrong_file = False
+    stale = part.exists()  # bytes left by an earlier run (perhaps of another file) are in it
     for url in urls:
         try:
             _download(url, part, size, retries, backoff, timeout, sleep, progress)
             reason = _check(part, md5, size)
+            if reason is not None and stale:
+                # The earlier part, not this source, may be what is wrong: start over once.
+                _note(
+                    f"{part.name}, resumed from a partial download left by an earlier run, does "
+                    f"not verify ({reason}): that part was of another file or damaged; "
+                    f"downloading {url} again from byte 0"
+                )
+                part.unlink()
+                stale = False
+                _download(url, part, size, retries, backoff, timeout, sleep, progress)
+                reason = _check(part, md5, size)
             if reason is not None:
                 part.unlink()
+                stale = False
                 raise _WrongFile(f"got the wrong file: {reason}; deleted {part.name}")
         except _SourceFailed as exc:
             wrong_file |= isinstance(exc, _WrongFile)
@@ -286,6 +311,9 @@ def _open(url: str, offset: int, timeout: float) -> _Body | None:
             raise _Transient(reason) from exc
         raise _SourceFailed(reason) from exc
     except (OSError, http.client.HTTPException) as exc:
+        if isinstance(getattr(exc, "reason", exc), socket.gaierror):
+            # The name does not resolve (offline, or a typo): retrying will not fix that.
+            raise _SourceFailed(_describe(exc)) from exc
         raise _Transient(_describe(exc)) from exc
 
     if resp.status != 206:  # 200: the server sends the whole file, Range or not

@@ -7,21 +7,28 @@ Outputs in ``out_dir`` (each written atomically, ``stats.json`` last):
 - ``val_images.npy`` and ``val_labels.npy``: by the number in ``val_<i>.JPEG``;
 - ``classes.tsv``: ``index<TAB>wnid<TAB>words``, one row per class, in label order;
 - ``stats.json``: per-channel mean and std (population, in pixel/255 units) of the training
-  images, computed exactly from integer sums; counts; the source archive's name.
+  images, computed exactly from integer sums; counts; the source archive's name;
+- ``<array>.npy.sha256`` beside each array: its SHA-256, recorded as it is written
+  (:func:`tinycnn.atomic.read_digest`).
 
 All metadata is checked before any image is decoded; every problem is one :class:`UserError`
-naming the archive and the member. On failure no output exists under its final name.
+naming the archive and the member. On failure no output exists under its final name, and a
+killed pack's temporaries are removed when it runs again; decoding workers die with the pack.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import io
 import json
 import math
 import multiprocessing
+import os
 import shutil
+import signal
 import sys
+import threading
 import zipfile
 import zlib
 from collections import Counter
@@ -36,12 +43,13 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 from tqdm import tqdm
 
 from . import tinyimagenet as ti
-from .atomic import atomic_npy, save_npy, write_json, write_text
+from .atomic import atomic_npy, digest_path, remove_stale, save_npy, write_json, write_text
 from .errors import UserError
 
 IMAGE_SHAPE = (ti.IMAGE_SIZE, ti.IMAGE_SIZE, 3)
 ARRAYS = ("train_images", "train_labels", "val_images", "val_labels")
 OUTPUTS = ("stats.json", "classes.tsv", *(f"{name}.npy" for name in ARRAYS))
+DIGESTS = tuple(digest_path(f"{name}.npy").name for name in ARRAYS)  # written with the arrays
 CHUNK = 128  # images per task sent to a worker
 
 DAMAGED = "The archive is damaged: delete it and run the download again."
@@ -258,7 +266,28 @@ def _plan(zf: zipfile.ZipFile, archive: Path) -> _Plan:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(archive: Path, outputs: dict[str, str]) -> None:
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker when ``parent`` dies, even by SIGKILL (Linux; elsewhere a no-op).
+
+    A pool worker blocks on its task queue forever once its parent is gone, holding the
+    memory-mapped outputs open.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the death signal was armed
+        os._exit(1)
+
+
+def _init_worker(archive: Path, outputs: dict[str, str], parent: int | None = None) -> None:
+    if parent is not None:
+        _die_with_parent(parent)
     # A truncated JPEG is damage, never an image: refuse it even where an imported library
     # (WeasyPrint does, on import) has told PIL to accept truncated files. Restored on close.
     _worker["load_truncated"] = ImageFile.LOAD_TRUNCATED_IMAGES
@@ -353,7 +382,7 @@ def _decode_all(
                 max_workers=workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(archive, outputs),
+                initargs=(archive, outputs, os.getpid()),
             ) as pool:
                 try:
                     for task, result in zip(tasks, pool.map(_decode_chunk, tasks), strict=True):
@@ -378,8 +407,18 @@ def _mean_std(hist: np.ndarray) -> tuple[list[float], list[float]]:
 
 
 def _remove_outputs(out_dir: Path) -> None:
-    for name in OUTPUTS:  # stats.json first: it marks a complete pack
+    for name in (*OUTPUTS, *DIGESTS):  # stats.json first: it marks a complete pack
         (out_dir / name).unlink(missing_ok=True)
+        remove_stale(out_dir / name)  # what a killed pack left: up to 1.3 GB
+
+
+class _Terminated(SystemExit):
+    """SIGTERM during a pack: unwinds like an error, so that nothing is left behind."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    print("pack: terminated; removing the partial outputs", file=sys.stderr, flush=True)
+    raise _Terminated(128 + signum)
 
 
 def pack_archive(archive: Path, out_dir: Path, workers: int = 2) -> dict:
@@ -393,6 +432,9 @@ def pack_archive(archive: Path, out_dir: Path, workers: int = 2) -> dict:
         raise UserError(f"workers must be at least 1, got {workers}.")
     out_dir.mkdir(parents=True, exist_ok=True)
     _remove_outputs(out_dir)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         with _open(archive) as zf:
             plan = _plan(zf, archive)
@@ -432,6 +474,9 @@ def pack_archive(archive: Path, out_dir: Path, workers: int = 2) -> dict:
     except BaseException:
         _remove_outputs(out_dir)
         raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return stats
 
 
@@ -450,12 +495,31 @@ def load_packed(out_dir: Path) -> dict:
     if not (out_dir / "stats.json").is_file():
         raise UserError(f"{out_dir} holds no complete packed dataset: run `tinycnn pack` first.")
     stats = json.loads((out_dir / "stats.json").read_text())
-    data: dict[str, Any] = {
-        name: np.load(out_dir / f"{name}.npy", mmap_mode="r") for name in ARRAYS
-    }
+    data: dict[str, Any] = {name: open_array(out_dir / f"{name}.npy") for name in ARRAYS}
     data["classes"] = read_classes(out_dir / "classes.tsv")
     data["stats"] = stats
     for split in ("train", "val"):
         if not len(data[f"{split}_images"]) == len(data[f"{split}_labels"]) == stats[split]:
             raise UserError(f"{out_dir} is inconsistent ({split} counts differ): pack it again.")
     return data
+
+
+def open_array(path: str | os.PathLike[str], step: str = "pack") -> np.ndarray:
+    """The .npy array at ``path``, memory-mapped read-only; a missing or damaged file (truncated,
+    not a .npy array) is one :class:`UserError` naming it and the rule ``step`` that writes it.
+
+    For the packed arrays ``step`` is ``pack``; for ``augmented/<set>.npy``, ``augment``.
+    """
+    path = Path(path)
+    remedy = (
+        f"delete it and run the workflow again (Snakemake remakes it with rule `{step}`; "
+        f"or run `tinycnn {step}` yourself)"
+    )
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise UserError(f"{path} is missing: {remedy}.") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise UserError(
+            f"{path} is damaged (truncated, or not a .npy array: {exc}): {remedy}."
+        ) from None

@@ -28,7 +28,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from tinycnn import facts, formatting, prose
-from tinycnn.atomic import atomic_path, write_text
+from tinycnn.atomic import write_bytes, write_text
 from tinycnn.contract import AGGREGATE_FILES
 from tinycnn.errors import UserError
 from tinycnn.pack import read_classes
@@ -611,8 +611,9 @@ def render_html(
 
 
 def render_pdf(html_path: Path, out_pdf: Path) -> None:
-    """Render the HTML paper to an A4 PDF with WeasyPrint, atomically."""
+    """Render the HTML paper to an A4 PDF with WeasyPrint, atomically.
+
+    Rendered in memory: a kill during the rendering (the long part) leaves no temporary file."""
     import weasyprint
 
-    with atomic_path(out_pdf) as tmp:
-        weasyprint.HTML(filename=str(html_path)).write_pdf(str(tmp))
+    write_bytes(out_pdf, weasyprint.HTML(filename=str(html_path)).write_pdf())

@@ -3,12 +3,20 @@
 # Names: `experiment` is an experiment's name; `settings` what training_settings
 # resolves for it (written to settings_file(experiment) by rule `settings`).
 import json
+import os
 import re
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+# The rules call `tinycnn`: found without an activated environment too (`.venv/bin/snakemake`),
+# beside the Python that runs Snakemake. Jobs inherit this PATH.
+if shutil.which("tinycnn") is None and (Path(sys.executable).parent / "tinycnn").exists():
+    bin_dir = str(Path(sys.executable).parent)
+    os.environ.update(PATH=os.pathsep.join([bin_dir, os.environ.get("PATH", os.defpath)]))
 
 from snakemake.exceptions import WorkflowError  # noqa: E402
 
