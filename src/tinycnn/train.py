@@ -45,14 +45,14 @@ from torch import nn
 from tqdm import tqdm
 
 from tinycnn import checkpoint
-from tinycnn.atomic import atomic_path, write_json, write_text
+from tinycnn.atomic import atomic_path, read_digest, write_json, write_text
 from tinycnn.augment import FixedTrainData, OnlineTrainData, Pipeline, normalize, parse_set
 from tinycnn.contract import METRIC_COLUMNS
 from tinycnn.errors import UserError
 from tinycnn.gpu_lease import lease_gpu, visible_gpu_uuids
 from tinycnn.hardware import cpu_model
 from tinycnn.models import architecture_record, build_model, count_parameters
-from tinycnn.pack import load_packed
+from tinycnn.pack import load_packed, open_array
 
 # Steps between NaN checks, per device type. A check forces a device sync, so on a GPU it runs
 # every 25 steps; the CPU has nothing to overlap and checks every step.
@@ -155,7 +155,7 @@ def load_data(
         missing = [s for s in aug["sets"] if s not in augmented]
         if missing:
             raise UserError(f"no materialized array given for augmentation set(s) {missing}")
-        arrays = [np.load(augmented[s], mmap_mode="r")[train_idx] for s in aug["sets"]]
+        arrays = [open_array(augmented[s], "augment")[train_idx] for s in aug["sets"]]
         train = FixedTrainData(arrays, labels, seed=seed, device=device)
     else:
         images = np.asarray(packed["train_images"][train_idx])
@@ -499,12 +499,12 @@ PACKED_INPUTS = (
 
 
 def _identity(path: Path) -> str:
-    """The SHA-256 recorded when the data stage wrote ``path`` (``<path>.sha256``); for a file
-    without one, the hash of a small file, or size and mtime of a large one (a rewrite then
-    counts as a change: never a false match)."""
-    recorded = path.with_name(path.name + ".sha256")
-    if recorded.is_file():
-        return "sha256:" + recorded.read_text().strip()
+    """The SHA-256 the data stage recorded when it wrote ``path`` (atomic.read_digest); for a
+    file without a valid record, the hash of a small file, or size and mtime of a large one (a
+    rewrite then counts as a change: never a false match)."""
+    recorded = read_digest(path)
+    if recorded is not None:
+        return "sha256:" + recorded
     stat = path.stat()
     if stat.st_size <= 1 << 20:
         return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
