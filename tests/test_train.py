@@ -866,10 +866,11 @@ def test_dropout_and_an_every_epoch_schedule_resume_exactly_after_sigkill_then_s
     """A dropout model (the RNG state matters) with a rate halved every epoch (the scheduler's
     state matters), killed by SIGKILL in epoch 2 and stopped by SIGTERM in epoch 3, ends with
     the metrics and weights of a run never interrupted."""
+    original = train_mod.build_model
     namespace: dict[str, Any] = {}
-    exec(DROPOUT, namespace)  # patches tinycnn.train.build_model: undo it below
-    monkeypatch.setattr(train_mod, "build_model", train_mod.build_model)
-    monkeypatch.setattr(namespace["t"], "build_model", namespace["with_dropout"])
+    exec(DROPOUT, namespace)  # replaces tinycnn.train.build_model for good: put it back, then
+    train_mod.build_model = original  # patch it with monkeypatch, which undoes it after the test
+    monkeypatch.setattr(train_mod, "build_model", namespace["with_dropout"])
     exp = experiment(
         demo_config,
         **{**LONG, "epochs": 3},
