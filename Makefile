@@ -59,4 +59,4 @@ slurm-setup:
 	scripts/local-slurm.sh install
 
 clean-demo:
-	rm -rf results/demo logs/demo resources/tiny-imagenet-demo.zip
+	rm -rf results/demo logs/demo resources/bd37d950035ffb53b6eda235c0908d17

@@ -19,6 +19,9 @@ from tinycnn.config import training_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# The archives' paths: resources/<md5>/<filename>.
+PAPER_ARCHIVE = "resources/90528d7ca1a48142e341f4ef8d21d0de/tiny-imagenet-200.zip"
+DEMO_ARCHIVE = "resources/bd37d950035ffb53b6eda235c0908d17/tiny-imagenet-demo.zip"
 
 
 def snakemake(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -48,7 +51,7 @@ def test_dry_run_of_the_paper_lists_the_data_jobs(tmp_path):
     assert "--url http://cs231n.stanford.edu/tiny-imagenet-200.zip" in out
     assert "--url https://image-net.org/data/tiny-imagenet-200.zip" in out
     assert "--md5 90528d7ca1a48142e341f4ef8d21d0de --size 248100043" in out
-    assert "resources/tiny-imagenet-200.zip" in out
+    assert PAPER_ARCHIVE in out
     assert "results/paper/augmented/set2.npy" in out
     # Each train job holds a GPU and reads its own experiment's settings file.
     jobs = out.split("rule train:")[1:]
@@ -91,11 +94,11 @@ def test_local_archive_may_not_be_the_download_output(tmp_path):
         "--cores",
         "1",
         "--config",
-        "data={'archive': 'resources/tiny-imagenet-200.zip'}",
+        "data={'archive': '" + PAPER_ARCHIVE + "'}",
         cwd=tmp_path,
     )
     assert result.returncode != 0
-    assert "data.archive points at resources/tiny-imagenet-200.zip, the download rule's own" in (
+    assert f"data.archive points at {PAPER_ARCHIVE}, the download rule's own" in (
         result.stdout + result.stderr
     )
 
@@ -133,7 +136,7 @@ def demo_runs(workdir: Path) -> list[Path]:
 
 @demo_timeout
 def test_demo_downloads_packs_and_augments_offline(demo):
-    archive = demo / "resources/tiny-imagenet-demo.zip"
+    archive = demo / DEMO_ARCHIVE
     assert archive.read_bytes() == (ROOT / "presets/demo/tiny-imagenet-demo.zip").read_bytes()
     packed = demo / "results/demo/packed"
     stats = json.loads((packed / "stats.json").read_text())

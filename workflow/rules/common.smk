@@ -47,7 +47,8 @@ PACKED_FILES = {
     "stats": f"{PACKED}/stats.json",
 }
 AGGREGATE = f"{RESULTS}/aggregate"
-ARCHIVE = f"resources/{config['data']['filename']}"
+# Named by its checksum: configs that download the same file share it, others never overwrite it.
+ARCHIVE = f"resources/{config['data']['md5']}/{config['data']['filename']}"
 AUG_SETS = list(config["augmentation"]["sets"])
 
 
