@@ -56,6 +56,7 @@ from tinycnn.train import (  # noqa: E402
     Numerics,
     _prepare,
     default_numerics,
+    describe_numerics,
     evaluate,
     new_run_state,
     train_step,
@@ -238,7 +239,9 @@ def markdown(results: dict[str, dict[str, Any]], grid: list[dict], args, device)
             peak = f"{p['peak_gib']:.1f}" if "peak_gib" in p else ""
             ratio = f"{p['img_s'] / base:.2f}x"
             shown = (
-                f"default ({describe(default_numerics(device))})" if label == "default" else label
+                f"default ({describe_numerics(default_numerics(device))})"
+                if label == "default"
+                else label
             )
             lines.append(
                 f"| {model} | {shown} | {p['img_s']:,.0f} | {1000 * p['step_s']:.1f} | {share} "
@@ -261,11 +264,6 @@ def markdown(results: dict[str, dict[str, Any]], grid: list[dict], args, device)
             )
         lines.append(f"| **all {len(grid)} runs** | | | | **{total / 60:.1f} min** |")
     return "\n".join(lines) + "\n"
-
-
-def describe(numerics: Numerics) -> str:
-    dtype = "bf16" if numerics.autocast == torch.bfloat16 else "fp32"
-    return f"{dtype}{' channels_last' if numerics.channels_last else ''}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,6 @@ was never interrupted. The checkpoint is removed once the outputs are written.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -45,7 +44,7 @@ from torch import nn
 from tqdm import tqdm
 
 from tinycnn import checkpoint
-from tinycnn.atomic import atomic_path, read_digest, write_json, write_text
+from tinycnn.atomic import atomic_path, read_digest, sha256_file, write_json, write_text
 from tinycnn.augment import FixedTrainData, OnlineTrainData, Pipeline, normalize, parse_set
 from tinycnn.contract import METRIC_COLUMNS
 from tinycnn.errors import UserError
@@ -266,7 +265,7 @@ class RunState:
     scheduler: Any  # a torch LR scheduler, or None for a constant rate
     device: torch.device
     numerics: Numerics
-    step_model: nn.Module | None = None  # what the steps call: the model, or its compiled form
+    step_model: nn.Module  # what steps and validation call: the model, or its compiled form
     epoch: int = 1  # the epoch in progress, from 1
     step: int = 0  # batches of it done
     partial: EpochTotals | None = None  # its running sums when stopped mid-epoch
@@ -328,7 +327,6 @@ def train_one_epoch(
     a NaN or infinite loss; the state is never positioned past an unchecked step.
     """
     model, device = state.model, state.device
-    step_model = state.step_model or model
     model.train()
     totals = state.partial or EpochTotals()
     loss_sum = torch.tensor(totals.loss, device=device, dtype=torch.float64)
@@ -358,7 +356,7 @@ def train_one_epoch(
     # Resumed mid-epoch: the same order, from the first batch not yet done.
     batches = train.batches(state.epoch, batch_size, start=state.step)
     for s, (x, y) in enumerate(batches, start=state.step):
-        loss, logits = train_step(step_model, state.optimizer, x, y, norm, state.numerics)
+        loss, logits = train_step(state.step_model, state.optimizer, x, y, norm, state.numerics)
         loss_sum += loss.double() * len(y)
         correct += (logits.argmax(1) == y).sum()
         seen += len(y)
@@ -449,7 +447,7 @@ def new_run_state(
     optimizer, scheduler = build_optimizer(model, settings)
     mode = settings.get("compile", "none")
     # The compiled module shares the model's parameters; checkpoints save the model itself.
-    step_model = torch.compile(model, mode=mode) if mode != "none" else None
+    step_model = torch.compile(model, mode=mode) if mode != "none" else model
     return RunState(model, optimizer, scheduler, device, numerics, step_model)
 
 
@@ -507,7 +505,7 @@ def _identity(path: Path) -> str:
         return "sha256:" + recorded
     stat = path.stat()
     if stat.st_size <= 1 << 20:
-        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+        return "sha256:" + sha256_file(path)
     return f"size:{stat.st_size} mtime_ns:{stat.st_mtime_ns}"
 
 
@@ -598,6 +596,8 @@ def train_run(
         )
         state = new_run_state(settings, num_classes, device)
         numerics = describe_numerics(state.numerics)
+        # What the checkpoint records beside the state, to be refused under anything else.
+        identity = {"data": data, "numerics": numerics}
         saved_at = None  # where the checkpoint on disk stopped, for the divergence message
         if saved is not None:
             _check_same_numerics(saved, numerics, checkpoint_path)
@@ -606,12 +606,13 @@ def train_run(
             where = f"epoch {state.epoch}" + (f", step {state.step}" if state.step else "")
             _log(f"resuming {name} seed {seed} from {checkpoint_path} at {where}")
         params = count_parameters(state.model)
+        compiled = state.step_model is not state.model
+        numerics_words = numerics + (f", torch.compile {settings['compile']}" if compiled else "")
         _log(
             f"{name} seed {seed}: {settings['model']} ({params:,} parameters) on "
             f"{device_name(device)}, {len(train):,} training images an epoch "
             f"({settings['augmentation']['mode']} {'+'.join(settings['augmentation']['sets'])}), "
-            f"{len(val_y):,} validation images; {numerics}"
-            f"{', torch.compile ' + settings['compile'] if state.step_model else ''}"
+            f"{len(val_y):,} validation images; {numerics_words}"
         )
         if stop.signum is not None:
             raise Interrupted(
@@ -638,9 +639,7 @@ def train_run(
                 )
                 raise Diverged(f"{name} seed {seed}: {bad}; stopped. {kept}") from None
             if totals is None:
-                checkpoint.save(
-                    checkpoint_path, {**state.state_dict(), "data": data, "numerics": numerics}, fp
-                )
+                checkpoint.save(checkpoint_path, {**state.state_dict(), **identity}, fp)
                 raise Interrupted(
                     stop.signum,
                     f"{signal.Signals(stop.signum).name} received in epoch {state.epoch} after "
@@ -648,7 +647,7 @@ def train_run(
                     "again to resume",
                 )
             val_loss, val_acc, val_top5 = evaluate(
-                state.step_model or state.model,
+                state.step_model,
                 val_x,
                 val_y,
                 norm,
@@ -675,9 +674,7 @@ def train_run(
                 f"  {row['images_per_second']:.0f} img/s"
             )
             state.end_epoch(row)
-            checkpoint.save(
-                checkpoint_path, {**state.state_dict(), "data": data, "numerics": numerics}, fp
-            )
+            checkpoint.save(checkpoint_path, {**state.state_dict(), **identity}, fp)
             saved_at = state.where()
             # Progress beside the checkpoint: metrics.csv appears only with the finished run.
             write_text(progress_csv, _metrics_csv(state.metrics))
