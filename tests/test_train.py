@@ -507,7 +507,9 @@ def test_sigterm_mid_epoch_checkpoints_and_resumes_at_that_step(
     assert not ckpt.exists()
 
 
-def test_sigusr1_checkpoints_at_the_step_and_resumes_identically(
+@pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGINT], ids=["SIGUSR1", "SIGINT"])
+def test_sigusr1_and_sigint_checkpoint_at_the_step_and_resume_identically(
+    signum: signal.Signals,
     demo: SimpleNamespace,
     demo_config: dict[str, Any],
     small_reference: Path,
@@ -516,18 +518,19 @@ def test_sigusr1_checkpoints_at_the_step_and_resumes_identically(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     exp = experiment(demo_config, **SMALL)
-    handler = signal.getsignal(signal.SIGUSR1)
+    handler = signal.getsignal(signum)
     with monkeypatch.context() as patch:
-        signal_at(patch, epoch=2, step=3, signum=signal.SIGUSR1)
+        signal_at(patch, epoch=2, step=3, signum=signum)
         with pytest.raises(Interrupted) as info:
             run(exp, 0, demo, tmp_path)
     ckpt = tmp_path / "ckpt.pt"
-    assert info.value.signum == signal.SIGUSR1
+    assert info.value.signum == signum
     assert str(info.value) == (
-        f"SIGUSR1 received in epoch 2 after step 3: checkpoint written to {ckpt}; "
+        f"{signum.name} received in epoch 2 after step 3: checkpoint written to {ckpt}; "
         "run the job again to resume"
     )
-    assert signal.getsignal(signal.SIGUSR1) == handler, "the previous handler is restored"
+    assert signal.getsignal(signum) == handler, "the previous handler is restored"
+    assert not (tmp_path / "out" / "metrics.csv").exists(), "no partial metrics.csv"
     state = torch.load(ckpt, weights_only=True)
     assert (state["epoch"], state["step"], state["partial"]["seen"]) == (2, 3, 3 * 64)
     assert [row["epoch"] for row in state["metrics"]] == [1]
@@ -902,28 +905,6 @@ def test_dropout_and_an_every_epoch_schedule_resume_exactly_after_sigkill_then_s
     assert untimed(where / "out") == untimed(reference)
     assert same_weights(weights(where / "out"), weights(reference))
     assert not (where / "ckpt.pt").exists() and not (where / "ckpt.metrics.csv").exists()
-
-
-def test_sigint_checkpoints_like_sigterm(
-    demo: SimpleNamespace,
-    demo_config: dict[str, Any],
-    small_reference: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    exp = experiment(demo_config, **SMALL)
-    handler = signal.getsignal(signal.SIGINT)
-    with monkeypatch.context() as patch:
-        signal_at(patch, epoch=2, step=3, signum=signal.SIGINT)
-        with pytest.raises(Interrupted) as info:
-            run(exp, 0, demo, tmp_path)
-    assert info.value.signum == signal.SIGINT
-    assert str(info.value).startswith("SIGINT received in epoch 2 after step 3: checkpoint")
-    assert signal.getsignal(signal.SIGINT) == handler
-    assert not (tmp_path / "out" / "metrics.csv").exists()
-    run(exp, 0, demo, tmp_path)
-    assert untimed(tmp_path / "out") == untimed(small_reference)
-    assert same_weights(weights(tmp_path / "out"), weights(small_reference))
 
 
 def test_a_signal_before_the_nan_check_never_saves_unchecked_weights(
