@@ -113,6 +113,10 @@ def numerics_variants(device: torch.device, quick: bool = False) -> dict[str, Nu
     return dict(list(out.items())[:2]) if quick else out
 
 
+def compiled_label(mode: str) -> str:
+    return f"default + torch.compile({mode})"
+
+
 def measure_model(
     name: str,
     arch: str,
@@ -125,7 +129,10 @@ def measure_model(
     settings = {"arch": arch, "optimizer": CONFIG["training"]["optimizer"], "scheduler": None}
     norm = (MEAN, STD)
     result: dict[str, Any] = {"model": name, "paths": {}}
-    for label, numerics in numerics_variants(device, args.quick).items():
+    variants = numerics_variants(device, args.quick)
+    for label, numerics in variants.items():
+        if args.paths is not None and label not in args.paths and label != "default":
+            continue
         torch.manual_seed(0)
         if device.type == "cuda":
             torch.cuda.empty_cache()
@@ -178,21 +185,29 @@ def measure_model(
             x, y = next(stream)
             train_step(model, state.optimizer, x, y, norm, numerics)
 
-        sync(device)
-        start = time.perf_counter()
-        for _ in range(max(args.warmup, 3)):  # compiles on the first steps
-            step()
-        sync(device)
-        first = time.perf_counter() - start
-        seconds = timed(step, device, args.steps, args.repeats)
-        label = f"default + torch.compile({mode}), first steps {first:.0f} s"
-        result["paths"][label] = {"step_s": seconds, "img_s": args.batch / seconds}
+        try:
+            sync(device)
+            start = time.perf_counter()
+            for _ in range(max(args.warmup, 3)):  # compiles on the first steps
+                step()
+            sync(device)
+            first = time.perf_counter() - start
+            seconds = timed(step, device, args.steps, args.repeats)
+        except Exception as error:  # one model's compile failure must not hide the others
+            result["paths"][compiled_label(mode)] = {"error": f"{type(error).__name__}: {error}"}
+        else:
+            result["paths"][compiled_label(mode)] = {
+                "step_s": seconds,
+                "img_s": args.batch / seconds,
+                "first_s": first,
+            }
         del state, stream, model
     return result
 
 
-def projection(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each paper run's projected time: epochs x (its training images / img/s + validation)."""
+def projection(results: dict[str, dict[str, Any]], path: str = "default") -> list[dict[str, Any]]:
+    """Each paper run's projected time on one path: epochs x (its training images / the path's
+    img/s + one validation pass, timed on the default path)."""
     rows = []
     for exp_name in CONFIG["experiments"]:
         settings = resolve_experiment(CONFIG, exp_name)
@@ -201,7 +216,8 @@ def projection(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         default = results[model]["paths"]["default"]
         images = TRAIN_PER_SET * len(settings["augmentation"]["sets"])
-        epoch_s = images / default["img_s"] + VAL_IMAGES / default["val_img_s"]
+        rate = results[model]["paths"][path]["img_s"]
+        epoch_s = images / rate + VAL_IMAGES / default["val_img_s"]
         rows.append(
             {
                 "run": exp_name,
@@ -214,7 +230,19 @@ def projection(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def markdown(results: dict[str, dict[str, Any]], grid: list[dict], args, device) -> str:
+def grid_by_path(results: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Projected seconds of the whole grid for every path that every model has a rate for."""
+    labels = [label for label in next(iter(results.values()))["paths"]]
+    return {
+        label: sum(r["seconds"] for r in projection(results, label))
+        for label in labels
+        if all("img_s" in result["paths"].get(label, {}) for result in results.values())
+    }
+
+
+def markdown(
+    results: dict[str, dict[str, Any]], grid: list[dict], by_path: dict[str, float], args, device
+) -> str:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
     lines = [
         f"Device: {name} ({device.type}); torch {torch.__version__}; Python "
@@ -235,6 +263,9 @@ def markdown(results: dict[str, dict[str, Any]], grid: list[dict], args, device)
                 if "data_fixed_s" in p
                 else ""
             )
+            if "error" in p:
+                lines.append(f"| {model} | {label} | failed: {p['error'][:200]} | | | | | |")
+                continue
             tflops = f"{p['flops'] / p['step_s'] / 1e12:.3g}" if "flops" in p else ""
             peak = f"{p['peak_gib']:.1f}" if "peak_gib" in p else ""
             ratio = f"{p['img_s'] / base:.2f}x"
@@ -243,6 +274,8 @@ def markdown(results: dict[str, dict[str, Any]], grid: list[dict], args, device)
                 if label == "default"
                 else label
             )
+            if "first_s" in p:
+                shown += f", first steps {p['first_s']:.0f} s"
             lines.append(
                 f"| {model} | {shown} | {p['img_s']:,.0f} | {1000 * p['step_s']:.1f} | {share} "
                 f"| {tflops} | {peak} | {ratio} |"
@@ -263,6 +296,16 @@ def markdown(results: dict[str, dict[str, Any]], grid: list[dict], args, device)
                 f"| {r['seconds'] / 60:.1f} min |"
             )
         lines.append(f"| **all {len(grid)} runs** | | | | **{total / 60:.1f} min** |")
+    if len(by_path) > 1:
+        lines += [
+            "",
+            "The whole grid by path (each path's training rate; validation as timed on the "
+            "default path):",
+            "",
+            "| path | all runs |",
+            "|---|---:|",
+        ]
+        lines += [f"| {label} | {seconds / 60:.1f} min |" for label, seconds in by_path.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -284,6 +327,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="MODE",
         help="also time the default path with torch.compile in these modes (default, "
         "reduce-overhead: CUDA graphs, ...); the compile time is reported",
+    )
+    parser.add_argument(
+        "--paths",
+        nargs="*",
+        metavar="PATH",
+        help="time only these eager paths besides the default (fp32, 'fp32 channels_last', "
+        "'bf16 channels_last'); none: the default alone",
     )
     args = parser.parse_args(argv)
     cuda = torch.cuda.is_available() and args.device in ("auto", "cuda")
@@ -320,13 +370,16 @@ def main(argv: list[str] | None = None) -> int:
         results[model] = measure_model(
             model, models[model], data, online, (val_x, val_y), args, device
         )
-    # The projection needs every model's rate and a full validation pass: CUDA runs only.
-    grid = projection(results) if cuda and len(results) == len(models) else []
-    text = markdown(results, grid, args, device)
+        # The projection needs every model's rate and a full validation pass: CUDA runs only.
+        full = cuda and len(results) == len(models)
+        grid = projection(results) if full else []
+        text = markdown(results, grid, grid_by_path(results) if full else {}, args, device)
+        if args.markdown:  # after every model: a run stopped at its limit keeps what it measured
+            args.markdown.parent.mkdir(parents=True, exist_ok=True)
+            tmp = args.markdown.with_name(args.markdown.name + ".tmp")
+            tmp.write_text(text)
+            tmp.replace(args.markdown)
     print(text)
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(text)
     return 0
 
 

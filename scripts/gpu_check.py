@@ -10,7 +10,11 @@ one overall budget, `--budget`, default 8 minutes):
 3. demo on CUDA: the demo pipeline through Snakemake with `--resources gpu=1` and every run on
    CUDA, up to the HTML paper (the PDF too where WeasyPrint imports);
 4. lease: two of those train jobs forced to rerun together with `--resources gpu=2` on one GPU:
-   the lease must make one wait, and both must finish.
+   the lease must make one wait, and both must finish;
+5. compiled throughput, in the time that remains: the benchmark again with
+   `torch.compile(mode="reduce-overhead")` (CUDA graphs) for every model, beside eager fp32, and
+   the whole grid projected on that path. Its tables are written after each model, so a run
+   stopped at the budget keeps what it measured and is reported "incomplete", not failed.
 
 It needs torch with CUDA, numpy, pandas, matplotlib, jinja2, pillow, pyyaml, tqdm and pytest;
 Snakemake and jsonschema are installed from wheels in `--wheels` (default `.whl/`, made by
@@ -255,6 +259,38 @@ def lease_two_jobs(out: Path, env: dict[str, str], limit: float) -> Check:
     return Check("two jobs, one GPU", "passed" if ok else "failed", seconds, detail)
 
 
+def compiled_throughput(out: Path, env: dict[str, str], remaining: float) -> Check:
+    """The benchmark with torch.compile(reduce-overhead) beside eager fp32, in the time left."""
+    name = "compiled throughput"
+    if remaining < 60:
+        return Check(name, "skipped", 0, f"only {remaining:.0f} s of the budget left")
+    start = time.perf_counter()
+    table = out / "throughput-compiled.md"
+    cmd = [
+        sys.executable,
+        "benchmarks/train_throughput.py",
+        "--paths",
+        "fp32",
+        "--compile",
+        "reduce-overhead",
+        "--markdown",
+        str(table),
+    ]
+    code, tail = run(cmd, out / "logs" / "throughput-compiled.log", remaining, env)
+    seconds = time.perf_counter() - start
+    text = table.read_text() if table.exists() else ""
+    if "failed:" in text or code not in (0, 124):
+        return Check(name, "failed", seconds, f"exit {code}:\n```\n{tail}\n```")
+    if code == 124:
+        return Check(
+            name,
+            "incomplete",
+            seconds,
+            "stopped at the budget; the tables hold the models measured before",
+        )
+    return Check(name, "passed", seconds, "see the tables below")
+
+
 def write_results(path: Path, env_rows: list[str], checks: list[Check], extra: str) -> None:
     lines = [
         "# make gpu-check",
@@ -363,8 +399,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             for name in ("demo on CUDA", "two jobs, one GPU"):
                 checks.append(Check(name, "skipped", 0, f"needs snakemake: {note}"))
+        checks.append(compiled_throughput(out, env, deadline - time.monotonic()))
+        compiled = out / "throughput-compiled.md"
+        if compiled.exists():
+            extra += "\n### compiled: torch.compile(reduce-overhead)\n\n" + compiled.read_text()
     else:
-        for name in ("pytest -m gpu", "demo on CUDA", "two jobs, one GPU"):
+        for name in ("pytest -m gpu", "demo on CUDA", "two jobs, one GPU", "compiled throughput"):
             checks.append(Check(name, "skipped", 0, "no CUDA device"))
     write_results(results_md, env_rows, checks, extra)
     with tarfile.open(out / "logs.tar.gz", "w:gz") as tar:

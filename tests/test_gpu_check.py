@@ -26,7 +26,7 @@ def test_gpu_check_without_cuda_runs_the_benchmark_and_skips_the_rest(tmp_path: 
     assert first.startswith("gpu-check: no CUDA device here"), first
     report = (tmp_path / "gpu-check.md").read_text()
     assert "| throughput | passed |" in report
-    for check in ("pytest -m gpu", "demo on CUDA", "two jobs, one GPU"):
+    for check in ("pytest -m gpu", "demo on CUDA", "two jobs, one GPU", "compiled throughput"):
         assert f"| {check} | skipped |" in report
     # The benchmark's table: the trainer's path against eager fp32, with a ratio.
     assert "| M1 | default (fp32, contiguous) |" in report and "1.00x" in report
