@@ -33,6 +33,7 @@ from tinycnn.augment import (
     preview_grid,
     stream_seed,
     write_augmented,
+    write_preview,
 )
 from tinycnn.augment_ops import (
     CenterCrop,
@@ -357,10 +358,8 @@ def packed(tmp_path: Path) -> Path:
 
 
 def test_write_augmented_materializes_one_seeded_draw(packed: Path, tmp_path: Path) -> None:
-    out, preview = tmp_path / "set2.npy", tmp_path / "set2.png"
-    write_augmented(
-        packed, SET2, 7, "set2", out, preview, preview_images=3, preview_draws=2, threads=1
-    )
+    out = tmp_path / "set2.npy"
+    write_augmented(packed, SET2, 7, "set2", out, threads=1)
     written = np.load(out)
     assert written.shape == (20, 64, 64, 3) and written.dtype == np.uint8
 
@@ -370,29 +369,22 @@ def test_write_augmented_materializes_one_seeded_draw(packed: Path, tmp_path: Pa
     assert np.array_equal(written, expected)
 
     other = tmp_path / "other.npy"
-    write_augmented(
-        packed, SET2, 7, "set2", other, preview, batch_size=3, threads=1
-    )  # batches of 3
+    write_augmented(packed, SET2, 7, "set2", other, batch_size=3, threads=1)  # batches of 3
     assert np.array_equal(np.load(other), written)
-    write_augmented(
-        packed, SET2, 7, "set2b", other, preview, threads=1
-    )  # another set: another stream
+    write_augmented(packed, SET2, 7, "set2b", other, threads=1)  # another set: another stream
     assert not np.array_equal(np.load(other), written)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "other.npy",
         "other.npy.sha256",
         "set2.npy",
         "set2.npy.sha256",
-        "set2.png",
         "train_images.npy",
     ]  # no temporaries left behind
 
 
 def test_preview_grid_layout(packed: Path, tmp_path: Path) -> None:
     preview = tmp_path / "set1.png"
-    write_augmented(
-        packed, SET1, 0, "set1", tmp_path / "set1.npy", preview, preview_images=3, threads=1
-    )
+    write_preview(packed, SET1, 0, "set1", preview, rows=3)
     grid = np.asarray(Image.open(preview))
     # 3 rows x (original + 6 draws) of 128-pixel tiles (64 x 2, nearest) with 4-pixel gaps
     assert grid.shape == (4 + 3 * 132, 4 + 7 * 132, 3)
@@ -405,18 +397,30 @@ def test_preview_grid_layout(packed: Path, tmp_path: Path) -> None:
     images = np.load(packed)
     again = preview_grid(images, parse_set("set1", SET1), 0, rows=3, draws=6)
     assert np.array_equal(again, grid)  # deterministic
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".png"] == ["set1.png"]
+
+    # Its own stream: drawing the preview leaves the materialized set as it was without one.
+    alone, after = tmp_path / "alone.npy", tmp_path / "after.npy"
+    write_augmented(packed, SET1, 0, "set1", alone, threads=1)
+    write_preview(packed, SET1, 0, "set1", tmp_path / "other.png", rows=5, draws=2)
+    write_augmented(packed, SET1, 0, "set1", after, threads=1)
+    assert np.array_equal(np.load(alone), np.load(after))
 
 
 def test_write_augmented_refuses_bad_input(packed: Path, tmp_path: Path) -> None:
     out, preview = tmp_path / "a.npy", tmp_path / "a.png"
     with pytest.raises(UserError, match="no packed training images"):
-        write_augmented(tmp_path / "missing.npy", SET2, 0, "set2", out, preview)
+        write_augmented(tmp_path / "missing.npy", SET2, 0, "set2", out)
+    with pytest.raises(UserError, match="no packed training images"):
+        write_preview(tmp_path / "missing.npy", SET2, 0, "set2", preview)
     np.save(tmp_path / "gray.npy", np.zeros((4, 64, 64), np.uint8))
     with pytest.raises(UserError, match=r"expected packed uint8 images \(N, H, W, 3\)"):
-        write_augmented(tmp_path / "gray.npy", SET2, 0, "set2", out, preview)
+        write_augmented(tmp_path / "gray.npy", SET2, 0, "set2", out)
     big_crop = [{"op": "center_crop", "size": 80}]
     with pytest.raises(UserError, match="larger than the image"):
-        write_augmented(packed, big_crop, 0, "set3", out, preview)
+        write_augmented(packed, big_crop, 0, "set3", out)
+    with pytest.raises(UserError, match="larger than the image"):
+        write_preview(packed, big_crop, 0, "set3", preview)
     assert not out.exists() and not preview.exists()
 
 
@@ -531,7 +535,7 @@ def test_batches_can_start_mid_epoch(mode):
 
 def test_write_augmented_records_the_sets_sha256(packed: Path, tmp_path: Path) -> None:
     out = tmp_path / "set1.npy"
-    write_augmented(packed, SET1, 0, "set1", out, tmp_path / "set1.png", threads=1)
+    write_augmented(packed, SET1, 0, "set1", out, threads=1)
     assert read_digest(out) == hashlib.sha256(out.read_bytes()).hexdigest()
 
 
@@ -550,11 +554,10 @@ def test_write_augmented_on_a_full_disk_is_one_message_and_leaves_nothing(
             raise OSError(errno.ENOSPC, "No space left on device")
 
         monkeypatch.setattr(atomic.os, "posix_fallocate", no_space)
-    out, preview = tmp_path / "out" / "set2.npy", tmp_path / "out" / "set2.png"
+    out = tmp_path / "out" / "set2.npy"
     with pytest.raises(UserError) as err:
-        write_augmented(packed, SET2, 0, "set2", out, preview, threads=1)
+        write_augmented(packed, SET2, 0, "set2", out, threads=1)
     message = str(err.value)
     assert f"cannot write {out}: not enough disk space" in message
     assert "it needs 245,888 bytes" in message  # 20 x 64 x 64 x 3 and the header
-    leftovers = [p.name for p in out.parent.iterdir() if p.name != "set2.png"]
-    assert leftovers == []
+    assert [p.name for p in out.parent.iterdir()] == []

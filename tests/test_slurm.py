@@ -85,6 +85,7 @@ def test_profile_dry_run_lists_the_papers_jobs_with_their_gpu_requests(tmp_path)
         "download": 1,
         "pack": 1,
         "augment": 2,
+        "preview": 2,
         "settings": 11,
         "train": 11,
         "config_snapshot": 1,

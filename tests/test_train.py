@@ -92,7 +92,6 @@ def demo(demo_config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) 
             demo_config["augmentation"]["seed"],
             name,
             augmented[name],
-            root / f"{name}.png",
             threads=1,
         )
     return SimpleNamespace(packed=packed, augmented=augmented)
@@ -956,7 +955,6 @@ def test_checkpoint_of_other_input_data_is_refused(
         demo_config["augmentation"]["seed"] + 1,
         "set1",
         augmented["set1"],
-        redrawn / "set1.png",
         threads=1,
     )
     before = ckpt.read_bytes()

@@ -47,7 +47,7 @@ def test_dry_run_of_the_paper_lists_the_data_jobs(tmp_path):
     out = result.stdout + result.stderr
     counts = job_counts(out)
     assert counts["download"] == 1 and counts["pack"] == 1 and counts["augment"] == 2
-    assert counts["train"] == 11
+    assert counts["preview"] == 2 and counts["train"] == 11
     assert "--url http://cs231n.stanford.edu/tiny-imagenet-200.zip" in out
     assert "--url https://image-net.org/data/tiny-imagenet-200.zip" in out
     assert "--md5 90528d7ca1a48142e341f4ef8d21d0de --size 248100043" in out
@@ -220,6 +220,48 @@ def test_demo_edit_of_one_experiment_retrains_it_alone(demo):
     report_chain = {"config_snapshot": 1, "aggregate": 1, "paper_html": 1, "paper_pdf": 1}
     assert job_counts(out) == {"settings": 1, "train": 1, **report_chain, "all": 1, "total": 7}
     assert "experiment=m1_lr1e-4" in out
+
+
+@demo_timeout
+@pytest.mark.parametrize(
+    "edit, reruns",
+    [
+        # A mirror beside the demo's source: the archive is known by its checksum.
+        (
+            "data: {urls: ['file:presets/demo/tiny-imagenet-demo.zip',"
+            " 'https://mirror.example.org/tiny-imagenet-demo.zip']}",
+            {},
+        ),
+        # The same archive, from a byte-identical copy elsewhere.
+        ("data: {archive: COPY}", {}),
+        # The preview grids' size: the previews alone, never a materialized set.
+        ("augmentation: {preview: {images: 3, draws: 2}}", {"preview": 2}),
+    ],
+    ids=["mirror-url", "identical-archive-copy", "preview-size"],
+)
+def test_demo_cosmetic_edit_reruns_no_data_or_training_job(demo, edit, reruns):
+    copy = demo / "elsewhere" / "tiny-imagenet-demo.zip"
+    copy.parent.mkdir(exist_ok=True)
+    copy.write_bytes((ROOT / "presets/demo/tiny-imagenet-demo.zip").read_bytes())
+    edited = demo / "cosmetic.yaml"
+    edited.write_text(edit.replace("COPY", str(copy)) + "\n")
+    dry = snakemake("-n", "--cores", "2", "--configfile", DEMO, str(edited), cwd=demo)
+    out = dry.stdout + dry.stderr
+    # The config snapshot changes, so the paper (its appendix shows the config) is rendered again.
+    report_chain = {"config_snapshot": 1, "aggregate": 1, "paper_html": 1, "paper_pdf": 1}
+    expected = {**reruns, **report_chain, "all": 1}
+    assert job_counts(out) == {**expected, "total": sum(expected.values())}, out[-3000:]
+
+
+@demo_timeout
+def test_demo_another_archive_reruns_the_data_and_every_run(demo):
+    # The control of the test above: a different archive (another checksum) redoes everything.
+    edited = demo / "other-archive.yaml"
+    edited.write_text("data: {md5: 0123456789abcdef0123456789abcdef}\n")
+    dry = snakemake("-n", "--cores", "2", "--configfile", DEMO, str(edited), cwd=demo)
+    counts = job_counts(dry.stdout + dry.stderr)
+    assert counts["download"] == counts["pack"] == 1 and counts["augment"] == 2
+    assert counts["preview"] == 2 and counts["train"] == 11, counts
 
 
 @demo_timeout

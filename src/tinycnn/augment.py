@@ -1,7 +1,8 @@
 """Augmentation sets for training: materialized once (mode ``fixed``) or drawn anew (``online``).
 
-``write_augmented`` materializes one set over the packed training images (and draws its preview
-grid); ``FixedTrainData`` serves the materialized sets, ``OnlineTrainData`` draws every epoch
+``write_augmented`` materializes one set over the packed training images, ``write_preview`` draws
+its preview grid (a job of its own, so a preview's size never reruns a set);
+``FixedTrainData`` serves the materialized sets, ``OnlineTrainData`` draws every epoch
 anew on the training device. Both show the sets concatenated: sample ``k * N + i`` is training
 image i through set k. The ops themselves are in ``tinycnn.augment_ops``.
 
@@ -35,6 +36,7 @@ __all__ = [
     "preview_grid",
     "stream_seed",
     "write_augmented",
+    "write_preview",
 ]
 
 
@@ -105,25 +107,42 @@ def preview_grid(
     return grid
 
 
+def write_preview(
+    images_path: str | os.PathLike[str],
+    ops: Sequence[Mapping[str, Any]],
+    seed: int,
+    set_name: str,
+    preview_path: str | os.PathLike[str],
+    *,
+    rows: int = 8,
+    draws: int = 6,
+) -> None:
+    """Draw set ``set_name``'s preview grid (``preview_grid``) to a PNG, atomically.
+
+    Its own stream, ``(seed, set_name, "preview")``: the grid never depends on, and never changes,
+    the materialized set."""
+    pipeline = parse_set(set_name, ops)
+    images = _load_train_images(images_path)
+    grid = preview_grid(images, pipeline, seed, rows=rows, draws=draws)
+    with atomic_path(preview_path) as tmp:
+        Image.fromarray(grid).save(tmp, format="PNG")
+
+
 def write_augmented(
     images_path: str | os.PathLike[str],
     ops: Sequence[Mapping[str, Any]],
     seed: int,
     set_name: str,
     out_path: str | os.PathLike[str],
-    preview_path: str | os.PathLike[str],
     *,
-    preview_images: int = 8,
-    preview_draws: int = 6,
     batch_size: int = 256,
     threads: int = 2,
 ) -> None:
-    """Materialize set ``set_name`` once over the packed training images, and its preview.
+    """Materialize set ``set_name`` once over the packed training images.
 
     One draw per image from stream ``(seed, set_name)``; writes a uint8 (N, H, W, 3) .npy to
-    ``out_path`` and a PNG grid to ``preview_path``, each atomically; the array's SHA-256 goes to
-    ``<out_path>.sha256``. Too little free space for the array is refused before anything is
-    written.
+    ``out_path`` atomically, and the array's SHA-256 to ``<out_path>.sha256``. Too little free
+    space for the array is refused before anything is written.
     """
     pipeline = parse_set(set_name, ops)
     images = _load_train_images(images_path)
@@ -132,11 +151,6 @@ def write_augmented(
     # Before any work: a full disk is one message naming the file, never a "Bus error".
     check_space(out_path, npy_size(np.uint8, (n, out_h, out_w, 3)))
     torch.set_num_threads(threads)
-
-    grid = preview_grid(images, pipeline, seed, rows=preview_images, draws=preview_draws)
-    with atomic_path(preview_path) as tmp:
-        Image.fromarray(grid).save(tmp, format="PNG")
-
     params = pipeline.draw(n, _generator(stream_seed(seed, set_name)))
     with atomic_npy(out_path, np.uint8, (n, out_h, out_w, 3)) as out:
         for start in range(0, n, batch_size):

@@ -36,10 +36,21 @@ def _augment(args: argparse.Namespace) -> None:
         args.seed,
         args.set_name,
         Path(args.out),
-        Path(args.preview),
-        preview_images=args.preview_images,
-        preview_draws=args.preview_draws,
         threads=args.threads,
+    )
+
+
+def _preview(args: argparse.Namespace) -> None:
+    from tinycnn.augment import write_preview
+
+    write_preview(
+        Path(args.images),
+        json.loads(args.ops),
+        args.seed,
+        args.set_name,
+        Path(args.out),
+        rows=args.rows,
+        draws=args.draws,
     )
 
 
@@ -179,17 +190,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2)
     p.set_defaults(func=_pack)
 
-    p = sub.add_parser("augment", help="materialize one augmentation set and its preview")
-    p.add_argument("--images", required=True, help="packed train_images.npy")
-    p.add_argument("--set-name", required=True)
-    p.add_argument("--ops", required=True, help="the set's ops as JSON")
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--out", required=True, help="augmented images (.npy)")
-    p.add_argument("--preview", required=True, help="preview grid (.png)")
-    p.add_argument("--preview-images", type=int, default=8)
-    p.add_argument("--preview-draws", type=int, default=6)
-    p.add_argument("--threads", type=int, default=2)
-    p.set_defaults(func=_augment)
+    for command, func, help, out in (
+        ("augment", _augment, "materialize one augmentation set", "augmented images (.npy)"),
+        ("preview", _preview, "draw one augmentation set's preview grid", "the grid (.png)"),
+    ):
+        p = sub.add_parser(command, help=help)
+        p.add_argument("--images", required=True, help="packed train_images.npy")
+        p.add_argument("--set-name", required=True)
+        p.add_argument("--ops", required=True, help="the set's ops as JSON")
+        p.add_argument("--seed", type=int, required=True)
+        p.add_argument("--out", required=True, help=out)
+        p.set_defaults(func=func)
+    augment, preview = sub.choices["augment"], sub.choices["preview"]
+    augment.add_argument("--threads", type=int, default=2)
+    preview.add_argument("--rows", type=int, default=8, help="images shown, one a row")
+    preview.add_argument("--draws", type=int, default=6, help="draws of the set beside each")
 
     p = sub.add_parser("train", help="train one experiment with one seed (resumable)")
     p.add_argument(

@@ -1,5 +1,10 @@
-# Data stage: download the archive, pack its JPEGs into uint8 arrays, and
-# materialize the augmentation sets (plus their preview grids).
+# Data stage: download the archive, pack its JPEGs into uint8 arrays, materialize
+# the augmentation sets, and draw their preview grids.
+#
+# A job reruns when what it computes changes, and only then (tests/test_workflow.py
+# checks each case with `snakemake -n`): the archive is named by its checksum, so
+# its sources (URLs, mirrors, a local copy) are not tracked; the previews are jobs
+# of their own, so their size never reruns a set and the training behind it.
 
 
 wildcard_constraints:
@@ -14,7 +19,9 @@ rule download:
     conda:
         "../../envs/torch.yaml"
     params:
-        urls=" ".join(f"--url {shlex.quote(u)}" for u in source_urls()),
+        # A function of the output: Snakemake treats such params as derived from the files
+        # (the archive's path holds its md5) and never reruns the job for a change of them.
+        urls=lambda w, output: " ".join(f"--url {shlex.quote(u)}" for u in source_urls()),
         md5=config["data"]["md5"],
         size=f"--size {config['data']['size']}" if config["data"].get("size") else "",
     shell:
@@ -45,13 +52,7 @@ rule augment:
     input:
         images=PACKED_FILES["train_images"],
     output:
-        images=augmented("{aug_set}"),
-        preview=report(
-            preview("{aug_set}"),
-            caption="../../report/captions/preview.rst",
-            category="Data",
-            labels={"figure": "preview", "set": "{aug_set}"},
-        ),
+        augmented("{aug_set}"),
     log:
         f"{LOGS}/augment_{{aug_set}}.log",
     benchmark:
@@ -64,10 +65,36 @@ rule augment:
     params:
         ops=augment_ops_json,
         seed=config["augmentation"]["seed"],
-        preview_images=config["augmentation"].get("preview", {}).get("images", 8),
-        preview_draws=config["augmentation"].get("preview", {}).get("draws", 6),
     shell:
         "tinycnn augment --images {input.images} --set-name {wildcards.aug_set}"
-        " --ops {params.ops} --seed {params.seed} --out {output.images}"
-        " --preview {output.preview} --preview-images {params.preview_images}"
-        " --preview-draws {params.preview_draws} --threads {threads} 2> {log}"
+        " --ops {params.ops} --seed {params.seed} --out {output} --threads {threads} 2> {log}"
+
+
+# A few images drawn in seconds: never worth a cluster job.
+localrules:
+    preview,
+
+
+rule preview:
+    input:
+        images=PACKED_FILES["train_images"],
+    output:
+        report(
+            preview("{aug_set}"),
+            caption="../../report/captions/preview.rst",
+            category="Data",
+            labels={"figure": "preview", "set": "{aug_set}"},
+        ),
+    log:
+        f"{LOGS}/preview_{{aug_set}}.log",
+    conda:
+        "../../envs/torch.yaml"
+    params:
+        ops=augment_ops_json,
+        seed=config["augmentation"]["seed"],
+        rows=config["augmentation"].get("preview", {}).get("images", 8),
+        draws=config["augmentation"].get("preview", {}).get("draws", 6),
+    shell:
+        "tinycnn preview --images {input.images} --set-name {wildcards.aug_set}"
+        " --ops {params.ops} --seed {params.seed} --out {output}"
+        " --rows {params.rows} --draws {params.draws} 2> {log}"
