@@ -2,11 +2,14 @@
 
 For each of the paper's seven models (config.yaml's `models`), on the device at hand:
 
-- the trainer's path: `tinycnn.train.train_step` with the device's default numerics
-  (`default_numerics`: bf16 autocast + channels_last on CUDA, fp32 contiguous elsewhere), batches
-  taken from a device-resident uint8 array by `FixedTrainData` exactly as a run takes them;
-- the same step with other numerics (plain eager fp32 contiguous is the baseline of every ratio,
-  plus fp32 channels_last and bf16 channels_last where they differ from the default).
+- the trainer's path: `tinycnn.train.train_step` on `new_run_state(...).step_model` with the
+  device's default numerics (`default_numerics`: on CUDA bf16 autocast, channels_last and
+  torch.compile reduce-overhead, whose compile time is reported; on the CPU fp32
+  channels_last, eager), batches taken from a device-resident uint8 array by `FixedTrainData`
+  exactly as a run takes them;
+- the same step with other numerics, eager (plain fp32 contiguous is the baseline of every
+  ratio, plus fp32 channels_last and bf16 channels_last where they differ from the default;
+  `--paths` names the ones to time besides the default and the baseline).
 
 Columns: images per second and ms per step (median of `--repeats` timed blocks of `--steps`
 steps after `--warmup` steps), the share of the step spent producing the batch (indexing the
@@ -22,9 +25,10 @@ a set, one validation pass an epoch) on this device.
 
 The images are random uint8 (not zeros, which can run faster than real data).
 
-`--compile default reduce-overhead` adds the trainer's path with `torch.compile` (the model's
-forward and backward; reduce-overhead also replays them as CUDA graphs), with the seconds its
-first steps took (the compilation).
+`--compile default max-autotune` adds the default numerics under those `torch.compile` modes
+(the model's forward and backward; reduce-overhead also replays them as CUDA graphs), with the
+seconds their first steps took (the compilation). From the rates of every path that all models
+have, the grid is also projected per path.
 
 Run: `.venv/bin/python benchmarks/train_throughput.py` (CUDA when available), `--quick` for a
 seconds-long smoke run (M1, two paths, batch 32), `--markdown FILE` to also write the tables.
@@ -38,6 +42,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -96,13 +101,18 @@ def batch_stream(data: FixedTrainData | OnlineTrainData, batch: int):
         epoch += 1
 
 
-def numerics_variants(device: torch.device, quick: bool = False) -> dict[str, Numerics]:
-    """The trainer's default first, then the baseline and the other combinations."""
+def numerics_variants(
+    device: torch.device, quick: bool = False, compile_modes: list[str] | None = None
+) -> dict[str, Numerics]:
+    """The trainer's default first, then the baseline and the other combinations (eager), then
+    the default numerics under each extra torch.compile mode."""
+    default = default_numerics(device)
     variants = {
-        "default": default_numerics(device),
+        "default": default,
         "fp32": Numerics(None, channels_last=False),
         "fp32 channels_last": Numerics(None, channels_last=True),
         "bf16 channels_last": Numerics(torch.bfloat16, channels_last=True),
+        **{compiled_label(m): replace(default, compile=m) for m in compile_modes or []},
     }
     out = {"default": variants["default"], "fp32": variants["fp32"]}
     for name, numerics in variants.items():
@@ -126,12 +136,15 @@ def measure_model(
     args: argparse.Namespace,
     device: torch.device,
 ) -> dict[str, Any]:
+    """Each path's rate through the trainer's own objects: ``new_run_state`` builds the model
+    (compiled when the numerics say so) and ``train_step`` steps ``state.step_model``."""
     settings = {"arch": arch, "optimizer": CONFIG["training"]["optimizer"], "scheduler": None}
     norm = (MEAN, STD)
     result: dict[str, Any] = {"model": name, "paths": {}}
-    variants = numerics_variants(device, args.quick)
-    for label, numerics in variants.items():
-        if args.paths is not None and label not in args.paths and label != "default":
+    for label, numerics in numerics_variants(device, args.quick, args.compile).items():
+        # The default, the baseline of every ratio and the compiled paths asked for: always.
+        wanted = label in ("default", "fp32") or label.startswith("default + torch.compile")
+        if args.paths is not None and label not in args.paths and not wanted:
             continue
         torch.manual_seed(0)
         if device.type == "cuda":
@@ -142,18 +155,32 @@ def measure_model(
 
         def step(state=state, stream=stream, numerics=numerics) -> None:
             x, y = next(stream)
-            train_step(state.model, state.optimizer, x, y, norm, numerics)
+            train_step(state.step_model, state.optimizer, x, y, norm, numerics)
 
-        for _ in range(args.warmup):
-            step()
-        seconds = timed(step, device, args.steps, args.repeats)
+        compiled = numerics.compile != "none"
+        try:
+            sync(device)
+            start = time.perf_counter()
+            for _ in range(max(args.warmup, 3) if compiled else args.warmup):
+                step()  # a compiled path compiles on its first steps
+            sync(device)
+            first = time.perf_counter() - start
+            seconds = timed(step, device, args.steps, args.repeats)
+        except Exception as error:  # one path's failure (a compile) must not hide the others
+            result["paths"][label] = {"error": f"{type(error).__name__}: {error}"}
+            del state, stream
+            continue
         path = {"step_s": seconds, "img_s": args.batch / seconds}
+        if compiled:
+            path["first_s"] = first
         if device.type == "cuda":
             path["peak_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
         if label == "default":
             x, y = next(stream)
-            with FlopCounterMode(display=False) as counter:
-                train_step(state.model, state.optimizer, x, y, norm, numerics)
+            with FlopCounterMode(display=False) as counter:  # counted on the eager model
+                train_step(
+                    state.model, state.optimizer, x, y, norm, replace(numerics, compile="none")
+                )
             path["flops"] = counter.get_total_flops()
             # Producing the batch alone: indexing (+ augmentation) and normalization.
             for key, source in (("data_fixed_s", data), ("data_online_s", online)):
@@ -165,43 +192,16 @@ def measure_model(
                 make()
                 path[key] = timed(make, device, args.steps, args.repeats)
             vx, vy = val
-            evaluate(state.model, vx[: args.batch], vy[: args.batch], norm, args.batch, device)
+            # One full pass first: a compiled model compiles for each batch size it meets.
+            evaluate(state.step_model, vx, vy, norm, args.batch, device, numerics)
             sync(device)
             start = time.perf_counter()
-            evaluate(state.model, vx, vy, norm, args.batch, device, numerics)
+            evaluate(state.step_model, vx, vy, norm, args.batch, device, numerics)
             sync(device)
             path["val_s"] = time.perf_counter() - start
             path["val_img_s"] = len(vy) / path["val_s"]
         result["paths"][label] = path
         del state, stream
-    for mode in args.compile or []:
-        torch.manual_seed(0)
-        numerics = default_numerics(device)
-        state = new_run_state(settings, CLASSES, device, numerics)
-        model = torch.compile(state.model, mode=mode)
-        stream = batch_stream(data, args.batch)
-
-        def step(model=model, state=state, stream=stream, numerics=numerics) -> None:
-            x, y = next(stream)
-            train_step(model, state.optimizer, x, y, norm, numerics)
-
-        try:
-            sync(device)
-            start = time.perf_counter()
-            for _ in range(max(args.warmup, 3)):  # compiles on the first steps
-                step()
-            sync(device)
-            first = time.perf_counter() - start
-            seconds = timed(step, device, args.steps, args.repeats)
-        except Exception as error:  # one model's compile failure must not hide the others
-            result["paths"][compiled_label(mode)] = {"error": f"{type(error).__name__}: {error}"}
-        else:
-            result["paths"][compiled_label(mode)] = {
-                "step_s": seconds,
-                "img_s": args.batch / seconds,
-                "first_s": first,
-            }
-        del state, stream, model
     return result
 
 
@@ -332,8 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         "--paths",
         nargs="*",
         metavar="PATH",
-        help="time only these eager paths besides the default (fp32, 'fp32 channels_last', "
-        "'bf16 channels_last'); none: the default alone",
+        help="time only these eager paths besides the default and the eager fp32 baseline "
+        "('fp32 channels_last', 'bf16 channels_last'); none named: those two alone",
     )
     args = parser.parse_args(argv)
     cuda = torch.cuda.is_available() and args.device in ("auto", "cuda")

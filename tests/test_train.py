@@ -988,9 +988,32 @@ def test_precision_setting_is_applied_and_recorded(
     monkeypatch.setattr(train_mod, "train_step", recording)
     exp = experiment(demo_config, **{**SMALL, "epochs": 1}, precision=precision)
     summary = run(exp, 0, demo, tmp_path)
-    assert summary["precision"] == f"{numerics}, contiguous" and summary["compile"] == "none"
+    assert summary["precision"] == f"{numerics}, channels_last" and summary["compile"] == "none"
     expected = torch.bfloat16 if precision == "bf16" else None
     assert seen and {n.autocast for n in seen} == {expected}
+    assert {(n.channels_last, n.compile) for n in seen} == {(True, "none")}
+
+
+@pytest.mark.parametrize(
+    ("device", "precision", "compile", "expected"),
+    [
+        ("cpu", "auto", "auto", (None, True, "none")),
+        ("cuda", "auto", "auto", (torch.bfloat16, True, "reduce-overhead")),
+        ("mps", "auto", "auto", (None, False, "none")),
+        ("cpu", "bf16", "default", (torch.bfloat16, True, "default")),
+        ("cuda", "fp32", "none", (None, True, "none")),
+    ],
+)
+def test_auto_numerics_follow_the_device_and_a_setting_forces_them(
+    device: str, precision: str, compile: str, expected: tuple
+) -> None:
+    """What `precision: auto` and `compile: auto` resolve to (benchmarks/RESULTS.md: compiled with
+    CUDA graphs on CUDA, channels_last on CUDA and the CPU); a named value wins on any device."""
+    numerics = train_mod.default_numerics(torch.device(device), precision, compile)
+    assert (numerics.autocast, numerics.channels_last, numerics.compile) == expected
+    words = train_mod.describe_numerics(numerics)
+    assert words.endswith(f", torch.compile {expected[2]}") == (expected[2] != "none")
+    assert ", torch.compile" not in train_mod.describe_numerics(numerics, with_compile=False)
 
 
 def test_compile_setting_steps_the_compiled_model_and_saves_the_model(
@@ -1021,25 +1044,37 @@ def test_compile_setting_steps_the_compiled_model_and_saves_the_model(
     model.load_state_dict(weights(tmp_path / "out"))  # the plain model's keys, no wrapper
 
 
+@pytest.mark.parametrize(
+    ("numerics", "words"),
+    [
+        (train_mod.Numerics(torch.bfloat16, channels_last=False), "bf16 autocast, contiguous"),
+        (
+            train_mod.Numerics(None, channels_last=True, compile="reduce-overhead"),
+            "fp32, channels_last, torch.compile reduce-overhead",
+        ),
+    ],
+    ids=["precision", "compile"],
+)
 def test_checkpoint_of_other_numerics_is_refused(
+    numerics: train_mod.Numerics,
+    words: str,
     interrupted: tuple[dict[str, Any], Path],
     demo: SimpleNamespace,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """`precision: auto` resolves by device: a checkpoint written under fp32 (the CPU) is not
-    continued under bf16 (as on CUDA), though the settings are the same."""
+    """`precision: auto` and `compile: auto` resolve by device: a checkpoint written under fp32
+    eager (the CPU) is not continued under bf16 or compiled (as on CUDA), though the settings
+    are the same."""
     exp, ckpt = interrupted
     monkeypatch.setattr(
-        train_mod,
-        "default_numerics",
-        lambda device, precision="auto": train_mod.Numerics(torch.bfloat16, channels_last=False),
+        train_mod, "default_numerics", lambda device, precision="auto", compile="auto": numerics
     )
     with pytest.raises(UserError) as info:
         run(exp, 0, demo, tmp_path)
     assert str(info.value).startswith(
-        f"the checkpoint {ckpt} was written under fp32, contiguous, and this run would "
-        "continue under bf16 autocast, contiguous"
+        f"the checkpoint {ckpt} was written under fp32, channels_last, and this run would "
+        f"continue under {words}"
     )
 
 

@@ -192,26 +192,45 @@ class _StopFlag:
 
 @dataclass(frozen=True)
 class Numerics:
-    """How a step computes: the autocast dtype (None: plain fp32) and the memory format."""
+    """How a step computes: the autocast dtype (None: plain fp32), the memory format, and the
+    torch.compile mode of the steps ("none": eager)."""
 
     autocast: torch.dtype | None
     channels_last: bool
+    compile: str = "none"
 
 
-def default_numerics(device: torch.device, precision: str = "auto") -> Numerics:
-    """The settings' ``precision`` on ``device``. ``auto``: on CUDA bf16 autocast (bf16 keeps
-    fp32's range, so no loss scaling is needed), elsewhere fp32; ``fp32`` or ``bf16`` force it.
-    The layout: channels_last on CUDA (cuDNN's tensor-core kernels), contiguous elsewhere."""
-    channels_last = device.type == "cuda"
+def default_numerics(
+    device: torch.device, precision: str = "auto", compile: str = "auto"
+) -> Numerics:
+    """The settings' ``precision`` and ``compile`` on ``device`` (benchmarks/RESULTS.md has the
+    measurements behind each choice).
+
+    - ``precision: auto``: bf16 autocast on CUDA (bf16 keeps fp32's range, so no loss scaling is
+      needed), fp32 elsewhere; ``fp32`` or ``bf16`` force it.
+    - The layout: channels_last on CUDA and the CPU, where it measured faster for these models
+      (CPU: 1.4-1.6x for M1); contiguous on MPS (never measured).
+    - ``compile: auto``: ``reduce-overhead`` (torch.compile plus CUDA-graph replay) on CUDA,
+      1.7-4.2x eager fp32 for every model on an H200 after 6-121 s of compiling; ``none``
+      elsewhere, where no gain was measured. A mode forces it.
+    """
+    channels_last = device.type in ("cuda", "cpu")
+    autocast = None
     if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
-        return Numerics(torch.bfloat16, channels_last)
-    return Numerics(None, channels_last)
+        autocast = torch.bfloat16
+    if compile == "auto":
+        compile = "reduce-overhead" if device.type == "cuda" else "none"
+    return Numerics(autocast, channels_last, compile)
 
 
-def describe_numerics(numerics: Numerics) -> str:
-    """In words, for logs, summaries and the report: "bf16 autocast, channels_last"."""
+def describe_numerics(numerics: Numerics, with_compile: bool = True) -> str:
+    """In words, for logs, checkpoints and the summary: "bf16 autocast, channels_last", plus
+    ", torch.compile reduce-overhead" when compiled (``with_compile``)."""
     dtype = "bf16 autocast" if numerics.autocast == torch.bfloat16 else "fp32"
-    return f"{dtype}, {'channels_last' if numerics.channels_last else 'contiguous'}"
+    words = f"{dtype}, {'channels_last' if numerics.channels_last else 'contiguous'}"
+    if with_compile and numerics.compile != "none":
+        words += f", torch.compile {numerics.compile}"
+    return words
 
 
 def _autocast(device: torch.device, numerics: Numerics):
@@ -439,14 +458,16 @@ def new_run_state(
     numerics: Numerics | None = None,
 ) -> RunState:
     """A freshly initialized model (from torch's global RNG) with its optimizer and scheduler;
-    compiled for the steps when the settings' ``compile`` names a torch.compile mode."""
-    numerics = numerics or default_numerics(device, settings.get("precision", "auto"))
+    compiled for the steps when the numerics name a torch.compile mode."""
+    numerics = numerics or default_numerics(
+        device, settings.get("precision", "auto"), settings.get("compile", "auto")
+    )
     model = build_model(settings["arch"], num_classes=num_classes).to(device)
     if numerics.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer, scheduler = build_optimizer(model, settings)
-    mode = settings.get("compile", "none")
     # The compiled module shares the model's parameters; checkpoints save the model itself.
+    mode = numerics.compile
     step_model = torch.compile(model, mode=mode) if mode != "none" else model
     return RunState(model, optimizer, scheduler, device, numerics, step_model)
 
@@ -532,9 +553,9 @@ def _check_same_numerics(saved: Mapping[str, Any], numerics: str, checkpoint_pat
     if before != numerics:
         raise UserError(
             f"the checkpoint {checkpoint_path} was written under {before}, and this run would "
-            f"continue under {numerics} (another device or precision), so it is not resumed. "
-            "Run it where it started (or set precision to match), or delete the checkpoint to "
-            "start this run from scratch."
+            f"continue under {numerics} (another device, precision or compile mode), so it is not "
+            "resumed. Run it where it started (or set precision and compile to match), or delete "
+            "the checkpoint to start this run from scratch."
         )
 
 
@@ -606,13 +627,11 @@ def train_run(
             where = f"epoch {state.epoch}" + (f", step {state.step}" if state.step else "")
             _log(f"resuming {name} seed {seed} from {checkpoint_path} at {where}")
         params = count_parameters(state.model)
-        compiled = state.step_model is not state.model
-        numerics_words = numerics + (f", torch.compile {settings['compile']}" if compiled else "")
         _log(
             f"{name} seed {seed}: {settings['model']} ({params:,} parameters) on "
             f"{device_name(device)}, {len(train):,} training images an epoch "
             f"({settings['augmentation']['mode']} {'+'.join(settings['augmentation']['sets'])}), "
-            f"{len(val_y):,} validation images; {numerics_words}"
+            f"{len(val_y):,} validation images; {numerics}"
         )
         if stop.signum is not None:
             raise Interrupted(
@@ -680,8 +699,8 @@ def train_run(
             write_text(progress_csv, _metrics_csv(state.metrics))
 
         summary = _summary(settings, seed, state.metrics, params, device)
-        summary["precision"] = numerics
-        summary["compile"] = settings.get("compile", "none")
+        summary["precision"] = describe_numerics(state.numerics, with_compile=False)
+        summary["compile"] = state.numerics.compile
         # What the report prints about the model, recorded from the model that was trained.
         state.model.eval()
         summary["architecture"] = architecture_record(
