@@ -1,0 +1,41 @@
+"""The benchmark scripts run (tiny sizes, on the CPU): their figures are measurements, recorded in
+benchmarks/RESULTS.md, never asserted here; these tests keep the scripts working."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_train_epoch_benchmark_compares_the_epoch_loop_with_the_bare_step() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "train_epoch.py"),
+            "--images",
+            "256",
+            "--val",
+            "256",
+            "--repeats",
+            "1",
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    names = [row.split(" | ")[0].lstrip("| ") for row in rows[1:]]
+    assert names == [
+        "bare train_step",
+        "train_one_epoch",
+        "evaluate (forward only)",
+        "run 2 projected end to end (200,000 + 10,000 validation an epoch)",
+    ]
+    assert "| bare train_step |" in result.stdout and "| 1.00x |" in result.stdout
+    assert "M1, fp32, channels_last" in result.stdout  # the trainer's CPU default numerics
