@@ -224,6 +224,26 @@ def test_presets_merge_over_the_paper_config(paper_config):
     assert merged["report"]["demo"] is True and paper_config["report"]["demo"] is False
 
 
+def _seeds(config):
+    return {name: resolve_experiment(config, name)["seeds"] for name in config["experiments"]}
+
+
+def test_seed_presets(paper_config):
+    """presets/seeds.yaml: three seeds for every experiment; the demo: two seeds for two small
+    M1 runs (its seed statistics run in CI), one for the rest; an experiment's own list wins."""
+    preset = {
+        p: yaml.safe_load((ROOT / "presets" / f"{p}.yaml").read_text()) for p in ("seeds", "demo")
+    }
+    seeds = deep_merge(paper_config, preset["seeds"])
+    validate(seeds)
+    assert set(map(tuple, _seeds(seeds).values())) == {(0, 1, 2)}
+    demo = deep_merge(paper_config, preset["demo"])
+    several = {name: s for name, s in _seeds(demo).items() if s != [0]}
+    assert several == {"m1_set1": [0, 1], "m1_lr1e-3": [0, 1]}
+    both = _seeds(deep_merge(demo, preset["seeds"]))
+    assert both["m1_set1"] == [0, 1] and both["alexnet"] == [0, 1, 2]
+
+
 def test_check_config_command(tmp_path, capsys):
     assert main(["check-config", str(ROOT / "config.yaml"), str(ROOT / "presets/demo.yaml")]) == 0
     assert "config OK: 11 experiments" in capsys.readouterr().out

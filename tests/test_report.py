@@ -393,6 +393,12 @@ def test_comparisons_flip_and_tie() -> None:
     assert "A trails B by 6.4 points" in prose.compare(b, a, "A", "B")
     assert "A matches B" in prose.compare(_exp(30.04), _exp(29.96), "A", "B")
     assert "opposite order" in prose.compare(_exp(40.0, 20.0), _exp(30.0, 30.0), "A", "B")
+    seeded = {"n_seeds": 3, "best_val_acc_std": 0.6}
+    c, d = _exp(30.0, **seeded), _exp(29.5, n_seeds=2, best_val_acc_std=0.8)
+    assert "a gap within the spread of the seeds (±1.0 points)" in prose.compare(c, d, "C", "D")
+    far = {**d, "best_val_acc_mean": 27.0}
+    assert "a gap beyond the spread of the seeds (±1.0 points)" in prose.compare(c, far, "C", "D")
+    assert "spread" not in prose.compare(c, _exp(27.0), "C", "D")  # one seed: not measured
     tie = [_exp(46.12, 45.0, model="A"), _exp(46.08, 48.0, model="B")]
     assert "A (e46.12) and B (e46.08) share the best accuracy, 46.1%" in prose.best_sentence(tie)
     assert "; the paper's best, B (e46.08) with 48%, is among them." in prose.best_sentence(tie)

@@ -9,6 +9,7 @@ beside it, and a rounded gap of zero is a tie. :mod:`tinycnn.prose` puts these f
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -99,11 +100,20 @@ def paper_order(a: Experiment, b: Experiment) -> int | None:
     return sign(pa - pb)
 
 
-def within_spread(a: Experiment, b: Experiment) -> bool:
-    """A non-zero gap no larger than the standard deviation over seeds of either."""
-    stds = [e.get("best_val_acc_std") or 0.0 for e in (a, b) if seeds(e) > 1]
-    g = gap(a, b)
-    return bool(stds) and g != 0 and abs(g) <= max(stds)
+def spread(exps: Sequence[Experiment], metric: str = "best_val_acc") -> float | None:
+    """The seeds' spread of a sum or difference of the experiments' means of ``metric``: the
+    root sum of squares of their standard deviations over seeds, as displayed (one decimal);
+    None unless every one of them has several seeds (one seed measures no noise)."""
+    if not exps or any(seeds(e) < 2 for e in exps):
+        return None
+    return round(math.sqrt(sum((e.get(f"{metric}_std") or 0.0) ** 2 for e in exps)), 1)
+
+
+def exceeds_spread(a: Experiment, b: Experiment) -> bool | None:
+    """Whether the gap of ``a`` over ``b`` is larger than the seeds' spread of it
+    (:func:`spread`); None for a tie or where the spread is not measured."""
+    s, g = spread([a, b]), gap(a, b)
+    return None if s is None or g == 0 else abs(g) > s
 
 
 def speed_ratio(a: Experiment, b: Experiment) -> float | None:

@@ -160,8 +160,11 @@ def compare(a: Experiment, b: Experiment, label_a: str, label_b: str) -> Markup:
             acc_text(a),
             acc_text(b),
         )
-    if facts.within_spread(a, b):
-        text += Markup(", a gap no larger than the spread between seeds")
+    exceeds = facts.exceeds_spread(a, b)
+    if exceeds is not None:
+        text += Markup(", a gap {} the spread of the seeds (±{} points)").format(
+            "beyond" if exceeds else "within", fmt_num(facts.spread([a, b]))
+        )
     return text + paper_clause(a, b) + Markup(".")
 
 
