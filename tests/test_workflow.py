@@ -210,6 +210,15 @@ def test_demo_paper_agrees_with_the_table_and_the_metrics(demo):
         assert f"{float(row['best_val_acc_mean']):.1f}" in line
         if len(seeds) > 1:  # mean ± std, and n
             assert f"{float(row['best_val_acc_mean']):.1f} ± " in line, line
+    # The claims, checked: one row per claim of the config, each with a verdict, in the PDF.
+    claims = list(csv.DictReader((demo / "results/demo/aggregate/claims.csv").open()))
+    config_claims = yaml.safe_load((ROOT / "config.yaml").read_text())["report"]["claims"]
+    assert [c["id"] for c in claims] == [c["id"] for c in config_claims]
+    assert {c["verdict"] for c in claims} <= {"holds", "fails", "within seed noise", "untested"}
+    assert any(c["verdict"] != "untested" for c in claims)
+    assert "The paper's claims, checked" in text
+    two_seeds = next(c for c in claims if c["id"] == "augmentation_m1")  # both with two seeds
+    assert int(two_seeds["n"]) == 2 and two_seeds["spread"] != ""
     assert (demo / "results/demo/paper.html").read_text().count("data:image/png;base64") >= 13
 
 
