@@ -4,14 +4,16 @@ holds, one that fails and, where seeds measure a spread, one lost in seed noise.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from test_config import ROOT
 
 from tinycnn import facts
 from tinycnn.contract import CLAIM_KINDS, CLAIM_REASONS, CLAIM_STATED, CLAIM_VALUED, VERDICTS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def exp(name: str, accs: list[float], **more: Any) -> dict[str, Any]:

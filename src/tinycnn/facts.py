@@ -380,9 +380,9 @@ def measure_claim(
         spread_ = _ratio_spread(value, es) if n > 1 else None
     elif kind == "stability":
         falls = [[fall_back(r["history"]) for r in runs[name]] for name in names]
-        if any(f is None for fs in falls for f in fs):
+        if any(None in fs for fs in falls):
             return Measure(None, None, n, names, "one_epoch")
-        (a, sa), (b, sb) = (seed_stats(fs) for fs in falls)  # type: ignore[arg-type]
+        (a, sa), (b, sb) = (seed_stats([f for f in fs if f is not None]) for fs in falls)
         value = b - a
         spread_ = math.hypot(sa, sb) if sa is not None and sb is not None else None
     else:
