@@ -73,3 +73,60 @@ def architecture(arch: str) -> dict[str, Any]:
             for name, layer, shape, params in layers
         ],
     }
+
+
+# claims.csv of the report tests, written by hand (docs/report-contract.md): one claim of each
+# verdict, several kinds, and what the report must print for each (test, measured).
+def _claim(id_: str, kind: str, experiments: str, statement: str, **more: Any) -> dict[str, Any]:
+    row = dict.fromkeys(("paper_value", "stated", "tolerance", "window", "measured", "spread"))
+    row.update(margin=None, reason=None, n=1)
+    return {"id": id_, "kind": kind, "statement": statement, "experiments": experiments,
+            **row, **more}  # fmt: skip
+
+
+CLAIMS = [
+    _claim("m4_beats_m1", "order", "m4_lr1e-3 m1_lr1e-3", "M4 beats M1.",
+           measured=12.7, margin=12.7, verdict="holds"),
+    _claim("m1_peak_epoch", "peak_epoch", "m1_lr1e-3", "M1 peaks by epoch 7.", paper_value=7.0,
+           stated="below", measured=7.5, spread=0.7, n=2, margin=-0.5,
+           verdict="within seed noise"),
+    _claim("preact_beats_basic", "difference", "resnet34_preact resnet34",
+           "The pre-activation ResNet34 beats the basic one by about 1.5 points.",
+           paper_value=1.5, stated="approx", tolerance=1.5, measured=-0.3, margin=-0.3,
+           verdict="fails"),
+    _claim("m1_overfits", "overfitting", "m1_lr1e-3", "M1 then overfits.", measured=0.18,
+           spread=0.02, n=2, margin=0.18, verdict="holds"),
+    _claim("step_peaks_at_drop", "peak_at_rate_drop", "alexnet resnet34 resnet34_preact",
+           "Most step-schedule runs peak where the rate drops.", paper_value=50.0,
+           stated="above", window=1, measured=33.3, n=3, margin=-16.7, verdict="fails"),
+    _claim("best", "best", "resnet34 resnet34_preact", "ResNet34 is the best model.",
+           measured=0.3, margin=0.3, verdict="holds"),
+    _claim("densenet_epoch_time", "ratio", "densenet161 resnet34",
+           "A DenseNet161 epoch takes about 3 times a ResNet34 epoch.", paper_value=3.0,
+           stated="approx", tolerance=1.0, n=0, verdict="untested", reason="no_results"),
+]  # fmt: skip
+# (test, measured) as the claims table prints them.
+CLAIMS_SHOWN = {
+    "m4_beats_m1": ("gap > 0 points", "gap +12.7 points (n = 1: noise not measured)"),
+    "m1_peak_epoch": ("best epoch ≤ 7", "best epoch 7.5 ± 0.7 (n = 2)"),
+    "preact_beats_basic": (
+        "gap 1.5 ± 1.5 points",
+        "gap \u22120.3 points (n = 1: noise not measured)",
+    ),
+    "m1_overfits": (
+        "validation loss climbs back, training loss falls",
+        "validation loss +0.18 ± 0.02 after its low (n = 2)",
+    ),
+    "step_peaks_at_drop": (
+        "≥ 50% of runs peak within 1 epoch after a rate drop",
+        "1 of 3 runs (33.3%)",
+    ),
+    "best": (
+        "ahead of every other experiment",
+        "+0.3 points ahead of resnet34_preact (n = 1: noise not measured)",
+    ),
+    "densenet_epoch_time": (
+        "3 ± 1×",
+        "— (not every experiment involved has results)",
+    ),
+}

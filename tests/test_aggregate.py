@@ -121,6 +121,23 @@ COMPARISONS = [
     {"id": "pair", "title": "Set 1 alone vs both sets", "experiments": ["approx", "two_seeds"]},
     {"id": "absent", "title": "One without runs", "experiments": ["two_seeds", "no_runs"]},
 ]
+# Claims with known answers on RUNS below (each statement says why).
+CLAIMS = [
+    {"id": "gap", "kind": "difference", "experiments": ["two_seeds", "approx"], "value": 15.0,
+     "stated": "approx", "tolerance": 3.0,
+     "statement": "holds: 33.0 - 18.5 = 14.5, within 3 of 15 (approx has one seed: no spread)"},
+    {"id": "bound", "kind": "threshold", "experiments": ["below"], "value": 20.0,
+     "stated": "below", "statement": "holds: 12.0 <= 20"},
+    {"id": "train", "kind": "train_accuracy", "experiments": ["two_seeds"], "stated": "approx",
+     "tolerance": 5.0,
+     "statement": "fails: 62.5 +- 3.5 against the paper's 50 +- 5, 7.5 outside, beyond 3.5"},
+    {"id": "peak", "kind": "peak_epoch", "experiments": ["two_seeds"], "value": 2,
+     "stated": "below", "statement": "within seed noise: epochs 2 and 3, 2.5 +- 0.7 against <= 2"},
+    {"id": "absent", "kind": "order", "experiments": ["two_seeds", "no_runs"],
+     "statement": "untested: no_runs has no results"},
+]  # fmt: skip
+CLAIM_COLUMNS = ["id", "kind", "statement", "experiments", "paper_value", "stated", "tolerance"]
+CLAIM_COLUMNS += ["window", "measured", "spread", "n", "margin", "verdict", "reason"]
 PARAMETERS = {"M1": 535_290, "AlexNet": 61_110_850}
 # (experiment, seed): validation accuracy per epoch, and wall seconds of the run.
 RUNS = {
@@ -135,7 +152,8 @@ RUNS = {
 def config() -> dict[str, Any]:
     base = yaml.safe_load((ROOT / "config.yaml").read_text())
     cfg = {**base, "experiments": EXPERIMENTS}
-    cfg["report"] = deep_merge(base["report"], {"tolerance": 3.0, "comparisons": COMPARISONS})
+    report = {"tolerance": 3.0, "comparisons": COMPARISONS, "claims": CLAIMS}
+    cfg["report"] = deep_merge(base["report"], report)
     validate(cfg)
     return cfg
 
@@ -315,10 +333,38 @@ def test_figures(out: Path) -> None:
     assert by_file["figures/paper_vs_ours.png"]["experiment"] is None
 
 
+def test_claims_table(out: Path) -> None:
+    claims = read(out, "claims")
+    assert list(claims.columns) == CLAIM_COLUMNS
+    assert list(claims["id"]) == [c["id"] for c in CLAIMS]  # the config's order
+    rows = {r["id"]: r for r in claims.to_dict("records")}
+    assert {k: r["verdict"] for k, r in rows.items()} == {
+        "gap": "holds",
+        "bound": "holds",
+        "train": "fails",
+        "peak": "within seed noise",
+        "absent": "untested",
+    }
+    gap = rows["gap"]
+    assert (gap["measured"], gap["n"], gap["margin"], gap["paper_value"]) == (14.5, 1, 2.5, 15.0)
+    assert gap["experiments"] == "two_seeds approx" and math.isnan(gap["spread"])
+    train = rows["train"]  # the paper's number from experiments.two_seeds.paper.train_accuracy
+    assert (train["paper_value"], train["measured"], train["spread"], train["n"]) == (
+        50.0,
+        62.5,
+        3.5,
+        2,
+    )
+    peak = rows["peak"]
+    assert (peak["measured"], peak["spread"], peak["margin"]) == (2.5, 0.7, -0.5)
+    assert rows["absent"]["reason"] == "no_results" and math.isnan(rows["absent"]["measured"])
+    assert rows["bound"]["statement"] == CLAIMS[1]["statement"]
+
+
 def test_same_data_same_bytes(out: Path, config: dict[str, Any], run_dirs: list[Path]) -> None:
     again = out.parent / "again"
     aggregate(run_dirs, config, again)
-    names = ("runs.csv", "experiments.csv", "epochs.csv", "figures.json")
+    names = ("runs.csv", "experiments.csv", "epochs.csv", "claims.csv", "figures.json")
     for name in (*names, "settings.json", "architectures.json"):
         assert (again / name).read_bytes() == (out / name).read_bytes()
     png = "figures/curves_two_seeds.png"

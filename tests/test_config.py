@@ -190,6 +190,40 @@ def _error(config: dict) -> str:
             lambda c: c["augmentation"]["sets"]["set1"].reverse(),
             "augmentation.sets.set1: 'normalize' must be the last op",
         ),
+        (
+            lambda c: c["report"]["claims"][0]["experiments"].__setitem__(1, "m1_set2"),
+            "report.claims.0 (augmentation_m1): unknown experiment 'm1_set2' (defined in "
+            "experiments: m1_set1, m1_lr1e-3,",
+        ),
+        (
+            lambda c: c["report"]["claims"][3].update(kind="ranking"),
+            "report.claims.3.kind: 'ranking' is not one of order, difference, threshold",
+        ),
+        (
+            lambda c: c["report"]["claims"][3]["experiments"].append("m4_lr1e-3"),
+            "report.claims.3 (lr_m1): a claim of kind order names exactly 2 experiments, not 3",
+        ),
+        (
+            lambda c: c["report"]["claims"][0].pop("tolerance"),
+            "report.claims.0 (augmentation_m1): set `tolerance`",
+        ),
+        (
+            lambda c: c["report"]["claims"][8].pop("value"),
+            "report.claims.8 (alexnet_below_20): set `value`, the paper's number",
+        ),
+        (
+            lambda c: c["report"]["claims"][3].update(value=1.0),
+            "report.claims.3 (lr_m1): a claim of kind order holds when ours is above zero, against "
+            "no paper number: remove value",
+        ),
+        (
+            lambda c: c["report"]["claims"][4].update(id="lr_m1"),
+            "report.claims.4 (lr_m1): another claim has this id",
+        ),
+        (
+            lambda c: c["report"]["claims"][0].update(tolerence=3),
+            "report.claims.0.tolerence: unknown key 'tolerence'",
+        ),
     ],
 )
 def test_mistakes_give_one_clear_message_naming_the_key(paper_config, mutate, expected):
@@ -222,6 +256,37 @@ def test_presets_merge_over_the_paper_config(paper_config):
         assert merged["experiments"][name]["paper"] == entry["paper"]
         assert merged["experiments"][name]["model"] == entry["model"]
     assert merged["report"]["demo"] is True and paper_config["report"]["demo"] is False
+
+
+def _seeds(config):
+    return {name: resolve_experiment(config, name)["seeds"] for name in config["experiments"]}
+
+
+def test_seed_presets(paper_config):
+    """presets/seeds.yaml: three seeds for every experiment; the demo: two seeds for two small
+    M1 runs (its seed statistics run in CI), one for the rest; an experiment's own list wins."""
+    preset = {
+        p: yaml.safe_load((ROOT / "presets" / f"{p}.yaml").read_text()) for p in ("seeds", "demo")
+    }
+    seeds = deep_merge(paper_config, preset["seeds"])
+    validate(seeds)
+    assert set(map(tuple, _seeds(seeds).values())) == {(0, 1, 2)}
+    demo = deep_merge(paper_config, preset["demo"])
+    several = {name: s for name, s in _seeds(demo).items() if s != [0]}
+    assert several == {"m1_set1": [0, 1], "m1_lr1e-3": [0, 1]}
+    both = _seeds(deep_merge(demo, preset["seeds"]))
+    assert both["m1_set1"] == [0, 1] and both["alexnet"] == [0, 1, 2]
+
+
+def test_train_accuracy_claims_take_the_papers_number(paper_config):
+    """A train_accuracy claim without `value` needs the experiment's paper.train_accuracy."""
+    config = copy.deepcopy(paper_config)
+    claim = next(c for c in config["report"]["claims"] if c["kind"] == "train_accuracy")
+    assert "value" not in claim
+    del config["experiments"][claim["experiments"][0]]["paper"]["train_accuracy"]
+    assert "set `value`, the paper's number (or give the experiment paper.train_accuracy)" in (
+        _error(config)
+    )
 
 
 def test_check_config_command(tmp_path, capsys):
@@ -314,6 +379,7 @@ def test_names_with_inner_dots_stay_valid(paper_config):
     config["name"] = "paper.v2"
     config["experiments"]["m4_lr1e-3.b"] = config["experiments"].pop("m4_lr1e-3")
     config["report"]["comparisons"] = []
+    config["report"]["claims"] = []
     validate(config)
 
 

@@ -82,12 +82,19 @@ def test_sides_of_the_paper() -> None:
     assert facts.sides(exps) == {1: 2, -1: 1, 0: 1}
 
 
-def test_within_spread_needs_several_seeds() -> None:
-    a = exp(30.0, n_seeds=3, best_val_acc_std=1.0)
-    assert facts.within_spread(a, exp(29.5))
-    assert not facts.within_spread(a, exp(28.0))
-    assert not facts.within_spread(a, exp(30.0))  # a tie is no gap
-    assert not facts.within_spread(exp(30.0, best_val_acc_std=5.0), exp(29.5))  # one seed
+def test_spread_needs_several_seeds_in_every_experiment() -> None:
+    a = exp(30.0, n_seeds=3, best_val_acc_std=0.6)
+    b = exp(29.5, n_seeds=2, best_val_acc_std=0.8)
+    assert facts.spread([a, b]) == 1.0  # sqrt(0.36 + 0.64)
+    assert facts.spread([a]) == 0.6
+    assert facts.spread([a, exp(29.5, best_val_acc_std=5.0)]) is None  # one seed: not measured
+    assert facts.spread([]) is None
+    assert facts.exceeds_spread(a, b) is False  # a gap of 0.5 within ±1.0
+    assert facts.exceeds_spread(a, {**b, "best_val_acc_mean": 29.0}) is False  # 1.0: the edge
+    assert facts.exceeds_spread(a, {**b, "best_val_acc_mean": 28.5}) is True  # 1.5 beyond it
+    assert facts.exceeds_spread(b, {**a, "best_val_acc_mean": 31.0}) is True  # either sign
+    assert facts.exceeds_spread(a, {**b, "best_val_acc_mean": 30.0}) is None  # a tie is no gap
+    assert facts.exceeds_spread(a, exp(28.0)) is None  # b has one seed
 
 
 def test_speed_ratio_only_on_the_same_device() -> None:

@@ -24,10 +24,11 @@ import yaml
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from report_fixtures import LAYERS, architecture
+from report_fixtures import CLAIMS, CLAIMS_SHOWN, LAYERS, architecture
 
 from tinycnn import facts, formatting, prose
 from tinycnn.config import training_settings
+from tinycnn.contract import CLAIMS_CSV_COLUMNS
 from tinycnn.provenance import collect_provenance, config_hash
 from tinycnn.report import render_html, render_pdf
 
@@ -227,6 +228,9 @@ def aggregate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     epochs.to_csv(folder / "epochs.csv", index=False)
     (folder / "settings.json").write_text(json.dumps(_settings(config)))
     (folder / "architectures.json").write_text(json.dumps(_architectures()))
+    pd.DataFrame(CLAIMS, columns=list(CLAIMS_CSV_COLUMNS)).to_csv(
+        folder / "claims.csv", index=False
+    )
     figures = _figures(config)
     (folder / "figures.json").write_text(json.dumps(figures, indent=2))
     for i, spec in enumerate(figures):
@@ -393,6 +397,12 @@ def test_comparisons_flip_and_tie() -> None:
     assert "A trails B by 6.4 points" in prose.compare(b, a, "A", "B")
     assert "A matches B" in prose.compare(_exp(30.04), _exp(29.96), "A", "B")
     assert "opposite order" in prose.compare(_exp(40.0, 20.0), _exp(30.0, 30.0), "A", "B")
+    seeded = {"n_seeds": 3, "best_val_acc_std": 0.6}
+    c, d = _exp(30.0, **seeded), _exp(29.5, n_seeds=2, best_val_acc_std=0.8)
+    assert "a gap within the spread of the seeds (±1.0 points)" in prose.compare(c, d, "C", "D")
+    far = {**d, "best_val_acc_mean": 27.0}
+    assert "a gap beyond the spread of the seeds (±1.0 points)" in prose.compare(c, far, "C", "D")
+    assert "spread" not in prose.compare(c, _exp(27.0), "C", "D")  # one seed: not measured
     tie = [_exp(46.12, 45.0, model="A"), _exp(46.08, 48.0, model="B")]
     assert "A (e46.12) and B (e46.08) share the best accuracy, 46.1%" in prose.best_sentence(tie)
     assert "; the paper's best, B (e46.08) with 48%, is among them." in prose.best_sentence(tie)
@@ -599,6 +609,46 @@ def test_reproduction_table_cell_by_cell(html: str, aggregate: Path) -> None:
     assert shown == EXPECTED
 
 
+def test_claims_table_cell_by_cell(html: str, aggregate: Path) -> None:
+    """The claims table: claims.csv's rows in order, each with its statement, its test, what
+    was measured (with the seeds' spread and n) and its computed verdict."""
+    claims = _csv(aggregate, "claims")
+    (table,) = _html_tables(html)["claims"]
+    assert table["head"] == ["the paper says", "test", "measured", "verdict"]
+    assert table["rows"] == [
+        (
+            {"class": "verdict-" + c["verdict"].replace(" ", "-"), "data-experiment": c["id"]},
+            [c["statement"], prose.claim_test(c), prose.claim_measured(c), c["verdict"]],
+        )
+        for c in claims
+    ]
+    shown = {attrs["data-experiment"]: (cells[1], cells[2]) for attrs, cells in table["rows"]}
+    assert shown == CLAIMS_SHOWN
+    assert {cells[3] for cells in _cells(table)} == {"holds", "fails", "within seed noise",
+                                                      "untested"}  # fmt: skip
+    text = _plain(html)
+    assert "<h3>2.7&ensp;The paper's claims, checked</h3>" in html  # after 2.6, all runs
+    assert (
+        "Of the paper's 7 checked claims, 3 hold here, 2 fail, 1 is within seed noise and 1 "
+        "could not be tested."
+    ) in text
+    assert text.count("Of the paper's 7 checked claims") == 2  # Section 2.6 and the conclusion
+
+
+def test_no_claims_no_claims_section(render: Render, aggregate: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "aggregate"
+    shutil.copytree(aggregate, folder)
+    pd.DataFrame(columns=list(CLAIMS_CSV_COLUMNS)).to_csv(folder / "claims.csv", index=False)
+    html = render(tmp_path / "paper.html", folder=folder).read_text()
+    assert "claims" not in _html_tables(html) and "checked claims" not in _plain(html)
+
+
+def test_every_reason_has_words() -> None:
+    from tinycnn.contract import CLAIM_REASONS
+
+    assert set(prose.CLAIM_REASONS) == set(CLAIM_REASONS)
+
+
 def test_recipe_table_cell_by_cell(html: str, aggregate: Path) -> None:
     exps = sorted(_csv(aggregate, "experiments"), key=lambda e: e["run"])
     settings = json.loads((aggregate / "settings.json").read_text())
@@ -725,6 +775,9 @@ def test_pdf_text_holds_every_number(pdf: Path) -> None:
         assert ours in text, name
         assert paper in text, name
     assert "Demo data" not in text
+    assert "The paper's claims, checked" in text
+    for test, measured in CLAIMS_SHOWN.values():
+        assert test in text and measured in text, (test, measured)
 
 
 def _line_of(lines: list[str], cells: list[str], start: int) -> int:

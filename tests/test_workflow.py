@@ -131,7 +131,18 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def demo_runs(workdir: Path) -> list[Path]:
-    return sorted((workdir / "results/demo/runs").glob("*/seed0"))
+    """Every run folder of the demo: each experiment's seeds (two of them have two)."""
+    return sorted((workdir / "results/demo/runs").glob("*/seed*"))
+
+
+def demo_seeds() -> dict[str, list[int]]:
+    """The seeds of each demo experiment, as the demo preset sets them."""
+    preset = yaml.safe_load(Path(DEMO).read_text())
+    default = preset.get("training", {}).get("seeds", [0])
+    return {
+        name: (preset["experiments"].get(name) or {}).get("seeds", default)
+        for name in _paper_experiments()
+    }
 
 
 @demo_timeout
@@ -154,7 +165,9 @@ def test_demo_downloads_packs_and_augments_offline(demo):
 @demo_timeout
 def test_demo_trains_every_run_from_its_settings_file(demo):
     runs = demo_runs(demo)
-    assert [r.parent.name for r in runs] == sorted(_paper_experiments())
+    expected = sorted(f"{e}/seed{s}" for e, seeds in demo_seeds().items() for s in seeds)
+    assert [f"{r.parent.name}/{r.name}" for r in runs] == expected
+    assert len(runs) == 13  # 11 experiments, two of them with two seeds
     for run in runs:
         summary = json.loads((run / "summary.json").read_text())
         metrics = list(csv.DictReader((run / "metrics.csv").open()))
@@ -179,15 +192,33 @@ def test_demo_paper_agrees_with_the_table_and_the_metrics(demo):
         ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert "Demo data: not a reproduction." in text.split("Abstract")[0]
+    summaries: dict[str, list[dict]] = {}
     for run in demo_runs(demo):
         summary = json.loads((run / "summary.json").read_text())
-        row = table[summary["experiment"]]
-        assert float(row["best_val_acc_mean"]) == pytest.approx(summary["best_val_acc"])
-        assert int(row["parameters"]) == summary["parameters"]
+        summaries.setdefault(summary["experiment"], []).append(summary)
+    for experiment, seeds in summaries.items():
+        row = table[experiment]
+        best = [s["best_val_acc"] for s in seeds]
+        assert int(row["n_seeds"]) == len(seeds) == len(demo_seeds()[experiment])
+        assert float(row["best_val_acc_mean"]) == pytest.approx(np.mean(best))
+        if len(seeds) > 1:
+            assert float(row["best_val_acc_std"]) == pytest.approx(np.std(best, ddof=1))
+        assert int(row["parameters"]) == seeds[0]["parameters"]
         line = next(
             ln for ln in text.splitlines() if re.match(rf"\s*{row['run']}\s+{row['model']}\s", ln)
         )
-        assert f"{summary['best_val_acc']:.1f}" in line
+        assert f"{float(row['best_val_acc_mean']):.1f}" in line
+        if len(seeds) > 1:  # mean ± std, and n
+            assert f"{float(row['best_val_acc_mean']):.1f} ± " in line, line
+    # The claims, checked: one row per claim of the config, each with a verdict, in the PDF.
+    claims = list(csv.DictReader((demo / "results/demo/aggregate/claims.csv").open()))
+    config_claims = yaml.safe_load((ROOT / "config.yaml").read_text())["report"]["claims"]
+    assert [c["id"] for c in claims] == [c["id"] for c in config_claims]
+    assert {c["verdict"] for c in claims} <= {"holds", "fails", "within seed noise", "untested"}
+    assert any(c["verdict"] != "untested" for c in claims)
+    assert "The paper's claims, checked" in text
+    two_seeds = next(c for c in claims if c["id"] == "augmentation_m1")  # both with two seeds
+    assert int(two_seeds["n"]) == 2 and two_seeds["spread"] != ""
     assert (demo / "results/demo/paper.html").read_text().count("data:image/png;base64") >= 13
 
 
@@ -261,7 +292,8 @@ def test_demo_another_archive_reruns_the_data_and_every_run(demo):
     dry = snakemake("-n", "--cores", "2", "--configfile", DEMO, str(edited), cwd=demo)
     counts = job_counts(dry.stdout + dry.stderr)
     assert counts["download"] == counts["pack"] == 1 and counts["augment"] == 2
-    assert counts["preview"] == 2 and counts["train"] == 11, counts
+    runs = sum(len(seeds) for seeds in demo_seeds().values())  # 13: two experiments have two
+    assert counts["preview"] == 2 and counts["train"] == runs == 13, counts
 
 
 @demo_timeout
@@ -271,9 +303,12 @@ def test_demo_new_seed_adds_jobs_and_retrains_none(demo):
     dry = snakemake("-n", "--cores", "2", "--configfile", DEMO, str(seeds), cwd=demo)
     out = dry.stdout + dry.stderr
     counts = job_counts(out)
-    assert counts["train"] == 11 and "settings" not in counts, counts
+    # The two experiments with their own seeds [0, 1] keep them (and have seed 1 already).
+    assert counts["train"] == 9 and "settings" not in counts, counts
     train_jobs = out.split("rule train:")[1:]
     assert all(re.search(r"wildcards: experiment=\S+, seed=1\n", job) for job in train_jobs)
+    trained = {re.search(r"wildcards: experiment=(\S+),", job)[1] for job in train_jobs}
+    assert trained == {e for e, s in demo_seeds().items() if s == [0]}
 
 
 def _paper_experiments() -> list[str]:

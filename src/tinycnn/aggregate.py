@@ -2,8 +2,8 @@
 
 :func:`aggregate` reads every ``runs/<experiment>/seed<seed>`` folder (summary.json and
 metrics.csv, whose keys and columns :mod:`tinycnn.contract` lists) and the config (for the
-paper's numbers, the model sections and the comparisons), and writes to the output folder, as
-docs/report-contract.md specifies:
+paper's numbers, the model sections, the comparisons and the claims), and writes to the output
+folder, as docs/report-contract.md specifies:
 
 - ``runs.csv``: one row per run (experiment and seed), beside the paper's numbers;
 - ``experiments.csv``: one row per experiment with mean, standard deviation and count over
@@ -11,6 +11,7 @@ docs/report-contract.md specifies:
 - ``epochs.csv``: every run's per-epoch metrics;
 - ``settings.json``: every experiment's recorded resolved settings;
 - ``architectures.json``: every architecture's recorded description and layer table;
+- ``claims.csv``: every claim of ``report.claims`` measured, with its verdict;
 - ``figures/*.png`` and ``figures.json`` (see :mod:`tinycnn.figures`).
 
 It imports no torch: everything it knows about a run, the run wrote down.
@@ -27,10 +28,12 @@ from typing import Any
 
 import pandas as pd
 
+from tinycnn import facts
 from tinycnn.atomic import write_json, write_text
 from tinycnn.contract import (
     AGGREGATE_FILES,
     ARCHITECTURE_KEYS,
+    CLAIMS_CSV_COLUMNS,
     EPOCHS_CSV_COLUMNS,
     EXPERIMENTS_CSV_COLUMNS,
     LAYER_KEYS,
@@ -205,6 +208,56 @@ def experiments_table(runs: pd.DataFrame, tolerance: float) -> pd.DataFrame:
     return frame
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts of Python values, missing values as None."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def claims_table(
+    claims: Sequence[Mapping[str, Any]],
+    config: Mapping[str, Any],
+    experiments: pd.DataFrame,
+    runs: pd.DataFrame,
+    epochs: pd.DataFrame,
+) -> pd.DataFrame:
+    """claims.csv: every claim of ``report.claims``, in order, measured in these results and
+    given a verdict (:func:`tinycnn.facts.measure_claim`, :func:`tinycnn.facts.claim_verdict`)."""
+    exps = {e["experiment"]: e for e in _records(experiments)}
+    histories = {
+        key: _records(group.sort_values("epoch"))
+        for key, group in epochs.groupby(["experiment", "seed"], sort=False)
+    }
+    by_experiment: dict[str, list[dict[str, Any]]] = {}
+    for run in _records(runs):
+        run["history"] = histories[run["experiment"], run["seed"]]
+        by_experiment.setdefault(run["experiment"], []).append(run)
+    rows = []
+    for claim in claims:
+        claim = dict(claim)
+        if claim["kind"] == "train_accuracy" and "value" not in claim:
+            paper = config["experiments"][claim["experiments"][0]].get("paper") or {}
+            claim["value"] = paper["train_accuracy"]
+        measure = facts.measure_claim(claim, exps, by_experiment)
+        verdict, margin = facts.claim_verdict(claim, measure)
+        rows.append(
+            {
+                **{k: claim.get(k) for k in ("id", "kind", "statement", "stated", "tolerance")},
+                "experiments": " ".join(measure.experiments),
+                "paper_value": claim.get("value"),
+                "window": claim.get("window", 1) if claim["kind"] == "peak_at_rate_drop" else None,
+                "measured": measure.value,
+                "spread": measure.spread,
+                "n": measure.n,
+                "margin": margin,
+                "verdict": verdict,
+                "reason": measure.reason,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(CLAIMS_CSV_COLUMNS))
+    frame["window"] = frame["window"].astype("Int64")
+    return frame
+
+
 def _without_seed(resolved: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in resolved.items() if k not in ("seed", "seeds")}
 
@@ -281,7 +334,9 @@ def aggregate(run_dirs: Sequence[Path], config: Mapping[str, Any], out_dir: Path
     settings = settings_record(runs, summaries)
     architectures = architectures_record(runs, summaries)
     out_dir = Path(out_dir)
-    for name, frame in (("runs", runs), ("experiments", experiments), ("epochs", epochs)):
+    claims = claims_table(config["report"].get("claims", []), config, experiments, runs, epochs)
+    tables = (("runs", runs), ("experiments", experiments), ("epochs", epochs), ("claims", claims))
+    for name, frame in tables:
         csv = frame.to_csv(index=False, lineterminator="\n")
         write_text(out_dir / AGGREGATE_FILES[name], csv)
     write_json(out_dir / AGGREGATE_FILES["settings"], settings)

@@ -23,6 +23,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from tinycnn.contract import CLAIM_KINDS, CLAIM_VALUED
 from tinycnn.errors import UserError
 from tinycnn.op_geometry import ops_output_size
 from tinycnn.tinyimagenet import IMAGE_SIZE
@@ -175,6 +176,56 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
         for name in comparison.get("experiments", []):
             if name not in config.get("experiments", {}):
                 problems.append(f"report.comparisons.{i}.experiments: unknown experiment {name!r}")
+    return problems + _claim_problems(config)
+
+
+def _claim_problems(config: Mapping[str, Any]) -> list[str]:
+    """What the schema cannot say about ``report.claims``: each line names the claim's id."""
+    problems = []
+    experiments = config.get("experiments", {})
+    seen: set[str] = set()
+    for i, claim in enumerate(config.get("report", {}).get("claims", [])):
+        kind, names = claim["kind"], claim["experiments"]
+
+        def problem(text: str, i: int = i, claim: Mapping[str, Any] = claim) -> None:
+            problems.append(f"report.claims.{i} ({claim['id']}): {text}")
+
+        if claim["id"] in seen:
+            problem("another claim has this id; give each claim its own")
+        seen.add(claim["id"])
+        for name in names:
+            if name not in experiments:
+                hint = difflib.get_close_matches(name, list(experiments), n=1)
+                problem(
+                    f"unknown experiment {name!r} (defined in experiments: "
+                    f"{', '.join(experiments)})" + (f"; did you mean '{hint[0]}'?" if hint else "")
+                )
+        count = CLAIM_KINDS[kind]
+        if count and len(names) != count:
+            what = "1 experiment" if count == 1 else f"{count} experiments"
+            problem(f"a claim of kind {kind} names exactly {what}, not {len(names)}")
+        if kind in CLAIM_VALUED:
+            paper = (experiments.get(names[0]) or {}).get("paper") or {}
+            if "value" not in claim and not (
+                kind == "train_accuracy" and "train_accuracy" in paper
+            ):
+                default = " (or give the experiment paper.train_accuracy)"
+                problem(
+                    f"set `value`, the paper's number{default if kind == 'train_accuracy' else ''}"
+                )
+            if "stated" not in claim:
+                problem("set `stated`: approx, below or above (how the paper states its value)")
+            elif claim["stated"] == "approx" and "tolerance" not in claim:
+                problem("set `tolerance`: how far from an approx value still holds")
+        else:
+            extra = [k for k in ("value", "stated", "tolerance") if k in claim]
+            if extra:
+                problem(
+                    f"a claim of kind {kind} holds when ours is above zero, against no paper "
+                    f"number: remove {', '.join(extra)}"
+                )
+        if "window" in claim and kind != "peak_at_rate_drop":
+            problem("`window` belongs to peak_at_rate_drop claims only: remove it")
     return problems
 
 

@@ -59,6 +59,7 @@ AGGREGATE_FILES = {
     "settings": "settings.json",
     "architectures": "architectures.json",
     "figures_json": "figures.json",
+    "claims": "claims.csv",
 }
 # The settings that describe an experiment, in runs.csv and experiments.csv.
 SETTING_COLUMNS = (
@@ -99,6 +100,63 @@ EXPERIMENTS_CSV_COLUMNS = (
     "within_tolerance",
 )
 EPOCHS_CSV_COLUMNS = ("experiment", "seed", *METRIC_COLUMNS)
+# The config's `report.claims`: the kinds of claim, each with how many experiments it names
+# (0: one or more). A kind in CLAIM_VALUED compares its measurement with the paper's `value` as
+# `stated` (approx, below, above); the others hold when their measurement is above zero.
+CLAIM_KINDS = {
+    "order": 2,
+    "difference": 2,
+    "threshold": 1,
+    "train_accuracy": 1,
+    "peak_epoch": 1,
+    "overfitting": 1,
+    "peak_at_rate_drop": 0,
+    "ratio": 2,
+    "best": 1,
+    "stability": 2,
+}
+CLAIM_VALUED = (
+    "difference",
+    "threshold",
+    "train_accuracy",
+    "peak_epoch",
+    "peak_at_rate_drop",
+    "ratio",
+)
+CLAIM_STATED = ("approx", "below", "above")
+# The verdicts of claims.csv, and why a claim is untested (or fails outright: a rise of the
+# validation loss while the training loss does not fall is no overfitting).
+VERDICTS = ("holds", "fails", "within seed noise", "untested")
+CLAIM_REASONS = (
+    "no_results",
+    "no_rival",
+    "one_epoch",
+    "no_rate_drop",
+    "devices_differ",
+    "training_loss_rises",
+)
+# claims.csv: one row per claim of the config, in its order. `experiments`: the names measured,
+# space-separated (for `best`: the claimed best, then the runner-up); `paper_value`, `stated`,
+# `tolerance` and `window` as the claim states them (train_accuracy's value defaults to the
+# experiment's paper.train_accuracy); `measured`, `spread` (over seeds; empty where not measured)
+# and `n` (the fewest seeds of its experiments; for peak_at_rate_drop, the runs counted);
+# `margin`: how far the measurement lies inside (+) or outside (−) the claim's boundary.
+CLAIMS_CSV_COLUMNS = (
+    "id",
+    "kind",
+    "statement",
+    "experiments",
+    "paper_value",
+    "stated",
+    "tolerance",
+    "window",
+    "measured",
+    "spread",
+    "n",
+    "margin",
+    "verdict",
+    "reason",
+)
 # One entry of figures.json, and the kinds of figure in the order the aggregate lists them.
 FIGURE_KEYS = ("file", "kind", "experiment", "comparison", "title", "caption")
 FIGURE_KINDS = (

@@ -9,8 +9,10 @@ beside it, and a rounded gap of zero is a tie. :mod:`tinycnn.prose` puts these f
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 Experiment = Mapping[str, Any]
@@ -99,11 +101,20 @@ def paper_order(a: Experiment, b: Experiment) -> int | None:
     return sign(pa - pb)
 
 
-def within_spread(a: Experiment, b: Experiment) -> bool:
-    """A non-zero gap no larger than the standard deviation over seeds of either."""
-    stds = [e.get("best_val_acc_std") or 0.0 for e in (a, b) if seeds(e) > 1]
-    g = gap(a, b)
-    return bool(stds) and g != 0 and abs(g) <= max(stds)
+def spread(exps: Sequence[Experiment], metric: str = "best_val_acc") -> float | None:
+    """The seeds' spread of a sum or difference of the experiments' means of ``metric``: the
+    root sum of squares of their standard deviations over seeds, as displayed (one decimal);
+    None unless every one of them has several seeds (one seed measures no noise)."""
+    if not exps or any(seeds(e) < 2 for e in exps):
+        return None
+    return round(math.sqrt(sum((e.get(f"{metric}_std") or 0.0) ** 2 for e in exps)), 1)
+
+
+def exceeds_spread(a: Experiment, b: Experiment) -> bool | None:
+    """Whether the gap of ``a`` over ``b`` is larger than the seeds' spread of it
+    (:func:`spread`); None for a tie or where the spread is not measured."""
+    s, g = spread([a, b]), gap(a, b)
+    return None if s is None or g == 0 else abs(g) > s
 
 
 def speed_ratio(a: Experiment, b: Experiment) -> float | None:
@@ -273,3 +284,177 @@ def missing(config_experiments: Sequence[str], exps: Sequence[Experiment]) -> li
 def epoch_images(sets: str, train_images: int) -> int:
     """Images a run on ``sets`` ("set1+set2", fixed mode) sees an epoch."""
     return len(sets.split("+")) * train_images
+
+
+# --- the paper's claims --------------------------------------------------------------------------
+# A claim is an entry of the config's `report.claims` (kinds: contract.CLAIM_KINDS). A run is a
+# record with the columns of runs.csv and "history", its epochs.csv rows in epoch order.
+
+Run = Mapping[str, Any]
+# Decimals a claim's measurement is displayed (and so compared) with, by kind; 1 otherwise.
+CLAIM_DECIMALS = {"overfitting": 2, "stability": 2}
+
+
+class Measure(NamedTuple):
+    value: float | None  # as displayed; None: untested
+    spread: float | None  # the seeds' spread of it; None where not measured
+    n: int  # seeds behind it (the fewest of its experiments); peak_at_rate_drop: runs counted
+    experiments: tuple[str, ...]  # measured (best: the claimed best, then the runner-up)
+    reason: str | None = None  # contract.CLAIM_REASONS: why untested, or why it fails outright
+
+
+def seed_stats(values: Sequence[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (None with one value) over seeds."""
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, None
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def mean_history(runs: Sequence[Run]) -> list[dict[str, float]]:
+    """The runs' per-epoch metrics averaged over seeds, in epoch order."""
+    rows: dict[int, list[Mapping[str, Any]]] = {}
+    for run in runs:
+        for row in run["history"]:
+            rows.setdefault(int(row["epoch"]), []).append(row)
+    keys = ("val_loss", "train_loss", "val_acc", "lr")
+    return [
+        {"epoch": epoch, **{k: sum(r[k] for r in rs) / len(rs) for k in keys}}
+        for epoch, rs in sorted(rows.items())
+    ]
+
+
+def fall_back(history: Sequence[Mapping[str, Any]]) -> float | None:
+    """How much the validation accuracy falls back from one epoch to the next, mean over the
+    epoch transitions (points; rises count 0); None with one epoch."""
+    acc_ = [r["val_acc"] for r in history]
+    if len(acc_) < 2:
+        return None
+    return sum(max(0.0, a - b) for a, b in pairwise(acc_)) / (len(acc_) - 1)
+
+
+def rate_drops(history: Sequence[Mapping[str, Any]]) -> list[int]:
+    """The epochs that start at a lower learning rate than the epoch before."""
+    return [b["epoch"] for a, b in pairwise(history) if b["lr"] < a["lr"]]
+
+
+def _rounded(x: float | None, kind: str) -> float | None:
+    return None if x is None else round(x, CLAIM_DECIMALS.get(kind, 1))
+
+
+def measure_claim(
+    claim: Mapping[str, Any],
+    exps: Mapping[str, Experiment],
+    runs: Mapping[str, Sequence[Run]],
+) -> Measure:
+    """What a claim measures in these results (``exps``: experiments.csv records by name;
+    ``runs``: each experiment's runs), as displayed, with the seeds' spread of it."""
+    kind, names = claim["kind"], tuple(claim["experiments"])
+    if any(name not in exps for name in names):
+        return Measure(None, None, 0, names, "no_results")
+    es = [exps[name] for name in names]
+    if kind == "best":
+        rivals = [e for name, e in exps.items() if name != names[0]]
+        if not rivals:
+            return Measure(None, None, 0, names, "no_rival")
+        es.append(best(rivals)[0])
+        names = (names[0], es[1]["experiment"])
+    n = min(seeds(e) for e in es)
+    value: float | None
+    if kind in ("order", "difference", "best"):
+        value, spread_ = gap(es[0], es[1]), spread(es)
+    elif kind == "threshold":
+        value, spread_ = acc(es[0]), spread(es)
+    elif kind == "train_accuracy":
+        value, spread_ = es[0]["final_train_acc_mean"], spread(es, "final_train_acc")
+    elif kind == "peak_epoch":
+        value, spread_ = seed_stats([r["best_epoch"] for r in runs[names[0]]])
+    elif kind == "overfitting":
+        return _overfitting(runs[names[0]], n, names)
+    elif kind == "peak_at_rate_drop":
+        return _peaks_at_drops(claim, runs, names)
+    elif kind == "ratio":
+        value = speed_ratio(es[0], es[1])
+        if value is None:
+            return Measure(None, None, n, names, "devices_differ")
+        spread_ = _ratio_spread(value, es) if n > 1 else None
+    elif kind == "stability":
+        falls = [[fall_back(r["history"]) for r in runs[name]] for name in names]
+        if any(None in fs for fs in falls):
+            return Measure(None, None, n, names, "one_epoch")
+        (a, sa), (b, sb) = (seed_stats([f for f in fs if f is not None]) for fs in falls)
+        value = b - a
+        spread_ = math.hypot(sa, sb) if sa is not None and sb is not None else None
+    else:
+        raise ValueError(f"unknown kind of claim {kind!r}")
+    return Measure(_rounded(value, kind), _rounded(spread_, kind), n, names)
+
+
+def _ratio_spread(ratio: float, exps: Sequence[Experiment]) -> float:
+    """The spread of a ratio of means: the ratio times the root sum of squares of the relative
+    standard deviations."""
+    rel = [(e.get("images_per_second_std") or 0.0) / e["images_per_second_mean"] for e in exps]
+    return ratio * math.hypot(*rel)
+
+
+def _overfitting(runs: Sequence[Run], n: int, names: tuple[str, ...]) -> Measure:
+    """The rise of the validation loss from its low to the last epoch, on the mean curve; its
+    spread from each seed's own rise."""
+    fit = overfitting(mean_history(runs))
+    if fit is None:
+        return Measure(None, None, n, names, "one_epoch")
+    rises = [f.last_loss - f.low_loss for r in runs if (f := overfitting(r["history"]))]
+    spread_ = seed_stats(rises)[1] if len(rises) == len(runs) else None
+    rise = fit.last_loss - fit.low_loss
+    reason = "training_loss_rises" if round(rise, 2) > 0 and not fit.overfits else None
+    return Measure(
+        _rounded(rise, "overfitting"), _rounded(spread_, "overfitting"), n, names, reason
+    )
+
+
+def _peaks_at_drops(
+    claim: Mapping[str, Any], runs: Mapping[str, Sequence[Run]], names: tuple[str, ...]
+) -> Measure:
+    """The share of runs (%) that peak within ``window`` epochs after a drop of the learning
+    rate, among the runs that have one; each seed counts as a run."""
+    window = claim.get("window", 1)
+    at, counted = 0, 0
+    for name in names:
+        for run in runs[name]:
+            drops = rate_drops(run["history"])
+            if drops:
+                counted += 1
+                at += any(d <= run["best_epoch"] <= d + window for d in drops)
+    if not counted:
+        return Measure(None, None, 0, names, "no_rate_drop")
+    return Measure(round(100 * at / counted, 1), None, counted, names)
+
+
+def claim_margin(claim: Mapping[str, Any], value: float) -> float:
+    """How far ``value`` lies inside (+) or outside (−) the claim's boundary: above zero for a
+    kind without a value; at most, at least or within ``tolerance`` of the paper's ``value``."""
+    if "value" not in claim:
+        return value
+    paper = claim["value"]
+    margin = {
+        "below": paper - value,
+        "above": value - paper,
+        "approx": claim.get("tolerance", 0.0) - abs(value - paper),
+    }[claim["stated"]]
+    return round(margin, 6)  # so that e.g. 25.5 - 23.8 is 1.7 against a tolerance of 1.7
+
+
+def claim_verdict(claim: Mapping[str, Any], measure: Measure) -> tuple[str, float | None]:
+    """(verdict, margin): "untested" without a measurement; "fails" outright for a reason (a
+    training loss that does not fall); "within seed noise" where the spread is measured and the
+    margin is no larger; else "holds" (margin above zero, or at least zero against a stated
+    value: its boundary counts) or "fails". ``claim`` carries the paper's ``value`` resolved."""
+    if measure.value is None:
+        return "untested", None
+    margin = claim_margin(claim, measure.value)
+    if measure.reason:
+        return "fails", margin
+    if measure.spread is not None and abs(margin) <= measure.spread:
+        return "within seed noise", margin
+    holds = margin >= 0 if "value" in claim else margin > 0
+    return ("holds" if holds else "fails"), margin

@@ -160,8 +160,11 @@ def compare(a: Experiment, b: Experiment, label_a: str, label_b: str) -> Markup:
             acc_text(a),
             acc_text(b),
         )
-    if facts.within_spread(a, b):
-        text += Markup(", a gap no larger than the spread between seeds")
+    exceeds = facts.exceeds_spread(a, b)
+    if exceeds is not None:
+        text += Markup(", a gap {} the spread of the seeds (±{} points)").format(
+            "beyond" if exceeds else "within", fmt_num(facts.spread([a, b]))
+        )
     return text + paper_clause(a, b) + Markup(".")
 
 
@@ -675,10 +678,14 @@ def conclusion(
     exps: Sequence[Experiment],
     tolerance: float,
     comparisons: Sequence[tuple[str, Sequence[Experiment]]],
+    claims: Sequence[Mapping[str, Any]] = (),
 ) -> Markup:
-    """Best model, agreement with the paper, and which comparisons turn out as it says."""
+    """Best model, agreement with the paper, which comparisons turn out as it says, and how its
+    claims (claims.csv rows) fare."""
     text = Markup("{} {}").format(best_sentence(exps), tolerance_sentence(exps, tolerance))
     settled = facts.settled(comparisons)
+    if claims:
+        text += Markup(" ") + claims_count(claims)
     if not settled:
         return text
     differ = [f"“{title}”" for title, same in settled.items() if not same]
@@ -689,6 +696,119 @@ def conclusion(
     if differ:
         text += Markup("; not so {}").format(fmt_list(differ))
     return text + Markup(".")
+
+
+# --- the paper's claims (claims.csv) -------------------------------------------------------------
+
+CLAIMS_CAPTION = Markup(
+    "The paper's claims besides its per-run numbers, checked one by one: what the paper says, "
+    "the test that makes it checkable here, what we measured and the verdict."
+)
+CLAIMS_NOTE = Markup(
+    "Points are differences of best validation accuracy (%), means over seeds. Measured: ± the "
+    "spread over seeds (for a difference, the root sum of squares of the two standard "
+    "deviations); n: the fewest seeds among the experiments involved. A claim is within seed "
+    "noise when every experiment involved has several seeds and the measurement lies no further "
+    "than the spread from the test's boundary; with one seed the noise is not measured, and the "
+    "verdict is holds or fails. Fall-back: how far the validation accuracy falls from one epoch "
+    "to the next, mean over the epochs (our reading of stability)."
+)
+# Why a claim is untested, or fails outright (contract.CLAIM_REASONS).
+CLAIM_REASONS = {
+    "no_results": "not every experiment involved has results",
+    "no_rival": "no other experiment to compare with",
+    "one_epoch": "a run of one epoch has no curve",
+    "no_rate_drop": "no run reaches a drop of the learning rate",
+    "devices_differ": "the runs were timed on different devices",
+    "training_loss_rises": "while the training loss does not fall",
+}
+# A claim's quantity as the test and the measurement name it: (before, unit), by kind.
+CLAIM_QUANTITIES = {
+    "order": ("gap ", " points"),
+    "difference": ("gap ", " points"),
+    "best": ("", " points"),
+    "threshold": ("", "%"),
+    "train_accuracy": ("training accuracy ", "%"),
+    "peak_epoch": ("best epoch ", ""),
+    "overfitting": ("validation loss ", " after its low"),
+    "peak_at_rate_drop": ("", "% of runs"),
+    "ratio": ("", "×"),
+    "stability": ("fall-back ", " points less"),
+}
+CLAIM_TESTS = {  # the kinds without a paper value: what "above zero" means
+    "order": "gap > 0 points",
+    "best": "ahead of every other experiment",
+    "overfitting": "validation loss climbs back, training loss falls",
+    "stability": "less fall-back than the other",
+}
+
+
+def _claim_number(row: Mapping[str, Any], x: float, sign: bool = False) -> str:
+    return fmt_num(x, facts.CLAIM_DECIMALS.get(row["kind"], 1), sign=sign)
+
+
+def claim_test(row: Mapping[str, Any]) -> str:
+    """The test a claim sets: ``gap 7.5 ± 3 points``, ``≤ 20%``, ``best epoch ≤ 7``."""
+    kind = row["kind"]
+    if kind in CLAIM_TESTS:
+        return CLAIM_TESTS[kind]
+    before, unit = CLAIM_QUANTITIES[kind]
+    value = fmt_short(row["paper_value"])
+    bound = {
+        "approx": f"{value} ± {fmt_short(row.get('tolerance') or 0)}",
+        "below": f"≤ {value}",
+        "above": f"≥ {value}",
+    }[row["stated"]]
+    text = f"{before}{bound}{unit}"
+    if kind == "peak_at_rate_drop":
+        text += f" peak within {plural(int(row['window']), 'epoch')} after a rate drop"
+    return text
+
+
+def claim_measured(row: Mapping[str, Any]) -> str:
+    """What we measured: ``gap +6.8 ± 1.2 points (n = 2)``, ``17.2% (n = 1: noise not
+    measured)``, ``4 of 6 runs (66.7%)``; for an untested claim, why."""
+    kind, value, spread, n = row["kind"], row.get("measured"), row.get("spread"), int(row["n"])
+    reason = CLAIM_REASONS.get(row.get("reason") or "", "")
+    if value is None:
+        return f"— ({reason})"
+    if kind == "peak_at_rate_drop":
+        return f"{round(value * n / 100)} of {plural(n, 'run')} ({_claim_number(row, value)}%)"
+    signed = kind in ("order", "difference", "best", "overfitting", "stability")
+    before, unit = CLAIM_QUANTITIES[kind]
+    number = _claim_number(row, value, sign=signed)
+    if spread is not None:
+        number += f" ± {_claim_number(row, spread)}"
+    text = f"{before}{number}{unit}"
+    if kind == "best":
+        text += f" ahead of {row['experiments'].split()[-1]}"
+    if reason:
+        text += f", {reason}"
+    return text + (f" (n = {n})" if n > 1 else " (n = 1: noise not measured)")
+
+
+def claims_count(rows: Sequence[Mapping[str, Any]]) -> Markup:
+    """``Of the paper's 19 claims, 12 hold here, 3 fail, 2 are within seed noise and 2 could
+    not be tested.``"""
+    counts = Counter(r["verdict"] for r in rows)
+    words = {
+        "holds": ("holds here", "hold here"),
+        "fails": ("fails", "fail"),
+        "within seed noise": ("is within seed noise", "are within seed noise"),
+        "untested": ("could not be tested", "could not be tested"),
+    }
+    parts = [f"{counts[v]} {w[counts[v] != 1]}" for v, w in words.items() if counts[v]]
+    return Markup("Of the paper's {}, {}.").format(
+        plural(len(rows), "checked claim"), fmt_list(parts)
+    )
+
+
+def claims_paragraph(table: Any, rows: Sequence[Mapping[str, Any]]) -> Markup:
+    """The text before the claims table."""
+    return Markup(
+        "Besides its per-run numbers, the paper makes claims about how the runs compare: {} "
+        "checks each of them against this regeneration's results. {}"
+    ).format(ref(table), claims_count(rows))
 
 
 # --- references ----------------------------------------------------------------------------------

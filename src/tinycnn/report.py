@@ -1,9 +1,9 @@
 """Render the regenerated paper: one self-contained HTML file, then a PDF with WeasyPrint.
 
 Inputs are those of docs/report-contract.md, files only: the aggregate folder (experiments.csv,
-epochs.csv, settings.json, architectures.json, figures.json and its PNGs; runs.csv through the
-provenance), the config snapshot (the paper's numbers and the report's settings), the packed
-data's stats.json and classes.tsv, the augmentation preview grids, and provenance
+epochs.csv, settings.json, architectures.json, claims.csv, figures.json and its PNGs; runs.csv
+through the provenance), the config snapshot (the paper's numbers and the report's settings),
+the packed data's stats.json and classes.tsv, the augmentation preview grids, and provenance
 (``collect_provenance``). What a run was trained with, and its model's layers, come from what
 the run recorded, never from today's config or model code; nothing here imports torch.
 
@@ -152,6 +152,7 @@ class Results:
     settings: dict[str, dict[str, Any]]
     architectures: dict[str, dict[str, Any]]
     figures: list[dict[str, Any]]
+    claims: list[dict[str, Any]]
 
     @classmethod
     def load(cls, folder: Path) -> Results:
@@ -167,6 +168,7 @@ class Results:
             _read_json(path("settings")),
             _read_json(path("architectures")),
             _read_json(path("figures_json")),
+            _records(_read_csv(path("claims"))),
         )
 
     def history(self, experiment: str) -> list[dict[str, Any]]:
@@ -324,6 +326,26 @@ def reproduction_table(
         rows,
         prose.reproduction_note(partial, tolerance),
         "results",
+    )
+
+
+def claims_table(numbering: Numbering, claims: Sequence[Mapping]) -> Table:
+    """The paper's claims (claims.csv), one row each: statement, test, measured, verdict."""
+    rows = [
+        Row(
+            [c["statement"], prose.claim_test(c), prose.claim_measured(c), c["verdict"]],
+            "verdict-" + c["verdict"].replace(" ", "-"),
+            c["id"],
+        )
+        for c in claims
+    ]
+    return Table(
+        *numbering.next("Table"),
+        prose.CLAIMS_CAPTION,
+        [Column("the paper says"), Column("test"), Column("measured"), Column("verdict")],
+        rows,
+        prose.CLAIMS_NOTE,
+        "claims",
     )
 
 
@@ -507,6 +529,7 @@ def build_context(
                     section.figures.append(comparison.figure)
     subsets = prose.subsets(exps, settings)
     table = reproduction_table(numbering, exps, subsets, tolerance)
+    claims = claims_table(numbering, results.claims) if results.claims else None
     leftover = [s for k, v in specs.items() if k not in ("curves", "comparison") for s in v]
     leftover += comparison_specs.values()  # comparison figures the config no longer names
     order = [*SUMMARY_KINDS, *(s["kind"] for s in leftover)]
@@ -544,6 +567,7 @@ def build_context(
         "recipe": recipe,
         "sections": sections,
         "results_table": table,
+        "claims_table": claims,
         "summary_figures": summary_figures,
         "curves": curves,
         "software": software,
@@ -556,7 +580,8 @@ def build_context(
             "modes": prose.modes(exps, subsets, stats["train"], config["augmentation"].get("seed")),
             "schedules": prose.schedules(exps, settings),
             "summary": summary,
-            "conclusion": prose.conclusion(exps, tolerance, settled),
+            "claims": prose.claims_paragraph(claims, results.claims) if claims else None,
+            "conclusion": prose.conclusion(exps, tolerance, settled, results.claims),
         },
         "stats": stats,
         "image_size": IMAGE_SIZE,
@@ -567,6 +592,7 @@ def build_context(
         "models": list(dict.fromkeys(e["model"] for e in exps)),
         "n_runs": len(exps),
         "summary_number": f"2.{len(sections) + 2}",
+        "claims_number": f"2.{len(sections) + 3}",
         "provenance": provenance,
         "references": prose.references(config),
         "cite": prose.CITE,
