@@ -77,6 +77,29 @@ def test_dry_run_of_the_paper_lists_the_data_jobs(tmp_path):
         assert written_settings == training_settings(config, experiment)
 
 
+def test_dry_run_of_the_ablations_lists_their_train_jobs(tmp_path):
+    """presets/ablations.yaml: the paper's 11 jobs and one GPU job per variant that trains, by
+    the same rules (settings, train); a variant that only changes `reported` adds none."""
+    preset = str(ROOT / "presets" / "ablations.yaml")
+    result = snakemake(
+        "-n", "--cores", "8", "--resources", "gpu=1", "--configfile", preset, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout + result.stderr
+    counts = job_counts(out)
+    assert counts["train"] == 13 and counts["settings"] == 13 and counts["aggregate"] == 1
+    jobs = {
+        re.search(r"wildcards: experiment=([^,\s]+)", job)[1]: job
+        for job in out.split("rule train:")[1:]
+    }
+    assert len(jobs) == 13 and all("gpu=1" in job for job in jobs.values())
+    for variant in ("augmentation_draw_m1__online", "augmentation_draw_m4__online"):
+        assert f"--settings results/paper/settings/{variant}.json --seed 0" in jobs[variant]
+        assert f"results/paper/runs/{variant}/seed0/summary.json" in jobs[variant]
+        # Mode online: the variant reads no materialized set.
+        assert "--augmented" not in jobs[variant]
+
+
 def test_local_archive_replaces_the_urls(tmp_path):
     result = snakemake(
         "-n", "--cores", "1", "--config", "data={'archive': 'mine/tin.zip'}", cwd=tmp_path
