@@ -170,7 +170,10 @@ def _check_config(args: argparse.Namespace) -> None:
         config = deep_merge(config, _read_config_file(path))
     validate(config)
     extra = len(experiment_entries(config)) - len(config["experiments"])
-    more = f" and {extra} ablation variant{'s' * (extra != 1)} that train" if extra else ""
+    variants = (
+        "1 ablation variant that trains" if extra == 1 else f"{extra} ablation variants that train"
+    )
+    more = f" and {variants}" if extra else ""
     print(f"config OK: {len(config['experiments'])} experiments{more}")
 
 
