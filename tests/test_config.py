@@ -451,6 +451,8 @@ def test_ablation_variants_differ_from_their_base_exactly_in_the_overridden_keys
     assert [v.experiment for v in trained] == [
         "augmentation_draw_m1__online",
         "augmentation_draw_m4__online",
+        "batch_norm_m1__batch_norm",
+        "batch_norm_m4__batch_norm",
     ]
     assert list(experiment_entries(config)) == [*paper_config["experiments"], *(
         v.experiment for v in trained)]  # fmt: skip
@@ -458,7 +460,9 @@ def test_ablation_variants_differ_from_their_base_exactly_in_the_overridden_keys
         base, variant = (_flat(training_settings(config, e)) for e in (v.base, v.experiment))
         assert set(base) == set(variant)
         changed = {key for key in base if base[key] != variant[key]}
-        assert changed == {("name",), *_flat(v.overrides)}
+        # The model's registry key (`arch`) follows its name.
+        derived = {("arch",)} if "model" in v.overrides else set()
+        assert changed == {("name",), *_flat(v.overrides), *derived}
         assert all(variant[key] == value for key, value in _flat(v.overrides).items())
         assert (
             resolve_experiment(config, v.experiment)["seeds"]
@@ -469,6 +473,8 @@ def test_ablation_variants_differ_from_their_base_exactly_in_the_overridden_keys
     assert {(v.question, v.variant, v.experiment, v.reported) for v in untrained} == {
         ("augmentation_draw_m1", "base", "m1_lr1e-3", "best"),
         ("augmentation_draw_m4", "base", "m4_lr1e-3", "best"),
+        ("batch_norm_m1", "base", "m1_lr1e-3", "best"),
+        ("batch_norm_m4", "base", "m4_lr1e-3", "best"),
         ("reported_epoch_m1", "base", "m1_lr1e-3", "best"),
         ("reported_epoch_m1", "last", "m1_lr1e-3", "last"),
         ("reported_epoch_m4", "base", "m4_lr1e-3", "best"),

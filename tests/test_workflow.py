@@ -87,17 +87,20 @@ def test_dry_run_of_the_ablations_lists_their_train_jobs(tmp_path):
     assert result.returncode == 0, result.stderr
     out = result.stdout + result.stderr
     counts = job_counts(out)
-    assert counts["train"] == 13 and counts["settings"] == 13 and counts["aggregate"] == 1
+    assert counts["train"] == 15 and counts["settings"] == 15 and counts["aggregate"] == 1
     jobs = {
         re.search(r"wildcards: experiment=([^,\s]+)", job)[1]: job
         for job in out.split("rule train:")[1:]
     }
-    assert len(jobs) == 13 and all("gpu=1" in job for job in jobs.values())
+    assert len(jobs) == 15 and all("gpu=1" in job for job in jobs.values())
     for variant in ("augmentation_draw_m1__online", "augmentation_draw_m4__online"):
         assert f"--settings results/paper/settings/{variant}.json --seed 0" in jobs[variant]
         assert f"results/paper/runs/{variant}/seed0/summary.json" in jobs[variant]
         # Mode online: the variant reads no materialized set.
         assert "--augmented" not in jobs[variant]
+    for variant in ("batch_norm_m1__batch_norm", "batch_norm_m4__batch_norm"):
+        assert f"--settings results/paper/settings/{variant}.json --seed 0" in jobs[variant]
+        assert "--augmented set1=" in jobs[variant] and "--augmented set2=" in jobs[variant]
 
 
 def test_local_archive_replaces_the_urls(tmp_path):
