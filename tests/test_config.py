@@ -441,6 +441,9 @@ def _ablations(paper_config):
 def test_the_paper_has_no_ablation_jobs(paper_config):
     assert paper_config["ablations"] == {}
     assert list(experiment_entries(paper_config)) == list(paper_config["experiments"])
+    # `combine` is set only where an ablation sets it: the paper's settings files stay as they were.
+    for name in paper_config["experiments"]:
+        assert "combine" not in training_settings(paper_config, name)["augmentation"]
 
 
 def test_ablation_variants_differ_from_their_base_exactly_in_the_overridden_keys(paper_config):
@@ -451,6 +454,8 @@ def test_ablation_variants_differ_from_their_base_exactly_in_the_overridden_keys
     assert [v.experiment for v in trained] == [
         "augmentation_draw_m1__online",
         "augmentation_draw_m4__online",
+        "both_sets_m1__random_per_image",
+        "both_sets_m1__sequential",
         "batch_norm_m1__batch_norm",
         "batch_norm_m4__batch_norm",
     ]
@@ -458,10 +463,16 @@ def test_ablation_variants_differ_from_their_base_exactly_in_the_overridden_keys
         v.experiment for v in trained)]  # fmt: skip
     for v in trained:
         base, variant = (_flat(training_settings(config, e)) for e in (v.base, v.experiment))
-        assert set(base) == set(variant)
-        changed = {key for key in base if base[key] != variant[key]}
-        # The model's registry key (`arch`) follows its name.
+        changed = {key for key in base.keys() | variant.keys() if base.get(key) != variant.get(key)}
+        # What follows from an override: the model's registry key (`arch`) from its name, the
+        # sets' ops (copied from augmentation.sets) from the sets.
         derived = {("arch",)} if "model" in v.overrides else set()
+        if "sets" in v.overrides.get("augmentation", {}):
+            derived |= {k for k in changed if k[:2] == ("augmentation", "ops")}
+            ops = training_settings(config, v.experiment)["augmentation"]["ops"]
+            assert ops == {
+                s: config["augmentation"]["sets"][s] for s in v.overrides["augmentation"]["sets"]
+            }
         assert changed == {("name",), *_flat(v.overrides), *derived}
         assert all(variant[key] == value for key, value in _flat(v.overrides).items())
         assert (
@@ -473,6 +484,7 @@ def test_ablation_variants_differ_from_their_base_exactly_in_the_overridden_keys
     assert {(v.question, v.variant, v.experiment, v.reported) for v in untrained} == {
         ("augmentation_draw_m1", "base", "m1_lr1e-3", "best"),
         ("augmentation_draw_m4", "base", "m4_lr1e-3", "best"),
+        ("both_sets_m1", "base", "m1_lr1e-3", "best"),
         ("batch_norm_m1", "base", "m1_lr1e-3", "best"),
         ("batch_norm_m4", "base", "m4_lr1e-3", "best"),
         ("reported_epoch_m1", "base", "m1_lr1e-3", "best"),

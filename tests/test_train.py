@@ -776,6 +776,30 @@ def test_both_modes_train_on_2n_images_an_epoch(
     assert summary["resolved"]["augmentation"]["mode"] == mode
 
 
+@pytest.mark.parametrize("mode", ["fixed", "online"])
+def test_random_per_image_trains_on_n_images_an_epoch(
+    demo: SimpleNamespace,
+    demo_config: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    mode: str,
+) -> None:
+    """augmentation.combine random_per_image: each image once an epoch, through one set."""
+    n = 10 * NUM_CLASSES
+    exp = experiment(
+        demo_config,
+        epochs=1,
+        subset={"train_per_class": 10, "val_per_class": 5},
+        augmentation={"mode": mode, "combine": "random_per_image"},
+    )
+    train, *_ = load_data(exp, 0, demo.packed, demo.augmented, torch.device("cpu"))
+    assert len(train) == n
+    summary = run(exp, 0, demo, tmp_path)
+    err = capsys.readouterr().err
+    assert f"{n} training images an epoch ({mode} set1+set2, random_per_image)" in err
+    assert summary["resolved"]["augmentation"]["combine"] == "random_per_image"
+
+
 # --- GPU ---------------------------------------------------------------------------------------
 
 

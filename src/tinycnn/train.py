@@ -150,15 +150,19 @@ def load_data(
     train_idx = _subset(np.asarray(packed["train_labels"]), subset.get("train_per_class"))
     val_idx = _subset(np.asarray(packed["val_labels"]), subset.get("val_per_class"))
     labels = np.asarray(packed["train_labels"])[train_idx]
+    # Absent from the settings unless set, so that the runs before it existed keep theirs.
+    combine = aug.get("combine", "concat")
     if aug["mode"] == "fixed":
         missing = [s for s in aug["sets"] if s not in augmented]
         if missing:
             raise UserError(f"no materialized array given for augmentation set(s) {missing}")
         arrays = [open_array(augmented[s], "augment")[train_idx] for s in aug["sets"]]
-        train = FixedTrainData(arrays, labels, seed=seed, device=device)
+        train = FixedTrainData(arrays, labels, seed=seed, device=device, combine=combine)
     else:
         images = np.asarray(packed["train_images"][train_idx])
-        train = OnlineTrainData(images, labels, pipelines, seed=seed, device=device)
+        train = OnlineTrainData(
+            images, labels, pipelines, seed=seed, device=device, combine=combine
+        )
     val_x = torch.from_numpy(np.asarray(packed["val_images"][val_idx])).to(device)
     val_y = torch.from_numpy(np.asarray(packed["val_labels"])[val_idx]).long().to(device)
     norm = _normalization(pipelines, packed["stats"])
@@ -627,11 +631,14 @@ def train_run(
             where = f"epoch {state.epoch}" + (f", step {state.step}" if state.step else "")
             _log(f"resuming {name} seed {seed} from {checkpoint_path} at {where}")
         params = count_parameters(state.model)
+        aug = settings["augmentation"]
+        combine = aug.get("combine", "concat")
         _log(
             f"{name} seed {seed}: {settings['model']} ({params:,} parameters) on "
             f"{device_name(device)}, {len(train):,} training images an epoch "
-            f"({settings['augmentation']['mode']} {'+'.join(settings['augmentation']['sets'])}), "
-            f"{len(val_y):,} validation images; {numerics}"
+            f"({aug['mode']} {'+'.join(aug['sets'])}"
+            + ("" if combine == "concat" else f", {combine}")
+            + f"), {len(val_y):,} validation images; {numerics}"
         )
         if stop.signum is not None:
             raise Interrupted(
