@@ -31,6 +31,7 @@ from tinycnn.augment import (
     normalize,
     parse_set,
     preview_grid,
+    split_samples,
     stream_seed,
     write_augmented,
     write_preview,
@@ -517,6 +518,26 @@ def test_random_per_image_serves_each_image_once_through_a_drawn_set() -> None:
     assert sorted(ys.tolist()) == sorted(labels.tolist())
     with pytest.raises(UserError, match=r"augmentation\.combine: unknown 'sometimes'"):
         FixedTrainData([images, other], labels, seed=0, combine="sometimes")
+
+
+def test_a_held_out_split_of_the_augmented_samples() -> None:
+    """validation.source augmented_split: a seeded share of the k·N samples held out, the rest
+    served; another set's copy of a held-out image may stay in training (the leak)."""
+    kept, held = split_samples(40, 0.1, seed=2)
+    assert len(held) == 4 and len(kept) == 36
+    assert sorted([*kept.tolist(), *held.tolist()]) == list(range(40))
+    assert torch.equal(split_samples(40, 0.1, seed=2)[1], held)  # the same split every time
+    assert not torch.equal(split_samples(40, 0.1, seed=3)[1], held)
+    images, labels = nhwc(digit_images(20)), np.arange(20) % 7
+    data = FixedTrainData([images, 255 - images], labels, seed=0, samples=kept)
+    assert len(data) == 36
+    x, y = collect(data, 1, shuffle=True)
+    served = sorted(bytes(v.numpy()) for v in x)
+    every = torch.from_numpy(np.concatenate([images, 255 - images])).permute(0, 3, 1, 2)
+    assert served == sorted(bytes(every[i].numpy()) for i in kept.tolist())
+    assert sorted(y.tolist()) == sorted(np.tile(labels, 2)[kept.numpy()].tolist())
+    with pytest.raises(UserError, match=r"needs augmentation\.combine concat"):
+        FixedTrainData([images, images], labels, seed=0, samples=kept, combine="random_per_image")
 
 
 @pytest.mark.gpu

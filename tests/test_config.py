@@ -458,6 +458,8 @@ def test_ablation_variants_differ_from_their_base_exactly_in_the_overridden_keys
         "both_sets_m1__sequential",
         "batch_norm_m1__batch_norm",
         "batch_norm_m4__batch_norm",
+        "validation_m1__augmented_split",
+        "validation_m4__augmented_split",
     ]
     assert list(experiment_entries(config)) == [*paper_config["experiments"], *(
         v.experiment for v in trained)]  # fmt: skip
@@ -487,6 +489,8 @@ def test_ablation_variants_differ_from_their_base_exactly_in_the_overridden_keys
         ("both_sets_m1", "base", "m1_lr1e-3", "best"),
         ("batch_norm_m1", "base", "m1_lr1e-3", "best"),
         ("batch_norm_m4", "base", "m4_lr1e-3", "best"),
+        ("validation_m1", "base", "m1_lr1e-3", "best"),
+        ("validation_m4", "base", "m4_lr1e-3", "best"),
         ("reported_epoch_m1", "base", "m1_lr1e-3", "best"),
         ("reported_epoch_m1", "last", "m1_lr1e-3", "last"),
         ("reported_epoch_m4", "base", "m4_lr1e-3", "best"),
@@ -553,6 +557,19 @@ def test_ablation_mistakes_name_the_question_and_variant(paper_config, mutate, e
     message = _error(config)
     assert expected in message
     assert "Traceback" not in message
+
+
+def test_a_held_out_split_needs_the_materialized_sets(paper_config):
+    config = copy.deepcopy(paper_config)
+    variant = {"validation": {"source": "augmented_split"}, "augmentation": {"mode": "online"}}
+    config["ablations"] = {"q": {"title": "t", "base": "m1_set1", "variants": {"v": variant}}}
+    assert (
+        "ablations.q.variants.v.validation: source augmented_split holds out materialized "
+        "samples: it needs augmentation mode fixed and combine concat (here: mode online, "
+        "combine concat)"
+    ) in _error(config)
+    config["ablations"]["q"]["variants"]["v"]["augmentation"]["mode"] = "fixed"
+    validate(config)
 
 
 def test_an_ablation_variant_that_overrides_nothing_is_refused(paper_config):

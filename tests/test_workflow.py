@@ -87,13 +87,13 @@ def test_dry_run_of_the_ablations_lists_their_train_jobs(tmp_path):
     assert result.returncode == 0, result.stderr
     out = result.stdout + result.stderr
     counts = job_counts(out)
-    assert counts["train"] == 17 and counts["settings"] == 17 and counts["aggregate"] == 1
+    assert counts["train"] == 19 and counts["settings"] == 19 and counts["aggregate"] == 1
     assert counts["augment"] == 3  # set1, set2, and set1_then_set2 of the `both sets` question
     jobs = {
         re.search(r"wildcards: experiment=([^,\s]+)", job)[1]: job
         for job in out.split("rule train:")[1:]
     }
-    assert len(jobs) == 17 and all("gpu=1" in job for job in jobs.values())
+    assert len(jobs) == 19 and all("gpu=1" in job for job in jobs.values())
     sequential = jobs["both_sets_m1__sequential"]
     assert "--augmented set1_then_set2=" in sequential and "--augmented set1=" not in sequential
     for variant in ("augmentation_draw_m1__online", "augmentation_draw_m4__online"):

@@ -57,3 +57,16 @@ def variants(config: Mapping[str, Any]) -> list[Variant]:
 def trained(config: Mapping[str, Any]) -> list[Variant]:
     """The variants that train (override a setting): one experiment each."""
     return [v for v in variants(config) if v.overrides]
+
+
+def leaks(config: Mapping[str, Any], v: Variant) -> bool:
+    """Whether a reading validates on a held-out split of the augmented training samples
+    (``validation: {source: augmented_split}``, its own, its base's or the recipe's): another
+    augmented copy of each held-out image is trained on, so its accuracy is not a validation
+    accuracy."""
+    entry = config["experiments"][v.base]
+    for where in (v.overrides, entry, config.get("training") or {}):
+        source = (where.get("validation") or {}).get("source")
+        if source is not None:
+            return source == "augmented_split"
+    return False

@@ -306,6 +306,7 @@ def ablations_table(
                 "experiment": v.experiment,
                 "overrides": "; ".join(_overrides(overrides)),
                 "reported": v.reported,
+                "leak": ablations.leaks(config, v),
                 "n_seeds": int(e["n_seeds"]) if e else 0,
                 "accuracy_mean": mean,
                 "accuracy_std": e[f"{metric}_std"] if e else None,

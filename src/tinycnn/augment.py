@@ -187,11 +187,20 @@ def _samples(seed: int, epoch: int, n: int, k: int, combine: str, shuffle: bool)
     return sets[order] * n + order
 
 
+def split_samples(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(kept, held out): ``n`` samples split at random (stream (seed, "validation split")),
+    ``round(fraction * n)`` of them held out (at least one), each part in ascending order."""
+    order = torch.randperm(n, generator=_generator(stream_seed(seed, "validation split")))
+    held = max(1, round(fraction * n))
+    return order[held:].sort().values, order[:held].sort().values
+
+
 class FixedTrainData:
     """Mode ``fixed``: materialized sets (uint8 N, H, W, 3 each) concatenated, on ``device``.
 
     ``labels`` are the N training labels; sample ``k * N + i`` is image i through set k.
-    ``combine`` (:data:`COMBINE`) says which samples make up an epoch.
+    ``combine`` (:data:`COMBINE`) says which samples make up an epoch; ``samples`` (concat
+    only) keeps only those samples of the k·N view (the rest held out for validation).
     """
 
     def __init__(
@@ -202,7 +211,10 @@ class FixedTrainData:
         seed: int,
         device: torch.device | str = "cpu",
         combine: str = "concat",
+        samples: torch.Tensor | None = None,
     ) -> None:
+        if samples is not None and combine != "concat":
+            raise UserError("a held-out validation split needs augmentation.combine concat")
         if len({a.shape for a in arrays}) != 1 or arrays[0].shape[0] != len(labels):
             raise UserError(
                 f"augmented sets differ in shape or from the {len(labels)} labels: "
@@ -211,9 +223,12 @@ class FixedTrainData:
         self.images = torch.from_numpy(np.concatenate(arrays)).to(device)  # (2N, H, W, C)
         self.labels = torch.from_numpy(np.tile(labels, len(arrays))).long().to(device)
         self.seed, self.sets, self.combine = seed, len(arrays), combine
+        self.kept = None if samples is None else torch.as_tensor(samples).long()
         _samples(seed, 0, 1, self.sets, combine, False)  # an unknown combine fails here
 
     def __len__(self) -> int:
+        if self.kept is not None:
+            return len(self.kept)
         n = len(self.labels)
         return n if self.combine == "concat" else n // self.sets
 
@@ -224,7 +239,10 @@ class FixedTrainData:
 
         ``start`` skips the epoch's first batches (a run resumed mid-epoch)."""
         n = len(self.labels) // self.sets
-        samples = _samples(self.seed, epoch, n, self.sets, self.combine, shuffle)
+        if self.kept is not None:
+            samples = self.kept[_order(self.seed, epoch, len(self.kept), shuffle)]
+        else:
+            samples = _samples(self.seed, epoch, n, self.sets, self.combine, shuffle)
         for index in samples.split(batch_size)[start:]:
             index = index.to(self.images.device)
             yield self.images[index].permute(0, 3, 1, 2), self.labels[index]

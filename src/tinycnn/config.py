@@ -41,6 +41,7 @@ RECIPE_KEYS = (
     "device",
     "precision",
     "compile",
+    "validation",
 )
 MAX_REPORTED = 10
 
@@ -177,7 +178,33 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
         for name in comparison.get("experiments", []):
             if name not in config.get("experiments", {}):
                 problems.append(f"report.comparisons.{i}.experiments: unknown experiment {name!r}")
-    return problems + _claim_problems(config) + _ablation_problems(config)
+    problems += _claim_problems(config) + _ablation_problems(config)
+    return problems or _split_problems(config)
+
+
+def _split_problems(config: Mapping[str, Any]) -> list[str]:
+    """A held-out split of the augmented samples needs them materialized and concatenated;
+    each line names the experiment, or the question and variant."""
+    where = {name: f"experiments.{name}" for name in config["experiments"]}
+    where.update(
+        {
+            v.experiment: f"ablations.{v.question}.variants.{v.variant}"
+            for v in ablations.trained(config)
+        }
+    )
+    problems = []
+    for name in experiment_entries(config):
+        settings = resolve_experiment(config, name)
+        aug = settings["augmentation"]
+        if (settings.get("validation") or {}).get("source") == "augmented_split" and (
+            aug["mode"] != "fixed" or aug.get("combine", "concat") != "concat"
+        ):
+            problems.append(
+                f"{where[name]}.validation: source augmented_split holds out materialized "
+                "samples: it needs augmentation mode fixed and combine concat (here: mode "
+                f"{aug['mode']}, combine {aug.get('combine', 'concat')})"
+            )
+    return problems
 
 
 def _claim_problems(config: Mapping[str, Any]) -> list[str]:

@@ -162,7 +162,8 @@ CLAIMS_CSV_COLUMNS = (
 # the base first (variant "base"), then each variant. `experiment`: whose runs it reads (the
 # variant's own, <question>__<variant>, or the base's for a variant that changes only
 # `reported`); `overrides`: what it changes, as `key.path=value` joined by "; " (empty for the
-# base); `reported`: best or last (the epoch whose validation accuracy is read); `accuracy_*`
+# base); `reported`: best or last (the epoch whose validation accuracy is read); `leak`: it
+# validates on held-out augmented training samples (validation.source augmented_split); `accuracy_*`
 # over its seeds (n_seeds; 0 and empty accuracy without results); `paper_*` the base's paper
 # numbers; `gap`: accuracy_mean − paper_accuracy; `closes_gap`: within report.tolerance of the
 # paper (as experiments.csv's within_tolerance); `narrows_gap` (variants only): nearer the paper
@@ -174,6 +175,7 @@ ABLATIONS_CSV_COLUMNS = (
     "experiment",
     "overrides",
     "reported",
+    "leak",
     "n_seeds",
     "accuracy_mean",
     "accuracy_std",

@@ -838,9 +838,22 @@ def ablation_verdict(row: Mapping[str, Any]) -> str:
         return "—"
     if row["variant"] == "base":
         return "within tolerance" if row["closes_gap"] else "beyond tolerance"
+    leak = " (a leak)" if _leaks(row) else ""
     if row["closes_gap"]:
-        return "yes"
-    return "narrows it" if row.get("narrows_gap") else "no"
+        return "yes" + leak
+    return "narrows it" + leak if row.get("narrows_gap") else "no"
+
+
+def _leaks(row: Mapping[str, Any]) -> bool:
+    return str(row.get("leak")).lower() == "true"
+
+
+LEAK_SENTENCE = Markup(
+    " This reading is a leak: it validates on held-out augmented copies of training images "
+    "whose other augmented copies the model trains on. If it explains the paper's number, that "
+    "number was measured on images the model had, in effect, trained on, not on the official "
+    "validation images."
+)
 
 
 def ablation_caption(rows: Sequence[Mapping[str, Any]]) -> Markup:
@@ -905,9 +918,10 @@ def ablation_sentence(rows: Sequence[Mapping[str, Any]]) -> Markup:
     else:
         verdict = "it narrows the gap without closing it"
     names = fmt_list([f"{r['variant']} ({ablation_changes(r)})" for r in closest])
+    leak = LEAK_SENTENCE if any(_leaks(r) for r in closest) else Markup("")
     return Markup(
         "The reading closest to the paper's {} is {}: {}, Δ {} points, against the base's {} "
-        "(Δ {}); {}.{}"
+        "(Δ {}); {}.{}{}"
     ).format(
         paper,
         names,
@@ -916,6 +930,7 @@ def ablation_sentence(rows: Sequence[Mapping[str, Any]]) -> Markup:
         _reading_accuracy(base) if base.get("n_seeds") else "—",
         fmt_diff(base.get("gap")),
         verdict,
+        leak,
         tail,
     )
 

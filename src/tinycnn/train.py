@@ -45,7 +45,14 @@ from tqdm import tqdm
 
 from tinycnn import checkpoint
 from tinycnn.atomic import atomic_path, read_digest, sha256_file, write_json, write_text
-from tinycnn.augment import FixedTrainData, OnlineTrainData, Pipeline, normalize, parse_set
+from tinycnn.augment import (
+    FixedTrainData,
+    OnlineTrainData,
+    Pipeline,
+    normalize,
+    parse_set,
+    split_samples,
+)
 from tinycnn.contract import METRIC_COLUMNS
 from tinycnn.errors import UserError
 from tinycnn.gpu_lease import lease_gpu, visible_gpu_uuids
@@ -152,11 +159,29 @@ def load_data(
     labels = np.asarray(packed["train_labels"])[train_idx]
     # Absent from the settings unless set, so that the runs before it existed keep theirs.
     combine = aug.get("combine", "concat")
+    validation = settings.get("validation") or {}
+    split = validation.get("source", "official") == "augmented_split"
+    if split and (aug["mode"] != "fixed" or combine != "concat"):
+        raise UserError(
+            "validation.source augmented_split holds out materialized samples: it needs "
+            "augmentation mode fixed and combine concat"
+        )
     if aug["mode"] == "fixed":
         missing = [s for s in aug["sets"] if s not in augmented]
         if missing:
             raise UserError(f"no materialized array given for augmentation set(s) {missing}")
         arrays = [open_array(augmented[s], "augment")[train_idx] for s in aug["sets"]]
+        if split:
+            # Augment first, then hold out a share of the augmented samples: another augmented
+            # copy of a held-out image stays in training (the leak this reading asks about).
+            keep, held = split_samples(
+                len(arrays) * len(labels), validation.get("fraction", 0.1), seed
+            )
+            train = FixedTrainData(arrays, labels, seed=seed, device=device, samples=keep)
+            held = held.to(train.images.device)
+            val_x, val_y = train.images[held].permute(0, 3, 1, 2), train.labels[held]
+            norm = _normalization(pipelines, packed["stats"])
+            return train, val_x, val_y, norm, len(packed["classes"])
         train = FixedTrainData(arrays, labels, seed=seed, device=device, combine=combine)
     else:
         images = np.asarray(packed["train_images"][train_idx])
