@@ -669,6 +669,7 @@ def test_ablation_tables_cell_by_cell(html: str) -> None:
         assert sentence in text
     assert "the readings the paper leaves open tried one at a time" in text
     assert "Table 7, Table 8 and Table 9 set every reading beside the base" in text
+    assert text.count("Closes the gap: within the tolerance of 3.0 points") == 1  # one note
 
 
 def test_no_ablations_no_ablations_section(render: Render, aggregate: Path, tmp_path: Path) -> None:

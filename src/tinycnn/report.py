@@ -380,7 +380,7 @@ def ablation_tables(
                 *(Column("n", "num"), Column("Δ", "num"), Column("closes the gap?")),
             ],
             cells,
-            prose.ablations_note(tolerance),
+            prose.ablations_note(tolerance) if not out else None,  # said once, under the first
             "ablations",
             question,
         )
