@@ -670,6 +670,14 @@ def test_ablation_tables_cell_by_cell(html: str) -> None:
     assert "the readings the paper leaves open tried one at a time" in text
     assert "Table 7, Table 8 and Table 9 set every reading beside the base" in text
     assert text.count("Closes the gap: within the tolerance of 3.0 points") == 1  # one note
+    bases = {r["question"]: r for r in ABLATIONS if r["variant"] == "base"}
+    draw, split = (f"“{bases[q]['title']}”" for q in ("draw_m4", "split_m4"))
+    assert (
+        f"Of the 3 questions the paper leaves open and tried in Section 2.8, 2 have a reading "
+        f"that closes the gap its base leaves to the paper's number: {draw} and {split}. For "
+        f"{split} that reading is a leak, validation on held-out augmented copies of training "
+        "images, not a reading of the paper's method."
+    ) in text
 
 
 def test_no_ablations_no_ablations_section(render: Render, aggregate: Path, tmp_path: Path) -> None:

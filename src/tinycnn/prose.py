@@ -935,6 +935,37 @@ def ablation_sentence(rows: Sequence[Mapping[str, Any]]) -> Markup:
     )
 
 
+def ablations_summary(groups: Sequence[Sequence[Mapping[str, Any]]], number: str) -> Markup:
+    """The conclusion's sentence on the ablations: how many questions have a reading, the
+    closest to the paper, that closes the gap its base leaves, which, and which of those leak.
+    ``groups``: each question's rows of ablations.csv, the base first."""
+
+    def closer(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+        if rows[0].get("closes_gap"):
+            return None
+        return next((r for r in rows[1:] if r.get("closest") and r.get("closes_gap")), None)
+
+    closing = [(rows[0]["title"], r) for rows in groups if (r := closer(rows))]
+    what = "the one question" if len(groups) == 1 else f"the {len(groups)} questions"
+    if not closing:
+        return Markup(
+            "Of {} the paper leaves open and tried in Section {}, no reading closes the gap its "
+            "base leaves to the paper's number."
+        ).format(what, number)
+    text = Markup("Of {} the paper leaves open and tried in Section {}, {} {} a reading that "
+                  "closes the gap its base leaves to the paper's number: {}.").format(
+        what, number, len(closing), "has" if len(closing) == 1 else "have",
+        fmt_list([f"“{title}”" for title, _ in closing]),
+    )  # fmt: skip
+    leaking = [title for title, r in closing if _leaks(r)]
+    if leaking:
+        text += Markup(
+            " For {} that reading is a leak, validation on held-out augmented copies of "
+            "training images, not a reading of the paper's method."
+        ).format(fmt_list([f"“{title}”" for title in leaking]))
+    return text
+
+
 def ablations_paragraph(tables: Sequence[Any]) -> Markup:
     """The text before the ablation tables."""
     return Markup(

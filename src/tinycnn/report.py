@@ -625,6 +625,9 @@ def build_context(
             "summary": summary,
             "claims": prose.claims_paragraph(claims, results.claims) if claims else None,
             "ablations": prose.ablations_paragraph([t for t, _ in ablations]),
+            "ablations_summary": prose.ablations_summary(
+                [rows for _, rows in ablations], f"2.{len(sections) + 3 + bool(claims)}"
+            ),
             "conclusion": prose.conclusion(exps, tolerance, settled, results.claims),
         },
         "stats": stats,
