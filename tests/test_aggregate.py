@@ -21,7 +21,7 @@ from PIL import Image
 from report_fixtures import architecture
 
 from tinycnn.aggregate import aggregate, within_tolerance
-from tinycnn.config import deep_merge, training_settings, validate
+from tinycnn.config import deep_merge, experiment_entries, training_settings, validate
 from tinycnn.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,6 +138,26 @@ CLAIMS = [
 ]  # fmt: skip
 CLAIM_COLUMNS = ["id", "kind", "statement", "experiments", "paper_value", "stated", "tolerance"]
 CLAIM_COLUMNS += ["window", "measured", "spread", "n", "margin", "verdict", "reason"]
+# Questions with known answers on RUNS below: `draw` has a variant that trained (two seeds) and
+# one that reads the base's last epoch; `lr` a variant without runs.
+ABLATIONS = {
+    "draw": {
+        "title": "Drawn once or every epoch",
+        "base": "two_seeds",
+        "variants": {"online": {"augmentation": {"mode": "online"}}, "last": {"reported": "last"}},
+    },
+    "lr": {
+        "title": "A lower rate",
+        "base": "approx",
+        "variants": {
+            "low": {"optimizer": {"lr": 1e-4}},
+            "split": {"validation": {"source": "augmented_split"}},
+        },
+    },
+}
+ABLATION_COLUMNS = ["question", "title", "variant", "experiment", "overrides", "reported"]
+ABLATION_COLUMNS += ["leak", "n_seeds", "accuracy_mean", "accuracy_std", "paper_accuracy"]
+ABLATION_COLUMNS += ["paper_stated", "gap", "closes_gap", "narrows_gap", "closest"]
 PARAMETERS = {"M1": 535_290, "AlexNet": 61_110_850}
 # (experiment, seed): validation accuracy per epoch, and wall seconds of the run.
 RUNS = {
@@ -145,13 +165,15 @@ RUNS = {
     ("two_seeds", 1): ([25.0, 33.0, 35.0], 36.0),
     ("approx", 0): ([10.0, 18.5, 17.0], 12.0),
     ("below", 0): ([5.0, 12.0, 11.0], 300.0),
+    ("draw__online", 0): ([20.0, 29.0, 28.0], 30.0),
+    ("draw__online", 1): ([22.0, 31.0, 30.0], 30.0),
 }
 
 
 @pytest.fixture(scope="module")
 def config() -> dict[str, Any]:
     base = yaml.safe_load((ROOT / "config.yaml").read_text())
-    cfg = {**base, "experiments": EXPERIMENTS}
+    cfg = {**base, "experiments": EXPERIMENTS, "ablations": ABLATIONS}
     report = {"tolerance": 3.0, "comparisons": COMPARISONS, "claims": CLAIMS}
     cfg["report"] = deep_merge(base["report"], report)
     validate(cfg)
@@ -176,7 +198,7 @@ def write_run(root: Path, config: dict[str, Any], experiment: str, seed: int) ->
         for e, acc in enumerate(val_acc, start=1)
     ]
     best = max(rows, key=lambda r: r["val_acc"])
-    model = config["experiments"][experiment]["model"]
+    model = experiment_entries(config)[experiment]["model"]
     summary = {
         "experiment": experiment,
         "model": model,
@@ -297,7 +319,8 @@ def test_within_tolerance(diff: float, stated: str | None, expected: bool | None
 def test_epochs_table(out: Path) -> None:
     epochs = read(out, "epochs")
     assert list(epochs.columns) == EPOCH_COLUMNS
-    assert len(epochs) == sum(len(acc) for acc, _ in RUNS.values())
+    paper_runs = [acc for (e, _), (acc, _) in RUNS.items() if e in EXPERIMENTS]
+    assert len(epochs) == sum(map(len, paper_runs))
     first = epochs[(epochs["experiment"] == "two_seeds") & (epochs["seed"] == 1)]
     assert list(first["val_acc"]) == RUNS["two_seeds", 1][0]
     assert list(epochs["experiment"].drop_duplicates()) == ["approx", "two_seeds", "below"]
@@ -361,10 +384,51 @@ def test_claims_table(out: Path) -> None:
     assert rows["bound"]["statement"] == CLAIMS[1]["statement"]
 
 
+def test_ablations_table(out: Path) -> None:
+    """Each question's base, then its variants; the variants' runs in no other table."""
+    table = read(out, "ablations")
+    assert list(table.columns) == ABLATION_COLUMNS
+    rows = {(r["question"], r["variant"]): r for r in table.to_dict("records")}
+    assert list(rows) == [("draw", "base"), ("draw", "online"), ("draw", "last"),
+                          ("lr", "base"), ("lr", "low"), ("lr", "split")]  # fmt: skip
+    # Validation on held-out augmented training samples is a leak, and said so.
+    assert [key for key, r in rows.items() if r["leak"]] == [("lr", "split")]
+    assert rows["lr", "split"]["overrides"] == "validation.source=augmented_split"
+    base, online, last = rows["draw", "base"], rows["draw", "online"], rows["draw", "last"]
+    # The base: best epochs 31 and 35 (mean 33.0) against the paper's 30: +3.0, within 3.
+    assert base["experiment"] == "two_seeds" and pd.isna(base["overrides"])
+    assert (base["n_seeds"], base["accuracy_mean"], base["gap"]) == (2, 33.0, 3.0)
+    assert base["accuracy_std"] == pytest.approx(2.828427)
+    assert base["closes_gap"] and math.isnan(base["narrows_gap"]) and not base["closest"]
+    # Online: its own runs, best epochs 29 and 31: 30.0, the paper's number.
+    assert (
+        online["experiment"] == "draw__online" and online["overrides"] == "augmentation.mode=online"
+    )
+    assert (online["n_seeds"], online["accuracy_mean"], online["gap"]) == (2, 30.0, 0.0)
+    assert online["closes_gap"] and online["narrows_gap"] and online["closest"]
+    assert online["paper_accuracy"] == 30.0 and online["paper_stated"] == "exact"
+    # Last: the base's runs, last epochs 30 and 35: 32.5, nearer than the base.
+    assert last["experiment"] == "two_seeds" and last["overrides"] == "reported=last"
+    assert (last["reported"], last["n_seeds"], last["accuracy_mean"]) == ("last", 2, 32.5)
+    assert last["narrows_gap"] and not last["closest"]
+    # A variant without runs: no accuracy, no verdict; the base is then the closest.
+    low = rows["lr", "low"]
+    assert low["n_seeds"] == 0 and math.isnan(low["accuracy_mean"]) and math.isnan(low["gap"])
+    assert math.isnan(low["closes_gap"]) and math.isnan(low["closest"])
+    assert rows["lr", "base"]["closest"]
+
+
+def test_ablation_runs_stay_out_of_the_papers_tables(out: Path) -> None:
+    for name in ("runs", "experiments", "epochs"):
+        assert "draw__online" not in set(read(out, name)["experiment"])
+    assert "curves_draw__online" not in (out / "figures.json").read_text()
+
+
 def test_same_data_same_bytes(out: Path, config: dict[str, Any], run_dirs: list[Path]) -> None:
     again = out.parent / "again"
     aggregate(run_dirs, config, again)
-    names = ("runs.csv", "experiments.csv", "epochs.csv", "claims.csv", "figures.json")
+    names = ("runs.csv", "experiments.csv", "epochs.csv", "claims.csv", "ablations.csv")
+    names += ("figures.json",)
     for name in (*names, "settings.json", "architectures.json"):
         assert (again / name).read_bytes() == (out / name).read_bytes()
     png = "figures/curves_two_seeds.png"
@@ -466,7 +530,8 @@ def test_experiment_not_in_config(
 
 def test_duplicate_run(config: dict[str, Any], run_dirs: list[Path], tmp_path: Path) -> None:
     with pytest.raises(UserError, match="both hold experiment 'below' with seed 0"):
-        aggregate([*run_dirs, run_dirs[0]], config, tmp_path / "out")
+        below = next(d for d in run_dirs if d.parent.name == "below")
+        aggregate([*run_dirs, below], config, tmp_path / "out")
 
 
 def test_no_runs(config: dict[str, Any], tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from tinycnn.augment import (
     normalize,
     parse_set,
     preview_grid,
+    split_samples,
     stream_seed,
     write_augmented,
     write_preview,
@@ -490,6 +491,55 @@ def test_online_train_data_draws_anew_each_epoch() -> None:
         OnlineTrainData(images, labels, [set1, crop], seed=0)
 
 
+def test_random_per_image_serves_each_image_once_through_a_drawn_set() -> None:
+    """combine: random_per_image, "one set at random per image and epoch": N samples an epoch,
+    image i through the set drawn for it (from (seed, "combine", epoch)), fixed and online."""
+    images, labels = nhwc(digit_images(20)), np.arange(20) % 7
+    other = 255 - images
+    fixed = FixedTrainData([images, other], labels, seed=5, combine="random_per_image")
+    set1, set2 = parse_set("set1", SET1), parse_set("set2", SET2)
+    online = OnlineTrainData(images, labels, [set1, set2], seed=5, combine="random_per_image")
+    both = OnlineTrainData(images, labels, [set1, set2], seed=5)  # concat: the same draws
+    assert len(fixed) == len(online) == 20 and len(both) == 40
+    chosen = torch.randint(2, (20,), generator=gen(stream_seed(5, "combine", 3)))
+    assert 0 < int(chosen.sum()) < 20  # both sets occur
+    x, y = collect(fixed, 3, shuffle=False)
+    expected = np.where(chosen.numpy()[:, None, None, None] == 1, other, images)
+    assert np.array_equal(nhwc(x), expected) and torch.equal(y, torch.from_numpy(labels))
+    xo, yo = collect(online, 3, shuffle=False)
+    xb, _ = collect(both, 3, shuffle=False)
+    for i in range(20):
+        assert torch.equal(xo[i], xb[20 * int(chosen[i]) + i]), i
+    assert torch.equal(yo, torch.from_numpy(labels))
+    assert torch.equal(collect(fixed, 3, shuffle=False)[0], x)  # reproducible per epoch
+    assert not torch.equal(collect(fixed, 4, shuffle=False)[0], x)  # drawn anew
+    xs, ys = collect(fixed, 3, shuffle=True)  # shuffled: the same samples, labels kept
+    assert sorted(map(bytes, nhwc(xs))) == sorted(map(bytes, nhwc(x)))
+    assert sorted(ys.tolist()) == sorted(labels.tolist())
+    with pytest.raises(UserError, match=r"augmentation\.combine: unknown 'sometimes'"):
+        FixedTrainData([images, other], labels, seed=0, combine="sometimes")
+
+
+def test_a_held_out_split_of_the_augmented_samples() -> None:
+    """validation.source augmented_split: a seeded share of the k·N samples held out, the rest
+    served; another set's copy of a held-out image may stay in training (the leak)."""
+    kept, held = split_samples(40, 0.1, seed=2)
+    assert len(held) == 4 and len(kept) == 36
+    assert sorted([*kept.tolist(), *held.tolist()]) == list(range(40))
+    assert torch.equal(split_samples(40, 0.1, seed=2)[1], held)  # the same split every time
+    assert not torch.equal(split_samples(40, 0.1, seed=3)[1], held)
+    images, labels = nhwc(digit_images(20)), np.arange(20) % 7
+    data = FixedTrainData([images, 255 - images], labels, seed=0, samples=kept)
+    assert len(data) == 36
+    x, y = collect(data, 1, shuffle=True)
+    served = sorted(bytes(v.numpy()) for v in x)
+    every = torch.from_numpy(np.concatenate([images, 255 - images])).permute(0, 3, 1, 2)
+    assert served == sorted(bytes(every[i].numpy()) for i in kept.tolist())
+    assert sorted(y.tolist()) == sorted(np.tile(labels, 2)[kept.numpy()].tolist())
+    with pytest.raises(UserError, match=r"needs augmentation\.combine concat"):
+        FixedTrainData([images, images], labels, seed=0, samples=kept, combine="random_per_image")
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize(("ops", "identical"), [(SET1, 0.8), (SET2, 0.999)], ids=["set1", "set2"])
@@ -514,18 +564,19 @@ def test_resize_float_path_within_one_grey_level_of_the_uint8_kernel(images: tor
     assert diff.max() <= 1 and (diff == 0).float().mean() >= 0.8
 
 
+@pytest.mark.parametrize("combine", ["concat", "random_per_image"])
 @pytest.mark.parametrize("mode", ["fixed", "online"])
-def test_batches_can_start_mid_epoch(mode):
+def test_batches_can_start_mid_epoch(mode, combine):
     images = torch.randint(0, 256, (40, 16, 16, 3), dtype=torch.uint8).numpy()
     labels = np.arange(40) % 4
     if mode == "fixed":
-        data = FixedTrainData([images, images[::-1].copy()], labels, seed=3)
+        data = FixedTrainData([images, images[::-1].copy()], labels, seed=3, combine=combine)
     else:
         pipeline = parse_set("s", [{"op": "random_horizontal_flip", "p": 0.5}])
-        data = OnlineTrainData(images, labels, [pipeline, pipeline], seed=3)
+        data = OnlineTrainData(images, labels, [pipeline, pipeline], seed=3, combine=combine)
     full = list(data.batches(2, 16))
     tail = list(data.batches(2, 16, start=2))
-    assert len(full) == 5 and len(tail) == 3
+    assert len(full) == (5 if combine == "concat" else 3) and len(tail) == len(full) - 2
     for (x, y), (x2, y2) in zip(full[2:], tail, strict=True):
         assert torch.equal(x, x2) and torch.equal(y, y2)
 

@@ -37,6 +37,10 @@ EXPECTED = {
     "resnet34": 21_387_272,
     "resnet34_preact": 21_385_480,
     "densenet161": 26_913_800,
+    # Batch normalization after every convolution (the ablation): each conv's bias gone, the
+    # normalization's scale and shift added, so c more parameters per conv of c channels.
+    "m1_bn": 584_120 + 16 + 16 + 32,
+    "m4_bn": 2_343_080 + 32 + 32 + 64 + 64 + 64 + 128,
 }
 
 
@@ -51,7 +55,11 @@ def test_registry_holds_the_config_architectures():
 
     config = yaml.safe_load(CONFIG.read_text())
     assert sorted(MODELS) == sorted(EXPECTED)
-    assert {m["arch"] for m in config["models"].values()} == set(MODELS)
+    # The paper's seven in config.yaml; the batch-normalized M1 and M4 in the ablations preset.
+    ablations = yaml.safe_load((CONFIG.parent / "presets" / "ablations.yaml").read_text())
+    paper = {m["arch"] for m in config["models"].values()}
+    assert paper | {m["arch"] for m in ablations["models"].values()} == set(MODELS)
+    assert len(paper) == 7
 
 
 @pytest.mark.parametrize("arch", sorted(EXPECTED))
@@ -112,6 +120,28 @@ def test_ting_models_layers(arch, channels):
     assert [r.layer for r in rows[-3:]] == ["Flatten", "FC-ReLU(256)", "FC(200)"]
     assert rows[-3].output_shape == (channels[-1] * 8 * 8,)
     assert sum(r.parameters for r in rows) == EXPECTED[arch]
+
+
+@pytest.mark.parametrize("arch", ["m1", "m4"])
+def test_batch_norm_variants_normalize_after_every_convolution(models, arch):
+    """m1_bn, m4_bn: the plain model's layers, shapes and head, with Conv (no bias) then
+    BatchNorm then ReLU wherever the plain model has a ConvReLU; nowhere else."""
+    plain, bn = models[arch], models[f"{arch}_bn"]
+    assert [n for n, _ in plain.named_children()] == [n for n, _ in bn.named_children()]
+    for (name, a), b in zip(plain.named_children(), bn.children(), strict=True):
+        if isinstance(a, nn.Sequential) and isinstance(a[0], nn.Conv2d):
+            conv, norm, relu = b
+            assert isinstance(norm, nn.BatchNorm2d) and isinstance(relu, nn.ReLU), name
+            assert conv.bias is None and norm.num_features == a[0].out_channels, name
+            assert (conv.in_channels, conv.out_channels) == (a[0].in_channels, a[0].out_channels)
+            assert (conv.kernel_size, conv.padding) == (a[0].kernel_size, a[0].padding), name
+        else:
+            assert not any(isinstance(m, nn.BatchNorm2d) for m in b.modules()), name
+            assert type(a) is type(b) and count_parameters(a) == count_parameters(b), name
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert bn.eval()(x).shape == plain.eval()(x).shape == (2, 200)
+    assert build_model(f"{arch}_bn", num_classes=10).eval()(x).shape == (2, 10)
 
 
 def test_alexnet_is_torchvision_plus_a_linear_head(models):

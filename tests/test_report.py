@@ -24,11 +24,18 @@ import yaml
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from report_fixtures import CLAIMS, CLAIMS_SHOWN, LAYERS, architecture
+from report_fixtures import (
+    ABLATIONS,
+    ABLATIONS_SHOWN,
+    CLAIMS,
+    CLAIMS_SHOWN,
+    LAYERS,
+    architecture,
+)
 
 from tinycnn import facts, formatting, prose
 from tinycnn.config import training_settings
-from tinycnn.contract import CLAIMS_CSV_COLUMNS
+from tinycnn.contract import ABLATIONS_CSV_COLUMNS, CLAIMS_CSV_COLUMNS
 from tinycnn.provenance import collect_provenance, config_hash
 from tinycnn.report import render_html, render_pdf
 
@@ -230,6 +237,9 @@ def aggregate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "architectures.json").write_text(json.dumps(_architectures()))
     pd.DataFrame(CLAIMS, columns=list(CLAIMS_CSV_COLUMNS)).to_csv(
         folder / "claims.csv", index=False
+    )
+    pd.DataFrame(ABLATIONS, columns=list(ABLATIONS_CSV_COLUMNS)).to_csv(
+        folder / "ablations.csv", index=False
     )
     figures = _figures(config)
     (folder / "figures.json").write_text(json.dumps(figures, indent=2))
@@ -641,6 +651,42 @@ def test_no_claims_no_claims_section(render: Render, aggregate: Path, tmp_path: 
     pd.DataFrame(columns=list(CLAIMS_CSV_COLUMNS)).to_csv(folder / "claims.csv", index=False)
     html = render(tmp_path / "paper.html", folder=folder).read_text()
     assert "claims" not in _html_tables(html) and "checked claims" not in _plain(html)
+
+
+def test_ablation_tables_cell_by_cell(html: str) -> None:
+    """Where the differences come from: one table per question of ablations.csv, its readings
+    in order (the closest marked), and one computed sentence naming the closest reading."""
+    assert "<h3>2.8&ensp;Where the differences come from</h3>" in html  # after 2.7, the claims
+    tables = _html_tables(html)["ablations"]
+    assert len(tables) == len(ABLATIONS_SHOWN)
+    text = _plain(html)
+    for table, (question, (cells, sentence)) in zip(tables, ABLATIONS_SHOWN.items(), strict=True):
+        assert table["head"] == ["reading", "changes", "ours", "n", "Δ", "closes the gap?"]
+        assert _cells(table) == [[c.replace("−", "\u2212") for c in row] for row in cells]
+        marked = [attrs.get("class") == "closest" for attrs, _ in table["rows"]]
+        rows = [r for r in ABLATIONS if r["question"] == question]
+        assert marked == [bool(r["closest"]) for r in rows]
+        assert sentence in text
+    assert "the readings the paper leaves open tried one at a time" in text
+    assert "Table 7, Table 8 and Table 9 set every reading beside the base" in text
+    assert text.count("Closes the gap: within the tolerance of 3.0 points") == 1  # one note
+    bases = {r["question"]: r for r in ABLATIONS if r["variant"] == "base"}
+    draw, split = (f"“{bases[q]['title']}”" for q in ("draw_m4", "split_m4"))
+    assert (
+        f"Of the 3 questions the paper leaves open and tried in Section 2.8, 2 have a reading "
+        f"that closes the gap its base leaves to the paper's number: {draw} and {split}. For "
+        f"{split} that reading is a leak, validation on held-out augmented copies of training "
+        "images, not a reading of the paper's method."
+    ) in text
+
+
+def test_no_ablations_no_ablations_section(render: Render, aggregate: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "aggregate"
+    shutil.copytree(aggregate, folder)
+    pd.DataFrame(columns=list(ABLATIONS_CSV_COLUMNS)).to_csv(folder / "ablations.csv", index=False)
+    html = render(tmp_path / "paper.html", folder=folder).read_text()
+    assert "ablations" not in _html_tables(html)
+    assert "Where the differences come from" not in html and "leaves open" not in _plain(html)
 
 
 def test_every_reason_has_words() -> None:

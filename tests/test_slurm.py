@@ -283,19 +283,20 @@ def test_demo_pipeline_on_a_real_slurm(local_slurm: Path, tmp_path: Path):
     jobs = {r["JobIDRaw"]: r for r in rows}
     train = {j: r for j, r in jobs.items() if r["Comment"].startswith("rule_train_")}
     others = {j: r for j, r in jobs.items() if j not in train}
-    # 11 runs, two of them twice (interrupted, then resumed).
-    assert len(train) == 13, rows
+    # 11 runs and the demo's ablation variant (tests/slurm/preset.yaml), two of them twice
+    # (interrupted, then resumed).
+    assert len(train) == 14, rows
     for r in train.values():
         assert r["Partition"] == "gpu", r
         assert "gres/gpu=1" in r["ReqTRES"] and "gres/gpu=1" in r["AllocTRES"], r
     states = sorted(r["State"].split()[0] for r in train.values())
-    assert states == ["CANCELLED"] + ["COMPLETED"] * 11 + ["FAILED"], states
+    assert states == ["CANCELLED"] + ["COMPLETED"] * 12 + ["FAILED"], states
     assert others and all(
         "gpu" not in r["ReqTRES"] and r["Partition"] == "cpu" for r in others.values()
     ), others
     sbatch = re.findall(r"^sbatch call: (sbatch .*)$", out, flags=re.M)
     train_calls = [c for c in sbatch if "--comment rule_train_" in c]
-    assert len(train_calls) == 13 and len(sbatch) == len(jobs), sbatch
+    assert len(train_calls) == 14 and len(sbatch) == len(jobs), sbatch
     for call in train_calls:
         assert " -p gpu " in call and " --gpus=1" in call, call
         assert "--cpus-per-gpu=4" in call and "--signal=USR1@300" in call, call
@@ -314,7 +315,7 @@ def test_demo_pipeline_on_a_real_slurm(local_slurm: Path, tmp_path: Path):
         m = START_LINE.search(experiment_log.read_text())
         assert m, experiment_log
         started[m["job"]] = m["gpu"]
-    assert len(started) == 11 and set(started) <= set(train), (started, train)
+    assert len(started) == 12 and set(started) <= set(train), (started, train)
     assert set(started.values()) == {"0", "1"}, started
 
     def span(job: str) -> tuple[datetime, datetime]:

@@ -776,6 +776,57 @@ def test_both_modes_train_on_2n_images_an_epoch(
     assert summary["resolved"]["augmentation"]["mode"] == mode
 
 
+@pytest.mark.parametrize("mode", ["fixed", "online"])
+def test_random_per_image_trains_on_n_images_an_epoch(
+    demo: SimpleNamespace,
+    demo_config: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    mode: str,
+) -> None:
+    """augmentation.combine random_per_image: each image once an epoch, through one set."""
+    n = 10 * NUM_CLASSES
+    exp = experiment(
+        demo_config,
+        epochs=1,
+        subset={"train_per_class": 10, "val_per_class": 5},
+        augmentation={"mode": mode, "combine": "random_per_image"},
+    )
+    train, *_ = load_data(exp, 0, demo.packed, demo.augmented, torch.device("cpu"))
+    assert len(train) == n
+    summary = run(exp, 0, demo, tmp_path)
+    err = capsys.readouterr().err
+    assert f"{n} training images an epoch ({mode} set1+set2, random_per_image)" in err
+    assert summary["resolved"]["augmentation"]["combine"] == "random_per_image"
+
+
+def test_validation_on_a_split_of_the_augmented_training_data(
+    demo: SimpleNamespace, demo_config: dict[str, Any]
+) -> None:
+    """validation.source augmented_split: augment first, then hold out 10% of the 2N augmented
+    samples as the validation images (the leak the ablation names); the official validation
+    images are not used."""
+    n = 10 * NUM_CLASSES
+    exp = experiment(
+        demo_config,
+        subset={"train_per_class": 10, "val_per_class": 5},
+        validation={"source": "augmented_split"},
+    )
+    cpu = torch.device("cpu")
+    train, val_x, val_y, norm, _ = load_data(exp, 0, demo.packed, demo.augmented, cpu)
+    assert len(val_y) == 2 * n // 10 and len(train) == 2 * n - len(val_y)
+    held = {bytes(x.numpy()) for x in val_x}
+    served = {bytes(x.numpy()) for batch, _ in train.batches(1, 64) for x in batch}
+    assert not held & served and norm is not None
+    official = load_data(experiment(demo_config, subset=exp["subset"]), 0, demo.packed,
+                         demo.augmented, cpu)  # fmt: skip
+    assert len(official[2]) == 5 * NUM_CLASSES
+    online = experiment(demo_config, validation={"source": "augmented_split"},
+                        augmentation={"mode": "online"})  # fmt: skip
+    with pytest.raises(UserError, match="needs augmentation mode fixed"):
+        load_data(online, 0, demo.packed, demo.augmented, cpu)
+
+
 # --- GPU ---------------------------------------------------------------------------------------
 
 

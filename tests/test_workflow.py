@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
-from tinycnn.config import training_settings
+from tinycnn.config import deep_merge, experiment_entries, resolve_experiment, training_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -77,6 +77,35 @@ def test_dry_run_of_the_paper_lists_the_data_jobs(tmp_path):
         assert written_settings == training_settings(config, experiment)
 
 
+def test_dry_run_of_the_ablations_lists_their_train_jobs(tmp_path):
+    """presets/ablations.yaml: the paper's 11 jobs and one GPU job per variant that trains, by
+    the same rules (settings, train); a variant that only changes `reported` adds none."""
+    preset = str(ROOT / "presets" / "ablations.yaml")
+    result = snakemake(
+        "-n", "--cores", "8", "--resources", "gpu=1", "--configfile", preset, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout + result.stderr
+    counts = job_counts(out)
+    assert counts["train"] == 19 and counts["settings"] == 19 and counts["aggregate"] == 1
+    assert counts["augment"] == 3  # set1, set2, and set1_then_set2 of the `both sets` question
+    jobs = {
+        re.search(r"wildcards: experiment=([^,\s]+)", job)[1]: job
+        for job in out.split("rule train:")[1:]
+    }
+    assert len(jobs) == 19 and all("gpu=1" in job for job in jobs.values())
+    sequential = jobs["both_sets_m1__sequential"]
+    assert "--augmented set1_then_set2=" in sequential and "--augmented set1=" not in sequential
+    for variant in ("augmentation_draw_m1__online", "augmentation_draw_m4__online"):
+        assert f"--settings results/paper/settings/{variant}.json --seed 0" in jobs[variant]
+        assert f"results/paper/runs/{variant}/seed0/summary.json" in jobs[variant]
+        # Mode online: the variant reads no materialized set.
+        assert "--augmented" not in jobs[variant]
+    for variant in ("batch_norm_m1__batch_norm", "batch_norm_m4__batch_norm"):
+        assert f"--settings results/paper/settings/{variant}.json --seed 0" in jobs[variant]
+        assert "--augmented set1=" in jobs[variant] and "--augmented set2=" in jobs[variant]
+
+
 def test_local_archive_replaces_the_urls(tmp_path):
     result = snakemake(
         "-n", "--cores", "1", "--config", "data={'archive': 'mine/tin.zip'}", cwd=tmp_path
@@ -136,13 +165,12 @@ def demo_runs(workdir: Path) -> list[Path]:
 
 
 def demo_seeds() -> dict[str, list[int]]:
-    """The seeds of each demo experiment, as the demo preset sets them."""
-    preset = yaml.safe_load(Path(DEMO).read_text())
-    default = preset.get("training", {}).get("seeds", [0])
-    return {
-        name: (preset["experiments"].get(name) or {}).get("seeds", default)
-        for name in _paper_experiments()
-    }
+    """The seeds of each demo experiment that trains (its ablation variant's included), as the
+    demo preset resolves them."""
+    config = deep_merge(
+        yaml.safe_load((ROOT / "config.yaml").read_text()), yaml.safe_load(Path(DEMO).read_text())
+    )
+    return {name: resolve_experiment(config, name)["seeds"] for name in experiment_entries(config)}
 
 
 @demo_timeout
@@ -167,7 +195,9 @@ def test_demo_trains_every_run_from_its_settings_file(demo):
     runs = demo_runs(demo)
     expected = sorted(f"{e}/seed{s}" for e, seeds in demo_seeds().items() for s in seeds)
     assert [f"{r.parent.name}/{r.name}" for r in runs] == expected
-    assert len(runs) == 13  # 11 experiments, two of them with two seeds
+    # 11 experiments, two of them with two seeds, and the ablation variant of one of those two
+    assert len(runs) == 15
+    assert demo_seeds()["augmentation_draw__online"] == [0, 1]
     for run in runs:
         summary = json.loads((run / "summary.json").read_text())
         metrics = list(csv.DictReader((run / "metrics.csv").open()))
@@ -196,6 +226,8 @@ def test_demo_paper_agrees_with_the_table_and_the_metrics(demo):
     for run in demo_runs(demo):
         summary = json.loads((run / "summary.json").read_text())
         summaries.setdefault(summary["experiment"], []).append(summary)
+    # The ablation variant's runs are in ablations.csv only.
+    variant_runs = summaries.pop("augmentation_draw__online")
     for experiment, seeds in summaries.items():
         row = table[experiment]
         best = [s["best_val_acc"] for s in seeds]
@@ -220,6 +252,24 @@ def test_demo_paper_agrees_with_the_table_and_the_metrics(demo):
     two_seeds = next(c for c in claims if c["id"] == "augmentation_m1")  # both with two seeds
     assert int(two_seeds["n"]) == 2 and two_seeds["spread"] != ""
     assert (demo / "results/demo/paper.html").read_text().count("data:image/png;base64") >= 13
+    # The demo's ablation: the base, drawn online (its own two runs), the base's last epochs.
+    ablations = list(csv.DictReader((demo / "results/demo/aggregate/ablations.csv").open()))
+    rows = {r["variant"]: r for r in ablations}
+    assert [r["variant"] for r in ablations] == ["base", "online", "last"]
+    assert {r["question"] for r in ablations} == {"augmentation_draw"}
+    online = [s["best_val_acc"] for s in variant_runs]
+    assert int(rows["online"]["n_seeds"]) == len(online) == 2
+    assert float(rows["online"]["accuracy_mean"]) == pytest.approx(np.mean(online))
+    assert all(s["resolved"]["augmentation"]["mode"] == "online" for s in variant_runs)
+    last = [s["final_val_acc"] for s in summaries["m1_set1"]]
+    assert rows["last"]["experiment"] == "m1_set1"
+    assert float(rows["last"]["accuracy_mean"]) == pytest.approx(np.mean(last))
+    assert float(rows["base"]["accuracy_mean"]) == pytest.approx(
+        float(table["m1_set1"]["best_val_acc_mean"])
+    )
+    assert sum(r["closest"] == "True" for r in ablations) >= 1
+    assert "Where the differences come from" in text
+    assert "augmentation.mode=online" in text and "reported=last" in text
 
 
 @demo_timeout
@@ -292,8 +342,9 @@ def test_demo_another_archive_reruns_the_data_and_every_run(demo):
     dry = snakemake("-n", "--cores", "2", "--configfile", DEMO, str(edited), cwd=demo)
     counts = job_counts(dry.stdout + dry.stderr)
     assert counts["download"] == counts["pack"] == 1 and counts["augment"] == 2
-    runs = sum(len(seeds) for seeds in demo_seeds().values())  # 13: two experiments have two
-    assert counts["preview"] == 2 and counts["train"] == runs == 13, counts
+    # 15: two experiments have two seeds, and so has the ablation variant of one of them
+    runs = sum(len(seeds) for seeds in demo_seeds().values())
+    assert counts["preview"] == 2 and counts["train"] == runs == 15, counts
 
 
 @demo_timeout

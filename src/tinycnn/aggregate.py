@@ -12,6 +12,8 @@ folder, as docs/report-contract.md specifies:
 - ``settings.json``: every experiment's recorded resolved settings;
 - ``architectures.json``: every architecture's recorded description and layer table;
 - ``claims.csv``: every claim of ``report.claims`` measured, with its verdict;
+- ``ablations.csv``: every question of ``ablations``, each variant beside its base and the
+  paper (the variants' own runs appear in no other table);
 - ``figures/*.png`` and ``figures.json`` (see :mod:`tinycnn.figures`).
 
 It imports no torch: everything it knows about a run, the run wrote down.
@@ -28,9 +30,10 @@ from typing import Any
 
 import pandas as pd
 
-from tinycnn import facts
+from tinycnn import ablations, facts
 from tinycnn.atomic import write_json, write_text
 from tinycnn.contract import (
+    ABLATIONS_CSV_COLUMNS,
     AGGREGATE_FILES,
     ARCHITECTURE_KEYS,
     CLAIMS_CSV_COLUMNS,
@@ -59,6 +62,15 @@ def _scheduler(scheduler: Mapping[str, Any] | None) -> str:
     return f"{scheduler['name']}({scheduler['step_size']}, {scheduler['gamma']})"
 
 
+def _models(config: Mapping[str, Any]) -> dict[str, str]:
+    """The model of every experiment that trains: the config's, then the ablation variants'
+    (their own `model`, else their base's)."""
+    models = {name: entry["model"] for name, entry in config["experiments"].items()}
+    for v in ablations.trained(config):
+        models[v.experiment] = v.overrides.get("model", models[v.base])
+    return models
+
+
 def _read_run(run_dir: Path, config: Mapping[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
     """The summary and the metrics of one run folder, checked against the config."""
     summary_path, metrics_path = run_dir / "summary.json", run_dir / "metrics.csv"
@@ -78,14 +90,14 @@ def _read_run(run_dir: Path, config: Mapping[str, Any]) -> tuple[dict[str, Any],
             "by an older version of the training step; train the run again"
         )
     _check_architecture(summary["architecture"], summary_path)
-    experiment = summary["experiment"]
-    if experiment not in config["experiments"]:
+    experiment, models = summary["experiment"], _models(config)
+    if experiment not in models:
         raise UserError(
             f"{summary_path}: experiment {experiment!r} is not defined in the config "
-            f"(it defines: {', '.join(config['experiments'])}); add it to `experiments` "
+            f"(it defines: {', '.join(models)}); add it to `experiments` (or `ablations`) "
             "or leave this run folder out"
         )
-    model = config["experiments"][experiment]["model"]
+    model = models[experiment]
     if summary["model"] != model:
         raise UserError(
             f"{summary_path}: the run trained model {summary['model']!r}, but the config now "
@@ -258,6 +270,70 @@ def claims_table(
     return frame
 
 
+def _overrides(overrides: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """A variant's overrides as ``key.path=value`` (values as JSON)."""
+    out = []
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and value:
+            out += _overrides(value, f"{prefix}{key}.")
+        else:
+            out.append(f"{prefix}{key}={json.dumps(value)}".replace('"', ""))
+    return out
+
+
+def ablations_table(
+    config: Mapping[str, Any], experiments: pd.DataFrame, tolerance: float
+) -> pd.DataFrame:
+    """ablations.csv: per question of the config's ``ablations``, the base and each variant,
+    read from ``experiments`` (experiments.csv's rows of the paper's experiments and of the
+    variants that trained), beside the base's paper number."""
+    exps = {e["experiment"]: e for e in _records(experiments)}
+    rows = []
+    for v in ablations.variants(config):
+        paper = config["experiments"][v.base].get("paper") or {}
+        e = exps.get(v.experiment)
+        metric = "best_val_acc" if v.reported == "best" else "final_val_acc"
+        mean = e[f"{metric}_mean"] if e else None
+        overrides = dict(v.overrides)
+        if v.reported != "best":
+            overrides[ablations.REPORTED_KEY] = v.reported
+        gap = _diff(mean, paper.get("accuracy")) if mean is not None else math.nan
+        rows.append(
+            {
+                "question": v.question,
+                "title": v.title,
+                "variant": v.variant,
+                "experiment": v.experiment,
+                "overrides": "; ".join(_overrides(overrides)),
+                "reported": v.reported,
+                "leak": ablations.leaks(config, v),
+                "n_seeds": int(e["n_seeds"]) if e else 0,
+                "accuracy_mean": mean,
+                "accuracy_std": e[f"{metric}_std"] if e else None,
+                "paper_accuracy": paper.get("accuracy"),
+                "paper_stated": paper.get("stated"),
+                "gap": gap,
+                "closes_gap": within_tolerance(gap, paper.get("stated"), tolerance),
+                "distance": facts.distance_to_paper(gap, paper.get("stated")),
+            }
+        )
+    for question in dict.fromkeys(r["question"] for r in rows):
+        group = [r for r in rows if r["question"] == question]
+        base = group[0]["distance"]
+        distances = [r["distance"] for r in group if r["distance"] is not None]
+        for r in group:
+            d = r.pop("distance")
+            r["narrows_gap"] = (
+                None if r["variant"] == "base" or d is None or base is None else d < base
+            )
+            r["closest"] = None if d is None else d == min(distances)
+    frame = pd.DataFrame(rows, columns=list(ABLATIONS_CSV_COLUMNS))
+    frame["n_seeds"] = frame["n_seeds"].astype("Int64")
+    for column in ("closes_gap", "narrows_gap", "closest"):
+        frame[column] = frame[column].astype("boolean")
+    return frame
+
+
 def _without_seed(resolved: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in resolved.items() if k not in ("seed", "seeds")}
 
@@ -325,8 +401,29 @@ def aggregate(run_dirs: Sequence[Path], config: Mapping[str, Any], out_dir: Path
         folders[key] = run_dir
         summaries[key] = summary
         metrics[key] = frame.assign(experiment=key[0], seed=key[1]).loc[:, list(EPOCHS_CSV_COLUMNS)]
+    # The ablation variants' runs go to ablations.csv only; the paper's tables keep its runs.
+    variant_summaries = [
+        s for s in summaries.values() if s["experiment"] not in config["experiments"]
+    ]
+    summaries = {k: s for k, s in summaries.items() if k[0] in config["experiments"]}
+    if not summaries:
+        raise UserError("no run folders of the config's experiments to aggregate: train them first")
+    tolerance = config["report"]["tolerance"]
     runs = runs_table(list(summaries.values()), config)
-    experiments = experiments_table(runs, config["report"]["tolerance"])
+    experiments = experiments_table(runs, tolerance)
+    ablation_experiments = experiments
+    if variant_summaries:
+        models = _models(config)
+        variants_config = {
+            **config,
+            "experiments": {
+                s["experiment"]: {"model": models[s["experiment"]]} for s in variant_summaries
+            },
+        }
+        variant_runs = runs_table(variant_summaries, variants_config)
+        ablation_experiments = pd.concat(
+            [experiments, experiments_table(variant_runs, tolerance)], ignore_index=True
+        )
     epochs = pd.concat(
         [metrics[key] for key in zip(runs["experiment"], runs["seed"], strict=True)],
         ignore_index=True,
@@ -335,7 +432,11 @@ def aggregate(run_dirs: Sequence[Path], config: Mapping[str, Any], out_dir: Path
     architectures = architectures_record(runs, summaries)
     out_dir = Path(out_dir)
     claims = claims_table(config["report"].get("claims", []), config, experiments, runs, epochs)
-    tables = (("runs", runs), ("experiments", experiments), ("epochs", epochs), ("claims", claims))
+    ablation_rows = ablations_table(config, ablation_experiments, tolerance)
+    tables = (
+        *(("runs", runs), ("experiments", experiments), ("epochs", epochs)),
+        *(("claims", claims), ("ablations", ablation_rows)),
+    )
     for name, frame in tables:
         csv = frame.to_csv(index=False, lineterminator="\n")
         write_text(out_dir / AGGREGATE_FILES[name], csv)

@@ -167,10 +167,40 @@ def _order(seed: int, epoch: int, n: int, shuffle: bool) -> torch.Tensor:
     return torch.arange(n)
 
 
+# How the sets make up an epoch (a run's `augmentation.combine`; absent means concat): every
+# image through every set (k·N samples), or through one set drawn per image and epoch (N).
+COMBINE = ("concat", "random_per_image")
+
+
+def _samples(seed: int, epoch: int, n: int, k: int, combine: str, shuffle: bool) -> torch.Tensor:
+    """The epoch's samples, in order, as indices ``set * n + image`` into the k·N view.
+
+    concat: all k·N, shuffled from (seed, epoch). random_per_image: each of the N images once,
+    through the set drawn for it from stream (seed, "combine", epoch), in the image order of
+    (seed, epoch)."""
+    if combine == "concat":
+        return _order(seed, epoch, k * n, shuffle)
+    if combine != "random_per_image":
+        raise UserError(f"augmentation.combine: unknown {combine!r} (known: {', '.join(COMBINE)})")
+    order = _order(seed, epoch, n, shuffle)
+    sets = torch.randint(k, (n,), generator=_generator(stream_seed(seed, "combine", epoch)))
+    return sets[order] * n + order
+
+
+def split_samples(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(kept, held out): ``n`` samples split at random (stream (seed, "validation split")),
+    ``round(fraction * n)`` of them held out (at least one), each part in ascending order."""
+    order = torch.randperm(n, generator=_generator(stream_seed(seed, "validation split")))
+    held = max(1, round(fraction * n))
+    return order[held:].sort().values, order[:held].sort().values
+
+
 class FixedTrainData:
     """Mode ``fixed``: materialized sets (uint8 N, H, W, 3 each) concatenated, on ``device``.
 
     ``labels`` are the N training labels; sample ``k * N + i`` is image i through set k.
+    ``combine`` (:data:`COMBINE`) says which samples make up an epoch; ``samples`` (concat
+    only) keeps only those samples of the k·N view (the rest held out for validation).
     """
 
     def __init__(
@@ -180,7 +210,11 @@ class FixedTrainData:
         *,
         seed: int,
         device: torch.device | str = "cpu",
+        combine: str = "concat",
+        samples: torch.Tensor | None = None,
     ) -> None:
+        if samples is not None and combine != "concat":
+            raise UserError("a held-out validation split needs augmentation.combine concat")
         if len({a.shape for a in arrays}) != 1 or arrays[0].shape[0] != len(labels):
             raise UserError(
                 f"augmented sets differ in shape or from the {len(labels)} labels: "
@@ -188,10 +222,15 @@ class FixedTrainData:
             )
         self.images = torch.from_numpy(np.concatenate(arrays)).to(device)  # (2N, H, W, C)
         self.labels = torch.from_numpy(np.tile(labels, len(arrays))).long().to(device)
-        self.seed = seed
+        self.seed, self.sets, self.combine = seed, len(arrays), combine
+        self.kept = None if samples is None else torch.as_tensor(samples).long()
+        _samples(seed, 0, 1, self.sets, combine, False)  # an unknown combine fails here
 
     def __len__(self) -> int:
-        return len(self.labels)
+        if self.kept is not None:
+            return len(self.kept)
+        n = len(self.labels)
+        return n if self.combine == "concat" else n // self.sets
 
     def batches(
         self, epoch: int, batch_size: int, *, shuffle: bool = True, start: int = 0
@@ -199,7 +238,12 @@ class FixedTrainData:
         """Yield (uint8 (B, C, H, W), int64 labels) on the device; order from (seed, epoch).
 
         ``start`` skips the epoch's first batches (a run resumed mid-epoch)."""
-        for index in _order(self.seed, epoch, len(self), shuffle).split(batch_size)[start:]:
+        n = len(self.labels) // self.sets
+        if self.kept is not None:
+            samples = self.kept[_order(self.seed, epoch, len(self.kept), shuffle)]
+        else:
+            samples = _samples(self.seed, epoch, n, self.sets, self.combine, shuffle)
+        for index in samples.split(batch_size)[start:]:
             index = index.to(self.images.device)
             yield self.images[index].permute(0, 3, 1, 2), self.labels[index]
 
@@ -209,7 +253,8 @@ class OnlineTrainData:
 
     Same view as ``FixedTrainData``: sample ``k * N + i`` is image i through pipeline k; the
     draws of epoch e come from stream ``(seed, pipeline.name, "epoch", e)``; the ops run on
-    ``device``, batch by batch.
+    ``device``, batch by batch. ``combine`` (:data:`COMBINE`) says which samples make up an
+    epoch.
     """
 
     def __init__(
@@ -220,6 +265,7 @@ class OnlineTrainData:
         *,
         seed: int,
         device: torch.device | str = "cpu",
+        combine: str = "concat",
     ) -> None:
         n, h, w, c = images.shape
         sizes = {p.out_size(h, w) for p in pipelines}
@@ -232,10 +278,12 @@ class OnlineTrainData:
         self.labels = torch.from_numpy(np.array(labels)).long().to(device)
         self.pipelines = tuple(pipelines)
         self.out_shape = (c, *sizes.pop())
-        self.seed = seed
+        self.seed, self.combine = seed, combine
+        _samples(seed, 0, 1, len(self.pipelines), combine, False)  # an unknown combine fails
 
     def __len__(self) -> int:
-        return len(self.pipelines) * len(self.labels)
+        n = len(self.labels)
+        return len(self.pipelines) * n if self.combine == "concat" else n
 
     def batches(
         self, epoch: int, batch_size: int, *, shuffle: bool = True, start: int = 0
@@ -248,7 +296,8 @@ class OnlineTrainData:
             p.draw(n, _generator(stream_seed(self.seed, p.name, "epoch", epoch)))
             for p in self.pipelines
         ]
-        for index in _order(self.seed, epoch, len(self), shuffle).split(batch_size)[start:]:
+        samples = _samples(self.seed, epoch, n, len(self.pipelines), self.combine, shuffle)
+        for index in samples.split(batch_size)[start:]:
             which, image = index // n, index % n
             out = torch.empty((len(index), *self.out_shape), dtype=torch.uint8, device=device)
             for k, pipeline in enumerate(self.pipelines):

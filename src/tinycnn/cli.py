@@ -163,13 +163,18 @@ def _read_config_file(path: str) -> dict:
 
 
 def _check_config(args: argparse.Namespace) -> None:
-    from tinycnn.config import deep_merge, validate
+    from tinycnn.config import deep_merge, experiment_entries, validate
 
     config: dict = {}
     for path in args.configfile:
         config = deep_merge(config, _read_config_file(path))
     validate(config)
-    print(f"config OK: {len(config['experiments'])} experiments")
+    extra = len(experiment_entries(config)) - len(config["experiments"])
+    variants = (
+        "1 ablation variant that trains" if extra == 1 else f"{extra} ablation variants that train"
+    )
+    more = f" and {variants}" if extra else ""
+    print(f"config OK: {len(config['experiments'])} experiments{more}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,6 +23,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from tinycnn import ablations
 from tinycnn.contract import CLAIM_KINDS, CLAIM_VALUED
 from tinycnn.errors import UserError
 from tinycnn.op_geometry import ops_output_size
@@ -40,6 +41,7 @@ RECIPE_KEYS = (
     "device",
     "precision",
     "compile",
+    "validation",
 )
 MAX_REPORTED = 10
 
@@ -176,7 +178,33 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
         for name in comparison.get("experiments", []):
             if name not in config.get("experiments", {}):
                 problems.append(f"report.comparisons.{i}.experiments: unknown experiment {name!r}")
-    return problems + _claim_problems(config)
+    problems += _claim_problems(config) + _ablation_problems(config)
+    return problems or _split_problems(config)
+
+
+def _split_problems(config: Mapping[str, Any]) -> list[str]:
+    """A held-out split of the augmented samples needs them materialized and concatenated;
+    each line names the experiment, or the question and variant."""
+    where = {name: f"experiments.{name}" for name in config["experiments"]}
+    where.update(
+        {
+            v.experiment: f"ablations.{v.question}.variants.{v.variant}"
+            for v in ablations.trained(config)
+        }
+    )
+    problems = []
+    for name in experiment_entries(config):
+        settings = resolve_experiment(config, name)
+        aug = settings["augmentation"]
+        if (settings.get("validation") or {}).get("source") == "augmented_split" and (
+            aug["mode"] != "fixed" or aug.get("combine", "concat") != "concat"
+        ):
+            problems.append(
+                f"{where[name]}.validation: source augmented_split holds out materialized "
+                "samples: it needs augmentation mode fixed and combine concat (here: mode "
+                f"{aug['mode']}, combine {aug.get('combine', 'concat')})"
+            )
+    return problems
 
 
 def _claim_problems(config: Mapping[str, Any]) -> list[str]:
@@ -229,6 +257,50 @@ def _claim_problems(config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _ablation_problems(config: Mapping[str, Any]) -> list[str]:
+    """What the schema cannot say about ``ablations``: each line names the question and, where
+    it is one variant's, the variant."""
+    problems = []
+    experiments, models = config.get("experiments", {}), config.get("models", {})
+    sets = config.get("augmentation", {}).get("sets", {})
+    for question, spec in (config.get("ablations") or {}).items():
+        base = spec["base"]
+        if base not in experiments:
+            hint = difflib.get_close_matches(base, list(experiments), n=1)
+            problems.append(
+                f"ablations.{question}.base: unknown experiment {base!r} (defined in "
+                f"experiments: {', '.join(experiments)})"
+                + (f"; did you mean '{hint[0]}'?" if hint else "")
+            )
+            continue
+        for variant, entry in spec["variants"].items():
+            where = f"ablations.{question}.variants.{variant}"
+            name = ablations.experiment_name(question, variant)
+            if not entry:
+                problems.append(
+                    f"{where}: overrides nothing; give it the settings it changes "
+                    f"(e.g. augmentation: {{mode: online}}) or reported: last"
+                )
+            if name in experiments:
+                problems.append(
+                    f"{where}: its experiment name {name!r} is already an experiment; "
+                    "rename the question or the variant"
+                )
+            model = (entry or {}).get("model")
+            if model is not None and model not in models:
+                problems.append(
+                    f"{where}.model: unknown model {model!r} (defined in models: "
+                    f"{', '.join(models)})"
+                )
+            for set_name in ((entry or {}).get("augmentation") or {}).get("sets", []):
+                if set_name not in sets:
+                    problems.append(
+                        f"{where}.augmentation.sets: unknown set {set_name!r} "
+                        f"(defined in augmentation.sets: {', '.join(sets)})"
+                    )
+    return problems
+
+
 def validate(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> None:
     """Raise one :class:`UserError` listing every problem of ``config``, one per line."""
     schema = load_schema() if schema is None else schema
@@ -263,19 +335,32 @@ def deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, A
     return out
 
 
+def experiment_entries(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every experiment that trains, by name: the config's ``experiments``, then one per
+    ablation variant that overrides a setting (``<question>__<variant>``), whose entry is its
+    base's (without the paper's numbers) with the variant's overrides merged over it."""
+    entries = dict(config["experiments"])
+    for v in ablations.trained(config):
+        base = {k: val for k, val in config["experiments"][v.base].items() if k != "paper"}
+        entries[v.experiment] = deep_merge(base, v.overrides)
+    return entries
+
+
 def resolve_experiment(config: Mapping[str, Any], experiment: str) -> dict[str, Any]:
     """The full settings of one experiment: the shared recipe with its overrides applied.
 
-    ``experiment`` is a key of ``config["experiments"]``; the result adds the ops of its
-    augmentation sets, its model's ``arch``, its ``name`` and ``model``, its seed list and the
-    paper's numbers. Editing one experiment changes only that experiment's resolved settings.
+    ``experiment`` is a key of :func:`experiment_entries` (the config's experiments and the
+    ablation variants that train); the result adds the ops of its augmentation sets, its model's
+    ``arch``, its ``name`` and ``model``, its seed list and the paper's numbers (None for a
+    variant). Editing one experiment changes only that experiment's resolved settings (and its
+    variants').
     """
-    if experiment not in config["experiments"]:
+    entries = experiment_entries(config)
+    if experiment not in entries:
         raise UserError(
-            f"unknown experiment {experiment!r}; "
-            f"the config defines: {', '.join(config['experiments'])}"
+            f"unknown experiment {experiment!r}; the config defines: {', '.join(entries)}"
         )
-    entry = config["experiments"][experiment]  # the experiment's own keys, as written
+    entry = entries[experiment]  # the experiment's own keys, as written
     overrides = {k: v for k, v in entry.items() if k in RECIPE_KEYS}
     resolved = deep_merge(dict(config["training"]), overrides)
     sets = config["augmentation"]["sets"]

@@ -60,6 +60,7 @@ AGGREGATE_FILES = {
     "architectures": "architectures.json",
     "figures_json": "figures.json",
     "claims": "claims.csv",
+    "ablations": "ablations.csv",
 }
 # The settings that describe an experiment, in runs.csv and experiments.csv.
 SETTING_COLUMNS = (
@@ -156,6 +157,34 @@ CLAIMS_CSV_COLUMNS = (
     "margin",
     "verdict",
     "reason",
+)
+# ablations.csv: one row per question of the config's `ablations` and reading, in config order:
+# the base first (variant "base"), then each variant. `experiment`: whose runs it reads (the
+# variant's own, <question>__<variant>, or the base's for a variant that changes only
+# `reported`); `overrides`: what it changes, as `key.path=value` joined by "; " (empty for the
+# base); `reported`: best or last (the epoch whose validation accuracy is read); `leak`: it
+# validates on held-out augmented training samples (validation.source augmented_split); `accuracy_*`
+# over its seeds (n_seeds; 0 and empty accuracy without results); `paper_*` the base's paper
+# numbers; `gap`: accuracy_mean − paper_accuracy; `closes_gap`: within report.tolerance of the
+# paper (as experiments.csv's within_tolerance); `narrows_gap` (variants only): nearer the paper
+# than the base, as displayed; `closest`: nearest the paper in its question (ties all true).
+ABLATIONS_CSV_COLUMNS = (
+    "question",
+    "title",
+    "variant",
+    "experiment",
+    "overrides",
+    "reported",
+    "leak",
+    "n_seeds",
+    "accuracy_mean",
+    "accuracy_std",
+    "paper_accuracy",
+    "paper_stated",
+    "gap",
+    "closes_gap",
+    "narrows_gap",
+    "closest",
 )
 # One entry of figures.json, and the kinds of figure in the order the aggregate lists them.
 FIGURE_KEYS = ("file", "kind", "experiment", "comparison", "title", "caption")

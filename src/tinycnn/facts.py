@@ -48,6 +48,14 @@ def beyond(exps: Sequence[Experiment]) -> list[Experiment]:
     return [e for e in exps if has_paper(e) and not within(e)]
 
 
+def distance_to_paper(gap: float | None, stated: str | None) -> float | None:
+    """How far an accuracy lies from the paper's number, as displayed (one decimal): |gap|, or
+    for a "below X" statement how far above X it lies (0 at or below); None without a gap."""
+    if gap is None or math.isnan(gap):
+        return None
+    return round(max(gap, 0.0) if stated == "below" else abs(gap), 1)
+
+
 def below_holds(e: Experiment) -> bool:
     """For a paper statement "below X": whether ours stays at or below X (rounded)."""
     return round(e.get("diff") or 0.0, 1) <= 0

@@ -13,6 +13,8 @@ counts of docs/models.md). Keys (config.yaml's ``arch``):
 - ``alexnet``: torchvision's AlexNet (1000 outputs) followed by ``Linear(1000, num_classes)``.
 - ``resnet18``, ``resnet34``, ``densenet161``: torchvision's definitions, ``num_classes`` head.
 - ``resnet34_preact``: ResNet34 with full pre-activation blocks (He et al. 2016), written here.
+- ``m1_bn``, ``m4_bn``: M1 and M4 with batch normalization after every convolution, for the
+  ablation that asks whether the original had it (presets/ablations.yaml names them).
 """
 
 from __future__ import annotations
@@ -145,6 +147,50 @@ def m4(num_classes: int = 200) -> nn.Sequential:
             fc2=nn.Linear(256, num_classes),
         )
     )
+
+
+# --- M1 and M4 with batch normalization (an ablation: presets/ablations.yaml) -----------------
+
+
+def _conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
+    """Conv ('same' padding, no bias: the normalization's shift replaces it), BatchNorm, ReLU."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+def with_batch_norm(plain: nn.Sequential) -> nn.Sequential:
+    """``plain`` (M1 or M4) with every ConvReLU replaced by Conv–BatchNorm–ReLU of the same
+    kernel and widths; pooling and the fully connected head are kept as they are."""
+    children = OrderedDict()
+    for name, child in plain.named_children():
+        conv = child[0] if isinstance(child, nn.Sequential) else None
+        if isinstance(conv, nn.Conv2d):
+            child = _conv_bn_relu(conv.in_channels, conv.out_channels, conv.kernel_size[0])
+        children[name] = child
+    return nn.Sequential(children)
+
+
+@register(
+    "m1_bn",
+    description="J. Ting's baseline {ting} with batch normalization after every convolution "
+    "(before its ReLU), which the original leaves out; otherwise M1 layer by layer.",
+)
+def m1_bn(num_classes: int = 200) -> nn.Sequential:
+    """M1 with Conv–BatchNorm–ReLU in place of each ConvReLU."""
+    return with_batch_norm(m1(num_classes))
+
+
+@register(
+    "m4_bn",
+    description="J. Ting's best model {ting} with batch normalization after every convolution "
+    "(before its ReLU), which the original leaves out; otherwise M4 layer by layer.",
+)
+def m4_bn(num_classes: int = 200) -> nn.Sequential:
+    """M4 with Conv–BatchNorm–ReLU in place of each ConvReLU."""
+    return with_batch_norm(m4(num_classes))
 
 
 class LayerRow(NamedTuple):

@@ -811,6 +811,178 @@ def claims_paragraph(table: Any, rows: Sequence[Mapping[str, Any]]) -> Markup:
     ).format(ref(table), claims_count(rows))
 
 
+# --- the ablations (ablations.csv) ---------------------------------------------------------------
+
+
+def ablation_reading(row: Mapping[str, Any]) -> str:
+    """A reading's name: ``base (m1_lr1e-3)`` or the variant's id."""
+    return f"base ({row['experiment']})" if row["variant"] == "base" else row["variant"]
+
+
+def ablation_changes(row: Mapping[str, Any]) -> str:
+    """What a reading changes: ``augmentation.mode=online``; ``—`` for the base."""
+    return row.get("overrides") or "—"
+
+
+def ablation_accuracy(row: Mapping[str, Any]) -> str:
+    """``30.0 ± 1.4`` over seeds (the n is its own column); ``—`` without results."""
+    if row.get("accuracy_mean") is None:
+        return "—"
+    return fmt_acc(row["accuracy_mean"], row.get("accuracy_std"), int(row["n_seeds"]))
+
+
+def ablation_verdict(row: Mapping[str, Any]) -> str:
+    """The table's last column: the base within or beyond tolerance; a variant closes the gap,
+    narrows it, or not; ``—`` without a gap."""
+    if row.get("closes_gap") is None:
+        return "—"
+    if row["variant"] == "base":
+        return "within tolerance" if row["closes_gap"] else "beyond tolerance"
+    leak = " (a leak)" if _leaks(row) else ""
+    if row["closes_gap"]:
+        return "yes" + leak
+    return "narrows it" + leak if row.get("narrows_gap") else "no"
+
+
+def _leaks(row: Mapping[str, Any]) -> bool:
+    return str(row.get("leak")).lower() == "true"
+
+
+LEAK_SENTENCE = Markup(
+    " This reading is a leak: it validates on held-out augmented copies of training images "
+    "whose other augmented copies the model trains on. If it explains the paper's number, that "
+    "number was measured on images the model had, in effect, trained on, not on the official "
+    "validation images."
+)
+
+
+def ablation_caption(rows: Sequence[Mapping[str, Any]]) -> Markup:
+    base = rows[0]
+    paper = fmt_paper(base.get("paper_accuracy"), base.get("paper_stated"))
+    return Markup("{}: each reading beside the base experiment {} and the paper's {}.").format(
+        base["title"], base["experiment"], paper + ("%" if paper != "—" else "")
+    )
+
+
+def ablations_note(tolerance: float) -> Markup:
+    return Markup(
+        "Accuracy: best-epoch validation accuracy (%) of each run (the last epoch's for a "
+        "reading with reported=last), mean ± standard deviation over n seeds. Δ: against the "
+        "paper's number for the base. Closes the gap: within the tolerance of {} points of the "
+        "paper; narrows it: nearer the paper than the base, but beyond the tolerance."
+    ).format(fmt_num(tolerance))
+
+
+def _reading_accuracy(row: Mapping[str, Any]) -> str:
+    n = int(row["n_seeds"])
+    text = fmt_acc(row["accuracy_mean"], row.get("accuracy_std"), n) + "%"
+    return text + (f" over {n} seeds" if n > 1 else "")
+
+
+def ablation_sentence(rows: Sequence[Mapping[str, Any]]) -> Markup:
+    """The question's finding: the reading closest to the paper, and whether it closes the gap
+    the base leaves. ``rows``: the question's rows of ablations.csv, the base first."""
+    base, variants = rows[0], rows[1:]
+    missing = [ablation_reading(r) for r in variants if not r.get("n_seeds")]
+    tail = (
+        " " + capitalized(fmt_list(missing)) + (" has" if len(missing) == 1 else " have")
+        + " no results yet."
+        if missing
+        else ""
+    )  # fmt: skip
+    closest = [r for r in rows if r.get("closest")]
+    if not closest:
+        return Markup("No reading of this question can be set beside a paper number yet.{}").format(
+            tail
+        )
+    paper = fmt_paper(base["paper_accuracy"], base["paper_stated"]) + "%"
+    if any(r["variant"] == "base" for r in closest):
+        if base.get("closes_gap"):
+            text = Markup(
+                "The base already lands within the tolerance of the paper's {} ({}, Δ {} "
+                "points), and no variant comes closer."
+            ).format(paper, _reading_accuracy(base), fmt_diff(base["gap"]))
+        else:
+            text = Markup(
+                "No variant comes closer to the paper's {} than the base ({}, Δ {} points): "
+                "none of these readings explains the gap."
+            ).format(paper, _reading_accuracy(base), fmt_diff(base["gap"]))
+        return text + tail
+    best = closest[0]
+    if best.get("closes_gap") and not base.get("closes_gap"):
+        verdict = Markup(
+            "it closes the gap the base leaves, so this reading can explain the paper's number"
+        )
+    elif best.get("closes_gap"):
+        verdict = "the base already lay within the tolerance"
+    else:
+        verdict = "it narrows the gap without closing it"
+    names = fmt_list([f"{r['variant']} ({ablation_changes(r)})" for r in closest])
+    leak = LEAK_SENTENCE if any(_leaks(r) for r in closest) else Markup("")
+    return Markup(
+        "The reading closest to the paper's {} is {}: {}, Δ {} points, against the base's {} "
+        "(Δ {}); {}.{}{}"
+    ).format(
+        paper,
+        names,
+        _reading_accuracy(best),
+        fmt_diff(best["gap"]),
+        _reading_accuracy(base) if base.get("n_seeds") else "—",
+        fmt_diff(base.get("gap")),
+        verdict,
+        leak,
+        tail,
+    )
+
+
+def ablations_summary(groups: Sequence[Sequence[Mapping[str, Any]]], number: str) -> Markup:
+    """The conclusion's sentence on the ablations: how many questions have a reading, the
+    closest to the paper, that closes the gap its base leaves, which, and which of those leak.
+    ``groups``: each question's rows of ablations.csv, the base first."""
+
+    def closer(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+        if rows[0].get("closes_gap"):
+            return None
+        return next((r for r in rows[1:] if r.get("closest") and r.get("closes_gap")), None)
+
+    closing = [(rows[0]["title"], r) for rows in groups if (r := closer(rows))]
+    what = "the one question" if len(groups) == 1 else f"the {len(groups)} questions"
+    if not closing:
+        return Markup(
+            "Of {} the paper leaves open and tried in Section {}, no reading closes the gap its "
+            "base leaves to the paper's number."
+        ).format(what, number)
+    text = Markup("Of {} the paper leaves open and tried in Section {}, {} {} a reading that "
+                  "closes the gap its base leaves to the paper's number: {}.").format(
+        what, number, len(closing), "has" if len(closing) == 1 else "have",
+        fmt_list([f"“{title}”" for title, _ in closing]),
+    )  # fmt: skip
+    leaking = [title for title, r in closing if _leaks(r)]
+    if leaking:
+        text += Markup(
+            " For {} that reading is a leak, validation on held-out augmented copies of "
+            "training images, not a reading of the paper's method."
+        ).format(fmt_list([f"“{title}”" for title in leaking]))
+    return text
+
+
+def ablations_paragraph(tables: Sequence[Any]) -> Markup:
+    """The text before the ablation tables."""
+    return Markup(
+        "The paper leaves some choices unstated that move its numbers. Each question below keeps "
+        "one experiment, the base, and changes one such choice at a time: a variant, trained "
+        "with the base's recipe and seeds, or the same runs read another way. {} {} every "
+        "reading beside the base and the paper's number."
+    ).format(_markup_list([ref(t) for t in tables]), "sets" if len(tables) == 1 else "set")
+
+
+def _markup_list(items: Sequence[Markup]) -> Markup:
+    """``a``, ``a and b``, ``a, b and c`` of markup (links)."""
+    if len(items) <= 1:
+        return Markup("").join(items)
+    return Markup(", ").join(items[:-1]) + Markup(" and ") + items[-1]
+
+
 # --- references ----------------------------------------------------------------------------------
 
 REFERENCES = {

@@ -153,6 +153,7 @@ class Results:
     architectures: dict[str, dict[str, Any]]
     figures: list[dict[str, Any]]
     claims: list[dict[str, Any]]
+    ablations: list[dict[str, Any]]
 
     @classmethod
     def load(cls, folder: Path) -> Results:
@@ -169,6 +170,7 @@ class Results:
             _read_json(path("architectures")),
             _read_json(path("figures_json")),
             _records(_read_csv(path("claims"))),
+            _records(_read_csv(path("ablations"))),
         )
 
     def history(self, experiment: str) -> list[dict[str, Any]]:
@@ -347,6 +349,43 @@ def claims_table(numbering: Numbering, claims: Sequence[Mapping]) -> Table:
         prose.CLAIMS_NOTE,
         "claims",
     )
+
+
+def ablation_tables(
+    numbering: Numbering, rows: Sequence[Mapping], tolerance: float
+) -> list[tuple[Table, list[Mapping]]]:
+    """One table per question of ablations.csv (its rows, the base first), with the rows."""
+    out = []
+    for question, group in facts.by(rows, lambda r: r["question"]).items():
+        cells = [
+            Row(
+                [
+                    prose.ablation_reading(r),
+                    prose.ablation_changes(r),
+                    prose.ablation_accuracy(r),
+                    int(r["n_seeds"]),
+                    formatting.fmt_diff(r.get("gap")),
+                    prose.ablation_verdict(r),
+                ],
+                "closest" if r.get("closest") else "",
+                r["experiment"],
+            )
+            for r in group
+        ]
+        table = Table(
+            *numbering.next("Table"),
+            prose.ablation_caption(group),
+            [
+                *(Column("reading"), Column("changes"), Column("ours", "num")),
+                *(Column("n", "num"), Column("Δ", "num"), Column("closes the gap?")),
+            ],
+            cells,
+            prose.ablations_note(tolerance) if not out else None,  # said once, under the first
+            "ablations",
+            question,
+        )
+        out.append((table, group))
+    return out
 
 
 def software_table(numbering: Numbering, provenance: Mapping) -> Table:
@@ -530,6 +569,7 @@ def build_context(
     subsets = prose.subsets(exps, settings)
     table = reproduction_table(numbering, exps, subsets, tolerance)
     claims = claims_table(numbering, results.claims) if results.claims else None
+    ablations = ablation_tables(numbering, results.ablations, tolerance)
     leftover = [s for k, v in specs.items() if k not in ("curves", "comparison") for s in v]
     leftover += comparison_specs.values()  # comparison figures the config no longer names
     order = [*SUMMARY_KINDS, *(s["kind"] for s in leftover)]
@@ -568,6 +608,9 @@ def build_context(
         "sections": sections,
         "results_table": table,
         "claims_table": claims,
+        "ablations": [
+            {"table": table, "text": prose.ablation_sentence(rows)} for table, rows in ablations
+        ],
         "summary_figures": summary_figures,
         "curves": curves,
         "software": software,
@@ -581,6 +624,10 @@ def build_context(
             "schedules": prose.schedules(exps, settings),
             "summary": summary,
             "claims": prose.claims_paragraph(claims, results.claims) if claims else None,
+            "ablations": prose.ablations_paragraph([t for t, _ in ablations]),
+            "ablations_summary": prose.ablations_summary(
+                [rows for _, rows in ablations], f"2.{len(sections) + 3 + bool(claims)}"
+            ),
             "conclusion": prose.conclusion(exps, tolerance, settled, results.claims),
         },
         "stats": stats,
@@ -593,6 +640,7 @@ def build_context(
         "n_runs": len(exps),
         "summary_number": f"2.{len(sections) + 2}",
         "claims_number": f"2.{len(sections) + 3}",
+        "ablations_number": f"2.{len(sections) + 3 + bool(claims)}",
         "provenance": provenance,
         "references": prose.references(config),
         "cite": prose.CITE,

@@ -45,7 +45,14 @@ from tqdm import tqdm
 
 from tinycnn import checkpoint
 from tinycnn.atomic import atomic_path, read_digest, sha256_file, write_json, write_text
-from tinycnn.augment import FixedTrainData, OnlineTrainData, Pipeline, normalize, parse_set
+from tinycnn.augment import (
+    FixedTrainData,
+    OnlineTrainData,
+    Pipeline,
+    normalize,
+    parse_set,
+    split_samples,
+)
 from tinycnn.contract import METRIC_COLUMNS
 from tinycnn.errors import UserError
 from tinycnn.gpu_lease import lease_gpu, visible_gpu_uuids
@@ -150,15 +157,37 @@ def load_data(
     train_idx = _subset(np.asarray(packed["train_labels"]), subset.get("train_per_class"))
     val_idx = _subset(np.asarray(packed["val_labels"]), subset.get("val_per_class"))
     labels = np.asarray(packed["train_labels"])[train_idx]
+    # Absent from the settings unless set, so that the runs before it existed keep theirs.
+    combine = aug.get("combine", "concat")
+    validation = settings.get("validation") or {}
+    split = validation.get("source", "official") == "augmented_split"
+    if split and (aug["mode"] != "fixed" or combine != "concat"):
+        raise UserError(
+            "validation.source augmented_split holds out materialized samples: it needs "
+            "augmentation mode fixed and combine concat"
+        )
     if aug["mode"] == "fixed":
         missing = [s for s in aug["sets"] if s not in augmented]
         if missing:
             raise UserError(f"no materialized array given for augmentation set(s) {missing}")
         arrays = [open_array(augmented[s], "augment")[train_idx] for s in aug["sets"]]
-        train = FixedTrainData(arrays, labels, seed=seed, device=device)
+        if split:
+            # Augment first, then hold out a share of the augmented samples: another augmented
+            # copy of a held-out image stays in training (the leak this reading asks about).
+            keep, held = split_samples(
+                len(arrays) * len(labels), validation.get("fraction", 0.1), seed
+            )
+            train = FixedTrainData(arrays, labels, seed=seed, device=device, samples=keep)
+            held = held.to(train.images.device)
+            val_x, val_y = train.images[held].permute(0, 3, 1, 2), train.labels[held]
+            norm = _normalization(pipelines, packed["stats"])
+            return train, val_x, val_y, norm, len(packed["classes"])
+        train = FixedTrainData(arrays, labels, seed=seed, device=device, combine=combine)
     else:
         images = np.asarray(packed["train_images"][train_idx])
-        train = OnlineTrainData(images, labels, pipelines, seed=seed, device=device)
+        train = OnlineTrainData(
+            images, labels, pipelines, seed=seed, device=device, combine=combine
+        )
     val_x = torch.from_numpy(np.asarray(packed["val_images"][val_idx])).to(device)
     val_y = torch.from_numpy(np.asarray(packed["val_labels"])[val_idx]).long().to(device)
     norm = _normalization(pipelines, packed["stats"])
@@ -627,11 +656,14 @@ def train_run(
             where = f"epoch {state.epoch}" + (f", step {state.step}" if state.step else "")
             _log(f"resuming {name} seed {seed} from {checkpoint_path} at {where}")
         params = count_parameters(state.model)
+        aug = settings["augmentation"]
+        combine = aug.get("combine", "concat")
         _log(
             f"{name} seed {seed}: {settings['model']} ({params:,} parameters) on "
             f"{device_name(device)}, {len(train):,} training images an epoch "
-            f"({settings['augmentation']['mode']} {'+'.join(settings['augmentation']['sets'])}), "
-            f"{len(val_y):,} validation images; {numerics}"
+            f"({aug['mode']} {'+'.join(aug['sets'])}"
+            + ("" if combine == "concat" else f", {combine}")
+            + f"), {len(val_y):,} validation images; {numerics}"
         )
         if stop.signum is not None:
             raise Interrupted(

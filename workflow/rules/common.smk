@@ -21,6 +21,7 @@ if shutil.which("tinycnn") is None and (Path(sys.executable).parent / "tinycnn")
 from snakemake.exceptions import WorkflowError  # noqa: E402
 
 from tinycnn.config import (  # noqa: E402
+    experiment_entries,
     load_schema,
     resolve_experiment,
     training_settings,
@@ -89,11 +90,16 @@ def preview(aug_set):
     return f"{RESULTS}/augmented/{aug_set}_preview.png"
 
 
+# Every experiment that trains: the config's, then the ablation variants that override a
+# setting (`<question>__<variant>`, tinycnn.ablations), trained by the same rules.
+EXPERIMENTS = list(experiment_entries(config))
+
+
 def runs():
-    """(experiment, seed) of every training job."""
+    """(experiment, seed) of every training job, the ablation variants' included."""
     return [
         (experiment, seed)
-        for experiment in config["experiments"]
+        for experiment in EXPERIMENTS
         for seed in resolve_experiment(config, experiment)["seeds"]
     ]
 

@@ -14,7 +14,7 @@ if os.environ.get("SLURM_JOB_ID"):
 
 
 wildcard_constraints:
-    experiment="|".join(re.escape(experiment) for experiment in config["experiments"]),
+    experiment="|".join(re.escape(experiment) for experiment in EXPERIMENTS),
     seed=r"\d+",
 
 
