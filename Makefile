@@ -22,8 +22,13 @@ demo: setup
 dry-run: setup
 	snakemake -n --cores 8 --resources gpu=1
 
+# Two pytest workers (pytest-xdist), a test file to each (--dist loadfile), so that a module's
+# fixtures (the demo pipeline, the local SLURM) run once: the demo in one worker overlaps the
+# SLURM test and the rest in the other. TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= 2
 test: setup lint $(if $(filter 1,$(SLURM)),slurm-setup)
-	pytest -m "not slow and not gpu$(if $(filter 1,$(SLURM)),, and not slurm)"
+	pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 \
+		-m "not slow and not gpu$(if $(filter 1,$(SLURM)),, and not slurm)"
 
 lint: setup
 	ruff check .
