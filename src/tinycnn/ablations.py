@@ -41,7 +41,8 @@ def experiment_name(question: str, variant: str) -> str:
 
 
 def variants(config: Mapping[str, Any]) -> list[Variant]:
-    """Every question's base (variant ``base``), then its variants, in config order."""
+    """Every question's base (variant ``base``), then its variants, in the order of the mapping:
+    the config's order here, name order in the aggregate (config.json's keys are sorted)."""
     out = []
     for question, spec in (config.get("ablations") or {}).items():
         title, base = spec["title"], spec["base"]

@@ -158,7 +158,8 @@ CLAIMS_CSV_COLUMNS = (
     "verdict",
     "reason",
 )
-# ablations.csv: one row per question of the config's `ablations` and reading, in config order:
+# ablations.csv: one row per question of the config's `ablations` and reading, in name order
+# (the config snapshot's keys are sorted), the base first:
 # the base first (variant "base"), then each variant. `experiment`: whose runs it reads (the
 # variant's own, <question>__<variant>, or the base's for a variant that changes only
 # `reported`); `overrides`: what it changes, as `key.path=value` joined by "; " (empty for the
