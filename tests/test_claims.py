@@ -137,6 +137,11 @@ def test_overfitting() -> None:
     assert facts.claim_verdict(c, measure)[0] == "within seed noise"
     one_epoch = {"a": [run(1, [1.0])]}
     assert verdict(c, [exp("a", [30.0])], one_epoch) == "untested"
+    # Two seeds that agree exactly, both still falling: no rise and no spread, so it fails (a
+    # zero spread explains no margin; the demo printed "within seed noise" for this).
+    same = {"a": [run(4, [1.0] * 4, [3.0, 2.6, 2.3, 2.0])] * 2}
+    measure = facts.measure_claim(c, {"a": exp("a", [30.0, 30.0])}, same)
+    assert measure.spread == 0.0 and facts.claim_verdict(c, measure)[0] == "fails"
 
 
 def test_peak_at_rate_drop() -> None:

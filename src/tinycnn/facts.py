@@ -454,15 +454,17 @@ def claim_margin(claim: Mapping[str, Any], value: float) -> float:
 
 def claim_verdict(claim: Mapping[str, Any], measure: Measure) -> tuple[str, float | None]:
     """(verdict, margin): "untested" without a measurement; "fails" outright for a reason (a
-    training loss that does not fall); "within seed noise" where the spread is measured and the
-    margin is no larger; else "holds" (margin above zero, or at least zero against a stated
-    value: its boundary counts) or "fails". ``claim`` carries the paper's ``value`` resolved."""
+    training loss that does not fall); "within seed noise" where the spread is measured, above
+    zero, and the margin is no larger; else "holds" (margin above zero, or at least zero against
+    a stated value: its boundary counts) or "fails". ``claim`` carries the paper's ``value``
+    resolved."""
     if measure.value is None:
         return "untested", None
     margin = claim_margin(claim, measure.value)
     if measure.reason:
         return "fails", margin
-    if measure.spread is not None and abs(margin) <= measure.spread:
+    # Seeds that agree exactly (a spread of zero, as displayed) explain no margin, not even 0.
+    if measure.spread and abs(margin) <= measure.spread:
         return "within seed noise", margin
     holds = margin >= 0 if "value" in claim else margin > 0
     return ("holds" if holds else "fails"), margin
