@@ -172,16 +172,20 @@ def _order(seed: int, epoch: int, n: int, shuffle: bool) -> torch.Tensor:
 COMBINE = ("concat", "random_per_image")
 
 
+def _check_combine(combine: str) -> None:
+    if combine not in COMBINE:
+        raise UserError(f"augmentation.combine: unknown {combine!r} (known: {', '.join(COMBINE)})")
+
+
 def _samples(seed: int, epoch: int, n: int, k: int, combine: str, shuffle: bool) -> torch.Tensor:
     """The epoch's samples, in order, as indices ``set * n + image`` into the k·N view.
 
     concat: all k·N, shuffled from (seed, epoch). random_per_image: each of the N images once,
     through the set drawn for it from stream (seed, "combine", epoch), in the image order of
     (seed, epoch)."""
+    _check_combine(combine)
     if combine == "concat":
         return _order(seed, epoch, k * n, shuffle)
-    if combine != "random_per_image":
-        raise UserError(f"augmentation.combine: unknown {combine!r} (known: {', '.join(COMBINE)})")
     order = _order(seed, epoch, n, shuffle)
     sets = torch.randint(k, (n,), generator=_generator(stream_seed(seed, "combine", epoch)))
     return sets[order] * n + order
@@ -224,7 +228,7 @@ class FixedTrainData:
         self.labels = torch.from_numpy(np.tile(labels, len(arrays))).long().to(device)
         self.seed, self.sets, self.combine = seed, len(arrays), combine
         self.kept = None if samples is None else torch.as_tensor(samples).long()
-        _samples(seed, 0, 1, self.sets, combine, False)  # an unknown combine fails here
+        _check_combine(combine)
 
     def __len__(self) -> int:
         if self.kept is not None:
@@ -279,7 +283,7 @@ class OnlineTrainData:
         self.pipelines = tuple(pipelines)
         self.out_shape = (c, *sizes.pop())
         self.seed, self.combine = seed, combine
-        _samples(seed, 0, 1, len(self.pipelines), combine, False)  # an unknown combine fails
+        _check_combine(combine)
 
     def __len__(self) -> int:
         n = len(self.labels)

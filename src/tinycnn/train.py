@@ -179,17 +179,17 @@ def load_data(
             )
             train = FixedTrainData(arrays, labels, seed=seed, device=device, samples=keep)
             held = held.to(train.images.device)
-            val_x, val_y = train.images[held].permute(0, 3, 1, 2), train.labels[held]
-            norm = _normalization(pipelines, packed["stats"])
-            return train, val_x, val_y, norm, len(packed["classes"])
-        train = FixedTrainData(arrays, labels, seed=seed, device=device, combine=combine)
+            val_x, val_y = train.images[held], train.labels[held]  # (N, H, W, C), as packed
+        else:
+            train = FixedTrainData(arrays, labels, seed=seed, device=device, combine=combine)
     else:
         images = np.asarray(packed["train_images"][train_idx])
         train = OnlineTrainData(
             images, labels, pipelines, seed=seed, device=device, combine=combine
         )
-    val_x = torch.from_numpy(np.asarray(packed["val_images"][val_idx])).to(device)
-    val_y = torch.from_numpy(np.asarray(packed["val_labels"])[val_idx]).long().to(device)
+    if not split:
+        val_x = torch.from_numpy(np.asarray(packed["val_images"][val_idx])).to(device)
+        val_y = torch.from_numpy(np.asarray(packed["val_labels"])[val_idx]).long().to(device)
     norm = _normalization(pipelines, packed["stats"])
     return train, val_x.permute(0, 3, 1, 2), val_y, norm, len(packed["classes"])
 
