@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
 import signal
@@ -29,6 +30,7 @@ import torch.nn.functional as F
 import yaml
 
 import tinycnn.train as train_mod
+from tinycnn import recipe
 from tinycnn.augment import write_augmented
 from tinycnn.config import deep_merge, training_settings
 from tinycnn.contract import METRIC_COLUMNS
@@ -311,7 +313,7 @@ def test_optimizer_and_scheduler_take_every_setting(demo_config: dict[str, Any])
     # where it names none.
     for name in demo_config["experiments"]:
         settings = training_settings(demo_config, name)
-        optimizer, scheduler = train_mod.build_optimizer(torch.nn.Linear(2, 2), settings)
+        optimizer, scheduler = train_mod.build_optimizer(torch.nn.Linear(2, 2), settings, 1)
         (group,) = optimizer.param_groups
         recorded = settings["optimizer"]
         assert group["lr"] == recorded["lr"], name
@@ -322,6 +324,104 @@ def test_optimizer_and_scheduler_take_every_setting(demo_config: dict[str, Any])
         else:
             steps = (scheduler.step_size, scheduler.gamma)
             assert steps == (settings["scheduler"]["step_size"], settings["scheduler"]["gamma"])
+
+
+# The recipe beyond the paper (presets/modern.yaml), with values unlike torch's defaults.
+MODERN = {
+    "optimizer": {
+        "name": "SGD",
+        "lr": 0.05,
+        "momentum": 0.8,
+        "nesterov": True,
+        "weight_decay": 3e-4,
+    },
+    "scheduler": {"name": "warmup_cosine", "warmup_epochs": 0.5, "final_factor": 0.1},
+    "loss": {"name": "cross_entropy", "label_smoothing": 0.2},
+}
+
+
+def modern_experiment(config: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """EXPERIMENT with the modern recipe in place of the paper's (the optimizer replaced whole,
+    as the config's merge does when another optimizer is named), online draws of set 1."""
+    exp = experiment(config, **changes, augmentation={"sets": ["set1"], "mode": "online"})
+    return {**exp, **MODERN}
+
+
+def test_sgd_adamw_warmup_cosine_and_label_smoothing_take_every_setting(
+    demo_config: dict[str, Any],
+) -> None:
+    """Each new part of the recipe gets every setting: SGD its momentum, Nesterov flag and
+    weight decay; AdamW its betas, eps and decoupled weight decay; warmup_cosine follows its
+    closed form batch by batch from the warm-up to the final factor; the loss smooths labels."""
+    torch.manual_seed(0)
+    state = train_mod.new_run_state(
+        modern_experiment(demo_config), NUM_CLASSES, torch.device("cpu"), steps_per_epoch=4
+    )
+    assert type(state.optimizer) is torch.optim.SGD and state.per_step
+    (group,) = state.optimizer.param_groups
+    assert (group["momentum"], group["nesterov"], group["weight_decay"]) == (0.8, True, 3e-4)
+    # 0.5 epochs of 4 batches: a warm-up of 2 batches, then cosine to the last of the run's.
+    total = 4 * modern_experiment(demo_config)["epochs"]
+    rates = []
+    for _ in range(total):
+        rates.append(state.lr)
+        state.optimizer.step()  # no gradients: changes nothing, but comes first, as in training
+        state.end_step()
+    factors = [recipe.warmup_cosine_factor(k, 2, total, 0.1) for k in range(total)]
+    assert rates == pytest.approx([0.05 * f for f in factors], rel=1e-12)
+    assert rates[:3] == pytest.approx([0.025, 0.05, 0.05])  # warm-up, then the peak
+    assert state.lr == pytest.approx(0.05 * 0.1)  # the final factor after the last batch
+    assert rates == sorted(rates[:2]) + sorted(rates[2:], reverse=True)
+    state.end_epoch({"epoch": 1})  # a per-batch schedule does not step at the epoch's end
+    assert state.lr == pytest.approx(0.05 * 0.1)
+
+    logits, labels = torch.randn(8, NUM_CLASSES), torch.arange(8)
+    expected = F.cross_entropy(logits, labels, label_smoothing=0.2)
+    assert torch.equal(state.loss(logits, labels), expected)
+    assert not torch.equal(expected, F.cross_entropy(logits, labels))
+    plain = train_mod.new_run_state(experiment(demo_config), NUM_CLASSES, torch.device("cpu"))
+    assert torch.equal(plain.loss(logits, labels), F.cross_entropy(logits, labels))
+    assert not plain.per_step
+
+    adamw = {"name": "AdamW", "lr": 3e-4, "betas": [0.85, 0.99], "eps": 1e-7, "weight_decay": 0.05}
+    exp = {**experiment(demo_config), "optimizer": adamw}
+    optimizer, scheduler = train_mod.build_optimizer(torch.nn.Linear(2, 2), exp, 1)
+    (group,) = optimizer.param_groups
+    assert type(optimizer) is torch.optim.AdamW and scheduler is None
+    assert (group["lr"], tuple(group["betas"]), group["eps"]) == (3e-4, (0.85, 0.99), 1e-7)
+    assert group["weight_decay"] == 0.05 and group["decoupled_weight_decay"] is True
+
+
+def test_a_per_batch_schedule_resumes_exactly_mid_epoch(
+    demo: SimpleNamespace,
+    demo_config: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SGD with Nesterov momentum, warm-up and cosine stepped every batch, label smoothing and
+    online draws: stopped after step 3 of epoch 2, the run resumes with the schedule at that
+    batch and ends with the metrics and weights of a run never stopped. The lr column is the
+    rate of each epoch's first batch."""
+    exp = modern_experiment(demo_config, **SMALL)
+    reference = run(exp, 0, demo, tmp_path / "reference")
+    rows = read_metrics(tmp_path / "reference" / "out")
+    steps = math.ceil(20 * NUM_CLASSES / 64)  # one set, online: N images an epoch
+    warmup, total = round(0.5 * steps), 2 * steps
+    expected = [0.05 * recipe.warmup_cosine_factor(e * steps, warmup, total, 0.1) for e in (0, 1)]
+    assert [float(r["lr"]) for r in rows] == pytest.approx(expected, rel=1e-12)
+    assert reference["resolved"]["loss"] == MODERN["loss"]
+
+    where = tmp_path / "cut"
+    with monkeypatch.context() as patch:
+        signal_at(patch, epoch=2, step=3, signum=signal.SIGUSR1)
+        with pytest.raises(Interrupted):
+            run(exp, 0, demo, where)
+    state = torch.load(where / "ckpt.pt", weights_only=True)
+    assert (state["epoch"], state["step"]) == (2, 3)
+    assert state["scheduler"]["last_epoch"] == steps + 3  # batches done, not epochs
+    run(exp, 0, demo, where)
+    assert untimed(where / "out") == untimed(tmp_path / "reference" / "out")
+    assert same_weights(weights(where / "out"), weights(tmp_path / "reference" / "out"))
 
 
 def test_training_inputs_are_normalized_with_the_training_statistics(

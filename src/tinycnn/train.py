@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from tinycnn import checkpoint
+from tinycnn import checkpoint, recipe
 from tinycnn.atomic import atomic_path, read_digest, sha256_file, write_json, write_text
 from tinycnn.augment import (
     FixedTrainData,
@@ -282,12 +282,14 @@ def train_step(
     y: torch.Tensor,
     norm: Any,
     numerics: Numerics,
+    loss_fn: Callable[..., torch.Tensor] = F.cross_entropy,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimizer step on a uint8 batch; the loss and logits, detached, on the device."""
+    """One optimizer step on a uint8 batch; the loss (``loss_fn``, in fp32) and logits,
+    detached, on the device."""
     x = _prepare(x, norm, numerics)
     with _autocast(x.device, numerics):
         logits = model(x)
-        loss = F.cross_entropy(logits.float(), y)
+        loss = loss_fn(logits.float(), y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -302,6 +304,7 @@ class EpochTotals:
     correct: int = 0
     seen: int = 0
     seconds: float = 0.0  # training time, validation excluded
+    lr: float | None = None  # the rate of the epoch's first batch (metrics.csv's lr)
 
 
 @dataclass
@@ -314,6 +317,8 @@ class RunState:
     device: torch.device
     numerics: Numerics
     step_model: nn.Module  # what steps and validation call: the model, or its compiled form
+    loss: Callable[..., torch.Tensor] = F.cross_entropy  # the training loss (recipe.LOSSES)
+    per_step: bool = False  # the scheduler steps after every batch, not every epoch
     epoch: int = 1  # the epoch in progress, from 1
     step: int = 0  # batches of it done
     partial: EpochTotals | None = None  # its running sums when stopped mid-epoch
@@ -329,9 +334,14 @@ class RunState:
             return f"epoch {self.epoch}, step {self.step}"
         return f"end of epoch {self.epoch - 1}"
 
+    def end_step(self) -> None:
+        """After every batch: a per-batch schedule moves on (its state counts the batches)."""
+        if self.per_step:
+            self.scheduler.step()
+
     def end_epoch(self, row: Mapping[str, Any]) -> None:
         self.metrics.append(dict(row))
-        if self.scheduler is not None:
+        if self.scheduler is not None and not self.per_step:
             self.scheduler.step()
         self.epoch, self.step, self.partial = self.epoch + 1, 0, None
 
@@ -376,7 +386,7 @@ def train_one_epoch(
     """
     model, device = state.model, state.device
     model.train()
-    totals = state.partial or EpochTotals()
+    totals = state.partial or EpochTotals(lr=state.lr)
     loss_sum = torch.tensor(totals.loss, device=device, dtype=torch.float64)
     correct = torch.tensor(totals.correct, device=device, dtype=torch.int64)
     seen = totals.seen
@@ -399,12 +409,15 @@ def train_one_epoch(
 
     def so_far() -> EpochTotals:
         seconds = totals.seconds + time.perf_counter() - started
-        return EpochTotals(loss_sum.item(), correct.item(), seen, seconds)
+        return EpochTotals(loss_sum.item(), correct.item(), seen, seconds, totals.lr)
 
     # Resumed mid-epoch: the same order, from the first batch not yet done.
     batches = train.batches(state.epoch, batch_size, start=state.step)
     for s, (x, y) in enumerate(batches, start=state.step):
-        loss, logits = train_step(state.step_model, state.optimizer, x, y, norm, state.numerics)
+        loss, logits = train_step(
+            state.step_model, state.optimizer, x, y, norm, state.numerics, state.loss
+        )
+        state.end_step()
         loss_sum += loss.double() * len(y)
         correct += (logits.argmax(1) == y).sum()
         seen += len(y)
@@ -456,28 +469,30 @@ def evaluate(
     return loss_sum.item() / n, 100.0 * top1.item() / n, 100.0 * top5.item() / n
 
 
-# --- the recipe's parts, one table each ----------------------------------------------------------
-
-# config.yaml's optimizer.name -> the optimizer, from the parameters and the optimizer settings.
-OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
-    "RAdam": lambda params, o: torch.optim.RAdam(
-        params, lr=o["lr"], betas=tuple(o["betas"]), eps=o["eps"], weight_decay=o["weight_decay"]
-    ),
-}
-# config.yaml's scheduler.name -> the scheduler, stepped once an epoch.
-SCHEDULERS: dict[str, Callable[..., Any]] = {
-    "StepLR": lambda optimizer, s: torch.optim.lr_scheduler.StepLR(
-        optimizer, step_size=s["step_size"], gamma=s["gamma"]
-    ),
-}
+# --- the recipe's parts (tinycnn.recipe: one registry each) -----------------------------------
 
 
-def build_optimizer(model: nn.Module, settings: Mapping[str, Any]) -> tuple[Any, Any]:
-    """The optimizer and scheduler (None: a constant rate) that the settings name."""
-    optimizer = OPTIMIZERS[settings["optimizer"]["name"]](model.parameters(), settings["optimizer"])
+def build_optimizer(
+    model: nn.Module, settings: Mapping[str, Any], steps_per_epoch: int
+) -> tuple[torch.optim.Optimizer, Any]:
+    """The optimizer and schedule (None: a constant rate) that the settings name; a schedule
+    that steps per batch learns the run's length here (``steps_per_epoch`` x ``epochs``)."""
+    optimizer = recipe.part("optimizer", settings["optimizer"]).build(
+        model.parameters(), settings["optimizer"]
+    )
     sched = settings.get("scheduler")
-    scheduler = SCHEDULERS[sched["name"]](optimizer, sched) if sched is not None else None
+    scheduler = None
+    if sched is not None:
+        scheduler = recipe.part("scheduler", sched).build(
+            optimizer, sched, steps_per_epoch, settings["epochs"]
+        )
     return optimizer, scheduler
+
+
+def build_loss(settings: Mapping[str, Any]) -> Callable[..., torch.Tensor]:
+    """The training loss the settings name; absent (the paper's runs): plain cross-entropy."""
+    spec = settings.get("loss") or recipe.DEFAULT_LOSS
+    return recipe.part("loss", spec).build(spec)
 
 
 def new_run_state(
@@ -485,20 +500,32 @@ def new_run_state(
     num_classes: int,
     device: torch.device,
     numerics: Numerics | None = None,
+    steps_per_epoch: int = 1,
 ) -> RunState:
-    """A freshly initialized model (from torch's global RNG) with its optimizer and scheduler;
-    compiled for the steps when the numerics name a torch.compile mode."""
+    """A freshly initialized model (from torch's global RNG) with its optimizer, schedule and
+    loss; compiled for the steps when the numerics name a torch.compile mode. A schedule that
+    steps per batch needs the epoch's number of batches (``steps_per_epoch``)."""
     numerics = numerics or default_numerics(
         device, settings.get("precision", "auto"), settings.get("compile", "auto")
     )
     model = build_model(settings["arch"], num_classes=num_classes).to(device)
     if numerics.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer, scheduler = build_optimizer(model, settings)
+    optimizer, scheduler = build_optimizer(model, settings, steps_per_epoch)
+    per_step = scheduler is not None and recipe.part("scheduler", settings["scheduler"]).interval
     # The compiled module shares the model's parameters; checkpoints save the model itself.
     mode = numerics.compile
     step_model = torch.compile(model, mode=mode) if mode != "none" else model
-    return RunState(model, optimizer, scheduler, device, numerics, step_model)
+    return RunState(
+        model,
+        optimizer,
+        scheduler,
+        device,
+        numerics,
+        step_model,
+        loss=build_loss(settings),
+        per_step=per_step == "step",
+    )
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -644,7 +671,9 @@ def train_run(
         train, val_x, val_y, norm, num_classes = load_data(
             settings, seed, Path(data_dir), augmented, device
         )
-        state = new_run_state(settings, num_classes, device)
+        state = new_run_state(
+            settings, num_classes, device, steps_per_epoch=math.ceil(len(train) / batch_size)
+        )
         numerics = describe_numerics(state.numerics)
         # What the checkpoint records beside the state, to be refused under anything else.
         identity = {"data": data, "numerics": numerics}
@@ -672,7 +701,6 @@ def train_run(
                 "nothing new to checkpoint: run the job again to start or resume",
             )
         while state.epoch <= epochs:
-            lr = state.lr
             earlier = state.partial.seconds if state.partial is not None else 0.0
             started = time.perf_counter()
             try:
@@ -706,6 +734,8 @@ def train_run(
                 device,
                 state.numerics,
             )
+            # A checkpoint from before EpochTotals kept the rate: the rate now (epoch schedules).
+            lr = totals.lr if totals.lr is not None else state.lr
             row = {
                 "epoch": state.epoch,
                 "lr": lr,
