@@ -10,9 +10,10 @@ An augmentation set is a list of ops from config (parameter names mirror torchvi
 Every op but ``normalize`` maps a uint8 batch (N, C, H, W) on any device to a uint8 batch and
 equals the torchvision.transforms.v2 op of the same name for the same drawn parameters.
 ``Pipeline.draw`` draws the parameters of many samples at once, per sample, from a CPU
-``torch.Generator``, so a result depends on the generator's seed only, not on the device or on
-how the samples are batched. ``normalize`` may only come last: it is the float stage the
-training loop runs on its device.
+``torch.Generator`` (for the images' size: random_resized_crop's boxes depend on it), so a
+result depends on the generator's seed only, not on the device or on how the samples are
+batched. ``normalize`` may only come last: it is the float stage the training loop runs on its
+device.
 """
 
 from __future__ import annotations
@@ -30,13 +31,17 @@ from tinycnn.errors import UserError
 from tinycnn.op_geometry import crop_size, resize_size
 
 Param = torch.Tensor | None  # one value per sample (on the CPU), or None for a fixed op
+Size = tuple[int, int]  # (height, width)
 
 
 class Op(ABC):
     """One uint8 -> uint8 op; fixed unless ``draw`` is overridden."""
 
-    def draw(self, n: int, generator: torch.Generator) -> Param:
-        """Per-sample parameters of ``n`` samples (None: the op has none)."""
+    def draw(self, n: int, generator: torch.Generator, *, size: Size | None = None) -> Param:
+        """Per-sample parameters of ``n`` samples (None: the op has none).
+
+        ``size``: the (height, width) of the images the op will get; only ops whose parameters
+        depend on it (random_resized_crop) need it."""
         return None
 
     @abstractmethod
@@ -53,7 +58,7 @@ class _RandomFlip(Op):
     p: float = 0.5
     dim: ClassVar[int]
 
-    def draw(self, n: int, generator: torch.Generator) -> Param:
+    def draw(self, n: int, generator: torch.Generator, *, size: Size | None = None) -> Param:
         # torchvision flips when torch.rand(1) < p
         return torch.rand(n, generator=generator) < self.p
 
@@ -79,7 +84,7 @@ class RandomRotation(Op):
     interpolation: str = "nearest"
     fill: int = 0
 
-    def draw(self, n: int, generator: torch.Generator) -> Param:
+    def draw(self, n: int, generator: torch.Generator, *, size: Size | None = None) -> Param:
         return torch.empty(n).uniform_(*self.degrees, generator=generator)
 
     def __call__(self, x: torch.Tensor, param: Param) -> torch.Tensor:
@@ -144,7 +149,7 @@ class GaussianBlur(Op):
     kernel_size: tuple[int, int]  # (x, y) as torchvision
     sigma: tuple[float, float]
 
-    def draw(self, n: int, generator: torch.Generator) -> Param:
+    def draw(self, n: int, generator: torch.Generator, *, size: Size | None = None) -> Param:
         return torch.empty(n).uniform_(*self.sigma, generator=generator)
 
     def __call__(self, x: torch.Tensor, param: Param) -> torch.Tensor:
@@ -220,9 +225,16 @@ class Pipeline:
     ops: tuple[Op, ...]
     normalize: bool
 
-    def draw(self, n: int, generator: torch.Generator) -> list[Param]:
-        """Per-sample parameters of ``n`` samples, op by op."""
-        return [op.draw(n, generator) for op in self.ops]
+    def draw(self, n: int, generator: torch.Generator, *, size: Size | None = None) -> list[Param]:
+        """Per-sample parameters of ``n`` samples, op by op.
+
+        ``size``: the (height, width) of the input images, passed to each op as the size it gets
+        (``out_size`` of the ops before it); a set with random_resized_crop needs it."""
+        params = []
+        for op in self.ops:
+            params.append(op.draw(n, generator, size=size))
+            size = None if size is None else op.out_size(*size)
+        return params
 
     def apply(self, x: torch.Tensor, params: Sequence[Param]) -> torch.Tensor:
         """Apply the ops to uint8 (N, C, H, W) with parameters drawn for these N samples."""
@@ -231,7 +243,7 @@ class Pipeline:
         return x
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        return self.apply(x, self.draw(len(x), generator))
+        return self.apply(x, self.draw(len(x), generator, size=x.shape[-2:]))
 
     def out_size(self, h: int, w: int) -> tuple[int, int]:
         for op in self.ops:
