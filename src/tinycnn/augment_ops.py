@@ -2,6 +2,7 @@
 
 An augmentation set is a list of ops from config (parameter names mirror torchvision)::
 
+    - {op: random_resized_crop, size: 64, scale: [0.35, 1.0]}
     - {op: random_rotation, degrees: 10}
     - {op: random_horizontal_flip, p: 0.5}
     - {op: gaussian_blur, kernel_size: 5, sigma: [0.1, 2.0]}
@@ -203,6 +204,145 @@ class Resize(Op):
         return out.round_().to(torch.uint8)
 
 
+def _taps(
+    start: torch.Tensor, length: torch.Tensor, out: int, interpolation: str, antialias: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Resampling along one axis: per sample, ``out`` outputs from its input[start : start +
+    length], as ATen's interpolate (align_corners=False) weighs them.
+
+    Returns the input indices and weights, each (N, out, K): output i of sample s is the sum over
+    k of weight[s, i, k] * input[index[s, i, k]]. Taps beyond a sample's own count weigh 0.
+    """
+    start, length = start.view(-1, 1, 1), length.view(-1, 1, 1)
+    i = torch.arange(out).view(1, -1, 1)
+    if interpolation == "nearest":
+        # ATen's nearest_idx: min(floor(i * scale), length - 1) with scale = length / out, both
+        # the division and the product in float32 as there, so the same index (an exact copy).
+        scale = length.float() / out
+        index = torch.minimum((i * scale).floor_().long(), length - 1)
+        return start + index, torch.ones(index.shape)
+    # Bilinear: ATen's separable kernels (_compute_indices_min_size_weights_aa, which its CPU
+    # uint8 and antialiased kernels use), here in float64. A triangle filter of half-width
+    # `support` centred at scale * (i + 0.5) in input pixels. Shrinking with antialias: support =
+    # scale and the filter stretched as much (invscale = 1 / support). Otherwise support 1: the
+    # plain bilinear weights, their clamp at the box's edges included (taps cut there, then the
+    # weights normalized to sum 1).
+    scale = length.double() / out
+    support = scale.clamp(min=1.0) if antialias else torch.ones_like(scale)
+    center = scale * (i + 0.5)
+    # C++'s static_cast<int64_t>: truncation toward zero, as .long()
+    xmin = (center - support + 0.5).long().clamp_(min=0)
+    xsize = torch.minimum((center + support + 0.5).long(), length) - xmin
+    xsize = torch.minimum(xsize, support.ceil().long() * 2 + 1)  # ATen's max_interp_size
+    j = torch.arange(int(xsize.max()) if len(xsize) else 1).view(1, 1, -1)  # (0 samples: 1)
+    invscale = 1.0 / support
+    weight = (1 - ((j + xmin - center + 0.5) * invscale).abs()).clamp_(min=0)  # the triangle
+    weight = torch.where(j < xsize, weight, 0.0)
+    weight /= weight.sum(-1, keepdim=True)
+    index = start + torch.minimum(xmin + j, length - 1)  # in range; a cut tap weighs 0
+    return index, weight.float()  # float64 -> float32: the images are resampled in float32
+
+
+def _gather(img: torch.Tensor, index: torch.Tensor, dim: int) -> torch.Tensor:
+    """img (N, C, H, W) at per-sample indices (N, out) along ``dim`` (2 or 3)."""
+    shape, view = list(img.shape), [len(img), 1, 1, 1]
+    shape[dim] = view[dim] = index.shape[1]
+    return img.gather(dim, index.view(view).expand(shape))
+
+
+def _resample(
+    img: torch.Tensor, index: torch.Tensor, weight: torch.Tensor, dim: int
+) -> torch.Tensor:
+    """Float (N, C, H, W) resampled along ``dim`` with ``_taps``'s indices and weights.
+
+    One multiply-add per tap, in tap order: each output is the same float32 sum whatever the
+    batch, its composition (padding taps add 0) or the thread count. A matmul with dense
+    weights would leave the order of the sum to the BLAS (and TF32 on a GPU, when enabled)."""
+    view = [len(img), 1, 1, 1]
+    view[dim] = index.shape[1]
+    out = _gather(img, index[..., 0], dim).mul_(weight[..., 0].view(view))
+    for k in range(1, index.shape[2]):
+        out.addcmul_(_gather(img, index[..., k], dim), weight[..., k].view(view))
+    return out
+
+
+@dataclass(frozen=True)
+class RandomResizedCrop(Op):
+    """A random box of the image (share of the area in ``scale``, aspect ratio in ``ratio``),
+    resized to ``size``: torchvision's RandomResizedCrop. The box is drawn per sample for the
+    input size (``draw``'s ``size``)."""
+
+    size: tuple[int, int]  # (h, w)
+    scale: tuple[float, float] = (0.08, 1.0)
+    ratio: tuple[float, float] = (3.0 / 4.0, 4.0 / 3.0)
+    interpolation: str = "bilinear"
+    antialias: bool = True  # ignored for nearest, as in torchvision
+
+    tries: ClassVar[int] = 10
+
+    def out_size(self, h: int, w: int) -> tuple[int, int]:
+        return self.size
+
+    def draw(self, n: int, generator: torch.Generator, *, size: Size | None = None) -> Param:
+        """Boxes (top, left, height, width), int64 (n, 4), for (h, w) = ``size`` images."""
+        if size is None:
+            raise ValueError("random_resized_crop draws its boxes for an input size=(h, w)")
+        h, w = size
+        # torchvision's get_params, all tries of all samples at once: the target area is the
+        # area times a float32 uniform share, in float64 (Python's float); the aspect the exp of
+        # a float32 uniform between float32 log(ratio)s, in float32; the sides the float64
+        # square roots rounded half to even (Python's round, torch's round).
+        shape = (n, self.tries)
+        area = torch.empty(shape).uniform_(*self.scale, generator=generator).double() * (h * w)
+        log_ratio = torch.log(torch.tensor(self.ratio)).tolist()
+        aspect = torch.empty(shape).uniform_(*log_ratio, generator=generator).exp_().double()
+        widths = (area * aspect).sqrt_().round_().long()
+        heights = (area / aspect).sqrt_().round_().long()
+        valid = (widths > 0) & (widths <= w) & (heights > 0) & (heights <= h)
+        first = valid.int().argmax(1, keepdim=True)  # argmax: the first valid try (0 if none)
+        ok = valid.any(1)
+        fallback_h, fallback_w = self._fallback(h, w)
+        bh = torch.where(ok, heights.gather(1, first).squeeze(1), fallback_h)
+        bw = torch.where(ok, widths.gather(1, first).squeeze(1), fallback_w)
+        # torchvision's randint(0, h - bh + 1) per sample: a uniform 62-bit integer modulo the
+        # count (a bias below 2**-50). Drawn for every sample, so that the draws consumed never
+        # depend on the outcome.
+        position = torch.randint(2**62, (n, 2), generator=generator)
+        top = torch.where(ok, position[:, 0] % (h - bh + 1), (h - fallback_h) // 2)
+        left = torch.where(ok, position[:, 1] % (w - bw + 1), (w - fallback_w) // 2)
+        return torch.stack([top, left, bh, bw], 1)
+
+    def _fallback(self, h: int, w: int) -> tuple[int, int]:
+        """torchvision's central crop when no try fits: the whole image, cut to the ratio."""
+        in_ratio = float(w) / float(h)
+        if in_ratio < min(self.ratio):
+            return round(w / min(self.ratio)), w
+        if in_ratio > max(self.ratio):
+            return h, round(h * max(self.ratio))
+        return h, w
+
+    def __call__(self, x: torch.Tensor, param: Param) -> torch.Tensor:
+        assert param is not None
+        h, w = x.shape[-2:]
+        top, left, height, width = param.unbind(1)
+        if bool(((top + height > h) | (left + width > w)).any()):
+            raise ValueError(f"random_resized_crop: boxes drawn for images larger than {h}x{w}")
+        mode, antialias = self.interpolation, self.antialias
+        rows, row_weights = (
+            t.to(x.device) for t in _taps(top, height, self.size[0], mode, antialias)
+        )
+        cols, col_weights = (
+            t.to(x.device) for t in _taps(left, width, self.size[1], mode, antialias)
+        )
+        if self.interpolation == "nearest":  # a copy of the chosen pixels: exact
+            return _gather(_gather(x, cols[..., 0], 3), rows[..., 0], 2)
+        # uint8 -> float32 (exact), columns then rows (ATen's CPU order), rounded back to uint8
+        # (as torchvision's float path: round, then the cast; the clamp only guards the cast)
+        img = _resample(x.float(), cols, col_weights, 3)
+        img = _resample(img, rows, row_weights, 2)
+        return img.round_().clamp_(0, 255).to(torch.uint8)
+
+
 def normalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """uint8 (N, C, H, W) -> float32 ``(x / 255 - mean) / std``; mean, std per channel in [0, 1].
 
@@ -306,6 +446,19 @@ class _Spec:
             )
         return pair[0], pair[1]
 
+    def interval(self, key: str, default: tuple[float, float], hi: float) -> tuple[float, float]:
+        """[min, max] with 0 < min <= max <= hi."""
+        v = self.get(key, default)
+        if not (
+            isinstance(v, list | tuple)
+            and len(v) == 2
+            and all(isinstance(e, int | float) and not isinstance(e, bool) for e in v)
+            and 0 < v[0] <= v[1] <= hi
+        ):
+            bound = "" if hi == math.inf else f" <= {hi:g}"
+            raise self.fail(key, f"[min, max] with 0 < min <= max{bound}")
+        return float(v[0]), float(v[1])
+
     def choice(self, key: str, default: str, choices: Sequence[str]) -> str:
         v = self.get(key, default)
         if v not in choices:
@@ -328,6 +481,7 @@ OP_PARAMETERS: dict[str, frozenset[str]] = {
     "gaussian_blur": frozenset({"kernel_size", "sigma"}),
     "center_crop": frozenset({"size"}),
     "resize": frozenset({"size", "interpolation", "antialias"}),
+    "random_resized_crop": frozenset({"size", "scale", "ratio", "interpolation", "antialias"}),
     "normalize": frozenset(),  # its mean and std are the training set's (stats.json)
 }
 OP_NAMES = tuple(name for name in OP_PARAMETERS if name != "normalize")  # the uint8 ops
@@ -356,6 +510,14 @@ def _parse_op(name: str, spec: Mapping[str, Any], where: str) -> Op:
         return GaussianBlur(kernel_size=s.ints("kernel_size", odd=True), sigma=sigma)
     if name == "center_crop":
         return CenterCrop(size=s.ints("size"))
+    if name == "random_resized_crop":
+        return RandomResizedCrop(
+            size=s.ints("size"),
+            scale=s.interval("scale", (0.08, 1.0), hi=1.0),
+            ratio=s.interval("ratio", (3.0 / 4.0, 4.0 / 3.0), hi=math.inf),
+            interpolation=s.choice("interpolation", "bilinear", ("bilinear", "nearest")),
+            antialias=s.flag("antialias", True),
+        )
     assert name == "resize"
     size = s.get("size")
     return Resize(
