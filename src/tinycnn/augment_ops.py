@@ -210,8 +210,8 @@ def _taps(
     """Resampling along one axis: per sample, ``out`` outputs from its input[start : start +
     length], as ATen's interpolate (align_corners=False) weighs them.
 
-    Returns the input indices and weights, each (N, out, K): output i of sample s is the sum over
-    k of weight[s, i, k] * input[index[s, i, k]]. Taps beyond a sample's own count weigh 0.
+    Returns the input indices and weights, each (K, N, out): output i of sample s is the sum over
+    taps k of weight[k, s, i] * input[index[k, s, i]]. Taps beyond a sample's own count weigh 0.
     """
     start, length = start.view(-1, 1, 1), length.view(-1, 1, 1)
     i = torch.arange(out).view(1, -1, 1)
@@ -220,7 +220,7 @@ def _taps(
         # the division and the product in float32 as there, so the same index (an exact copy).
         scale = length.float() / out
         index = torch.minimum((i * scale).floor_().long(), length - 1)
-        return start + index, torch.ones(index.shape)
+        return (start + index).permute(2, 0, 1), torch.ones(1, *index.shape[:2])
     # Bilinear: ATen's separable kernels (_compute_indices_min_size_weights_aa, which its CPU
     # uint8 and antialiased kernels use), here in float64. A triangle filter of half-width
     # `support` centred at scale * (i + 0.5) in input pixels. Shrinking with antialias: support =
@@ -240,7 +240,9 @@ def _taps(
     weight = torch.where(j < xsize, weight, 0.0)
     weight /= weight.sum(-1, keepdim=True)
     index = start + torch.minimum(xmin + j, length - 1)  # in range; a cut tap weighs 0
-    return index, weight.float()  # float64 -> float32: the images are resampled in float32
+    # tap-major and contiguous: one tap's (N, out) weights broadcast fast. float64 -> float32:
+    # the images are resampled in float32.
+    return index.permute(2, 0, 1).contiguous(), weight.permute(2, 0, 1).float().contiguous()
 
 
 def _gather(img: torch.Tensor, index: torch.Tensor, dim: int) -> torch.Tensor:
@@ -259,10 +261,10 @@ def _resample(
     batch, its composition (padding taps add 0) or the thread count. A matmul with dense
     weights would leave the order of the sum to the BLAS (and TF32 on a GPU, when enabled)."""
     view = [len(img), 1, 1, 1]
-    view[dim] = index.shape[1]
-    out = _gather(img, index[..., 0], dim).mul_(weight[..., 0].view(view))
-    for k in range(1, index.shape[2]):
-        out.addcmul_(_gather(img, index[..., k], dim), weight[..., k].view(view))
+    view[dim] = index.shape[2]
+    out = _gather(img, index[0], dim).mul_(weight[0].view(view))
+    for k in range(1, len(index)):
+        out.addcmul_(_gather(img, index[k], dim), weight[k].view(view))
     return out
 
 
@@ -335,7 +337,7 @@ class RandomResizedCrop(Op):
             t.to(x.device) for t in _taps(left, width, self.size[1], mode, antialias)
         )
         if self.interpolation == "nearest":  # a copy of the chosen pixels: exact
-            return _gather(_gather(x, cols[..., 0], 3), rows[..., 0], 2)
+            return _gather(_gather(x, cols[0], 3), rows[0], 2)
         # uint8 -> float32 (exact), columns then rows (ATen's CPU order), rounded back to uint8
         # (as torchvision's float path: round, then the cast; the clamp only guards the cast)
         img = _resample(x.float(), cols, col_weights, 3)
