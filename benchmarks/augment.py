@@ -10,7 +10,13 @@ Gaussian blur 5 / sigma (0.1, 2)) and Normalize, on the same images and the same
 
 The data is made here, in a temporary folder: sklearn's digits, upscaled to 64x64 RGB, as JPEGs
 in ImageFolder layout, and the same JPEGs decoded into one uint8 array. Each path runs one warm-up
-epoch, then the timed epochs. Run: .venv/bin/python benchmarks/augment.py
+epoch, then the timed epochs.
+
+Then random_resized_crop (size 64, scale (0.35, 1), bilinear, antialias) on the same decoded
+images, in this process with the same torch threads: the batched op through OnlineTrainData
+against torchvision's v2.RandomResizedCrop called image by image on uint8 (3, 64, 64) tensors.
+
+Run: .venv/bin/python benchmarks/augment.py [--only set2 | --only random_resized_crop]
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +37,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
+from torchvision.transforms import v2
 
 from tinycnn.augment import OnlineTrainData, normalize, parse_set
 
@@ -98,6 +106,41 @@ def time_classic(root: Path, batch_size: int, workers: int, epochs: int) -> floa
     return epochs * len(folder) / (time.perf_counter() - start)
 
 
+CROP = [{"op": "random_resized_crop", "size": 64, "scale": [0.35, 1.0]}]
+
+
+def images_per_second(epoch_fn: Callable[[int], None], n: int, epochs: int) -> float:
+    epoch_fn(0)  # warm-up epoch
+    start = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        epoch_fn(epoch)
+    return epochs * n / (time.perf_counter() - start)
+
+
+def time_random_resized_crop(
+    images: np.ndarray, batch_size: int, epochs: int
+) -> tuple[float, float]:
+    """images/s of (torchvision image by image, the batched op) on the same images."""
+    data = OnlineTrainData(
+        images, np.zeros(len(images), np.int64), [parse_set("crop", CROP)], seed=0
+    )
+    tensors = list(torch.from_numpy(images).permute(0, 3, 1, 2).contiguous())
+    ref = v2.RandomResizedCrop(64, scale=(0.35, 1.0), antialias=True)
+
+    def per_image(epoch: int) -> None:
+        for image in tensors:
+            ref(image)
+
+    def batched(epoch: int) -> None:
+        for _ in data.batches(epoch, batch_size):
+            pass
+
+    return (
+        images_per_second(per_image, len(images), epochs),
+        images_per_second(batched, len(images), epochs),
+    )
+
+
 def cpu_model() -> str:
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
@@ -113,21 +156,30 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per path")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="cores for each path")
+    parser.add_argument("--only", choices=["set2", "random_resized_crop"], help="one comparison")
     args = parser.parse_args()
     torch.set_num_threads(args.workers)
 
     images, labels = digit_images(args.images)
     with tempfile.TemporaryDirectory() as tmp:
         decoded = write_image_folder(Path(tmp), images, labels)
-        classic = time_classic(Path(tmp), args.batch_size, args.workers, args.epochs)
-    packed = time_packed(decoded, args.batch_size, args.epochs)
+        if args.only != "random_resized_crop":
+            classic = time_classic(Path(tmp), args.batch_size, args.workers, args.epochs)
 
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores")
     print(f"torch {torch.__version__}, {args.workers} workers/threads, batch {args.batch_size}")
-    print(f"images: {args.images} x {args.epochs} timed epochs, set 2 + normalize")
-    print(f"classic (ImageFolder JPEG + PIL, DataLoader): {classic:9.0f} images/s")
-    print(f"packed  (uint8 array + batched tensor ops):   {packed:9.0f} images/s")
-    print(f"speedup: {packed / classic:.1f}x")
+    if args.only != "random_resized_crop":
+        packed = time_packed(decoded, args.batch_size, args.epochs)
+        print(f"images: {args.images} x {args.epochs} timed epochs, set 2 + normalize")
+        print(f"classic (ImageFolder JPEG + PIL, DataLoader): {classic:9.0f} images/s")
+        print(f"packed  (uint8 array + batched tensor ops):   {packed:9.0f} images/s")
+        print(f"speedup: {packed / classic:.1f}x")
+    if args.only != "set2":
+        per_image, batched = time_random_resized_crop(decoded, args.batch_size, args.epochs)
+        print(f"images: {args.images} x {args.epochs} timed epochs, random_resized_crop 64")
+        print(f"torchvision v2.RandomResizedCrop, image by image: {per_image:9.0f} images/s")
+        print(f"batched op (OnlineTrainData):                     {batched:9.0f} images/s")
+        print(f"ratio: {batched / per_image:.1f}x")
 
 
 if __name__ == "__main__":

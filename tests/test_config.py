@@ -168,6 +168,24 @@ def _error(config: dict) -> str:
             "augmentation.sets.set2.3.kernel_size: 4 is not allowed (must be odd)",
         ),
         (
+            lambda c: c["augmentation"]["sets"]["set1"].insert(
+                0, {"op": "random_resized_crop", "size": 64, "scale": [0.5, 1.5]}
+            ),
+            "augmentation.sets.set1.0.scale.1: 1.5 must be at most 1",
+        ),
+        (
+            lambda c: c["augmentation"]["sets"]["set1"].insert(
+                0, {"op": "random_resized_crop", "scale": [0.5, 1.0]}
+            ),
+            "augmentation.sets.set1.0: 'size' is missing",
+        ),
+        (
+            lambda c: c["augmentation"]["sets"]["set1"].insert(
+                0, {"op": "random_resized_crop", "size": [64]}
+            ),
+            "augmentation.sets.set1.0.size: [64] is too short",
+        ),
+        (
             lambda c: c["experiments"]["alexnet"].update(scheduler={"name": "StepLR"}),
             "experiments.alexnet.scheduler: 'step_size' is missing",
         ),

@@ -29,6 +29,11 @@ def paper_config() -> dict:
         ([{"op": "resize", "size": 32}], "32x32"),
         ([{"op": "center_crop", "size": 56}], "56x56"),
         ([{"op": "resize", "size": 128}, {"op": "center_crop", "size": 100}], "100x100"),
+        ([{"op": "random_resized_crop", "size": 32}, {"op": "random_horizontal_flip"}], "32x32"),
+        (
+            [{"op": "center_crop", "size": 40}, {"op": "random_resized_crop", "size": [64, 48]}],
+            "64x48",
+        ),
     ],
 )
 def test_a_set_that_changes_the_image_size_is_refused_naming_it(
@@ -50,6 +55,22 @@ def test_a_crop_larger_than_the_image_is_refused(paper_config: dict) -> None:
         validate(config)
 
 
+@pytest.mark.parametrize("size", [64, [64, 64]])
+def test_a_set_ending_with_a_random_resized_crop_to_64x64_is_accepted(
+    paper_config: dict, size: int | list[int]
+) -> None:
+    config = copy.deepcopy(paper_config)
+    crop = {"op": "random_resized_crop", "size": size, "scale": [0.35, 1.0]}
+    crop.update(ratio=[0.75, 1.3333333], interpolation="bilinear", antialias=True)
+    config["augmentation"]["sets"]["set1"] = [
+        {"op": "resize", "size": 32},  # whatever it gets: its output is its size
+        crop,
+        {"op": "random_horizontal_flip"},
+        {"op": "normalize"},
+    ]
+    validate(config)
+
+
 def test_the_papers_sets_keep_64x64(paper_config: dict) -> None:
     validate(paper_config)
     for ops in paper_config["augmentation"]["sets"].values():
@@ -63,6 +84,8 @@ def test_the_papers_sets_keep_64x64(paper_config: dict) -> None:
         [{"op": "resize", "size": 48}],
         [{"op": "resize", "size": 96}, {"op": "center_crop", "size": 70}],
         [{"op": "random_rotation", "degrees": 10}, {"op": "center_crop", "size": 56}],
+        [{"op": "random_resized_crop", "size": 64}],
+        [{"op": "center_crop", "size": 40}, {"op": "random_resized_crop", "size": [48, 56]}],
     ],
 )
 def test_the_ops_produce_the_size_the_config_check_computes(ops: list) -> None:

@@ -88,7 +88,9 @@ def preview_grid(
     index = np.unique(np.linspace(0, len(images) - 1, rows).round().astype(int))
     originals = np.array(images[index])
     params = pipeline.draw(
-        len(index) * draws, _generator(stream_seed(seed, pipeline.name, "preview"))
+        len(index) * draws,
+        _generator(stream_seed(seed, pipeline.name, "preview")),
+        size=originals.shape[1:3],
     )
     augmented = _augment_nhwc(pipeline, np.repeat(originals, draws, axis=0), params)
     tiles = [[originals[r], *augmented[r * draws : (r + 1) * draws]] for r in range(len(index))]
@@ -151,7 +153,7 @@ def write_augmented(
     # Before any work: a full disk is one message naming the file, never a "Bus error".
     check_space(out_path, npy_size(np.uint8, (n, out_h, out_w, 3)))
     torch.set_num_threads(threads)
-    params = pipeline.draw(n, _generator(stream_seed(seed, set_name)))
+    params = pipeline.draw(n, _generator(stream_seed(seed, set_name)), size=(h, w))
     with atomic_npy(out_path, np.uint8, (n, out_h, out_w, 3)) as out:
         for start in range(0, n, batch_size):
             batch = slice(start, min(start + batch_size, n))
@@ -296,8 +298,9 @@ class OnlineTrainData:
 
         ``start`` skips the epoch's first batches without augmenting them."""
         n, device = len(self.labels), self.images.device
+        size = self.images.shape[1:3]
         params = [
-            p.draw(n, _generator(stream_seed(self.seed, p.name, "epoch", epoch)))
+            p.draw(n, _generator(stream_seed(self.seed, p.name, "epoch", epoch)), size=size)
             for p in self.pipelines
         ]
         samples = _samples(self.seed, epoch, n, len(self.pipelines), self.combine, shuffle)

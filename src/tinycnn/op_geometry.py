@@ -35,4 +35,6 @@ def ops_output_size(ops: Sequence[Mapping[str, Any]], h: int, w: int) -> tuple[i
             h, w = crop_size(size, h, w)
         elif op.get("op") == "resize":
             h, w = resize_size(size[:1] if isinstance(op["size"], int) else size, h, w)
+        elif op.get("op") == "random_resized_crop":  # its size, whatever the input's
+            h, w = size[0], size[1]
     return h, w
