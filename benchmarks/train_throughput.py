@@ -25,18 +25,26 @@ a set, one validation pass an epoch) on this device.
 
 The images are random uint8 (not zeros, which can run faster than real data).
 
+`--preset presets/modern.yaml` times the runs beyond the paper that a preset defines instead
+(`beyond_paper.experiments`), each through its own recipe: its optimizer, its loss, its schedule
+stepped as the trainer steps it, and its augmentation drawn online on the device when its mode
+is online (the data share then times its own sets); the projection is then each of those runs:
+its epochs x (100,000 images / img/s + one validation pass).
+
 `--compile default max-autotune` adds the default numerics under those `torch.compile` modes
 (the model's forward and backward; reduce-overhead also replays them as CUDA graphs), with the
 seconds their first steps took (the compilation). From the rates of every path that all models
 have, the grid is also projected per path.
 
 Run: `.venv/bin/python benchmarks/train_throughput.py` (CUDA when available), `--quick` for a
-seconds-long smoke run (M1, two paths, batch 32), `--markdown FILE` to also write the tables.
+seconds-long smoke run (M1 or the preset's first run, two paths, batch 32), `--markdown FILE` to
+also write the tables.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import statistics
 import sys
@@ -55,7 +63,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from tinycnn.augment import FixedTrainData, OnlineTrainData, parse_set  # noqa: E402
-from tinycnn.config import resolve_experiment  # noqa: E402
+from tinycnn.config import deep_merge, resolve_experiment, training_settings  # noqa: E402
 from tinycnn.hardware import cpu_model  # noqa: E402
 from tinycnn.train import (  # noqa: E402
     Numerics,
@@ -127,18 +135,40 @@ def compiled_label(mode: str) -> str:
     return f"default + torch.compile({mode})"
 
 
+def recipes(config: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """What is timed, by name, as the settings a run gets, and each projected run's name.
+
+    With runs beyond the paper (a preset's ``beyond_paper``): each of them, with its resolved
+    settings, projected as itself. Otherwise each of the paper's models with the paper's recipe
+    (the shared optimizer, a constant rate, cross-entropy, materialized sets), and the paper's
+    runs projected on their models' rates."""
+    beyond = (config.get("beyond_paper") or {}).get("experiments") or {}
+    if beyond:
+        return {n: training_settings(config, n) for n in beyond}, {n: n for n in beyond}
+    shared = {
+        "optimizer": config["training"]["optimizer"],
+        "scheduler": None,
+        "epochs": config["training"]["epochs"],
+        "augmentation": {"mode": "fixed"},
+    }
+    timed_ = {m: {**shared, "arch": spec["arch"]} for m, spec in config["models"].items()}
+    runs = {e: resolve_experiment(config, e)["model"] for e in config["experiments"]}
+    return timed_, runs
+
+
 def measure_model(
     name: str,
-    arch: str,
-    data: FixedTrainData,
+    settings: dict[str, Any],
+    data: FixedTrainData | OnlineTrainData,
     online: OnlineTrainData,
     val: tuple[torch.Tensor, torch.Tensor],
     args: argparse.Namespace,
     device: torch.device,
 ) -> dict[str, Any]:
     """Each path's rate through the trainer's own objects: ``new_run_state`` builds the model
-    (compiled when the numerics say so) and ``train_step`` steps ``state.step_model``."""
-    settings = {"arch": arch, "optimizer": CONFIG["training"]["optimizer"], "scheduler": None}
+    (compiled when the numerics say so), its optimizer, schedule and loss, and ``train_step``
+    steps ``state.step_model`` on batches of ``data``, the schedule moving on as in a run."""
+    steps_per_epoch = math.ceil(len(data) / args.batch)
     norm = (MEAN, STD)
     result: dict[str, Any] = {"model": name, "paths": {}}
     for label, numerics in numerics_variants(device, args.quick, args.compile).items():
@@ -150,12 +180,13 @@ def measure_model(
         if device.type == "cuda":
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats(device)
-        state = new_run_state(settings, CLASSES, device, numerics)
+        state = new_run_state(settings, CLASSES, device, numerics, steps_per_epoch)
         stream = batch_stream(data, args.batch)
 
         def step(state=state, stream=stream, numerics=numerics) -> None:
             x, y = next(stream)
-            train_step(state.step_model, state.optimizer, x, y, norm, numerics)
+            train_step(state.step_model, state.optimizer, x, y, norm, numerics, state.loss)
+            state.end_step()
 
         compiled = numerics.compile != "none"
         try:
@@ -183,7 +214,10 @@ def measure_model(
                 )
             path["flops"] = counter.get_total_flops()
             # Producing the batch alone: indexing (+ augmentation) and normalization.
-            for key, source in (("data_fixed_s", data), ("data_online_s", online)):
+            sources = (("data_fixed_s", data), ("data_online_s", online))
+            if isinstance(data, OnlineTrainData):  # a run drawn online: its own sets only
+                sources = (("data_online_s", data),)
+            for key, source in sources:
                 produce = batch_stream(source, args.batch)
 
                 def make(produce=produce, numerics=numerics) -> None:
@@ -205,23 +239,28 @@ def measure_model(
     return result
 
 
-def projection(results: dict[str, dict[str, Any]], path: str = "default") -> list[dict[str, Any]]:
-    """Each paper run's projected time on one path: epochs x (its training images / the path's
-    img/s + one validation pass, timed on the default path)."""
+def projection(
+    results: dict[str, dict[str, Any]],
+    runs: dict[str, str],
+    config: dict[str, Any],
+    path: str = "default",
+) -> list[dict[str, Any]]:
+    """Each run's projected time on one path (``runs``: run -> the name it was timed as):
+    epochs x (its training images / the path's img/s + one validation pass, timed on the
+    default path)."""
     rows = []
-    for exp_name in CONFIG["experiments"]:
-        settings = resolve_experiment(CONFIG, exp_name)
-        model = settings["model"]
-        if model not in results:
+    for exp_name, timed_as in runs.items():
+        settings = resolve_experiment(config, exp_name)
+        if timed_as not in results:
             continue
-        default = results[model]["paths"]["default"]
+        default = results[timed_as]["paths"]["default"]
         images = TRAIN_PER_SET * len(settings["augmentation"]["sets"])
-        rate = results[model]["paths"][path]["img_s"]
+        rate = results[timed_as]["paths"][path]["img_s"]
         epoch_s = images / rate + VAL_IMAGES / default["val_img_s"]
         rows.append(
             {
                 "run": exp_name,
-                "model": model,
+                "model": settings["model"],
                 "epochs": settings["epochs"],
                 "images": images,
                 "seconds": settings["epochs"] * epoch_s,
@@ -230,11 +269,13 @@ def projection(results: dict[str, dict[str, Any]], path: str = "default") -> lis
     return rows
 
 
-def grid_by_path(results: dict[str, dict[str, Any]]) -> dict[str, float]:
+def grid_by_path(
+    results: dict[str, dict[str, Any]], runs: dict[str, str], config: dict[str, Any]
+) -> dict[str, float]:
     """Projected seconds of the whole grid for every path that every model has a rate for."""
     labels = [label for label in next(iter(results.values()))["paths"]]
     return {
-        label: sum(r["seconds"] for r in projection(results, label))
+        label: sum(r["seconds"] for r in projection(results, runs, config, label))
         for label in labels
         if all("img_s" in result["paths"].get(label, {}) for result in results.values())
     }
@@ -257,12 +298,11 @@ def markdown(
     for model, result in results.items():
         base = result["paths"].get("fp32", result["paths"]["default"])["img_s"]
         for label, p in result["paths"].items():
-            share = (
-                f"{100 * p['data_fixed_s'] / p['step_s']:.1f}% / "
-                f"{100 * p['data_online_s'] / p['step_s']:.1f}%"
-                if "data_fixed_s" in p
-                else ""
-            )
+            share = ""
+            if "data_online_s" in p:  # a run drawn online has no fixed share ("—")
+                fixed = p.get("data_fixed_s")
+                fixed_text = f"{100 * fixed / p['step_s']:.1f}%" if fixed else "—"
+                share = f"{fixed_text} / {100 * p['data_online_s'] / p['step_s']:.1f}%"
             if "error" in p:
                 lines.append(f"| {model} | {label} | failed: {p['error'][:200]} | | | | | |")
                 continue
@@ -282,9 +322,10 @@ def markdown(
             )
     if grid:
         total = sum(r["seconds"] for r in grid)
+        what = "runs of the preset" if args.preset else "paper grid"
         lines += [
             "",
-            "Projected paper grid on this device (trainer's path; training images per epoch / "
+            f"Projected {what} on this device (trainer's path; training images per epoch / "
             "img/s + one validation pass of 10,000 images, per epoch):",
             "",
             "| run | model | epochs | images/epoch | projected |",
@@ -312,7 +353,15 @@ def markdown(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cuda, cpu")
-    parser.add_argument("--models", nargs="*", help="config.yaml model names (default: all)")
+    parser.add_argument(
+        "--models", nargs="*", help="config.yaml model names, or the preset's runs (default: all)"
+    )
+    parser.add_argument(
+        "--preset",
+        type=Path,
+        help="time the runs beyond the paper of this preset (e.g. presets/modern.yaml), each "
+        "with its own recipe, in place of the paper's models",
+    )
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--steps", type=int, default=None, help="timed steps a block")
     parser.add_argument("--repeats", type=int, default=3)
@@ -340,18 +389,21 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device("cuda" if cuda else "cpu")
     if args.threads:
         torch.set_num_threads(args.threads)
+    config = CONFIG
+    if args.preset:
+        config = deep_merge(CONFIG, yaml.safe_load(args.preset.read_text()))
+    recipes_, runs = recipes(config)
     if args.quick:
-        args.models = args.models or ["M1"]
+        args.models = args.models or [next(iter(recipes_))]
         args.batch, args.steps, args.warmup, args.repeats = 32, 2, 1, 1
         args.images = args.images or 256
     args.steps = args.steps or (20 if cuda else 3)
     args.warmup = args.warmup if args.warmup is not None else (5 if cuda else 1)
     args.images = args.images or (TRAIN_PER_SET if cuda else 2_048)
-    models = {m: spec["arch"] for m, spec in CONFIG["models"].items()}
-    chosen = args.models or list(models)
-    unknown = sorted(set(chosen) - set(models))
+    chosen = args.models or list(recipes_)
+    unknown = sorted(set(chosen) - set(recipes_))
     if unknown:
-        parser.error(f"unknown model(s) {unknown}; config.yaml has {list(models)}")
+        parser.error(f"unknown model(s) or run(s) {unknown}; known: {list(recipes_)}")
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (args.images, 64, 64, 3), dtype=np.uint8)
@@ -367,13 +419,20 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for model in chosen:
         print(f"measuring {model} on {device.type} ...", file=sys.stderr, flush=True)
+        settings = recipes_[model]
+        source: FixedTrainData | OnlineTrainData = data
+        if settings["augmentation"]["mode"] == "online":  # its own sets, drawn on the device
+            ops = settings["augmentation"]["ops"]
+            own = [parse_set(s, ops[s]) for s in settings["augmentation"]["sets"]]
+            source = OnlineTrainData(images, labels, own, seed=0, device=device)
         results[model] = measure_model(
-            model, models[model], data, online, (val_x, val_y), args, device
+            model, settings, source, online, (val_x, val_y), args, device
         )
         # The projection needs every model's rate and a full validation pass: CUDA runs only.
-        full = cuda and len(results) == len(models)
-        grid = projection(results) if full else []
-        text = markdown(results, grid, grid_by_path(results) if full else {}, args, device)
+        full = cuda and len(results) == len(recipes_)
+        grid = projection(results, runs, config) if full else []
+        by_path = grid_by_path(results, runs, config) if full else {}
+        text = markdown(results, grid, by_path, args, device)
         if args.markdown:  # after every model: a run stopped at its limit keeps what it measured
             args.markdown.parent.mkdir(parents=True, exist_ok=True)
             tmp = args.markdown.with_name(args.markdown.name + ".tmp")

@@ -158,6 +158,27 @@ ABLATIONS = {
 ABLATION_COLUMNS = ["question", "title", "variant", "experiment", "overrides", "reported"]
 ABLATION_COLUMNS += ["leak", "n_seeds", "accuracy_mean", "accuracy_std", "paper_accuracy"]
 ABLATION_COLUMNS += ["paper_stated", "gap", "closes_gap", "narrows_gap", "closest"]
+# A run beyond the paper (another recipe, 4 epochs) beside two of the paper's runs and one
+# without results.
+BEYOND = {
+    "baselines": ["two_seeds", "below", "no_runs"],
+    "experiments": {
+        "modern": {
+            "model": "M1",
+            "epochs": 4,
+            "optimizer": {"name": "SGD", "lr": 0.1, "momentum": 0.9, "nesterov": True,
+                          "weight_decay": 5e-4},
+            "scheduler": {"name": "warmup_cosine", "warmup_epochs": 1, "final_factor": 0.0},
+            "loss": {"name": "cross_entropy", "label_smoothing": 0.1},
+            "augmentation": {"sets": ["set1"], "mode": "online"},
+        }
+    },
+}  # fmt: skip
+BEYOND_COLUMNS = ["experiment", "role", "model", "arch", "parameters", "epochs"]
+BEYOND_COLUMNS += ["n_seeds", "best_val_acc_mean", "best_val_acc_std", "best_epoch"]
+BEYOND_COLUMNS += ["final_val_acc_mean", "common_epoch", "common_epoch_val_acc_mean"]
+BEYOND_COLUMNS += ["wall_seconds_mean", "images_per_second_mean", "device_name", "precision"]
+BEYOND_COLUMNS += ["paper_accuracy"]
 PARAMETERS = {"M1": 535_290, "AlexNet": 61_110_850}
 # (experiment, seed): validation accuracy per epoch, and wall seconds of the run.
 RUNS = {
@@ -167,13 +188,15 @@ RUNS = {
     ("below", 0): ([5.0, 12.0, 11.0], 300.0),
     ("draw__online", 0): ([20.0, 29.0, 28.0], 30.0),
     ("draw__online", 1): ([22.0, 31.0, 30.0], 30.0),
+    ("modern", 0): ([30.0, 40.0, 45.0, 50.0], 40.0),
+    ("modern", 1): ([30.0, 42.0, 47.0, 54.0], 44.0),
 }
 
 
 @pytest.fixture(scope="module")
 def config() -> dict[str, Any]:
     base = yaml.safe_load((ROOT / "config.yaml").read_text())
-    cfg = {**base, "experiments": EXPERIMENTS, "ablations": ABLATIONS}
+    cfg = {**base, "experiments": EXPERIMENTS, "ablations": ABLATIONS, "beyond_paper": BEYOND}
     report = {"tolerance": 3.0, "comparisons": COMPARISONS, "claims": CLAIMS}
     cfg["report"] = deep_merge(base["report"], report)
     validate(cfg)
@@ -420,15 +443,55 @@ def test_ablations_table(out: Path) -> None:
 
 def test_ablation_runs_stay_out_of_the_papers_tables(out: Path) -> None:
     for name in ("runs", "experiments", "epochs"):
-        assert "draw__online" not in set(read(out, name)["experiment"])
+        assert not {"draw__online", "modern"} & set(read(out, name)["experiment"])
     assert "curves_draw__online" not in (out / "figures.json").read_text()
+    assert "curves_modern" not in (out / "figures.json").read_text()
+
+
+def test_beyond_table(out: Path) -> None:
+    """The baselines with results in their order, then the runs beyond the paper; each at its
+    best epoch and at the fewest epochs any of them trained (3, the baselines')."""
+    table = read(out, "beyond")
+    assert list(table.columns) == BEYOND_COLUMNS
+    rows = table.to_dict("records")
+    assert [(r["experiment"], r["role"]) for r in rows] == [
+        ("two_seeds", "baseline"),
+        ("below", "baseline"),
+        ("modern", "beyond"),
+    ]
+    two, below, modern = rows
+    assert (modern["epochs"], modern["n_seeds"], modern["best_val_acc_mean"]) == (4, 2, 52.0)
+    assert modern["best_val_acc_std"] == pytest.approx(2.828427)
+    assert (modern["best_epoch"], modern["final_val_acc_mean"]) == (4, 52.0)
+    assert [r["common_epoch"] for r in rows] == [3, 3, 3]
+    assert modern["common_epoch_val_acc_mean"] == 46.0  # (45 + 47) / 2, at epoch 3
+    assert two["common_epoch_val_acc_mean"] == 32.5 and below["common_epoch_val_acc_mean"] == 11.0
+    assert modern["wall_seconds_mean"] == 42.0 and modern["images_per_second_mean"] == 1500.0
+    assert modern["precision"] == "bf16 autocast, channels_last"
+    assert math.isnan(modern["paper_accuracy"]) and two["paper_accuracy"] == 30.0
+    assert (two["epochs"], below["model"], below["parameters"]) == (3, "AlexNet", 61_110_850)
+
+
+def test_beyond_settings_are_recorded(out: Path) -> None:
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["modern"]["optimizer"]["name"] == "SGD"
+    assert settings["modern"]["loss"] == BEYOND["experiments"]["modern"]["loss"]
+    assert "loss" not in settings["two_seeds"]  # absent where not set: the paper's runs
+
+
+def test_no_beyond_runs_no_beyond_rows(config: dict[str, Any], tmp_path: Path) -> None:
+    """Without runs beyond the paper (or none configured), beyond.csv has its header only."""
+    dirs = [write_run(tmp_path / "r", config, "two_seeds", 0)]
+    aggregate(dirs, config, tmp_path / "a")
+    assert list(read(tmp_path / "a", "beyond").columns) == BEYOND_COLUMNS
+    assert read(tmp_path / "a", "beyond").empty
 
 
 def test_same_data_same_bytes(out: Path, config: dict[str, Any], run_dirs: list[Path]) -> None:
     again = out.parent / "again"
     aggregate(run_dirs, config, again)
     names = ("runs.csv", "experiments.csv", "epochs.csv", "claims.csv", "ablations.csv")
-    names += ("figures.json",)
+    names += ("beyond.csv", "figures.json")
     for name in (*names, "settings.json", "architectures.json"):
         assert (again / name).read_bytes() == (out / name).read_bytes()
     png = "figures/curves_two_seeds.png"
@@ -461,7 +524,7 @@ def test_broken_run_folder(
 
 def test_settings_as_the_runs_recorded_them(out: Path, config: dict[str, Any]) -> None:
     settings = json.loads((out / "settings.json").read_text())
-    assert set(settings) == {"approx", "two_seeds", "below"}
+    assert set(settings) == {"approx", "two_seeds", "below", "modern"}  # modern: beyond the paper
     for name, recorded in settings.items():
         assert recorded == training_settings(config, name)
     assert settings["below"]["scheduler"] == {"name": "StepLR", "step_size": 7, "gamma": 0.1}

@@ -39,3 +39,24 @@ def test_train_epoch_benchmark_compares_the_epoch_loop_with_the_bare_step() -> N
     ]
     assert "| bare train_step |" in result.stdout and "| 1.00x |" in result.stdout
     assert "M1, fp32, channels_last" in result.stdout  # the trainer's CPU default numerics
+
+
+def test_throughput_benchmark_times_a_presets_runs_with_their_own_recipe(tmp_path: Path) -> None:
+    """--preset: the runs beyond the paper, each through its own settings (SGD, its schedule
+    stepped every batch, label smoothing, its set drawn online: no fixed data share)."""
+    table = tmp_path / "modern.md"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "train_throughput.py"),
+            *("--quick", "--device", "cpu", "--preset", str(ROOT / "presets" / "modern.yaml")),
+            *("--models", "modern_resnet18", "--markdown", str(table)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line for line in table.read_text().splitlines() if line.startswith("| modern_")]
+    assert [row.split(" | ")[1] for row in rows] == ["default (fp32, channels_last)", "fp32"]
+    assert " | — / " in rows[0] and rows[1].endswith(" | 1.00x |")

@@ -26,9 +26,10 @@ def test_gpu_check_without_cuda_runs_the_benchmark_and_skips_the_rest(tmp_path: 
     assert first.startswith("gpu-check: no CUDA device here"), first
     report = (tmp_path / "gpu-check.md").read_text()
     assert "| throughput | passed |" in report
-    for check in ("pytest -m gpu", "demo on CUDA", "two jobs, one GPU"):
+    for check in ("modern recipe", "pytest -m gpu", "demo on CUDA", "two jobs, one GPU"):
         assert f"| {check} | skipped |" in report
     # The benchmark's table: the trainer's path against eager fp32, with a ratio.
     assert "| M1 | default (fp32, channels_last) |" in report and "1.00x" in report
+    assert "## throughput tables" in report
     assert "source sha256" in report
     assert (tmp_path / "logs.tar.gz").stat().st_size > 0

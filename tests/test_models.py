@@ -41,7 +41,12 @@ EXPECTED = {
     # normalization's scale and shift added, so c more parameters per conv of c channels.
     "m1_bn": 584_120 + 16 + 16 + 32,
     "m4_bn": 2_343_080 + 32 + 32 + 64 + 64 + 64 + 128,
+    # The 64x64 stem: a 3x3x3x64 convolution in place of the 7x7x3x64 one.
+    "resnet18_64": 11_279_112 - 7 * 7 * 3 * 64 + 3 * 3 * 3 * 64,
 }
+
+
+PRESETS = ("ablations.yaml", "modern.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +60,11 @@ def test_registry_holds_the_config_architectures():
 
     config = yaml.safe_load(CONFIG.read_text())
     assert sorted(MODELS) == sorted(EXPECTED)
-    # The paper's seven in config.yaml; the batch-normalized M1 and M4 in the ablations preset.
-    ablations = yaml.safe_load((CONFIG.parent / "presets" / "ablations.yaml").read_text())
+    # The paper's seven in config.yaml; the batch-normalized M1 and M4 in the ablations preset,
+    # the 64x64 stem in the modern one.
+    presets = [yaml.safe_load((CONFIG.parent / "presets" / f).read_text()) for f in PRESETS]
     paper = {m["arch"] for m in config["models"].values()}
-    assert paper | {m["arch"] for m in ablations["models"].values()} == set(MODELS)
+    assert paper | {m["arch"] for p in presets for m in p["models"].values()} == set(MODELS)
     assert len(paper) == 7
 
 
@@ -362,3 +368,29 @@ def test_docs_table_matches_the_code(models):
         for r in layer_table(models[arch]):
             shape = " x ".join(map(str, r.output_shape))
             assert f"| {r.name} | {r.layer} | {shape} | {r.parameters:,} |" in text, (arch, r)
+
+
+def test_the_64x64_stem_keeps_the_full_resolution_until_layer2(models):
+    """resnet18_64: conv1 is 3x3 stride 1 (no bias), no max-pooling, so layer1 works on the
+    whole 64x64 image (torchvision's ImageNet stem: 16x16); the rest is ResNet18's."""
+    model, paper = models["resnet18_64"], models["resnet18"]
+    conv = model.conv1
+    assert (conv.kernel_size, conv.stride, conv.padding) == ((3, 3), (1, 1), (1, 1))
+    assert conv.bias is None
+    assert isinstance(model.maxpool, nn.Identity)
+    shapes, hooks = {}, []
+    for name in ("layer1", "layer4"):
+        for m, key in ((model, "64"), (paper, "paper")):
+            hooks.append(
+                getattr(m, name).register_forward_hook(
+                    lambda _m, _i, out, k=(name, key): shapes.__setitem__(k, out.shape[1:])
+                )
+            )
+    with torch.no_grad():
+        model.eval()(torch.zeros(1, 3, 64, 64)), paper.eval()(torch.zeros(1, 3, 64, 64))
+    for hook in hooks:
+        hook.remove()
+    assert shapes["layer1", "64"] == (64, 64, 64) and shapes["layer1", "paper"] == (64, 16, 16)
+    assert shapes["layer4", "64"] == (512, 8, 8) and shapes["layer4", "paper"] == (512, 2, 2)
+    rest = lambda m: [(n, p.shape) for n, p in m.named_parameters() if not n.startswith("conv1")]  # noqa: E731
+    assert rest(model) == rest(paper)

@@ -27,6 +27,9 @@ import matplotlib.pyplot as plt
 from report_fixtures import (
     ABLATIONS,
     ABLATIONS_SHOWN,
+    BEYOND,
+    BEYOND_RECIPE_SHOWN,
+    BEYOND_SHOWN,
     CLAIMS,
     CLAIMS_SHOWN,
     LAYERS,
@@ -34,8 +37,8 @@ from report_fixtures import (
 )
 
 from tinycnn import facts, formatting, prose
-from tinycnn.config import training_settings
-from tinycnn.contract import ABLATIONS_CSV_COLUMNS, CLAIMS_CSV_COLUMNS
+from tinycnn.config import deep_merge, training_settings
+from tinycnn.contract import ABLATIONS_CSV_COLUMNS, BEYOND_CSV_COLUMNS, CLAIMS_CSV_COLUMNS
 from tinycnn.provenance import collect_provenance, config_hash
 from tinycnn.report import render_html, render_pdf
 
@@ -160,8 +163,14 @@ def _tables(accuracies: dict[str, list[float]] | None = None) -> tuple[pd.DataFr
 
 
 def _settings(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """settings.json: what the fixture's runs recorded as their resolved settings."""
-    return {name: training_settings(config, name) for name in EXPERIMENTS}
+    """settings.json: what the fixture's runs recorded as their resolved settings, those of
+    presets/modern.yaml's run beyond the paper included."""
+    modern = yaml.safe_load((ROOT / "presets" / "modern.yaml").read_text())
+    with_modern = deep_merge(config, modern)
+    return {
+        **{name: training_settings(config, name) for name in EXPERIMENTS},
+        "modern_resnet18_64": training_settings(with_modern, "modern_resnet18_64"),
+    }
 
 
 def _architectures() -> dict[str, dict[str, Any]]:
@@ -241,11 +250,14 @@ def aggregate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pd.DataFrame(ABLATIONS, columns=list(ABLATIONS_CSV_COLUMNS)).to_csv(
         folder / "ablations.csv", index=False
     )
+    pd.DataFrame(BEYOND, columns=list(BEYOND_CSV_COLUMNS)).to_csv(
+        folder / "beyond.csv", index=False
+    )
     figures = _figures(config)
     (folder / "figures.json").write_text(json.dumps(figures, indent=2))
     for i, spec in enumerate(figures):
         _png(folder / spec["file"], spec["title"], i)
-    for name in ("set1", "set2"):
+    for name in ("set1", "set2", "modern"):
         _png(root / f"{name}_preview.png", f"preview {name}", 100 + len(name))
     (root / "stats.json").write_text(json.dumps(STATS[False]))
     (root / "demo_stats.json").write_text(json.dumps(STATS[True]))
@@ -276,7 +288,7 @@ def render(aggregate: Path) -> Render:
             config,
             root / ("demo_stats.json" if demo else "stats.json"),
             root / ("demo_classes.tsv" if demo else "classes.tsv"),
-            {s: root / f"{s}_preview.png" for s in ("set1", "set2")},
+            {s: root / f"{s}_preview.png" for s in ("set1", "set2", "modern")},
             out,
             provenance=provenance,
         )
@@ -430,7 +442,7 @@ def test_comparisons_flip_and_tie() -> None:
 def test_html_is_self_contained_with_every_figure(html: str, aggregate: Path) -> None:
     figures = json.loads((aggregate / "figures.json").read_text())
     images = re.findall(r'<img src="([^"]+)"', html)
-    assert len(images) == len(figures) + 2  # and the two preview grids
+    assert len(images) == len(figures) + 3  # and the three preview grids (modern: Beyond)
     assert all(src.startswith("data:image/png;base64,") for src in images)
     assert "<link" not in html and "<style>" in html
     for label in ("Figure 1.", "Figure A1.", "Table 1.", "Table B1."):
@@ -687,6 +699,44 @@ def test_no_ablations_no_ablations_section(render: Render, aggregate: Path, tmp_
     html = render(tmp_path / "paper.html", folder=folder).read_text()
     assert "ablations" not in _html_tables(html)
     assert "Where the differences come from" not in html and "leaves open" not in _plain(html)
+
+
+def test_beyond_the_paper_cell_by_cell(html: str) -> None:
+    """Beyond the paper: the runs of beyond.csv beside the paper's (the beyond run marked),
+    each run's recipe as it recorded it, the preview of the set only it uses (and not in
+    Section 1's figure), and the computed paragraph."""
+    assert "<h3>2.9&ensp;Beyond the paper</h3>" in html  # after 2.8, the ablations
+    (results,) = _html_tables(html)["beyond"]
+    assert results["head"] == [
+        *("run", "model", "params", "epochs", "ours", "epoch 8", "paper", "time", "img/s"),
+    ]
+    assert _cells(results) == BEYOND_SHOWN
+    assert [a.get("class") == "beyond" for a, _ in results["rows"]] == [False, False, True]
+    (recipe,) = _html_tables(html)["recipe beyond"]
+    assert recipe["head"] == ["setting", "resnet34", "alexnet", "modern_resnet18_64"]
+    assert _cells(recipe) == BEYOND_RECIPE_SHOWN
+    section = html[html.index('<section id="beyond">') :]
+    section = section[: section.index("</section>")]
+    assert 'alt="preview of modern"' in section
+    assert html.count('alt="preview of modern"') == 1  # not in Section 1's figure
+    text = _plain(html)
+    assert (
+        "modern_resnet18_64 reaches 58.4 ± 0.6% over 2 seeds at its best epoch (20 of 20), "
+        "+12.3 points against resnet34 and +41.2 points against alexnet; after epoch 8 it "
+        "stood at 31.7%. It took 7.8 min at 4,400 training images per second."
+    ) in text
+    assert "and what the same budget buys with today's training recipe" in text
+
+
+def test_no_beyond_runs_no_beyond_section(render: Render, aggregate: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "aggregate"
+    shutil.copytree(aggregate, folder)
+    pd.DataFrame(columns=list(BEYOND_CSV_COLUMNS)).to_csv(folder / "beyond.csv", index=False)
+    html = render(tmp_path / "paper.html", folder=folder).read_text()
+    assert "beyond" not in _html_tables(html) and "Beyond the paper" not in html
+    assert "today's training recipe" not in _plain(html)
+    # Without runs that use it, the modern set's preview stays in Section 1's figure.
+    assert html.count('alt="preview of modern"') == 1
 
 
 def test_every_reason_has_words() -> None:

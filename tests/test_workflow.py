@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 import yaml
 
 from tinycnn.config import deep_merge, experiment_entries, resolve_experiment, training_settings
+from tinycnn.recipe import warmup_cosine_factor
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -106,6 +108,36 @@ def test_dry_run_of_the_ablations_lists_their_train_jobs(tmp_path):
         assert "--augmented set1=" in jobs[variant] and "--augmented set2=" in jobs[variant]
 
 
+def test_dry_run_of_the_modern_preset_lists_its_runs_beside_the_papers(tmp_path):
+    """presets/modern.yaml: the paper's 11 jobs and the two modern runs, each holding a GPU and
+    reading no materialized set (their augmentation is drawn online)."""
+    preset = str(ROOT / "presets" / "modern.yaml")
+    result = snakemake(
+        "-n", "--cores", "8", "--resources", "gpu=1", "--configfile", preset, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout + result.stderr
+    counts = job_counts(out)
+    assert counts["train"] == 13 and counts["settings"] == 13 and counts["augment"] == 2
+    assert counts["preview"] == 3  # set1, set2, and the modern set
+    jobs = {
+        re.search(r"wildcards: experiment=([^,\s]+)", job)[1]: job
+        for job in out.split("rule train:")[1:]
+    }
+    assert len(jobs) == 13 and all("gpu=1" in job for job in jobs.values())
+    for name in ("modern_resnet18_64", "modern_resnet18"):
+        assert f"--settings results/paper/settings/{name}.json --seed 0" in jobs[name]
+        assert "--augmented" not in jobs[name]
+    written = snakemake(
+        "--cores", "1", "--configfile", preset, "results/paper/settings/modern_resnet18_64.json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert written.returncode == 0, written.stderr[-2000:]
+    settings = json.loads((tmp_path / "results/paper/settings/modern_resnet18_64.json").read_text())
+    assert settings["arch"] == "resnet18_64" and settings["optimizer"]["name"] == "SGD"
+    assert settings["epochs"] == 20 and settings["batch_size"] == 256
+
+
 def test_local_archive_replaces_the_urls(tmp_path):
     result = snakemake(
         "-n", "--cores", "1", "--config", "data={'archive': 'mine/tin.zip'}", cwd=tmp_path
@@ -144,7 +176,8 @@ def test_a_bad_config_stops_before_any_job_with_the_key_named(tmp_path):
 
 # --- the demo, run once for the tests below --------------------------------------------------
 
-DEMO = str(ROOT / "presets/demo.yaml")
+# `make demo`'s configs: the paper's runs cut short, and the runs beyond the paper cut short.
+DEMO = [str(ROOT / f"presets/{f}") for f in ("demo.yaml", "modern.yaml", "demo/modern.yaml")]
 # Whichever demo test runs first runs the pipeline (the fixture) within its own time limit:
 # as long as the snakemake call's own timeout below. A guard against a hang, not a speed test:
 # the demo takes about 7 minutes alone on 2 cores, and much longer beside the other test worker.
@@ -154,9 +187,9 @@ demo_timeout = pytest.mark.timeout(DEMO_LIMIT)
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder where `snakemake --configfile presets/demo.yaml` has run the whole pipeline."""
+    """A folder where `make demo`'s snakemake call has run the whole pipeline."""
     workdir = tmp_path_factory.mktemp("demo")
-    result = snakemake("--cores", "2", "--configfile", DEMO, cwd=workdir, timeout=DEMO_LIMIT)
+    result = snakemake("--cores", "2", "--configfile", *DEMO, cwd=workdir, timeout=DEMO_LIMIT)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return workdir
 
@@ -169,9 +202,9 @@ def demo_runs(workdir: Path) -> list[Path]:
 def demo_seeds() -> dict[str, list[int]]:
     """The seeds of each demo experiment that trains (its ablation variant's included), as the
     demo preset resolves them."""
-    config = deep_merge(
-        yaml.safe_load((ROOT / "config.yaml").read_text()), yaml.safe_load(Path(DEMO).read_text())
-    )
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    for preset in DEMO:
+        config = deep_merge(config, yaml.safe_load(Path(preset).read_text()))
     return {name: resolve_experiment(config, name)["seeds"] for name in experiment_entries(config)}
 
 
@@ -197,8 +230,9 @@ def test_demo_trains_every_run_from_its_settings_file(demo):
     runs = demo_runs(demo)
     expected = sorted(f"{e}/seed{s}" for e, seeds in demo_seeds().items() for s in seeds)
     assert [f"{r.parent.name}/{r.name}" for r in runs] == expected
-    # 11 experiments, two of them with two seeds, and the ablation variant of one of those two
-    assert len(runs) == 15
+    # 11 experiments, two of them with two seeds, the ablation variant of one of those two, and
+    # the two runs beyond the paper
+    assert len(runs) == 17
     assert demo_seeds()["augmentation_draw__online"] == [0, 1]
     for run in runs:
         summary = json.loads((run / "summary.json").read_text())
@@ -207,6 +241,11 @@ def test_demo_trains_every_run_from_its_settings_file(demo):
         assert summary["best_val_acc"] == max(float(m["val_acc"]) for m in metrics)
         assert summary["device"] == "cpu"
         assert (run / "model.pt").stat().st_size > 0
+        if summary["experiment"].startswith("modern_"):  # warm-up and cosine, every batch
+            steps = math.ceil(10 * summary["resolved"]["subset"]["train_per_class"] / 64)
+            rates = [0.1 * warmup_cosine_factor(e * steps, steps, 2 * steps, 0.0) for e in (0, 1)]
+            assert [float(m["lr"]) for m in metrics] == pytest.approx(rates, rel=1e-9)
+            assert summary["resolved"]["loss"]["label_smoothing"] == 0.1
         settings = demo / f"results/demo/settings/{summary['experiment']}.json"
         assert summary["resolved"] == json.loads(settings.read_text())
     assert not list((demo / "results/demo/checkpoints").glob("*.pt"))
@@ -228,8 +267,9 @@ def test_demo_paper_agrees_with_the_table_and_the_metrics(demo):
     for run in demo_runs(demo):
         summary = json.loads((run / "summary.json").read_text())
         summaries.setdefault(summary["experiment"], []).append(summary)
-    # The ablation variant's runs are in ablations.csv only.
+    # The ablation variant's runs are in ablations.csv only, those beyond the paper in beyond.csv.
     variant_runs = summaries.pop("augmentation_draw__online")
+    beyond_runs = {name: summaries.pop(name) for name in ("modern_resnet18", "modern_resnet18_64")}
     for experiment, seeds in summaries.items():
         row = table[experiment]
         best = [s["best_val_acc"] for s in seeds]
@@ -272,11 +312,27 @@ def test_demo_paper_agrees_with_the_table_and_the_metrics(demo):
     assert sum(r["closest"] == "True" for r in ablations) >= 1
     assert "Where the differences come from" in text
     assert "augmentation.mode=online" in text and "reported=last" in text
+    # Beyond the paper: the paper's ResNet18 and DenseNet161, then the two modern runs, in the
+    # table of beyond.csv and in the PDF.
+    beyond = list(csv.DictReader((demo / "results/demo/aggregate/beyond.csv").open()))
+    assert [(r["experiment"], r["role"]) for r in beyond] == [
+        ("resnet18_lr1e-3", "baseline"),
+        ("densenet161", "baseline"),
+        ("modern_resnet18", "beyond"),
+        ("modern_resnet18_64", "beyond"),
+    ]
+    for r in beyond[2:]:
+        best = [s["best_val_acc"] for s in beyond_runs[r["experiment"]]]
+        assert float(r["best_val_acc_mean"]) == pytest.approx(np.mean(best))
+        assert r["common_epoch"] == "1"  # DenseNet161's one epoch in the demo
+        line = next(ln for ln in text.splitlines() if re.match(rf"\s*{r['experiment']}\s", ln))
+        assert f"{float(r['best_val_acc_mean']):.1f}" in line, line
+    assert "Beyond the paper" in text and "label smoothing 0.1" in text
 
 
 @demo_timeout
 def test_demo_snakemake_report_holds_the_figures_and_the_paper(demo):
-    report = snakemake("--configfile", DEMO, "--report", "report.zip", cwd=demo)
+    report = snakemake("--configfile", *DEMO, "--report", "report.zip", cwd=demo)
     assert report.returncode == 0, report.stdout[-2000:] + report.stderr[-2000:]
     with zipfile.ZipFile(demo / "report.zip") as bundle:
         names = "\n".join(bundle.namelist())
@@ -286,7 +342,7 @@ def test_demo_snakemake_report_holds_the_figures_and_the_paper(demo):
 
 @demo_timeout
 def test_demo_second_run_has_nothing_to_do(demo):
-    again = snakemake("-n", "--cores", "2", "--configfile", DEMO, cwd=demo)
+    again = snakemake("-n", "--cores", "2", "--configfile", *DEMO, cwd=demo)
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
@@ -298,7 +354,7 @@ def test_demo_edit_of_one_experiment_retrains_it_alone(demo):
     edited.write_text(
         "experiments:\n  m1_lr1e-4: {optimizer: {lr: 2.0e-4}}\n  alexnet: {paper: {accuracy: 19}}\n"
     )
-    dry = snakemake("-n", "--cores", "2", "--configfile", DEMO, str(edited), cwd=demo)
+    dry = snakemake("-n", "--cores", "2", "--configfile", *DEMO, str(edited), cwd=demo)
     out = dry.stdout + dry.stderr
     report_chain = {"config_snapshot": 1, "aggregate": 1, "paper_html": 1, "paper_pdf": 1}
     assert job_counts(out) == {"settings": 1, "train": 1, **report_chain, "all": 1, "total": 7}
@@ -318,7 +374,7 @@ def test_demo_edit_of_one_experiment_retrains_it_alone(demo):
         # The same archive, from a byte-identical copy elsewhere.
         ("data: {archive: COPY}", {}),
         # The preview grids' size: the previews alone, never a materialized set.
-        ("augmentation: {preview: {images: 3, draws: 2}}", {"preview": 2}),
+        ("augmentation: {preview: {images: 3, draws: 2}}", {"preview": 3}),
     ],
     ids=["mirror-url", "identical-archive-copy", "preview-size"],
 )
@@ -328,7 +384,7 @@ def test_demo_cosmetic_edit_reruns_no_data_or_training_job(demo, edit, reruns):
     copy.write_bytes((ROOT / "presets/demo/tiny-imagenet-demo.zip").read_bytes())
     edited = demo / "cosmetic.yaml"
     edited.write_text(edit.replace("COPY", str(copy)) + "\n")
-    dry = snakemake("-n", "--cores", "2", "--configfile", DEMO, str(edited), cwd=demo)
+    dry = snakemake("-n", "--cores", "2", "--configfile", *DEMO, str(edited), cwd=demo)
     out = dry.stdout + dry.stderr
     # The config snapshot changes, so the paper (its appendix shows the config) is rendered again.
     report_chain = {"config_snapshot": 1, "aggregate": 1, "paper_html": 1, "paper_pdf": 1}
@@ -341,23 +397,25 @@ def test_demo_another_archive_reruns_the_data_and_every_run(demo):
     # The control of the test above: a different archive (another checksum) redoes everything.
     edited = demo / "other-archive.yaml"
     edited.write_text("data: {md5: 0123456789abcdef0123456789abcdef}\n")
-    dry = snakemake("-n", "--cores", "2", "--configfile", DEMO, str(edited), cwd=demo)
+    dry = snakemake("-n", "--cores", "2", "--configfile", *DEMO, str(edited), cwd=demo)
     counts = job_counts(dry.stdout + dry.stderr)
     assert counts["download"] == counts["pack"] == 1 and counts["augment"] == 2
-    # 15: two experiments have two seeds, and so has the ablation variant of one of them
+    # 17: two experiments have two seeds, and so has the ablation variant of one of them; two
+    # runs beyond the paper. Three previews: set1, set2 and the modern recipe's set (online
+    # only, so never materialized).
     runs = sum(len(seeds) for seeds in demo_seeds().values())
-    assert counts["preview"] == 2 and counts["train"] == runs == 15, counts
+    assert counts["preview"] == 3 and counts["train"] == runs == 17, counts
 
 
 @demo_timeout
 def test_demo_new_seed_adds_jobs_and_retrains_none(demo):
     seeds = demo / "seeds.yaml"
     seeds.write_text("training: {seeds: [0, 1]}\n")
-    dry = snakemake("-n", "--cores", "2", "--configfile", DEMO, str(seeds), cwd=demo)
+    dry = snakemake("-n", "--cores", "2", "--configfile", *DEMO, str(seeds), cwd=demo)
     out = dry.stdout + dry.stderr
     counts = job_counts(out)
     # The two experiments with their own seeds [0, 1] keep them (and have seed 1 already).
-    assert counts["train"] == 9 and "settings" not in counts, counts
+    assert counts["train"] == 11 and "settings" not in counts, counts
     train_jobs = out.split("rule train:")[1:]
     assert all(re.search(r"wildcards: experiment=\S+, seed=1\n", job) for job in train_jobs)
     trained = {re.search(r"wildcards: experiment=(\S+),", job)[1] for job in train_jobs}

@@ -14,6 +14,8 @@ folder, as docs/report-contract.md specifies:
 - ``claims.csv``: every claim of ``report.claims`` measured, with its verdict;
 - ``ablations.csv``: every question of ``ablations``, each variant beside its base and the
   paper (the variants' own runs appear in no other table);
+- ``beyond.csv``: the runs ``beyond_paper`` beside the paper's runs they name as baselines
+  (their runs appear in no other table; their settings are in settings.json);
 - ``figures/*.png`` and ``figures.json`` (see :mod:`tinycnn.figures`).
 
 It imports no torch: everything it knows about a run, the run wrote down.
@@ -36,6 +38,7 @@ from tinycnn.contract import (
     ABLATIONS_CSV_COLUMNS,
     AGGREGATE_FILES,
     ARCHITECTURE_KEYS,
+    BEYOND_CSV_COLUMNS,
     CLAIMS_CSV_COLUMNS,
     EPOCHS_CSV_COLUMNS,
     EXPERIMENTS_CSV_COLUMNS,
@@ -57,17 +60,27 @@ NULLABLE_INTS = ("run", "paper_best_epoch", "paper_figure")
 
 
 def _scheduler(scheduler: Mapping[str, Any] | None) -> str:
+    """``StepLR(7, 0.1)`` (the paper's); another schedule with its parameters by name."""
     if scheduler is None:
         return "none"
-    return f"{scheduler['name']}({scheduler['step_size']}, {scheduler['gamma']})"
+    if scheduler["name"] == "StepLR":
+        return f"{scheduler['name']}({scheduler['step_size']}, {scheduler['gamma']})"
+    params = ", ".join(f"{k}={v}" for k, v in scheduler.items() if k != "name")
+    return f"{scheduler['name']}({params})"
+
+
+def _beyond(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The config's ``beyond_paper.experiments`` (none when absent)."""
+    return dict((config.get("beyond_paper") or {}).get("experiments") or {})
 
 
 def _models(config: Mapping[str, Any]) -> dict[str, str]:
-    """The model of every experiment that trains: the config's, then the ablation variants'
-    (their own `model`, else their base's)."""
+    """The model of every experiment that trains: the config's, the ablation variants' (their
+    own `model`, else their base's), the runs beyond the paper."""
     models = {name: entry["model"] for name, entry in config["experiments"].items()}
     for v in ablations.trained(config):
         models[v.experiment] = v.overrides.get("model", models[v.base])
+    models.update({name: entry["model"] for name, entry in _beyond(config).items()})
     return models
 
 
@@ -334,6 +347,51 @@ def ablations_table(
     return frame
 
 
+def beyond_table(
+    config: Mapping[str, Any],
+    experiments: pd.DataFrame,
+    epochs: pd.DataFrame,
+    summaries: Sequence[Mapping[str, Any]],
+) -> pd.DataFrame:
+    """beyond.csv: the baselines named in ``beyond_paper`` (rows of ``experiments``, the paper's
+    and the beyond runs' experiments.csv rows), then the runs beyond the paper, each with its
+    accuracy at the fewest epochs any of them trained; ``epochs`` holds all their epochs."""
+    beyond = _beyond(config)
+    baselines = (config.get("beyond_paper") or {}).get("baselines") or []
+    exps = {e["experiment"]: e for e in _records(experiments)}
+    names = [n for n in baselines if n in exps] + [n for n in beyond if n in exps]
+    if not beyond or not any(n in beyond for n in names):
+        return pd.DataFrame(columns=list(BEYOND_CSV_COLUMNS))
+    precision: dict[str, list[str]] = {}
+    for s in summaries:
+        precision.setdefault(s["experiment"], []).append(s.get("precision") or "")
+    # The epochs the runs trained (their metrics' rows), and the fewest of them.
+    trained = epochs.groupby("experiment")["epoch"].max()
+    common = min(int(trained[n]) for n in names)
+    at_common = epochs[epochs["epoch"] == common].groupby("experiment")["val_acc"].mean()
+    rows = []
+    for name in names:
+        e = exps[name]
+        rows.append(
+            {
+                **{k: e[k] for k in ("experiment", "model", "arch", "parameters")},
+                "epochs": int(trained[name]),
+                "role": "beyond" if name in beyond else "baseline",
+                **{k: e[k] for k in ("n_seeds", "best_val_acc_mean", "best_val_acc_std")},
+                **{k: e[k] for k in ("best_epoch", "final_val_acc_mean", "wall_seconds_mean")},
+                **{k: e[k] for k in ("images_per_second_mean", "device_name")},
+                "common_epoch": common,
+                "common_epoch_val_acc_mean": at_common.get(name),
+                "precision": " / ".join(dict.fromkeys(precision.get(name, []))),
+                "paper_accuracy": e["paper_accuracy"],
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(BEYOND_CSV_COLUMNS))
+    for column in ("parameters", "epochs", "n_seeds", "best_epoch", "common_epoch"):
+        frame[column] = frame[column].astype("Int64")
+    return frame
+
+
 def _without_seed(resolved: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in resolved.items() if k not in ("seed", "seeds")}
 
@@ -401,9 +459,14 @@ def aggregate(run_dirs: Sequence[Path], config: Mapping[str, Any], out_dir: Path
         folders[key] = run_dir
         summaries[key] = summary
         metrics[key] = frame.assign(experiment=key[0], seed=key[1]).loc[:, list(EPOCHS_CSV_COLUMNS)]
-    # The ablation variants' runs go to ablations.csv only; the paper's tables keep its runs.
+    # The ablation variants' runs go to ablations.csv only, the runs beyond the paper to
+    # beyond.csv only; the paper's tables keep its runs.
+    beyond = _beyond(config)
+    beyond_summaries = {k: s for k, s in summaries.items() if k[0] in beyond}
     variant_summaries = [
-        s for s in summaries.values() if s["experiment"] not in config["experiments"]
+        s
+        for s in summaries.values()
+        if s["experiment"] not in config["experiments"] and s["experiment"] not in beyond
     ]
     summaries = {k: s for k, s in summaries.items() if k[0] in config["experiments"]}
     if not summaries:
@@ -428,14 +491,29 @@ def aggregate(run_dirs: Sequence[Path], config: Mapping[str, Any], out_dir: Path
         [metrics[key] for key in zip(runs["experiment"], runs["seed"], strict=True)],
         ignore_index=True,
     )
+    beyond_rows = pd.DataFrame(columns=list(BEYOND_CSV_COLUMNS))
     settings = settings_record(runs, summaries)
+    if beyond_summaries:
+        beyond_config = {**config, "experiments": beyond}
+        beyond_runs = runs_table(list(beyond_summaries.values()), beyond_config)
+        beyond_epochs = pd.concat(
+            [metrics[k] for k in zip(beyond_runs["experiment"], beyond_runs["seed"], strict=True)],
+            ignore_index=True,
+        )
+        beyond_rows = beyond_table(
+            config,
+            pd.concat([experiments, experiments_table(beyond_runs, tolerance)], ignore_index=True),
+            pd.concat([epochs, beyond_epochs], ignore_index=True),
+            [*summaries.values(), *beyond_summaries.values()],
+        )
+        settings.update(settings_record(beyond_runs, beyond_summaries))
     architectures = architectures_record(runs, summaries)
     out_dir = Path(out_dir)
     claims = claims_table(config["report"].get("claims", []), config, experiments, runs, epochs)
     ablation_rows = ablations_table(config, ablation_experiments, tolerance)
     tables = (
         *(("runs", runs), ("experiments", experiments), ("epochs", epochs)),
-        *(("claims", claims), ("ablations", ablation_rows)),
+        *(("claims", claims), ("ablations", ablation_rows), ("beyond", beyond_rows)),
     )
     for name, frame in tables:
         csv = frame.to_csv(index=False, lineterminator="\n")

@@ -163,18 +163,23 @@ def _read_config_file(path: str) -> dict:
 
 
 def _check_config(args: argparse.Namespace) -> None:
-    from tinycnn.config import deep_merge, experiment_entries, validate
+    from tinycnn import ablations
+    from tinycnn.config import deep_merge, validate
 
     config: dict = {}
     for path in args.configfile:
         config = deep_merge(config, _read_config_file(path))
     validate(config)
-    extra = len(experiment_entries(config)) - len(config["experiments"])
-    variants = (
-        "1 ablation variant that trains" if extra == 1 else f"{extra} ablation variants that train"
-    )
-    more = f" and {variants}" if extra else ""
+    variants = len(ablations.trained(config))
+    beyond = len((config.get("beyond_paper") or {}).get("experiments") or {})
+    trains = "trains" if variants == 1 else "train"
+    more = f", {_count(variants, 'ablation variant')} that {trains}" if variants else ""
+    more += f", {_count(beyond, 'run')} beyond the paper" if beyond else ""
     print(f"config OK: {len(config['experiments'])} experiments{more}")
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def build_parser() -> argparse.ArgumentParser:

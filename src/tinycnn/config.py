@@ -23,7 +23,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from tinycnn import ablations
+from tinycnn import ablations, recipe
 from tinycnn.contract import CLAIM_KINDS, CLAIM_VALUED
 from tinycnn.errors import UserError
 from tinycnn.op_geometry import ops_output_size
@@ -33,6 +33,7 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "co
 RECIPE_KEYS = (
     "optimizer",
     "scheduler",
+    "loss",
     "batch_size",
     "epochs",
     "augmentation",
@@ -158,34 +159,68 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
                 f"{IMAGE_SIZE}x{IMAGE_SIZE} images; end the set at {IMAGE_SIZE}x{IMAGE_SIZE} "
                 f"(e.g. add {{op: resize, size: {IMAGE_SIZE}}} after the crop)"
             )
-    for experiment, entry in config.get("experiments", {}).items():
+    for where, entry in _written_experiments(config).items():
         model = entry.get("model")
         if model not in models:
             hint = difflib.get_close_matches(str(model), list(models), n=1)
             suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
             problems.append(
-                f"experiments.{experiment}.model: unknown model {model!r} "
+                f"{where}.model: unknown model {model!r} "
                 f"(defined in models: {', '.join(models)}){suggestion}"
             )
         aug = {**config["training"].get("augmentation", {}), **entry.get("augmentation", {})}
         for set_name in aug.get("sets", []):
             if set_name not in sets:
                 problems.append(
-                    f"experiments.{experiment}.augmentation.sets: unknown set {set_name!r} "
+                    f"{where}.augmentation.sets: unknown set {set_name!r} "
                     f"(defined in augmentation.sets: {', '.join(sets)})"
                 )
     for i, comparison in enumerate(config.get("report", {}).get("comparisons", [])):
         for name in comparison.get("experiments", []):
             if name not in config.get("experiments", {}):
                 problems.append(f"report.comparisons.{i}.experiments: unknown experiment {name!r}")
-    problems += _claim_problems(config) + _ablation_problems(config)
-    return problems or _split_problems(config)
+    problems += _claim_problems(config) + _ablation_problems(config) + _beyond_problems(config)
+    return problems or _resolved_problems(config)
 
 
-def _split_problems(config: Mapping[str, Any]) -> list[str]:
-    """A held-out split of the augmented samples needs them materialized and concatenated;
-    each line names the experiment, or the question and variant."""
+def _written_experiments(config: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The experiments the config writes out, by where they are written: the paper's, then
+    those beyond it (ablation variants are checked with their questions)."""
+    beyond = (config.get("beyond_paper") or {}).get("experiments") or {}
+    return {
+        **{f"experiments.{n}": e for n, e in config.get("experiments", {}).items()},
+        **{f"beyond_paper.experiments.{n}": e for n, e in beyond.items()},
+    }
+
+
+def _beyond_problems(config: Mapping[str, Any]) -> list[str]:
+    """``beyond_paper``: its baselines are the paper's experiments, its runs are new names."""
+    beyond = config.get("beyond_paper") or {}
+    experiments = config.get("experiments", {})
+    problems = []
+    for name in beyond.get("baselines") or []:
+        if name not in experiments:
+            problems.append(
+                f"beyond_paper.baselines: unknown experiment {name!r} (defined in "
+                f"experiments: {', '.join(experiments)})"
+            )
+    variants = {v.experiment for v in ablations.trained(config)}
+    for name in beyond.get("experiments") or {}:
+        if name in experiments or name in variants:
+            problems.append(
+                f"beyond_paper.experiments.{name}: already an experiment's name; rename it"
+            )
+    return problems
+
+
+def _resolved_problems(config: Mapping[str, Any]) -> list[str]:
+    """What only the resolved settings show; each line names the experiment, or the question
+    and variant: every parameter of the recipe's parts given (an experiment that names another
+    optimizer gives all of its own), and a held-out split of the augmented samples only where
+    they are materialized and concatenated."""
     where = {name: f"experiments.{name}" for name in config["experiments"]}
+    beyond = (config.get("beyond_paper") or {}).get("experiments") or {}
+    where.update({name: f"beyond_paper.experiments.{name}" for name in beyond})
     where.update(
         {
             v.experiment: f"ablations.{v.question}.variants.{v.variant}"
@@ -195,6 +230,14 @@ def _split_problems(config: Mapping[str, Any]) -> list[str]:
     problems = []
     for name in experiment_entries(config):
         settings = resolve_experiment(config, name)
+        for kind in recipe.TABLES:
+            spec = settings.get(kind)
+            missing = recipe.missing_params(kind, spec) if spec else []
+            if missing:
+                problems.append(
+                    f"{where[name]}.{kind}: {spec['name']} needs {', '.join(missing)} "
+                    f"(another {kind} than the shared one takes nothing from it)"
+                )
         aug = settings["augmentation"]
         if (settings.get("validation") or {}).get("source") == "augmented_split" and (
             aug["mode"] != "fixed" or aug.get("combine", "concat") != "concat"
@@ -335,14 +378,29 @@ def deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, A
     return out
 
 
+def merge_settings(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings ``override`` on top of ``base`` (:func:`deep_merge`), except that an optimizer,
+    scheduler or loss that names another entry than the base's replaces it whole: an SGD never
+    inherits RAdam's betas."""
+    out = deep_merge(base, override)
+    for kind in recipe.TABLES:
+        new, old = override.get(kind), base.get(kind)
+        mappings = isinstance(new, Mapping) and isinstance(old, Mapping)
+        if mappings and new.get("name", old.get("name")) != old.get("name"):
+            out[kind] = copy.deepcopy(dict(new))
+    return out
+
+
 def experiment_entries(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every experiment that trains, by name: the config's ``experiments``, then one per
-    ablation variant that overrides a setting (``<question>__<variant>``), whose entry is its
-    base's (without the paper's numbers) with the variant's overrides merged over it."""
+    """Every experiment that trains, by name: the config's ``experiments``; one per ablation
+    variant that overrides a setting (``<question>__<variant>``), whose entry is its base's
+    (without the paper's numbers) with the variant's overrides merged over it; then the runs
+    ``beyond_paper`` (presets/modern.yaml)."""
     entries = dict(config["experiments"])
     for v in ablations.trained(config):
         base = {k: val for k, val in config["experiments"][v.base].items() if k != "paper"}
-        entries[v.experiment] = deep_merge(base, v.overrides)
+        entries[v.experiment] = merge_settings(base, v.overrides)
+    entries.update((config.get("beyond_paper") or {}).get("experiments") or {})
     return entries
 
 
@@ -362,7 +420,7 @@ def resolve_experiment(config: Mapping[str, Any], experiment: str) -> dict[str, 
         )
     entry = entries[experiment]  # the experiment's own keys, as written
     overrides = {k: v for k, v in entry.items() if k in RECIPE_KEYS}
-    resolved = deep_merge(dict(config["training"]), overrides)
+    resolved = merge_settings(dict(config["training"]), overrides)
     sets = config["augmentation"]["sets"]
     resolved["augmentation"]["ops"] = {
         s: copy.deepcopy(sets[s]) for s in resolved["augmentation"]["sets"]

@@ -61,6 +61,7 @@ AGGREGATE_FILES = {
     "figures_json": "figures.json",
     "claims": "claims.csv",
     "ablations": "ablations.csv",
+    "beyond": "beyond.csv",
 }
 # The settings that describe an experiment, in runs.csv and experiments.csv.
 SETTING_COLUMNS = (
@@ -186,6 +187,33 @@ ABLATIONS_CSV_COLUMNS = (
     "closes_gap",
     "narrows_gap",
     "closest",
+)
+# beyond.csv: the runs beyond the paper (the config's `beyond_paper.experiments`, role "beyond",
+# in name order) after the paper's runs they are set beside (its `baselines`, role "baseline",
+# in their order); no rows when there are none. Statistics over seeds as experiments.csv's;
+# `common_epoch`: the fewest epochs any of these rows trained, and `common_epoch_val_acc_mean`
+# each row's validation top-1 at that epoch (mean over seeds), so that runs of different lengths
+# compare at the same number of epochs; `precision`: how its steps computed, as its runs
+# recorded it; `paper_accuracy`: a baseline's reported accuracy.
+BEYOND_CSV_COLUMNS = (
+    "experiment",
+    "role",
+    "model",
+    "arch",
+    "parameters",
+    "epochs",
+    "n_seeds",
+    "best_val_acc_mean",
+    "best_val_acc_std",
+    "best_epoch",
+    "final_val_acc_mean",
+    "common_epoch",
+    "common_epoch_val_acc_mean",
+    "wall_seconds_mean",
+    "images_per_second_mean",
+    "device_name",
+    "precision",
+    "paper_accuracy",
 )
 # One entry of figures.json, and the kinds of figure in the order the aggregate lists them.
 FIGURE_KEYS = ("file", "kind", "experiment", "comparison", "title", "caption")

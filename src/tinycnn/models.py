@@ -15,6 +15,8 @@ counts of docs/models.md). Keys (config.yaml's ``arch``):
 - ``resnet34_preact``: ResNet34 with full pre-activation blocks (He et al. 2016), written here.
 - ``m1_bn``, ``m4_bn``: M1 and M4 with batch normalization after every convolution, for the
   ablation that asks whether the original had it (presets/ablations.yaml names them).
+- ``resnet18_64``: ResNet18 with a 3x3 stride-1 stem and no max-pooling, suited to 64x64
+  images, for the runs beyond the paper (presets/modern.yaml names it).
 """
 
 from __future__ import annotations
@@ -285,6 +287,24 @@ def alexnet(num_classes: int = 200) -> torchvision.models.AlexNet:
 def resnet18(num_classes: int = 200) -> torchvision.models.ResNet:
     """torchvision ResNet18 with a ``num_classes`` head."""
     return torchvision.models.resnet18(weights=None, num_classes=num_classes)
+
+
+@register(
+    "resnet18_64",
+    description="ResNet18 {resnet} with a stem suited to 64×64 images: one 3×3 convolution of "
+    "stride 1 and no max-pooling in place of the 7×7 convolution of stride 2 and the "
+    "max-pooling, so that its first stage sees the image at full resolution (16× the "
+    "computation of the ImageNet stem at this size).",
+)
+def resnet18_64(num_classes: int = 200) -> torchvision.models.ResNet:
+    """torchvision ResNet18 with ``conv1`` a 3x3 stride-1 convolution (64 channels, no bias, as
+    the original) and ``maxpool`` an identity: stages at 64, 32, 16 and 8 pixels, not 16 to 2."""
+    model = torchvision.models.resnet18(weights=None, num_classes=num_classes)
+    model.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+    model.maxpool = nn.Identity()
+    # torchvision initializes conv weights with kaiming_normal_(fan_out, relu); the new stem too.
+    nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")
+    return model
 
 
 @register(

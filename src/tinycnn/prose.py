@@ -983,6 +983,130 @@ def _markup_list(items: Sequence[Markup]) -> Markup:
     return Markup(", ").join(items[:-1]) + Markup(" and ") + items[-1]
 
 
+# --- beyond the paper ----------------------------------------------------------------------------
+# A row is one of beyond.csv: a run beyond the paper (role "beyond") or a baseline of the paper.
+
+
+def optimizer_words(spec: Mapping[str, Any]) -> str:
+    """``SGD, Nesterov momentum 0.9``, ``RAdam, betas (0.9, 0.999), eps 1e-8``."""
+    name = spec["name"]
+    if name == "SGD":
+        momentum = spec.get("momentum") or 0
+        if not momentum:
+            return "SGD"
+        return f"SGD, {'Nesterov ' if spec.get('nesterov') else ''}momentum {fmt_short(momentum)}"
+    parts = [name]
+    if "betas" in spec:
+        parts.append(f"betas ({', '.join(fmt_short(b) for b in spec['betas'])})")
+    if "eps" in spec:
+        parts.append(f"eps {fmt_lr(spec['eps'])}")
+    return ", ".join(parts)
+
+
+def schedule_words(spec: Mapping[str, Any] | None) -> str:
+    """A learning-rate schedule in words: ``÷10 every 7 epochs``; ``constant``."""
+    if spec is None:
+        return "constant"
+    if spec["name"] == "StepLR":
+        divisor = fmt_short(round(1 / spec["gamma"], 6))
+        return f"÷{divisor} every {plural(spec['step_size'], 'epoch')}"
+    if spec["name"] == "warmup_cosine":
+        final = spec["final_factor"]
+        end = "0" if not final else f"{fmt_short(final)} × the rate"
+        warmup = spec["warmup_epochs"]
+        rise = f"linear warm-up over {plural(warmup, 'epoch')}, then " if warmup else ""
+        return f"{rise}cosine decay to {end}, every batch"
+    params = ", ".join(f"{k} {v}" for k, v in spec.items() if k != "name")
+    return f"{spec['name']} ({params})"
+
+
+def loss_words(spec: Mapping[str, Any] | None) -> str:
+    """``cross-entropy``, ``cross-entropy, label smoothing 0.1``."""
+    smoothing = (spec or {}).get("label_smoothing") or 0
+    return "cross-entropy" + (f", label smoothing {fmt_short(smoothing)}" if smoothing else "")
+
+
+def augmentation_words(aug: Mapping[str, Any]) -> str:
+    """The sets of a run and their ops: ``set1 (RandomHorizontalFlip, CenterCrop, Resize) +
+    set2 (...), fixed``."""
+    ops = aug.get("ops") or {}
+    sets = [
+        f"{s} ({', '.join(op_name(o['op']) for o in ops.get(s, []) if o['op'] != 'normalize')})"
+        for s in aug["sets"]
+    ]
+    return f"{' + '.join(sets)}, {aug['mode']}"
+
+
+def beyond_caption(common_epoch: int) -> Markup:
+    return Markup(
+        "The runs beyond the paper beside the paper's runs they are compared with: best "
+        "validation top-1 (%) over the epochs (with several seeds, mean ± standard deviation), "
+        "top-1 after epoch {} (the shortest run's length), the paper's number, the run's wall "
+        "time (training and validation) and its training throughput."
+    ).format(common_epoch)
+
+
+BEYOND_RECIPE_CAPTION = Markup(
+    "The recipe of each run of the comparison, as the runs recorded it; the runs beyond the "
+    "paper change it all at once, so the table shows what one of their numbers stands for, "
+    "not which change bought how much."
+)
+
+
+def _seeds_margin(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
+    """`` (beyond the seeds' spread of ±s)`` or `` (within ...)``; empty unless measured."""
+    s = facts.spread([a, b])
+    if s is None:
+        return ""
+    g = facts.gap(a, b)
+    return f" ({'beyond' if abs(g) > s else 'within'} the seeds' spread of ±{fmt_num(s)})"
+
+
+def beyond_paragraph(rows: Sequence[Mapping[str, Any]], table: Any, recipe: Any) -> Markup:
+    """What the runs beyond the paper measured, against each baseline, at the best epoch and
+    at the common epoch, and what they cost."""
+    baselines = [r for r in rows if r["role"] == "baseline"]
+    modern = [r for r in rows if r["role"] == "beyond"]
+    common = int(rows[0]["common_epoch"])
+    text = Markup(
+        "{} sets {} beside {}, on the same training and validation images, and {} gives the "
+        "recipe of each."
+    ).format(
+        ref(table),
+        fmt_list([f"{r['experiment']} ({r['model']})" for r in modern]),
+        fmt_list([f"the paper's {r['experiment']} ({r['model']})" for r in baselines])
+        or "no run of the paper",
+        ref(recipe),
+    )
+    for m in modern:
+        vs = [
+            f"{fmt_diff(facts.gap(m, b))} points against {b['experiment']}{_seeds_margin(m, b)}"
+            for b in baselines
+        ]
+        at_common = m.get("common_epoch_val_acc_mean")
+        sentence = Markup(" {} reaches {} at its best epoch ({} of {})").format(
+            m["experiment"], acc_text(m), int(m["best_epoch"]), int(m["epochs"])
+        )
+        if vs:
+            sentence += Markup(", {}").format(fmt_list(vs))
+        if at_common is not None and common < int(m["epochs"]):
+            sentence += Markup("; after epoch {} it stood at {}%").format(
+                common, fmt_num(at_common)
+            )
+        speed = m.get("images_per_second_mean")
+        sentence += Markup(". It took {}{}.").format(
+            fmt_duration(m["wall_seconds_mean"]),
+            f" at {fmt_int(speed)} training images per second" if speed else "",
+        )
+        text += sentence
+    devices = list(dict.fromkeys(r["device_name"] for r in rows if r.get("device_name")))
+    if len(devices) > 1:
+        text += Markup(
+            " The runs ran on different devices ({}): their times do not compare."
+        ).format(fmt_list(devices))
+    return text
+
+
 # --- references ----------------------------------------------------------------------------------
 
 REFERENCES = {

@@ -154,6 +154,7 @@ class Results:
     figures: list[dict[str, Any]]
     claims: list[dict[str, Any]]
     ablations: list[dict[str, Any]]
+    beyond: list[dict[str, Any]]
 
     @classmethod
     def load(cls, folder: Path) -> Results:
@@ -171,6 +172,7 @@ class Results:
             _read_json(path("figures_json")),
             _records(_read_csv(path("claims"))),
             _records(_read_csv(path("ablations"))),
+            _records(_read_csv(path("beyond"))),
         )
 
     def history(self, experiment: str) -> list[dict[str, Any]]:
@@ -388,6 +390,71 @@ def ablation_tables(
     return out
 
 
+def beyond_tables(
+    numbering: Numbering, rows: Sequence[Mapping], settings: Mapping
+) -> tuple[Table, Table]:
+    """The runs beyond the paper beside its baselines (beyond.csv), then each run's recipe as
+    the runs recorded it (settings.json): one column per run."""
+    common = int(rows[0]["common_epoch"])
+    cells = [
+        Row(
+            [
+                r["experiment"],
+                r["model"],
+                formatting.fmt_params(r["parameters"]),
+                int(r["epochs"]),
+                formatting.fmt_acc(r["best_val_acc_mean"], r["best_val_acc_std"], r["n_seeds"]),
+                formatting.fmt_num(r["common_epoch_val_acc_mean"])
+                if r["common_epoch_val_acc_mean"] is not None
+                else "—",
+                formatting.fmt_paper(r["paper_accuracy"], "exact"),
+                formatting.fmt_duration(r["wall_seconds_mean"]),
+                formatting.fmt_int(r["images_per_second_mean"]),
+            ],
+            "beyond" if r["role"] == "beyond" else "",
+            r["experiment"],
+        )
+        for r in rows
+    ]
+    results = Table(
+        *numbering.next("Table"),
+        prose.beyond_caption(common),
+        [
+            *(Column("run"), Column("model"), Column("params", "num"), Column("epochs", "num")),
+            *(Column("ours", "num"), Column(f"epoch {common}", "num"), Column("paper", "num")),
+            *(Column("time", "num"), Column("img/s", "num")),
+        ],
+        cells,
+        None,
+        "beyond",
+    )
+    recorded = {r["experiment"]: settings.get(r["experiment"]) or {} for r in rows}
+    spec = [
+        ("optimizer", lambda s: prose.optimizer_words(s["optimizer"])),
+        ("learning rate", lambda s: formatting.fmt_lr(s["optimizer"]["lr"])),
+        ("weight decay", lambda s: formatting.fmt_lr(s["optimizer"]["weight_decay"])),
+        ("schedule", lambda s: prose.schedule_words(s.get("scheduler"))),
+        ("loss", lambda s: prose.loss_words(s.get("loss"))),
+        ("augmentation", lambda s: prose.augmentation_words(s["augmentation"])),
+        ("batch size", lambda s: str(s["batch_size"])),
+        ("epochs", lambda s: str(s["epochs"])),
+    ]
+    recipe_rows = [
+        Row([title, *(get(recorded[n]) if recorded[n] else "—" for n in recorded)])
+        for title, get in spec
+    ]
+    recipe_rows.append(Row(["precision", *(r["precision"] or "—" for r in rows)]))
+    recipe = Table(
+        *numbering.next("Table"),
+        prose.BEYOND_RECIPE_CAPTION,
+        [Column("setting"), *(Column(r["experiment"]) for r in rows)],
+        recipe_rows,
+        None,
+        "recipe beyond",
+    )
+    return results, recipe
+
+
 def software_table(numbering: Numbering, provenance: Mapping) -> Table:
     return Table(
         *numbering.next("Table", "B"),
@@ -440,10 +507,17 @@ def aggregate_figure(
     )
 
 
-def preview_figure(numbering: Numbering, config: Mapping, previews: Mapping[str, Path]) -> Figure:
+def preview_figure(
+    numbering: Numbering, config: Mapping, previews: Mapping[str, Path], skip: Sequence[str] = ()
+) -> Figure | None:
+    """The preview grids of the sets (those of ``skip`` left out); None when none is left."""
     names = [
-        s for s in dict.fromkeys([*config["augmentation"]["sets"], *previews]) if s in previews
+        s
+        for s in dict.fromkeys([*config["augmentation"]["sets"], *previews])
+        if s in previews and s not in skip
     ]
+    if not names:
+        return None
     images = [
         Image(_data_uri(Path(previews[s])), f"preview of {s}", f"({chr(ord('a') + i)}) {s}")
         for i, s in enumerate(names)
@@ -549,7 +623,15 @@ def build_context(
 
     sets = recorded_sets(exps, settings, list(config["augmentation"]["sets"]))
     aug_table = augmentation_table(numbering, sets)
-    preview = preview_figure(numbering, config, previews) if previews else None
+    # The sets that only the runs beyond the paper use are shown in their own section.
+    beyond_sets = [
+        s
+        for r in results.beyond
+        if r["role"] == "beyond"
+        for s in ((settings.get(r["experiment"]) or {}).get("augmentation") or {}).get("sets", [])
+        if s not in sets
+    ]
+    preview = preview_figure(numbering, config, previews, skip=beyond_sets)
     recipe = recipe_table(numbering, exps, settings)
     sections = _sections(exps)
     comparisons = _comparisons(config, exps)
@@ -575,6 +657,17 @@ def build_context(
     order = [*SUMMARY_KINDS, *(s["kind"] for s in leftover)]
     leftover.sort(key=lambda s: order.index(s["kind"]))
     summary_figures = [aggregate_figure(numbering, results, spec) for spec in leftover]
+    # Section 2's last subsection, after the summary's figures and the ablations' tables.
+    beyond = None
+    if results.beyond:
+        beyond_results, beyond_recipe = beyond_tables(numbering, results.beyond, settings)
+        beyond_previews = {s: p for s, p in previews.items() if s in beyond_sets}
+        beyond = {
+            "table": beyond_results,
+            "recipe": beyond_recipe,
+            "preview": preview_figure(numbering, config, beyond_previews),
+            "text": prose.beyond_paragraph(results.beyond, beyond_results, beyond_recipe),
+        }
     curves = {}
     curve_specs = {s["experiment"]: s for s in specs.get("curves", [])}
     for e in exps:
@@ -641,6 +734,8 @@ def build_context(
         "summary_number": f"2.{len(sections) + 2}",
         "claims_number": f"2.{len(sections) + 3}",
         "ablations_number": f"2.{len(sections) + 3 + bool(claims)}",
+        "beyond": beyond,
+        "beyond_number": f"2.{len(sections) + 3 + bool(claims) + bool(ablations)}",
         "provenance": provenance,
         "references": prose.references(config),
         "cite": prose.CITE,
