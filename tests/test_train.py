@@ -139,6 +139,13 @@ def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def patch_training_loss(monkeypatch: pytest.MonkeyPatch, loss: Callable[..., torch.Tensor]) -> None:
+    """Train with ``loss`` (the settings' loss, as ``build_loss`` returns it), and validate with
+    it too (train.F: validation sums with reduction="sum")."""
+    monkeypatch.setattr(train_mod, "build_loss", lambda settings: loss)
+    monkeypatch.setattr(train_mod, "F", SimpleNamespace(cross_entropy=loss))
+
+
 def signal_at(monkeypatch: pytest.MonkeyPatch, epoch: int, step: int, signum: int) -> None:
     """Send ``signum`` to this process right after training step ``step`` of ``epoch``.
 
@@ -763,7 +770,7 @@ def test_non_finite_loss_stops_with_the_epoch_and_step_and_keeps_the_last_checkp
                 return loss + float("inf")
         return loss
 
-    monkeypatch.setattr(train_mod, "F", SimpleNamespace(cross_entropy=cross_entropy))
+    patch_training_loss(monkeypatch, cross_entropy)
     with pytest.raises(Diverged) as info:
         run(exp, 0, demo, tmp_path)
     ckpt = tmp_path / "ckpt.pt"
@@ -794,7 +801,7 @@ def test_divergence_after_a_mid_epoch_resume_names_that_checkpoint(
     def cross_entropy(logits: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.cross_entropy(logits, target, **kwargs) * float("nan")
 
-    monkeypatch.setattr(train_mod, "F", SimpleNamespace(cross_entropy=cross_entropy))
+    patch_training_loss(monkeypatch, cross_entropy)
     with pytest.raises(Diverged) as info:
         run(exp, 0, demo, tmp_path)
     assert str(info.value) == (
@@ -1078,7 +1085,7 @@ def test_a_signal_before_the_nan_check_never_saves_unchecked_weights(
                 return loss * float("nan")
         return loss
 
-    monkeypatch.setattr(train_mod, "F", SimpleNamespace(cross_entropy=cross_entropy))
+    patch_training_loss(monkeypatch, cross_entropy)
     signal_at(monkeypatch, epoch=2, step=3, signum=signal.SIGTERM)
     with pytest.raises(Diverged) as info:
         run(exp, 0, demo, tmp_path)
@@ -1132,9 +1139,9 @@ def test_precision_setting_is_applied_and_recorded(
     seen = []
     step = train_mod.train_step
 
-    def recording(model, optimizer, x, y, norm, numbers):
+    def recording(model, optimizer, x, y, norm, numbers, loss_fn):
         seen.append(numbers)
-        return step(model, optimizer, x, y, norm, numbers)
+        return step(model, optimizer, x, y, norm, numbers, loss_fn)
 
     monkeypatch.setattr(train_mod, "train_step", recording)
     exp = experiment(demo_config, **{**SMALL, "epochs": 1}, precision=precision)
