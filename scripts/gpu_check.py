@@ -14,7 +14,8 @@ one overall budget, `--budget`, default 8 minutes):
    ratio, the projected paper grid). Its tables are written after each model, so a run stopped
    at its limit keeps what it measured and is reported "incomplete", not failed;
 3. gpu tests: `pytest -m gpu` (CUDA learns the demo digits, SIGTERM and exact resume on CUDA,
-   CUDA augmentation equals the CPU's within its tolerance);
+   with an every-epoch schedule and with the modern recipe's per-batch one, CUDA augmentation,
+   random_resized_crop included, equals the CPU's within its tolerance);
 4. demo on CUDA: `make demo`'s pipeline (the runs beyond the paper included) through
    Snakemake with `--resources gpu=1` and every run on CUDA, up to the HTML paper (the PDF too
    where WeasyPrint imports). Its runs are eager (`compile: none`): compiling each of the 17

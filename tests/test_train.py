@@ -399,7 +399,9 @@ def test_sgd_adamw_warmup_cosine_and_label_smoothing_take_every_setting(
     assert group["weight_decay"] == 0.05 and group["decoupled_weight_decay"] is True
 
 
+@pytest.mark.parametrize("device", ["cpu", CUDA])
 def test_a_per_batch_schedule_resumes_exactly_mid_epoch(
+    device: str,
     demo: SimpleNamespace,
     demo_config: dict[str, Any],
     tmp_path: Path,
@@ -408,9 +410,12 @@ def test_a_per_batch_schedule_resumes_exactly_mid_epoch(
     """SGD with Nesterov momentum, warm-up and cosine stepped every batch, label smoothing and
     online draws: stopped after step 3 of epoch 2, the run resumes with the schedule at that
     batch and ends with the metrics and weights of a run never stopped. The lr column is the
-    rate of each epoch's first batch."""
-    exp = modern_experiment(demo_config, **SMALL)
-    reference = run(exp, 0, demo, tmp_path / "reference")
+    rate of each epoch's first batch. On CUDA (`make gpu-check`): the default numerics there
+    (bf16, compiled with CUDA graphs) and cuDNN's deterministic kernels."""
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    exp = modern_experiment(demo_config, **SMALL, device=device)
+    reference = run(exp, 0, demo, tmp_path / "reference", lock_dir=tmp_path / "locks")
     rows = read_metrics(tmp_path / "reference" / "out")
     steps = math.ceil(20 * NUM_CLASSES / 64)  # one set, online: N images an epoch
     warmup, total = round(0.5 * steps), 2 * steps
@@ -422,11 +427,11 @@ def test_a_per_batch_schedule_resumes_exactly_mid_epoch(
     with monkeypatch.context() as patch:
         signal_at(patch, epoch=2, step=3, signum=signal.SIGUSR1)
         with pytest.raises(Interrupted):
-            run(exp, 0, demo, where)
+            run(exp, 0, demo, where, lock_dir=tmp_path / "locks")
     state = torch.load(where / "ckpt.pt", weights_only=True)
     assert (state["epoch"], state["step"]) == (2, 3)
     assert state["scheduler"]["last_epoch"] == steps + 3  # batches done, not epochs
-    run(exp, 0, demo, where)
+    run(exp, 0, demo, where, lock_dir=tmp_path / "locks")
     assert untimed(where / "out") == untimed(tmp_path / "reference" / "out")
     assert same_weights(weights(where / "out"), weights(tmp_path / "reference" / "out"))
 
