@@ -178,7 +178,7 @@ BEYOND_COLUMNS = ["experiment", "role", "model", "arch", "parameters", "epochs"]
 BEYOND_COLUMNS += ["n_seeds", "best_val_acc_mean", "best_val_acc_std", "best_epoch"]
 BEYOND_COLUMNS += ["final_val_acc_mean", "common_epoch", "common_epoch_val_acc_mean"]
 BEYOND_COLUMNS += ["wall_seconds_mean", "images_per_second_mean", "device_name", "precision"]
-BEYOND_COLUMNS += ["paper_accuracy"]
+BEYOND_COLUMNS += ["paper_accuracy", "paper_stated"]
 PARAMETERS = {"M1": 535_290, "AlexNet": 61_110_850}
 # (experiment, seed): validation accuracy per epoch, and wall seconds of the run.
 RUNS = {
@@ -470,6 +470,7 @@ def test_beyond_table(out: Path) -> None:
     assert modern["precision"] == "bf16 autocast, channels_last"
     assert math.isnan(modern["paper_accuracy"]) and two["paper_accuracy"] == 30.0
     assert (two["epochs"], below["model"], below["parameters"]) == (3, "AlexNet", 61_110_850)
+    assert below["paper_stated"] == "below" and pd.isna(modern["paper_stated"])
 
 
 def test_beyond_settings_are_recorded(out: Path) -> None:

@@ -384,6 +384,7 @@ def beyond_table(
                 "common_epoch_val_acc_mean": at_common.get(name),
                 "precision": " / ".join(dict.fromkeys(precision.get(name, []))),
                 "paper_accuracy": e["paper_accuracy"],
+                "paper_stated": e["paper_stated"],
             }
         )
     frame = pd.DataFrame(rows, columns=list(BEYOND_CSV_COLUMNS))

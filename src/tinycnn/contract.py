@@ -194,7 +194,7 @@ ABLATIONS_CSV_COLUMNS = (
 # `common_epoch`: the fewest epochs any of these rows trained, and `common_epoch_val_acc_mean`
 # each row's validation top-1 at that epoch (mean over seeds), so that runs of different lengths
 # compare at the same number of epochs; `precision`: how its steps computed, as its runs
-# recorded it; `paper_accuracy`: a baseline's reported accuracy.
+# recorded it; `paper_accuracy`, `paper_stated`: a baseline's reported accuracy, as stated.
 BEYOND_CSV_COLUMNS = (
     "experiment",
     "role",
@@ -214,6 +214,7 @@ BEYOND_CSV_COLUMNS = (
     "device_name",
     "precision",
     "paper_accuracy",
+    "paper_stated",
 )
 # One entry of figures.json, and the kinds of figure in the order the aggregate lists them.
 FIGURE_KEYS = ("file", "kind", "experiment", "comparison", "title", "caption")

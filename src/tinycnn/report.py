@@ -407,7 +407,7 @@ def beyond_tables(
                 formatting.fmt_num(r["common_epoch_val_acc_mean"])
                 if r["common_epoch_val_acc_mean"] is not None
                 else "—",
-                formatting.fmt_paper(r["paper_accuracy"], "exact"),
+                formatting.fmt_paper(r["paper_accuracy"], r["paper_stated"]),
                 formatting.fmt_duration(r["wall_seconds_mean"]),
                 formatting.fmt_int(r["images_per_second_mean"]),
             ],
