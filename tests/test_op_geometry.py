@@ -43,9 +43,14 @@ def test_a_set_that_changes_the_image_size_is_refused_naming_it(
     config["augmentation"]["sets"]["set1"] = [*ops, {"op": "normalize"}]
     with pytest.raises(UserError) as info:
         validate(config)
-    assert f"augmentation.sets.set1: its ops turn the 64x64 training images into {size}" in str(
-        info.value
-    )
+    message = str(info.value)
+    assert f"augmentation.sets.set1: its ops turn the 64x64 training images into {size}" in message
+    # The fix it suggests: the random resized crop's own size where that op sets it last.
+    last = [op["op"] for op in ops if op["op"] != "random_horizontal_flip"][-1]
+    if last == "random_resized_crop":
+        assert "(set its random_resized_crop's size to 64)" in message
+    else:
+        assert "(e.g. add {op: resize, size: 64} after the crop)" in message
 
 
 def test_a_crop_larger_than_the_image_is_refused(paper_config: dict) -> None:

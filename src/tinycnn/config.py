@@ -45,6 +45,7 @@ RECIPE_KEYS = (
     "validation",
 )
 MAX_REPORTED = 10
+SIZING_OPS = ("center_crop", "resize", "random_resized_crop")  # the ops that set the size
 
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
@@ -153,11 +154,18 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
             problems.append(f"augmentation.sets.{set_name}: {err}")
             continue
         if size != (IMAGE_SIZE, IMAGE_SIZE):
+            # The op that sets the size last: a random resized crop resizes itself.
+            last = [op.get("op") for op in ops if op.get("op") in SIZING_OPS][-1:]
+            fix = (
+                f"set its random_resized_crop's size to {IMAGE_SIZE}"
+                if last == ["random_resized_crop"]
+                else f"e.g. add {{op: resize, size: {IMAGE_SIZE}}} after the crop"
+            )
             problems.append(
                 f"augmentation.sets.{set_name}: its ops turn the {IMAGE_SIZE}x{IMAGE_SIZE} "
                 f"training images into {size[0]}x{size[1]}, while the models validate on "
                 f"{IMAGE_SIZE}x{IMAGE_SIZE} images; end the set at {IMAGE_SIZE}x{IMAGE_SIZE} "
-                f"(e.g. add {{op: resize, size: {IMAGE_SIZE}}} after the crop)"
+                f"({fix})"
             )
     for where, entry in _written_experiments(config).items():
         model = entry.get("model")
