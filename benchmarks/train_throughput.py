@@ -62,6 +62,7 @@ from torch.utils.flop_counter import FlopCounterMode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from tinycnn import beyond  # noqa: E402
 from tinycnn.augment import FixedTrainData, OnlineTrainData, parse_set  # noqa: E402
 from tinycnn.config import deep_merge, resolve_experiment, training_settings  # noqa: E402
 from tinycnn.hardware import cpu_model  # noqa: E402
@@ -142,9 +143,9 @@ def recipes(config: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str
     settings, projected as itself. Otherwise each of the paper's models with the paper's recipe
     (the shared optimizer, a constant rate, cross-entropy, materialized sets), and the paper's
     runs projected on their models' rates."""
-    beyond = (config.get("beyond_paper") or {}).get("experiments") or {}
-    if beyond:
-        return {n: training_settings(config, n) for n in beyond}, {n: n for n in beyond}
+    modern = beyond.experiments(config)
+    if modern:
+        return {n: training_settings(config, n) for n in modern}, {n: n for n in modern}
     shared = {
         "optimizer": config["training"]["optimizer"],
         "scheduler": None,

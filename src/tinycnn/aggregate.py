@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from tinycnn import ablations, facts
+from tinycnn import ablations, beyond, facts
 from tinycnn.atomic import write_json, write_text
 from tinycnn.contract import (
     ABLATIONS_CSV_COLUMNS,
@@ -69,18 +69,13 @@ def _scheduler(scheduler: Mapping[str, Any] | None) -> str:
     return f"{scheduler['name']}({params})"
 
 
-def _beyond(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The config's ``beyond_paper.experiments`` (none when absent)."""
-    return dict((config.get("beyond_paper") or {}).get("experiments") or {})
-
-
 def _models(config: Mapping[str, Any]) -> dict[str, str]:
     """The model of every experiment that trains: the config's, the ablation variants' (their
     own `model`, else their base's), the runs beyond the paper."""
     models = {name: entry["model"] for name, entry in config["experiments"].items()}
     for v in ablations.trained(config):
         models[v.experiment] = v.overrides.get("model", models[v.base])
-    models.update({name: entry["model"] for name, entry in _beyond(config).items()})
+    models.update({name: entry["model"] for name, entry in beyond.experiments(config).items()})
     return models
 
 
@@ -356,11 +351,10 @@ def beyond_table(
     """beyond.csv: the baselines named in ``beyond_paper`` (rows of ``experiments``, the paper's
     and the beyond runs' experiments.csv rows), then the runs beyond the paper, each with its
     accuracy at the fewest epochs any of them trained; ``epochs`` holds all their epochs."""
-    beyond = _beyond(config)
-    baselines = (config.get("beyond_paper") or {}).get("baselines") or []
+    modern = beyond.experiments(config)
     exps = {e["experiment"]: e for e in _records(experiments)}
-    names = [n for n in baselines if n in exps] + [n for n in beyond if n in exps]
-    if not beyond or not any(n in beyond for n in names):
+    names = [n for n in beyond.baselines(config) if n in exps] + [n for n in modern if n in exps]
+    if not any(n in modern for n in names):
         return pd.DataFrame(columns=list(BEYOND_CSV_COLUMNS))
     precision: dict[str, list[str]] = {}
     for s in summaries:
@@ -376,7 +370,7 @@ def beyond_table(
             {
                 **{k: e[k] for k in ("experiment", "model", "arch", "parameters")},
                 "epochs": int(trained[name]),
-                "role": "beyond" if name in beyond else "baseline",
+                "role": "beyond" if name in modern else "baseline",
                 **{k: e[k] for k in ("n_seeds", "best_val_acc_mean", "best_val_acc_std")},
                 **{k: e[k] for k in ("best_epoch", "final_val_acc_mean", "wall_seconds_mean")},
                 **{k: e[k] for k in ("images_per_second_mean", "device_name")},
@@ -462,12 +456,12 @@ def aggregate(run_dirs: Sequence[Path], config: Mapping[str, Any], out_dir: Path
         metrics[key] = frame.assign(experiment=key[0], seed=key[1]).loc[:, list(EPOCHS_CSV_COLUMNS)]
     # The ablation variants' runs go to ablations.csv only, the runs beyond the paper to
     # beyond.csv only; the paper's tables keep its runs.
-    beyond = _beyond(config)
-    beyond_summaries = {k: s for k, s in summaries.items() if k[0] in beyond}
+    modern = beyond.experiments(config)
+    beyond_summaries = {k: s for k, s in summaries.items() if k[0] in modern}
     variant_summaries = [
         s
         for s in summaries.values()
-        if s["experiment"] not in config["experiments"] and s["experiment"] not in beyond
+        if s["experiment"] not in config["experiments"] and s["experiment"] not in modern
     ]
     summaries = {k: s for k, s in summaries.items() if k[0] in config["experiments"]}
     if not summaries:
@@ -495,7 +489,7 @@ def aggregate(run_dirs: Sequence[Path], config: Mapping[str, Any], out_dir: Path
     beyond_rows = pd.DataFrame(columns=list(BEYOND_CSV_COLUMNS))
     settings = settings_record(runs, summaries)
     if beyond_summaries:
-        beyond_config = {**config, "experiments": beyond}
+        beyond_config = {**config, "experiments": modern}
         beyond_runs = runs_table(list(beyond_summaries.values()), beyond_config)
         beyond_epochs = pd.concat(
             [metrics[k] for k in zip(beyond_runs["experiment"], beyond_runs["seed"], strict=True)],

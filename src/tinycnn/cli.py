@@ -163,7 +163,7 @@ def _read_config_file(path: str) -> dict:
 
 
 def _check_config(args: argparse.Namespace) -> None:
-    from tinycnn import ablations
+    from tinycnn import ablations, beyond
     from tinycnn.config import deep_merge, validate
 
     config: dict = {}
@@ -171,10 +171,10 @@ def _check_config(args: argparse.Namespace) -> None:
         config = deep_merge(config, _read_config_file(path))
     validate(config)
     variants = len(ablations.trained(config))
-    beyond = len((config.get("beyond_paper") or {}).get("experiments") or {})
+    runs = len(beyond.experiments(config))
     trains = "trains" if variants == 1 else "train"
     more = f", {_count(variants, 'ablation variant')} that {trains}" if variants else ""
-    more += f", {_count(beyond, 'run')} beyond the paper" if beyond else ""
+    more += f", {_count(runs, 'run')} beyond the paper" if runs else ""
     print(f"config OK: {len(config['experiments'])} experiments{more}")
 
 

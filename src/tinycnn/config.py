@@ -23,7 +23,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from tinycnn import ablations, recipe
+from tinycnn import ablations, beyond, recipe
 from tinycnn.contract import CLAIM_KINDS, CLAIM_VALUED
 from tinycnn.errors import UserError
 from tinycnn.op_geometry import ops_output_size
@@ -194,26 +194,24 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
 def _written_experiments(config: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     """The experiments the config writes out, by where they are written: the paper's, then
     those beyond it (ablation variants are checked with their questions)."""
-    beyond = (config.get("beyond_paper") or {}).get("experiments") or {}
     return {
         **{f"experiments.{n}": e for n, e in config.get("experiments", {}).items()},
-        **{f"beyond_paper.experiments.{n}": e for n, e in beyond.items()},
+        **{f"beyond_paper.experiments.{n}": e for n, e in beyond.experiments(config).items()},
     }
 
 
 def _beyond_problems(config: Mapping[str, Any]) -> list[str]:
     """``beyond_paper``: its baselines are the paper's experiments, its runs are new names."""
-    beyond = config.get("beyond_paper") or {}
     experiments = config.get("experiments", {})
     problems = []
-    for name in beyond.get("baselines") or []:
+    for name in beyond.baselines(config):
         if name not in experiments:
             problems.append(
                 f"beyond_paper.baselines: unknown experiment {name!r} (defined in "
                 f"experiments: {', '.join(experiments)})"
             )
     variants = {v.experiment for v in ablations.trained(config)}
-    for name in beyond.get("experiments") or {}:
+    for name in beyond.experiments(config):
         if name in experiments or name in variants:
             problems.append(
                 f"beyond_paper.experiments.{name}: already an experiment's name; rename it"
@@ -227,8 +225,7 @@ def _resolved_problems(config: Mapping[str, Any]) -> list[str]:
     optimizer gives all of its own), and a held-out split of the augmented samples only where
     they are materialized and concatenated."""
     where = {name: f"experiments.{name}" for name in config["experiments"]}
-    beyond = (config.get("beyond_paper") or {}).get("experiments") or {}
-    where.update({name: f"beyond_paper.experiments.{name}" for name in beyond})
+    where.update({name: f"beyond_paper.experiments.{name}" for name in beyond.experiments(config)})
     where.update(
         {
             v.experiment: f"ablations.{v.question}.variants.{v.variant}"
@@ -408,7 +405,7 @@ def experiment_entries(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     for v in ablations.trained(config):
         base = {k: val for k, val in config["experiments"][v.base].items() if k != "paper"}
         entries[v.experiment] = merge_settings(base, v.overrides)
-    entries.update((config.get("beyond_paper") or {}).get("experiments") or {})
+    entries.update(beyond.experiments(config))
     return entries
 
 
