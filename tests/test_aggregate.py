@@ -361,6 +361,7 @@ def test_figures(out: Path) -> None:
         "figures/comparison_pair.png",  # "absent" has an experiment without runs
         "figures/accuracy_vs_parameters.png",
         "figures/accuracy_vs_time.png",
+        "figures/beyond.png",  # the run beyond the paper beside its baselines
     }
     assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(
         Path(f).name for f in files
@@ -377,6 +378,8 @@ def test_figures(out: Path) -> None:
     assert by_file["figures/curves_below.png"]["kind"] == "curves"
     assert by_file["figures/comparison_pair.png"]["comparison"] == "pair"
     assert by_file["figures/paper_vs_ours.png"]["experiment"] is None
+    assert by_file["figures/beyond.png"]["kind"] == "beyond"
+    assert "label smoothing" in by_file["figures/beyond.png"]["caption"]
 
 
 def test_claims_table(out: Path) -> None:
@@ -657,3 +660,9 @@ def test_figures_plot_the_tables_numbers(
         if e["paper_stated"] != "below":
             assert bars[round(y + 0.2, 2)] == e["paper_accuracy"], e["experiment"]
     assert sorted(bars.values()) == sorted([33.0, 18.5, 12.0, 30.0, 22.0])
+
+    # Beyond the paper: the validation accuracy of each row of beyond.csv, the mean over its
+    # seeds per epoch (modern: 4 epochs, from RUNS), one solid line each, in the table's order.
+    acc_ax = drawn["beyond"].axes[0]
+    solid = [list(line.get_ydata()) for line in acc_ax.get_lines() if line.get_linestyle() == "-"]
+    assert solid == [[22.5, 32.0, 32.5], [5.0, 12.0, 11.0], [30.0, 41.0, 46.0, 52.0]]

@@ -222,6 +222,16 @@ def _figures(config: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for kind in ("accuracy_vs_parameters", "accuracy_vs_time")
     ]
+    figures.append(
+        {
+            "file": "figures/beyond.png",
+            "kind": "beyond",
+            "experiment": None,
+            "comparison": None,
+            "title": "Beyond the paper",
+            "caption": "The runs beyond the paper beside the paper's, per epoch.",
+        }
+    )
     return figures
 
 
@@ -718,6 +728,10 @@ def test_beyond_the_paper_cell_by_cell(html: str) -> None:
     section = html[html.index('<section id="beyond">') :]
     section = section[: section.index("</section>")]
     assert 'alt="preview of modern"' in section
+    # The curves of beyond.csv's runs (figures.json's kind beyond), here and nowhere else.
+    assert '<figure id="figure-' in section and 'class="figure beyond"' in section
+    assert html.count('class="figure beyond"') == 1
+    assert "The runs beyond the paper beside the paper&#39;s, per epoch." in section
     assert html.count('alt="preview of modern"') == 1  # not in Section 1's figure
     text = _plain(html)
     assert (
@@ -735,6 +749,7 @@ def test_no_beyond_runs_no_beyond_section(render: Render, aggregate: Path, tmp_p
     html = render(tmp_path / "paper.html", folder=folder).read_text()
     assert "beyond" not in _html_tables(html) and "Beyond the paper" not in html
     assert "today's training recipe" not in _plain(html)
+    assert 'class="figure beyond"' not in html  # its figure goes with the section
     # Without runs that use it, the modern set's preview stays in Section 1's figure.
     assert html.count('alt="preview of modern"') == 1
 

@@ -340,7 +340,9 @@ def test_demo_snakemake_report_holds_the_figures_and_the_paper(demo):
     assert report.returncode == 0, report.stdout[-2000:] + report.stderr[-2000:]
     with zipfile.ZipFile(demo / "report.zip") as bundle:
         names = "\n".join(bundle.namelist())
-    for name in ("paper.pdf", "paper_vs_ours.png", "set2_preview.png", "curves_m1_set1.png"):
+    # beyond.png: the curves of the runs beyond the paper beside their baselines
+    shown = ("paper.pdf", "paper_vs_ours.png", "set2_preview.png", "curves_m1_set1.png")
+    for name in (*shown, "beyond.png"):
         assert name in names
 
 

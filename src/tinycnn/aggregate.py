@@ -487,6 +487,7 @@ def aggregate(run_dirs: Sequence[Path], config: Mapping[str, Any], out_dir: Path
         ignore_index=True,
     )
     beyond_rows = pd.DataFrame(columns=list(BEYOND_CSV_COLUMNS))
+    all_epochs = epochs  # the paper's runs' and those beyond it, for the figure `beyond`
     settings = settings_record(runs, summaries)
     if beyond_summaries:
         beyond_config = {**config, "experiments": modern}
@@ -495,10 +496,11 @@ def aggregate(run_dirs: Sequence[Path], config: Mapping[str, Any], out_dir: Path
             [metrics[k] for k in zip(beyond_runs["experiment"], beyond_runs["seed"], strict=True)],
             ignore_index=True,
         )
+        all_epochs = pd.concat([epochs, beyond_epochs], ignore_index=True)
         beyond_rows = beyond_table(
             config,
             pd.concat([experiments, experiments_table(beyond_runs, tolerance)], ignore_index=True),
-            pd.concat([epochs, beyond_epochs], ignore_index=True),
+            all_epochs,
             [*summaries.values(), *beyond_summaries.values()],
         )
         settings.update(settings_record(beyond_runs, beyond_summaries))
@@ -515,5 +517,5 @@ def aggregate(run_dirs: Sequence[Path], config: Mapping[str, Any], out_dir: Path
         write_text(out_dir / AGGREGATE_FILES[name], csv)
     write_json(out_dir / AGGREGATE_FILES["settings"], settings)
     write_json(out_dir / AGGREGATE_FILES["architectures"], architectures)
-    entries = write_figures(runs, experiments, epochs, config, out_dir)
+    entries = write_figures(runs, experiments, epochs, config, out_dir, beyond_rows, all_epochs)
     write_json(out_dir / AGGREGATE_FILES["figures_json"], entries)

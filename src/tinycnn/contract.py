@@ -224,6 +224,7 @@ FIGURE_KINDS = (
     "comparison",
     "accuracy_vs_parameters",
     "accuracy_vs_time",
+    "beyond",
 )
 
 # --- the report ----------------------------------------------------------------------------------

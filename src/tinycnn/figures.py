@@ -32,7 +32,7 @@ from matplotlib.ticker import (
     NullFormatter,
 )
 
-from tinycnn import prose
+from tinycnn import beyond, prose
 from tinycnn.atomic import atomic_path
 from tinycnn.contract import FIGURE_KEYS
 from tinycnn.formatting import fmt_acc, fmt_short, fmt_stated
@@ -81,7 +81,7 @@ def experiment_styles(config: Mapping[str, Any]) -> dict[str, Style]:
     colors = model_colors(list(config["models"]))
     count: Counter[str] = Counter()
     styles = {}
-    for name, exp in config["experiments"].items():
+    for name, exp in {**config["experiments"], **beyond.experiments(config)}.items():
         k = count[exp["model"]]
         count[exp["model"]] += 1
         rgb = np.array(to_rgb(colors[exp["model"]]))
@@ -137,7 +137,7 @@ def _legend_below(fig: Figure, handles: Sequence[Any], ncol: int) -> None:
 
 def _label(row: pd.Series) -> str:
     """How figures name an experiment: "run 2: m1_lr1e-3" (the paper's run number)."""
-    run = row["run"]
+    run = row.get("run")
     return f"run {run}: {row['experiment']}" if pd.notna(run) else row["experiment"]
 
 
@@ -342,10 +342,14 @@ def write_figures(
     epochs: pd.DataFrame,
     config: Mapping[str, Any],
     out_dir: Path,
+    beyond_rows: pd.DataFrame | None = None,
+    beyond_epochs: pd.DataFrame | None = None,
 ) -> list[dict[str, Any]]:
     """Save every figure under ``out_dir/figures`` and return the figures.json entries.
 
     A comparison of ``report.comparisons`` is left out unless all its experiments have runs.
+    With rows of beyond.csv (``beyond_rows``, their runs' epochs in ``beyond_epochs``), the
+    figure ``beyond`` sets their curves side by side.
     """
     styles = experiment_styles(config)
     entries: list[dict[str, Any]] = []
@@ -400,4 +404,12 @@ def write_figures(
         prose.FIGURE_TITLES["accuracy_vs_time"],
         prose.time_caption(list(dict.fromkeys(runs["device_name"])), _several(experiments)),
     )
+    if beyond_rows is not None and not beyond_rows.empty:
+        save(
+            plot_comparison(beyond_epochs, beyond_rows, styles),
+            "beyond",
+            "beyond",
+            prose.FIGURE_TITLES["beyond"],
+            prose.beyond_figure_caption(_several(beyond_rows)),
+        )
     return entries

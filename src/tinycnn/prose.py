@@ -446,6 +446,7 @@ FIGURE_TITLES = {
     "paper_vs_ours": "Best validation accuracy: the paper and this run",
     "accuracy_vs_parameters": "Accuracy against model size",
     "accuracy_vs_time": "Accuracy against training time",
+    "beyond": "Beyond the paper: the same budget with today's recipe",
 }
 
 
@@ -1044,6 +1045,15 @@ def beyond_caption(common_epoch: int) -> Markup:
         "top-1 after epoch {} (the shortest run's length), the paper's number, the run's wall "
         "time (training and validation) and its training throughput."
     ).format(common_epoch)
+
+
+def beyond_figure_caption(several: bool) -> str:
+    return (
+        "The runs beyond the paper beside the paper's runs they are compared with: validation "
+        "(solid) and training (dashed) accuracy, left, and loss, right, per epoch. The training "
+        "loss of a run with label smoothing is the smoothed loss it minimized, higher than plain "
+        "cross-entropy for the same predictions." + _seeds_note(several, "bands")
+    )
 
 
 BEYOND_RECIPE_CAPTION = Markup(

@@ -652,7 +652,8 @@ def build_context(
     table = reproduction_table(numbering, exps, subsets, tolerance)
     claims = claims_table(numbering, results.claims) if results.claims else None
     ablations = ablation_tables(numbering, results.ablations, tolerance)
-    leftover = [s for k, v in specs.items() if k not in ("curves", "comparison") for s in v]
+    placed = ("curves", "comparison", "beyond")  # each in its own section
+    leftover = [s for k, v in specs.items() if k not in placed for s in v]
     leftover += comparison_specs.values()  # comparison figures the config no longer names
     order = [*SUMMARY_KINDS, *(s["kind"] for s in leftover)]
     leftover.sort(key=lambda s: order.index(s["kind"]))
@@ -662,9 +663,11 @@ def build_context(
     if results.beyond:
         beyond_results, beyond_recipe = beyond_tables(numbering, results.beyond, settings)
         beyond_previews = {s: p for s, p in previews.items() if s in beyond_sets}
+        curves_spec = (specs.get("beyond") or [None])[0]
         beyond = {
             "table": beyond_results,
             "recipe": beyond_recipe,
+            "figure": aggregate_figure(numbering, results, curves_spec) if curves_spec else None,
             "preview": preview_figure(numbering, config, beyond_previews),
             "text": prose.beyond_paragraph(results.beyond, beyond_results, beyond_recipe),
         }

@@ -20,6 +20,7 @@ if shutil.which("tinycnn") is None and (Path(sys.executable).parent / "tinycnn")
 
 from snakemake.exceptions import WorkflowError  # noqa: E402
 
+from tinycnn import beyond  # noqa: E402
 from tinycnn.config import (  # noqa: E402
     experiment_entries,
     load_schema,
@@ -168,6 +169,8 @@ def figure_outputs():
         )
     for name in ("paper_vs_ours", "accuracy_vs_parameters", "accuracy_vs_time"):
         figures[name] = figure(name, f"{name}.rst", "Summary")
+    if beyond.experiments(config):  # presets/modern.yaml: its runs beside the paper's
+        figures["beyond_curves"] = figure("beyond", "beyond.rst", "Beyond the paper")
     return figures
 
 
