@@ -357,14 +357,21 @@ def test_the_schema_allows_exactly_the_ops_and_parameters_the_code_reads():
 
     op = load_schema()["$defs"]["op"]
     assert sorted(op["properties"]["op"]["enum"]) == sorted(OP_PARAMETERS)
+    allowed = _schema_cases(op, "op")
+    assert allowed == {name: set(params) for name, params in OP_PARAMETERS.items()}
+
+
+def _schema_cases(definition: dict, key: str) -> dict[str, set[str]]:
+    """The parameters a schema definition allows for each value of ``key`` (its allOf if/then
+    cases), each value in one case only, each case closed."""
     allowed: dict[str, set[str]] = {}
-    for case in op["allOf"]:
-        condition = case["if"]["properties"]["op"]
+    for case in definition["allOf"]:
+        condition = case["if"]["properties"][key]
         for name in condition.get("enum", [condition.get("const")]):
             assert name not in allowed, f"{name} has two cases in the schema"
-            allowed[name] = set(case["then"]["properties"]) - {"op"}
+            allowed[name] = set(case["then"]["properties"]) - {key}
             assert case["then"]["additionalProperties"] is False, name
-    assert allowed == {name: set(params) for name, params in OP_PARAMETERS.items()}
+    return allowed
 
 
 # --- faults: messages for YAML 1.1 floats, names that leave results/, unreadable files ---------
@@ -614,13 +621,7 @@ def test_the_schema_allows_exactly_the_recipe_parts_the_code_reads():
     defs = load_schema()["$defs"]
     optimizer = defs["optimizer"]
     assert sorted(optimizer["properties"]["name"]["enum"]) == sorted(recipe.OPTIMIZERS)
-    allowed: dict[str, set[str]] = {}
-    for case in optimizer["allOf"]:
-        condition = case["if"]["properties"]["name"]
-        for name in condition.get("enum", [condition.get("const")]):
-            assert name not in allowed, f"{name} has two cases in the schema"
-            allowed[name] = set(case["then"]["properties"]) - {"name"}
-            assert case["then"]["additionalProperties"] is False, name
+    allowed = _schema_cases(optimizer, "name")
     assert allowed == {name: set(p.params) for name, p in recipe.OPTIMIZERS.items()}
     assert set(optimizer["properties"]) - {"name"} == set().union(*allowed.values())
 

@@ -79,22 +79,27 @@ def test_dry_run_of_the_paper_lists_the_data_jobs(tmp_path):
         assert written_settings == training_settings(config, experiment)
 
 
-def test_dry_run_of_the_ablations_lists_their_train_jobs(tmp_path):
-    """presets/ablations.yaml: the paper's 11 jobs and one GPU job per variant that trains, by
-    the same rules (settings, train); a variant that only changes `reported` adds none."""
-    preset = str(ROOT / "presets" / "ablations.yaml")
+def dry_run_with(preset: str, tmp_path: Path) -> tuple[dict[str, int], dict[str, str]]:
+    """A dry run of the paper with ``preset`` on top: the job counts, and each train job's text
+    by experiment."""
     result = snakemake(
         "-n", "--cores", "8", "--resources", "gpu=1", "--configfile", preset, cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout + result.stderr
-    counts = job_counts(out)
-    assert counts["train"] == 19 and counts["settings"] == 19 and counts["aggregate"] == 1
-    assert counts["augment"] == 3  # set1, set2, and set1_then_set2 of the `both sets` question
     jobs = {
         re.search(r"wildcards: experiment=([^,\s]+)", job)[1]: job
         for job in out.split("rule train:")[1:]
     }
+    return job_counts(out), jobs
+
+
+def test_dry_run_of_the_ablations_lists_their_train_jobs(tmp_path):
+    """presets/ablations.yaml: the paper's 11 jobs and one GPU job per variant that trains, by
+    the same rules (settings, train); a variant that only changes `reported` adds none."""
+    counts, jobs = dry_run_with(str(ROOT / "presets" / "ablations.yaml"), tmp_path)
+    assert counts["train"] == 19 and counts["settings"] == 19 and counts["aggregate"] == 1
+    assert counts["augment"] == 3  # set1, set2, and set1_then_set2 of the `both sets` question
     assert len(jobs) == 19 and all("gpu=1" in job for job in jobs.values())
     sequential = jobs["both_sets_m1__sequential"]
     assert "--augmented set1_then_set2=" in sequential and "--augmented set1=" not in sequential
@@ -112,18 +117,9 @@ def test_dry_run_of_the_modern_preset_lists_its_runs_beside_the_papers(tmp_path)
     """presets/modern.yaml: the paper's 11 jobs and the two modern runs, each holding a GPU and
     reading no materialized set (their augmentation is drawn online)."""
     preset = str(ROOT / "presets" / "modern.yaml")
-    result = snakemake(
-        "-n", "--cores", "8", "--resources", "gpu=1", "--configfile", preset, cwd=tmp_path
-    )
-    assert result.returncode == 0, result.stderr
-    out = result.stdout + result.stderr
-    counts = job_counts(out)
+    counts, jobs = dry_run_with(preset, tmp_path)
     assert counts["train"] == 13 and counts["settings"] == 13 and counts["augment"] == 2
     assert counts["preview"] == 3  # set1, set2, and the modern set
-    jobs = {
-        re.search(r"wildcards: experiment=([^,\s]+)", job)[1]: job
-        for job in out.split("rule train:")[1:]
-    }
     assert len(jobs) == 13 and all("gpu=1" in job for job in jobs.values())
     for name in ("modern_resnet18_64", "modern_resnet18"):
         assert f"--settings results/paper/settings/{name}.json --seed 0" in jobs[name]

@@ -53,18 +53,23 @@ def register(
 # optimizer's own weight_decay argument does.
 
 
-@register(OPTIMIZERS, "RAdam", params=("lr", "betas", "eps", "weight_decay"))
-def radam(parameters: Any, o: Mapping[str, Any]) -> Any:
-    """The paper's: weight decay is PyTorch's coupled L2 (RAdam's default)."""
-    import torch
-
-    return torch.optim.RAdam(
+def _adam(optimizer_class: Any, parameters: Any, o: Mapping[str, Any]) -> Any:
+    """An Adam-family optimizer with the settings' lr, betas, eps and weight decay."""
+    return optimizer_class(
         parameters,
         lr=o["lr"],
         betas=tuple(o["betas"]),
         eps=o["eps"],
         weight_decay=o["weight_decay"],
     )
+
+
+@register(OPTIMIZERS, "RAdam", params=("lr", "betas", "eps", "weight_decay"))
+def radam(parameters: Any, o: Mapping[str, Any]) -> Any:
+    """The paper's: weight decay is PyTorch's coupled L2 (RAdam's default)."""
+    import torch
+
+    return _adam(torch.optim.RAdam, parameters, o)
 
 
 @register(OPTIMIZERS, "SGD", params=("lr", "momentum", "nesterov", "weight_decay"))
@@ -86,13 +91,7 @@ def adamw(parameters: Any, o: Mapping[str, Any]) -> Any:
     """Adam with decoupled weight decay (Loshchilov and Hutter)."""
     import torch
 
-    return torch.optim.AdamW(
-        parameters,
-        lr=o["lr"],
-        betas=tuple(o["betas"]),
-        eps=o["eps"],
-        weight_decay=o["weight_decay"],
-    )
+    return _adam(torch.optim.AdamW, parameters, o)
 
 
 # --- schedules: f(optimizer, settings, steps_per_epoch, epochs) -> torch LR scheduler --------
