@@ -347,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     if not cuda:
         print(
             "gpu-check: no CUDA device here; running the parts that need none "
-            "(the throughput benchmark's smoke runs) and skipping the GPU checks"
+            "(the throughput benchmark's smoke run of the paper's models) and skipping the "
+            "GPU checks"
         )
     # The runs beyond the paper first (their own recipe), then the paper's seven models. Without
     # CUDA only the paper's smoke run: ResNet18-64's steps take seconds each on a CPU
