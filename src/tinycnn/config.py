@@ -18,9 +18,8 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
 
 from tinycnn import ablations, beyond, recipe
@@ -28,6 +27,9 @@ from tinycnn.contract import CLAIM_KINDS, CLAIM_VALUED
 from tinycnn.errors import UserError
 from tinycnn.op_geometry import ops_output_size
 from tinycnn.tinyimagenet import IMAGE_SIZE
+
+if TYPE_CHECKING:  # jsonschema is imported where it validates: resolving settings needs none
+    import jsonschema
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 RECIPE_KEYS = (
@@ -351,6 +353,8 @@ def _ablation_problems(config: Mapping[str, Any]) -> list[str]:
 
 def validate(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> None:
     """Raise one :class:`UserError` listing every problem of ``config``, one per line."""
+    import jsonschema
+
     schema = load_schema() if schema is None else schema
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(_leaf_errors(validator.iter_errors(config)), key=lambda e: list(e.path))

@@ -44,6 +44,7 @@ from tqdm import tqdm
 
 from . import tinyimagenet as ti
 from .atomic import atomic_npy, digest_path, remove_stale, save_npy, write_json, write_text
+from .download import md5sum
 from .errors import UserError
 
 IMAGE_SHAPE = (ti.IMAGE_SIZE, ti.IMAGE_SIZE, 3)
@@ -462,6 +463,9 @@ def pack_archive(archive: Path, out_dir: Path, workers: int = 2) -> dict:
         mean, std = _mean_std(hist)
         stats = {
             "archive": archive.name,
+            # The archive's identity, which every run that reads these arrays records.
+            "archive_md5": md5sum(archive),
+            "archive_size": archive.stat().st_size,
             "classes": len(plan.wnids),
             "train": len(plan.train),
             "val": len(plan.val),

@@ -53,6 +53,7 @@ from tinycnn.augment import (
     parse_set,
     split_samples,
 )
+from tinycnn.code_version import code_identity
 from tinycnn.contract import METRIC_COLUMNS
 from tinycnn.errors import UserError
 from tinycnn.gpu_lease import lease_gpu, visible_gpu_uuids
@@ -586,11 +587,10 @@ def _identity(path: Path) -> str:
     return f"size:{stat.st_size} mtime_ns:{stat.st_mtime_ns}"
 
 
-def data_identity(
+def input_files(
     settings: Mapping[str, Any], data_dir: Path, augmented: Mapping[str, Path]
-) -> dict[str, str]:
-    """The identity of every input file the run reads, by name: what a checkpoint must have
-    been trained on to be resumed (a re-drawn set or another archive changes it)."""
+) -> dict[str, Path]:
+    """Every input file the run reads, by name."""
     files = {name: Path(data_dir) / name for name in PACKED_INPUTS}
     if settings["augmentation"]["mode"] == "fixed":
         files.update(
@@ -601,7 +601,30 @@ def data_identity(
         raise UserError(
             f"input data missing: {', '.join(missing)}; run the data stage (pack, augment) again"
         )
-    return {name: _identity(path) for name, path in files.items()}
+    return files
+
+
+def data_identity(
+    settings: Mapping[str, Any], data_dir: Path, augmented: Mapping[str, Path]
+) -> dict[str, str]:
+    """The identity of every input file the run reads, by name: what a checkpoint must have
+    been trained on to be resumed (a re-drawn set or another archive changes it)."""
+    return {
+        name: _identity(path) for name, path in input_files(settings, data_dir, augmented).items()
+    }
+
+
+def data_record(
+    settings: Mapping[str, Any], data_dir: Path, augmented: Mapping[str, Path]
+) -> dict[str, Any]:
+    """What a finished run's summary records of its input data (``data``): the archive's MD5
+    (from stats.json) and every input file's SHA-256, hashed where no valid record of it is
+    kept (a record kept apart from its data is checked against these: tinycnn.reference)."""
+    arrays = {}
+    for name, path in input_files(settings, data_dir, augmented).items():
+        arrays[name] = "sha256:" + (read_digest(path) or sha256_file(path))
+    stats = json.loads((Path(data_dir) / "stats.json").read_text(encoding="utf-8"))
+    return {"archive_md5": stats.get("archive_md5"), "arrays": arrays}
 
 
 def _check_same_numerics(saved: Mapping[str, Any], numerics: str, checkpoint_path: Path) -> None:
@@ -761,6 +784,10 @@ def train_run(
             write_text(progress_csv, _metrics_csv(state.metrics))
 
         summary = _summary(settings, seed, state.metrics, params, device)
+        # Which code and which input data made the numbers: a record kept apart from its data
+        # (reference/) is checked against the data it names (tinycnn.reference).
+        summary["code"] = code_identity()
+        summary["data"] = data_record(settings, Path(data_dir), augmented)
         summary["precision"] = describe_numerics(state.numerics, with_compile=False)
         summary["compile"] = state.numerics.compile
         # What the report prints about the model, recorded from the model that was trained.

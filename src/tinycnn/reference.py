@@ -1,0 +1,425 @@
+"""Reference runs: real runs of the paper kept in the repository (``reference/<machine>/``).
+
+A GPU machine trains runs with ``scripts/reference_runs.py`` and returns one records file (a
+``.tar.gz``: a manifest and, per run, metrics.csv, summary.json, settings.json and train.log).
+Here, ``tinycnn reference merge`` checks that file and adds its runs to the folder, and
+``tinycnn reference render`` renders the paper from the folder, with no GPU and no data.
+
+The folder::
+
+    reference/h200/identity.json              the data every record must have been trained on:
+                                              the archive's MD5 and size, the packed arrays' and
+                                              the materialized sets' SHA-256
+    reference/h200/data/                      stats.json, classes.tsv, <set>_preview.png: what the
+                                              paper shows of the data
+    reference/h200/runs/<experiment>/seed<s>/ metrics.csv, summary.json, settings.json, train.log
+    reference/h200/manifest.json              every GPU session merged: machine, versions, commit,
+                                              budget, each run's measured and projected time
+
+Everything here is torch-free: it runs where the report renders and where the GPU trains.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import math
+import tarfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tinycnn import ablations, beyond
+from tinycnn.atomic import write_bytes, write_json, write_text
+from tinycnn.config import (
+    deep_merge,
+    experiment_entries,
+    resolve_experiment,
+    training_settings,
+    validate,
+)
+from tinycnn.contract import METRIC_COLUMNS
+from tinycnn.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[2]
+# The reference paper's config, merged in this order (as Snakemake merges --configfile): the
+# paper on the real archive, its ablations, the runs beyond it, and three seeds of everything.
+CONFIG_FILES = (
+    "config.yaml",
+    "presets/real.yaml",
+    "presets/ablations.yaml",
+    "presets/modern.yaml",
+    "presets/seeds.yaml",
+)
+FOLDER = "reference/h200"
+RATES = "benchmarks/h200-rates.json"
+RUN_FILES = ("metrics.csv", "summary.json", "settings.json", "train.log")
+DATA_FILES = ("stats.json", "classes.tsv")
+PACKED_ARRAYS = ("train_images.npy", "train_labels.npy", "val_images.npy", "val_labels.npy")
+# Summary results that must equal what metrics.csv says (column, how: max row or last row).
+_FROM_BEST = {"best_val_acc": "val_acc", "best_val_top5": "val_top5", "best_epoch": "epoch"}
+_FROM_LAST = {
+    "final_val_acc": "val_acc",
+    "final_val_top5": "val_top5",
+    "final_train_acc": "train_acc",
+}
+
+
+# --- the config -----------------------------------------------------------------------------
+
+
+def load_config(files: Sequence[str | Path] = CONFIG_FILES, root: Path = ROOT) -> dict[str, Any]:
+    """The reference config: ``files`` (relative to ``root``) merged in order, validated where
+    jsonschema is installed (a GPU machine may lack it: its runs are checked here, on merge)."""
+    import yaml
+
+    config: dict[str, Any] = {}
+    for name in files:
+        path = Path(root) / name
+        try:
+            config = deep_merge(config, yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        except OSError as err:
+            raise UserError(f"cannot read the config file {path}: {err.strerror or err}") from None
+    try:
+        import jsonschema  # noqa: F401
+    except ImportError:
+        return config
+    validate(config)
+    return config
+
+
+def run_groups(config: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The experiments by kind: the paper's, the runs beyond it, the ablation variants."""
+    return {
+        "paper": list(config["experiments"]),
+        "beyond": list(beyond.experiments(config)),
+        "ablations": [v.experiment for v in ablations.trained(config)],
+    }
+
+
+# --- what a run costs -----------------------------------------------------------------------
+
+
+def load_rates(path: str | Path) -> dict[str, Any]:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise UserError(f"cannot read the rates file {path}: {err.strerror or err}") from None
+
+
+def images_per_epoch(
+    settings: Mapping[str, Any], train_images: int, val_images: int, classes: int
+) -> tuple[int, int]:
+    """(training samples an epoch, validation images) of a run on data of this size."""
+    aug, subset = settings["augmentation"], settings.get("subset") or {}
+    train = train_images
+    if subset.get("train_per_class"):
+        train = min(train, classes * subset["train_per_class"])
+    val = val_images
+    if subset.get("val_per_class"):
+        val = min(val, classes * subset["val_per_class"])
+    samples = train * (len(aug["sets"]) if aug.get("combine", "concat") == "concat" else 1)
+    validation = settings.get("validation") or {}
+    if validation.get("source") == "augmented_split":
+        val = round(samples * validation.get("fraction", 0.1))
+        samples -= val
+    return samples, val
+
+
+def project_seconds(settings: Mapping[str, Any], rates: Mapping[str, Any]) -> float:
+    """A run's projected wall time on the machine of ``rates`` (benchmarks/h200-rates.json):
+    each epoch's samples at the model's training rate (slower in online mode by the measured
+    share of drawing the sets), the validation images at the evaluation rate, the compile time
+    once, and a fixed start-up overhead; times ``rates["safety"]``."""
+    model = rates["models"].get(settings["arch"])
+    if model is None:
+        raise UserError(
+            f"the rates file has no rates for architecture {settings['arch']!r}: measure it "
+            "(benchmarks/train_throughput.py) and add it"
+        )
+    samples, val = images_per_epoch(
+        settings, rates["train_images"], rates["val_images"], rates["classes"]
+    )
+    step = 1.0 / model["train_img_s"]  # seconds an image
+    if settings["augmentation"]["mode"] == "online":
+        # Drawing the sets on the device adds the measured share of an eager step.
+        step += model.get("online_share", 0.0) / model["eager_img_s"]
+    epoch = samples * step + val / (model["train_img_s"] * rates["eval_speedup"])
+    total = settings["epochs"] * epoch + model.get("compile_s", 0.0) + rates["overhead_s"]
+    return total * rates["safety"]
+
+
+def priority_order(config: Mapping[str, Any], rates: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """Every reference run, in the order the GPU sessions train them: seed 0 of the paper's runs
+    (cheapest first), of the runs beyond the paper, of the ablation variants; then every further
+    seed of every run, cheapest first."""
+    groups = run_groups(config)
+    cost = {
+        name: project_seconds(training_settings(config, name), rates)
+        for names in groups.values()
+        for name in names
+    }
+    seeds = {name: resolve_experiment(config, name)["seeds"] for name in cost}
+    first = [
+        (name, seeds[name][0])
+        for group in ("paper", "beyond", "ablations")
+        for name in sorted(groups[group], key=lambda n: (cost[n], n))
+    ]
+    rest = sorted(
+        ((name, seed) for name in cost for seed in seeds[name][1:]),
+        key=lambda r: (cost[r[0]], r[1], r[0]),
+    )
+    return first + rest
+
+
+# --- checking one record --------------------------------------------------------------------
+
+
+def differences(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """The dotted keys where two JSON values differ."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        out = []
+        for key in sorted(set(a) | set(b), key=str):
+            where = f"{prefix}.{key}" if prefix else str(key)
+            if key not in a or key not in b:
+                out.append(where)
+            else:
+                out += differences(a[key], b[key], where)
+        return out
+    return [] if a == b else [prefix or "(the whole value)"]
+
+
+def stale_keys(summary: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    """The settings where a record differs from what ``config`` resolves for its experiment
+    today (``device`` aside: where a run ran is not what it computed); empty if it matches."""
+    experiment = summary["experiment"]
+    if experiment not in experiment_entries(config):
+        return ["(the experiment is no longer in the config)"]
+    today = {k: v for k, v in training_settings(config, experiment).items() if k != "device"}
+    recorded = {k: v for k, v in (summary.get("resolved") or {}).items() if k != "device"}
+    return differences(recorded, json.loads(json.dumps(today)))
+
+
+def _read_metrics(text: str) -> list[dict[str, float]]:
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines or lines[0].split(",") != list(METRIC_COLUMNS):
+        raise ValueError(f"its header is not {','.join(METRIC_COLUMNS)}")
+    return [
+        {k: float(v) for k, v in zip(METRIC_COLUMNS, line.split(","), strict=True)}
+        for line in lines[1:]
+    ]
+
+
+def record_problems(files: Mapping[str, bytes]) -> list[str]:
+    """What is wrong with one run's files (name -> bytes): a missing file, a summary that
+    disagrees with its metrics, a run cut short. Empty when the record holds together."""
+    missing = [name for name in RUN_FILES if name not in files]
+    if missing:
+        return [f"lacks {', '.join(missing)}"]
+    try:
+        summary = json.loads(files["summary.json"])
+        rows = _read_metrics(files["metrics.csv"].decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        return [f"unreadable: {err}"]
+    if not rows:
+        return ["metrics.csv has no epoch"]
+    problems = []
+    best = max(rows, key=lambda r: r["val_acc"])
+    for key, column in _FROM_BEST.items():
+        if not math.isclose(float(summary.get(key, math.nan)), best[column], abs_tol=1e-6):
+            problems.append(f"summary {key} {summary.get(key)} but metrics.csv says {best[column]}")
+    for key, column in _FROM_LAST.items():
+        if not math.isclose(float(summary.get(key, math.nan)), rows[-1][column], abs_tol=1e-6):
+            problems.append(
+                f"summary {key} {summary.get(key)} but metrics.csv says {rows[-1][column]}"
+            )
+    epochs = (summary.get("resolved") or {}).get("epochs")
+    if summary.get("epochs") != len(rows) or epochs != len(rows):
+        problems.append(
+            f"{len(rows)} epochs in metrics.csv, {summary.get('epochs')} in the summary, "
+            f"{epochs} in its settings: a run cut short is not a reference run"
+        )
+    settings = json.loads(files["settings.json"])
+    if settings != summary.get("resolved"):
+        problems.append("settings.json differs from the settings its summary records")
+    for key in ("code", "data"):
+        if not isinstance(summary.get(key), Mapping):
+            problems.append(f"the summary does not record its {key}")
+    return problems
+
+
+def data_problems(summary: Mapping[str, Any], identity: Mapping[str, Any]) -> list[str]:
+    """Where the data a run names differs from the folder's ``identity``."""
+    data = summary.get("data") or {}
+    problems = []
+    if data.get("archive_md5") != identity["archive"]["md5"]:
+        problems.append(
+            f"trained on the archive with MD5 {data.get('archive_md5')}, the folder's is "
+            f"{identity['archive']['md5']}"
+        )
+    arrays = data.get("arrays") or {}
+    for name, digest in identity["packed"].items():
+        if arrays.get(name) != digest:
+            problems.append(f"its {name} is {arrays.get(name)}, the folder's {digest}")
+    for name, digest in (identity.get("augmented") or {}).items():
+        key = f"augmented/{name}"
+        if key in arrays and arrays[key] != digest:
+            problems.append(f"its set {name} is {arrays[key]}, the folder's {digest}")
+    return problems
+
+
+# --- the folder -----------------------------------------------------------------------------
+
+
+def recorded(folder: Path) -> dict[tuple[str, int], Path]:
+    """The run folders of ``folder``, by (experiment, seed)."""
+    out = {}
+    for summary in sorted(Path(folder).glob("runs/*/seed*/summary.json")):
+        record = json.loads(summary.read_text(encoding="utf-8"))
+        out[(record["experiment"], int(record["seed"]))] = summary.parent
+    return out
+
+
+def _read_json(path: Path, default: Any = None) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else default
+
+
+def read_records(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """A records file: its manifest and every other member, by name."""
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            members = {
+                m.name: tar.extractfile(m).read()  # type: ignore[union-attr]
+                for m in tar.getmembers()
+                if m.isfile()
+            }
+    except (OSError, tarfile.TarError) as err:
+        raise UserError(f"cannot read the records file {path}: {err}") from None
+    if "manifest.json" not in members:
+        raise UserError(f"{path} holds no manifest.json: it is not a records file")
+    return json.loads(members.pop("manifest.json")), members
+
+
+def write_records(path: Path, manifest: Mapping[str, Any], files: Mapping[str, bytes]) -> None:
+    """A records file: the manifest first, then ``files`` (name -> bytes), written atomically."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        entries = {"manifest.json": json.dumps(manifest, indent=2).encode(), **files}
+        for name, data in entries.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    write_bytes(path, buffer.getvalue())
+
+
+def merge(records: Path, folder: Path, config: Mapping[str, Any]) -> list[str]:
+    """Add the runs of ``records`` to ``folder``; return what was added, one line a run.
+
+    Refuses the whole file, writing nothing, when any run is refused: its data differs from
+    the folder's, its settings from what ``config`` resolves for it today, its summary from its
+    metrics, or the folder already holds it with other numbers.
+    """
+    folder = Path(folder)
+    manifest, members = read_records(records)
+    identity = _read_json(folder / "identity.json") or manifest["identity"]
+    identity = copy.deepcopy(identity)
+    if (
+        identity["archive"] != manifest["identity"]["archive"]
+        or identity["packed"] != (manifest["identity"]["packed"])
+    ):
+        raise UserError(
+            f"{records} was made from other data than {folder}: "
+            + "; ".join(differences(identity, manifest["identity"]))
+            + ". Records of other data never join this folder."
+        )
+    runs: dict[str, dict[str, bytes]] = {}
+    for name, data in members.items():
+        parts = name.split("/")
+        if len(parts) == 4 and parts[0] == "runs":
+            runs.setdefault("/".join(parts[1:3]), {})[parts[3]] = data
+    existing = recorded(folder)
+    problems, added = [], []
+    for where, files in sorted(runs.items()):
+        found = record_problems(files)
+        if not found:
+            summary = json.loads(files["summary.json"])
+            key = (summary["experiment"], int(summary["seed"]))
+            if where != f"{key[0]}/seed{key[1]}":
+                found.append(f"its summary is {key[0]} seed {key[1]}")
+            stale = stale_keys(summary, config)
+            if stale:
+                found.append(
+                    "its settings differ from what today's config resolves for "
+                    f"{key[0]}: {', '.join(stale)}"
+                )
+            found += data_problems(summary, identity)
+            for name, digest in (summary["data"].get("arrays") or {}).items():
+                if name.startswith("augmented/"):
+                    identity.setdefault("augmented", {}).setdefault(name.split("/", 1)[1], digest)
+            if key in existing:
+                old = (existing[key] / "summary.json").read_bytes()
+                if old != files["summary.json"]:
+                    found.append(f"{folder} already holds {key[0]} seed {key[1]} (other numbers)")
+            added.append(f"{key[0]} seed {key[1]}: {summary['best_val_acc']:.2f}% best top-1")
+        problems += [f"runs/{where}: {p}" for p in found]
+    if problems:
+        raise UserError(f"{records} is refused, nothing was merged:\n  " + "\n  ".join(problems))
+    for where, files in runs.items():
+        for name, data in files.items():
+            write_bytes(folder / "runs" / where / name, data)
+    for name in (*DATA_FILES, *(m.split("/", 1)[1] for m in members if m.endswith(".png"))):
+        data = members.get(f"data/{name}")
+        if data is not None and not (folder / "data" / name).exists():
+            write_bytes(folder / "data" / name, data)
+    write_json(folder / "identity.json", identity)
+    sessions = _read_json(folder / "manifest.json", {"sessions": []})
+    sessions["sessions"].append({k: v for k, v in manifest.items() if k != "identity"})
+    write_json(folder / "manifest.json", sessions)
+    return added
+
+
+def context(
+    folder: Path, config: Mapping[str, Any], order: Iterable[tuple[str, int]]
+) -> dict[str, Any]:
+    """What the report says of the reference folder (``tinycnn paper-html --reference``)."""
+    folder = Path(folder)
+    identity = _read_json(folder / "identity.json") or {}
+    manifest = _read_json(folder / "manifest.json", {"sessions": []})
+    runs = recorded(folder)
+    stale = []
+    for (experiment, seed), run_dir in runs.items():
+        keys = stale_keys(json.loads((run_dir / "summary.json").read_text()), config)
+        if keys:
+            stale.append({"experiment": experiment, "seed": seed, "differs": keys})
+    keys = ("gpu", "driver", "torch", "cuda")
+    hardware = list(
+        dict.fromkeys(
+            ", ".join(str(s["machine"][k]) for k in keys if s["machine"].get(k))
+            for s in manifest["sessions"]
+            if s.get("machine")
+        )
+    )
+    order = [(e, int(s)) for e, s in order]
+    return {
+        "folder": str(
+            folder.relative_to(ROOT) if folder.resolve().is_relative_to(ROOT) else folder
+        ),
+        "archive": identity.get("archive"),
+        "hardware": hardware,
+        "recorded": len(runs),
+        "stale": stale,
+        "planned": [{"experiment": e, "seed": s} for e, s in order if (e, s) not in runs],
+        "order": [{"experiment": e, "seed": s} for e, s in order],
+    }
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the repository when inside it."""
+    path = Path(path).resolve()
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+def write_snapshot(path: Path, config: Mapping[str, Any]) -> None:
+    """The config snapshot the aggregate and the report read (as rule config_snapshot)."""
+    write_text(path, json.dumps(config, sort_keys=True))
