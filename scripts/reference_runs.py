@@ -314,7 +314,11 @@ class Runner:
         for name in ("metrics.csv", "summary.json"):
             self.files[f"{prefix}/{name}"] = (out / name).read_bytes()
         self.files[f"{prefix}/settings.json"] = settings.read_bytes()
-        self.files[f"{prefix}/train.log"] = log_path.read_bytes()
+        # The log without the progress bar's redrawn lines (the last state of each line).
+        lines = log_path.read_text(errors="replace").splitlines()
+        self.files[f"{prefix}/train.log"] = "".join(
+            line.split("\r")[-1] + "\n" for line in lines
+        ).encode()
 
     def train(self, experiment: str, seed: int, projected: float) -> dict:
         settings = training_settings(self.config, experiment)
@@ -408,7 +412,10 @@ class Runner:
             wanted = {(e, int(s)) for e, _, s in (o.rpartition(":") for o in self.args.only)}
             order = [r for r in order if r in wanted]
         log(f"{len(order)} runs of the order to go; {self.left():.0f} s of the budget left")
-        for experiment, seed in order:
+        for i, (experiment, seed) in enumerate(order):
+            if self.left() <= 0:
+                log(f"the budget is spent: the {len(order) - i} runs left are not started")
+                break
             if seed not in resolve_experiment(self.config, experiment)["seeds"]:
                 continue
             settings = training_settings(self.config, experiment)

@@ -426,3 +426,23 @@ def test_demo_new_seed_adds_jobs_and_retrains_none(demo):
 
 def _paper_experiments() -> list[str]:
     return list(yaml.safe_load((ROOT / "config.yaml").read_text())["experiments"])
+
+
+def test_real_preset_takes_the_rebuilt_archive_by_path_and_verifies_it(tmp_path):
+    """presets/real.yaml: the archive at .realdata/ (relative to the working directory) is the
+    download's only source, known by its own MD5; a wrong file there is refused by its size."""
+    preset = str(ROOT / "presets" / "real.yaml")
+    counts, jobs = dry_run_with(preset, tmp_path)
+    assert counts["train"] == 11 and counts["download"] == 1
+    archive = "resources/c5708d893903748360198ec594d04568/tiny-imagenet-200.zip"
+    dry = snakemake("-n", "--cores", "1", "-p", archive, "--configfile", preset, cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    local = (tmp_path / ".realdata/tiny-imagenet-200.zip").as_uri()
+    assert f"--url {local} --md5 c5708d893903748360198ec594d04568 --size 241828375" in dry.stdout
+    (tmp_path / ".realdata").mkdir()
+    (tmp_path / ".realdata/tiny-imagenet-200.zip").write_bytes(b"not the archive")
+    done = snakemake(archive, "--cores", "1", "--configfile", preset, cwd=tmp_path)
+    assert done.returncode != 0
+    log = (tmp_path / "logs/download_tiny-imagenet-200.zip.log").read_text()
+    assert "241828375" in log or "241,828,375" in log, log
+    assert not (tmp_path / archive).exists()
