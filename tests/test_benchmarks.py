@@ -60,3 +60,23 @@ def test_throughput_benchmark_times_a_presets_runs_with_their_own_recipe(tmp_pat
     rows = [line for line in table.read_text().splitlines() if line.startswith("| modern_")]
     assert [row.split(" | ")[1] for row in rows] == ["default (fp32, channels_last)", "fp32"]
     assert " | — / " in rows[0] and rows[1].endswith(" | 1.00x |")
+
+
+def test_compile_cache_benchmark_runs_each_case_in_its_own_process() -> None:
+    """The script's path, eager (compile none: nothing to cache, so no timing is claimed):
+    three new processes, cold, warm on the first one's cache, cold again, and the ratio."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "compile_cache.py"),
+            *("--compile", "none", "--steps", "1", "--batch", "8", "--threads", "1"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert [r.split("|")[1].strip() for r in rows[1:]] == ["cold", "warm (shared)", "cold again"]
+    assert "torch.compile none on cpu" in result.stdout
+    assert "cold / warm, first steps: " in result.stdout
