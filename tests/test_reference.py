@@ -61,7 +61,9 @@ def parts(tmp_path: Path) -> tuple[Path, bytes]:
     archive = tmp_path / "tiny-imagenet-200.zip"
     archive.write_bytes(data)
     out = tmp_path / "parts"
-    subprocess.run(["bash", str(SPLIT), str(archive), str(out), "1"], check=True, capture_output=True)
+    subprocess.run(
+        ["bash", str(SPLIT), str(archive), str(out), "1"], check=True, capture_output=True
+    )
     return out, data
 
 
@@ -75,7 +77,7 @@ def test_parts_join_and_verify(parts: tuple[Path, bytes], tmp_path: Path) -> Non
 def test_a_missing_part_stops_everything(parts: tuple[Path, bytes], tmp_path: Path) -> None:
     folder, _ = parts
     (folder / "part-2").unlink()
-    with pytest.raises(UserError, match="part-2 missing .* no run starts on partial data"):
+    with pytest.raises(UserError, match=r"part-2 missing .* no run starts on partial data"):
         reference_runs.join_parts(folder, tmp_path / "joined")
     assert not (tmp_path / "joined").exists()
 
@@ -260,7 +262,7 @@ def test_merge_refuses_a_file_of_other_data(records: Path, tmp_path: Path) -> No
         for name in [n for n in files if n.startswith("runs/")]:
             files[name.replace("m1_set1", "m1_lr1e-4")] = files.pop(name)
 
-    with pytest.raises(UserError, match="made from other data than .*archive.md5"):
+    with pytest.raises(UserError, match=r"made from other data than .*archive.md5"):
         reference.merge(_edited(records, tmp_path, other_archive), folder, demo_config())
     assert sorted(p.read_bytes() for p in folder.rglob("*") if p.is_file()) == before
 
@@ -270,7 +272,7 @@ def test_merge_refuses_settings_that_today_s_config_no_longer_resolves(
 ) -> None:
     config = demo_config()
     config["experiments"]["m1_set1"]["optimizer"] = {"lr": 1.0e-2}
-    with pytest.raises(UserError, match="settings differ .*: optimizer.lr"):
+    with pytest.raises(UserError, match=r"settings differ .*: optimizer.lr"):
         reference.merge(records, tmp_path / "ref", config)
 
 
@@ -300,3 +302,35 @@ def test_stale_record_is_named_in_the_context(records: Path, tmp_path: Path) -> 
     config["training"]["epochs"] = 5
     stale = reference.context(folder, config, order)["stale"]
     assert stale == [{"experiment": "m1_set1", "seed": 0, "differs": ["epochs"]}]
+
+
+# --- the README's table -----------------------------------------------------------------------
+
+
+def test_readme_shows_what_the_reference_folder_holds() -> None:
+    """The README's block is the table of the committed folder (make paper-reference writes it)."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split(reference.README_BEGIN, 1)[1].split(reference.README_END, 1)[0]
+    expected = reference.readme_table(ROOT / reference.FOLDER, reference.load_config())
+    assert block.strip() == expected
+
+
+def test_readme_table_gives_recorded_numbers_and_not_yet_run(records: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "ref"
+    reference.merge(records, folder, demo_config())
+    summary = json.loads((folder / "runs/m1_set1/seed0/summary.json").read_text())
+    rows = {
+        r.split("|")[2].strip(" `"): [c.strip() for c in r.split("|")[1:-1]]
+        for r in reference.readme_table(folder, demo_config()).splitlines()[2:]
+    }
+    assert len(rows) == 11
+    assert rows["m1_set1"][5:] == [f"{summary['best_val_acc']:.1f}", "1"]
+    assert rows["m1_set1"][4] == "~22"
+    assert all(r[5:] == ["not yet run", "0"] for n, r in rows.items() if n != "m1_set1")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{reference.README_BEGIN}\nold\n{reference.README_END}\nrest\n")
+    assert reference.update_readme(readme, "new table")
+    assert readme.read_text() == (
+        f"intro\n{reference.README_BEGIN}\nnew table\n{reference.README_END}\nrest\n"
+    )
+    assert not reference.update_readme(readme, "new table")

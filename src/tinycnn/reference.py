@@ -402,9 +402,7 @@ def context(
     )
     order = [(e, int(s)) for e, s in order]
     return {
-        "folder": str(
-            folder.relative_to(ROOT) if folder.resolve().is_relative_to(ROOT) else folder
-        ),
+        "folder": str(_shown(folder)),
         "archive": identity.get("archive"),
         "hardware": hardware,
         "recorded": len(runs),
