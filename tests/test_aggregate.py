@@ -59,6 +59,7 @@ RUN_COLUMNS = [
     "device_name",
     "precision",
     "compile",
+    "commit",
     *PAPER,
     "diff",
 ]
@@ -602,8 +603,70 @@ def test_duplicate_run(config: dict[str, Any], run_dirs: list[Path], tmp_path: P
 
 
 def test_no_runs(config: dict[str, Any], tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="no run folders"):
-        aggregate([], config, tmp_path / "out")
+    """No run folder: every file is written, the run tables with their header and no rows;
+    every claim is untested (no_results), every ablation reading has no seeds."""
+    aggregate([], config, tmp_path / "out")
+    out = tmp_path / "out"
+    for name, columns in (
+        ("runs", RUN_COLUMNS),
+        ("experiments", EXPERIMENT_COLUMNS),
+        ("epochs", EPOCH_COLUMNS),
+        ("beyond", BEYOND_COLUMNS),
+    ):
+        assert (out / f"{name}.csv").read_text() == ",".join(columns) + "\n", name
+    for name in ("settings.json", "architectures.json"):
+        assert json.loads((out / name).read_text()) == {}
+    assert json.loads((out / "figures.json").read_text()) == []
+    assert not list(out.glob("figures/*.png"))
+    claims = read(out, "claims")
+    assert list(claims["id"]) == [c["id"] for c in CLAIMS]
+    assert set(claims["verdict"]) == {"untested"} and set(claims["reason"]) == {"no_results"}
+    ablations = read(out, "ablations")
+    assert len(ablations) == 6 and set(ablations["n_seeds"]) == {0}
+    assert ablations["accuracy_mean"].isna().all()
+
+
+def test_no_runs_from_the_command_line(config: dict[str, Any], tmp_path: Path) -> None:
+    """`tinycnn aggregate --config C --out O` with no run folder writes the empty tables."""
+    from tinycnn.cli import main
+
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    args = ["aggregate", "--config", str(tmp_path / "config.json"), "--out", str(tmp_path / "o")]
+    assert main(args) == 0
+    assert read(tmp_path / "o", "runs").empty and list(read(tmp_path / "o", "runs")) == RUN_COLUMNS
+
+
+def test_only_runs_beyond_the_paper(config: dict[str, Any], tmp_path: Path) -> None:
+    """Runs beyond the paper without any of the paper's: its tables empty, beyond.csv the run."""
+    dirs = [write_run(tmp_path / "r", config, "modern", seed) for seed in (0, 1)]
+    aggregate(dirs, config, tmp_path / "a")
+    assert read(tmp_path / "a", "runs").empty and read(tmp_path / "a", "experiments").empty
+    beyond = read(tmp_path / "a", "beyond")
+    assert list(beyond["experiment"]) == ["modern"] and list(beyond["n_seeds"]) == [2]
+    figures = json.loads((tmp_path / "a" / "figures.json").read_text())
+    assert [f["kind"] for f in figures] == ["beyond"]  # no figure of the paper's runs
+
+
+def test_commit_of_each_run(config: dict[str, Any], tmp_path: Path) -> None:
+    """runs.csv's commit: the first 12 characters of summary.json's code.commit; "unknown" for
+    a run that recorded none (an older summary) or recorded it unknown."""
+    commits = {"two_seeds": "0123456789abcdef0123456789abcdef01234567", "approx": "unknown"}
+    dirs = []
+    for experiment, seed in (("two_seeds", 0), ("approx", 0), ("below", 0)):
+        run_dir = write_run(tmp_path / "r", config, experiment, seed)
+        summary = json.loads((run_dir / "summary.json").read_text())
+        if experiment in commits:
+            summary["code"] = {"commit": commits[experiment], "source_sha256": "ab" * 32}
+            summary["data"] = {"archive_md5": None, "arrays": {"train_images.npy": "sha256:00"}}
+        (run_dir / "summary.json").write_text(json.dumps(summary))
+        dirs.append(run_dir)
+    aggregate(dirs, config, tmp_path / "a")
+    runs = pd.read_csv(tmp_path / "a" / "runs.csv", dtype={"commit": str})
+    assert dict(zip(runs["experiment"], runs["commit"], strict=True)) == {
+        "approx": "unknown",
+        "two_seeds": "0123456789ab",
+        "below": "unknown",
+    }
 
 
 def test_model_changed_since_the_run(

@@ -40,6 +40,7 @@ from tinycnn.contract import (
     ARCHITECTURE_KEYS,
     BEYOND_CSV_COLUMNS,
     CLAIMS_CSV_COLUMNS,
+    COMMIT_LENGTH,
     EPOCHS_CSV_COLUMNS,
     EXPERIMENTS_CSV_COLUMNS,
     LAYER_KEYS,
@@ -54,19 +55,10 @@ from tinycnn.contract import (
 )
 from tinycnn.errors import UserError
 from tinycnn.figures import write_figures
+from tinycnn.formatting import fmt_scheduler
 
 # Integer columns that may be empty (experiments without a `paper` entry).
 NULLABLE_INTS = ("run", "paper_best_epoch", "paper_figure")
-
-
-def _scheduler(scheduler: Mapping[str, Any] | None) -> str:
-    """``StepLR(7, 0.1)`` (the paper's); another schedule with its parameters by name."""
-    if scheduler is None:
-        return "none"
-    if scheduler["name"] == "StepLR":
-        return f"{scheduler['name']}({scheduler['step_size']}, {scheduler['gamma']})"
-    params = ", ".join(f"{k}={v}" for k, v in scheduler.items() if k != "name")
-    return f"{scheduler['name']}({params})"
 
 
 def _models(config: Mapping[str, Any]) -> dict[str, str]:
@@ -156,14 +148,31 @@ def _run_row(summary: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str,
         "sets": "+".join(resolved["augmentation"]["sets"]),
         "mode": resolved["augmentation"]["mode"],
         "lr": resolved["optimizer"]["lr"],
-        "scheduler": _scheduler(resolved.get("scheduler")),
+        "scheduler": fmt_scheduler(resolved.get("scheduler")),
         "epochs": resolved["epochs"],
         "batch_size": resolved["batch_size"],
         **{k: summary[k] for k in ("seed", *SUMMARY_RESULTS)},
+        "commit": _commit(summary),
         **{f"paper_{k}": paper.get(k) for k in PAPER_KEYS},
     }
     row["diff"] = _diff(row["best_val_acc"], row["paper_accuracy"])
     return row
+
+
+def _commit(summary: Mapping[str, Any]) -> str:
+    """The commit a run was trained at (summary.json's optional ``code.commit``), shortened;
+    "unknown" for a run that recorded none (older runs, or no git where it trained)."""
+    code = summary.get("code")
+    commit = code.get("commit") if isinstance(code, Mapping) else None
+    return str(commit)[:COMMIT_LENGTH] if commit else "unknown"
+
+
+def _concat(frames: Sequence[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
+    """``frames`` one after the other; an empty table with ``columns`` when there are none."""
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=list(columns))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _diff(ours: float, paper: float | None) -> float:
@@ -439,9 +448,11 @@ def architectures_record(
 
 def aggregate(run_dirs: Sequence[Path], config: Mapping[str, Any], out_dir: Path) -> None:
     """Write the files of :data:`~tinycnn.contract.AGGREGATE_FILES` and figures/*.png to
-    ``out_dir`` from the run folders ``run_dirs`` and the merged, validated ``config``."""
-    if not run_dirs:
-        raise UserError("no run folders to aggregate: train at least one experiment first")
+    ``out_dir`` from the run folders ``run_dirs`` and the merged, validated ``config``.
+
+    Any of the config's experiments may lack runs, all of them included: with no run folder
+    every file is written with its header (or as an empty JSON list or mapping) and no rows,
+    and the report shows each experiment as not yet run."""
     summaries, metrics, folders = {}, {}, {}
     for run_dir in map(Path, run_dirs):
         summary, frame = _read_run(run_dir, config)
@@ -464,8 +475,6 @@ def aggregate(run_dirs: Sequence[Path], config: Mapping[str, Any], out_dir: Path
         if s["experiment"] not in config["experiments"] and s["experiment"] not in modern
     ]
     summaries = {k: s for k, s in summaries.items() if k[0] in config["experiments"]}
-    if not summaries:
-        raise UserError("no run folders of the config's experiments to aggregate: train them first")
     tolerance = config["report"]["tolerance"]
     runs = runs_table(list(summaries.values()), config)
     experiments = experiments_table(runs, tolerance)
@@ -479,12 +488,12 @@ def aggregate(run_dirs: Sequence[Path], config: Mapping[str, Any], out_dir: Path
             },
         }
         variant_runs = runs_table(variant_summaries, variants_config)
-        ablation_experiments = pd.concat(
-            [experiments, experiments_table(variant_runs, tolerance)], ignore_index=True
+        ablation_experiments = _concat(
+            [experiments, experiments_table(variant_runs, tolerance)], EXPERIMENTS_CSV_COLUMNS
         )
-    epochs = pd.concat(
+    epochs = _concat(
         [metrics[key] for key in zip(runs["experiment"], runs["seed"], strict=True)],
-        ignore_index=True,
+        EPOCHS_CSV_COLUMNS,
     )
     beyond_rows = pd.DataFrame(columns=list(BEYOND_CSV_COLUMNS))
     all_epochs = epochs  # the paper's runs' and those beyond it, for the figure `beyond`
@@ -492,14 +501,15 @@ def aggregate(run_dirs: Sequence[Path], config: Mapping[str, Any], out_dir: Path
     if beyond_summaries:
         beyond_config = {**config, "experiments": modern}
         beyond_runs = runs_table(list(beyond_summaries.values()), beyond_config)
-        beyond_epochs = pd.concat(
+        beyond_epochs = _concat(
             [metrics[k] for k in zip(beyond_runs["experiment"], beyond_runs["seed"], strict=True)],
-            ignore_index=True,
+            EPOCHS_CSV_COLUMNS,
         )
-        all_epochs = pd.concat([epochs, beyond_epochs], ignore_index=True)
+        all_epochs = _concat([epochs, beyond_epochs], EPOCHS_CSV_COLUMNS)
+        beyond_experiments = experiments_table(beyond_runs, tolerance)
         beyond_rows = beyond_table(
             config,
-            pd.concat([experiments, experiments_table(beyond_runs, tolerance)], ignore_index=True),
+            _concat([experiments, beyond_experiments], EXPERIMENTS_CSV_COLUMNS),
             all_epochs,
             [*summaries.values(), *beyond_summaries.values()],
         )

@@ -233,7 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", required=True, help="the config snapshot (JSON): paper numbers, report"
     )
     p.add_argument("--out", required=True, help="aggregate folder")
-    p.add_argument("runs", nargs="+", help="run folders (.../runs/<experiment>/seed<seed>)")
+    p.add_argument(
+        "runs", nargs="*", help="run folders (.../runs/<experiment>/seed<seed>); none: no rows"
+    )
     p.set_defaults(func=_aggregate)
 
     p = sub.add_parser("paper-html", help="render the paper as one self-contained HTML file")

@@ -80,7 +80,17 @@ SETTING_COLUMNS = (
 # The config's `experiments.<name>.paper`, as the columns paper_<key>.
 PAPER_KEYS = ("accuracy", "stated", "best_epoch", "train_accuracy", "figure")
 PAPER_COLUMNS = tuple(f"paper_{k}" for k in PAPER_KEYS)
-RUNS_CSV_COLUMNS = (*SETTING_COLUMNS, "seed", *SUMMARY_RESULTS, *PAPER_COLUMNS, "diff")
+# summary.json's optional `code`: {"commit": <40 hex or "unknown">, "source_sha256": <hex>};
+# runs.csv keeps the commit's first COMMIT_LENGTH characters ("unknown" where none is recorded).
+COMMIT_LENGTH = 12
+RUNS_CSV_COLUMNS = (
+    *SETTING_COLUMNS,
+    "seed",
+    *SUMMARY_RESULTS,
+    "commit",
+    *PAPER_COLUMNS,
+    "diff",
+)
 # Run results averaged over seeds in experiments.csv as <m>_mean and <m>_std.
 SEED_METRICS = (
     "best_val_acc",
@@ -237,6 +247,7 @@ JOB_COLUMNS = (
     "seed",
     "epochs",
     "device_name",
+    "commit",
     "precision",
     "compile",
     "train_seconds",

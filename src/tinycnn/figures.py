@@ -347,9 +347,10 @@ def write_figures(
 ) -> list[dict[str, Any]]:
     """Save every figure under ``out_dir/figures`` and return the figures.json entries.
 
-    A comparison of ``report.comparisons`` is left out unless all its experiments have runs.
-    With rows of beyond.csv (``beyond_rows``, their runs' epochs in ``beyond_epochs``), the
-    figure ``beyond`` sets their curves side by side.
+    A comparison of ``report.comparisons`` is left out unless all its experiments have runs;
+    without any experiment (no run yet), so are the figures of all experiments. With rows of
+    beyond.csv (``beyond_rows``, their runs' epochs in ``beyond_epochs``), the figure
+    ``beyond`` sets their curves side by side.
     """
     styles = experiment_styles(config)
     entries: list[dict[str, Any]] = []
@@ -369,6 +370,8 @@ def write_figures(
             prose.curves_caption(_record(row)),
             experiment=name,
         )
+    if experiments.empty:  # nothing measured: no figure of the paper's runs
+        return _beyond_figure(entries, save, beyond_rows, beyond_epochs, styles)
     save(
         plot_paper_vs_ours(experiments, styles),
         "paper_vs_ours",
@@ -404,12 +407,23 @@ def write_figures(
         prose.FIGURE_TITLES["accuracy_vs_time"],
         prose.time_caption(list(dict.fromkeys(runs["device_name"])), _several(experiments)),
     )
-    if beyond_rows is not None and not beyond_rows.empty:
+    return _beyond_figure(entries, save, beyond_rows, beyond_epochs, styles)
+
+
+def _beyond_figure(
+    entries: list[dict[str, Any]],
+    save: Callable[..., None],
+    rows: pd.DataFrame | None,
+    epochs: pd.DataFrame | None,
+    styles: Mapping[str, Style],
+) -> list[dict[str, Any]]:
+    """The figure ``beyond`` of beyond.csv's rows, where it has rows; ``entries`` with it."""
+    if rows is not None and not rows.empty:
         save(
-            plot_comparison(beyond_epochs, beyond_rows, styles),
+            plot_comparison(epochs, rows, styles),
             "beyond",
             "beyond",
             prose.FIGURE_TITLES["beyond"],
-            prose.beyond_figure_caption(_several(beyond_rows)),
+            prose.beyond_figure_caption(_several(rows)),
         )
     return entries

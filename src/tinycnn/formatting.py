@@ -14,7 +14,7 @@ inside a plot (:func:`fmt_stated`) spell an upper bound as a word.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 MINUS = "\u2212"
@@ -91,6 +91,17 @@ def fmt_setting(column: str, value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def fmt_scheduler(scheduler: Mapping[str, Any] | None) -> str:
+    """A learning-rate schedule as runs.csv names it: ``none``, ``StepLR(7, 0.1)`` (the
+    paper's), another with its parameters by name: ``warmup_cosine(warmup_epochs=1, ...)``."""
+    if scheduler is None:
+        return "none"
+    if scheduler["name"] == "StepLR":
+        return f"{scheduler['name']}({scheduler['step_size']}, {scheduler['gamma']})"
+    params = ", ".join(f"{k}={v}" for k, v in scheduler.items() if k != "name")
+    return f"{scheduler['name']}({params})"
 
 
 def fmt_params(n: float) -> str:

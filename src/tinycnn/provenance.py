@@ -86,7 +86,7 @@ def package_versions() -> dict[str, str]:
 
 def _runs(runs_csv: Path) -> list[dict[str, Any]]:
     """One record per (experiment, seed) with its device and timing, in paper order."""
-    table = pd.read_csv(runs_csv)
+    table = pd.read_csv(runs_csv, dtype={"commit": str})  # a commit of digits stays text
     table = table[[c for c in JOB_COLUMNS if c in table.columns]]
     if "run" in table.columns:
         table = table.sort_values(["run", "seed"], kind="stable", na_position="last")
