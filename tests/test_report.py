@@ -111,6 +111,11 @@ def _png(path: Path, title: str, seed: int) -> None:
     plt.close(fig)
 
 
+def commit(experiment: str) -> str:
+    """runs.csv's commit of the fixture's runs: one of digits only, with a leading zero."""
+    return "012345678901" if experiment == "m1_set1" else "0123456789ab"
+
+
 def _tables(accuracies: dict[str, list[float]] | None = None) -> tuple[pd.DataFrame, ...]:
     """runs.csv, experiments.csv and epochs.csv of the fixture, as the contract describes them;
     ``accuracies`` replaces an experiment's best accuracy per seed."""
@@ -135,7 +140,7 @@ def _tables(accuracies: dict[str, list[float]] | None = None) -> tuple[pd.DataFr
                 "final_val_acc": best - 2, "final_val_top5": best + 23, "best_epoch": 7,
                 "final_train_acc": best + 20, "train_seconds": 600.0 * run,
                 "wall_seconds": 610.0 * run, "images_per_second": 20000.0 / run,
-                "device": "cuda", "diff": best - paper,
+                "device": "cuda", "diff": best - paper, "commit": commit(name),
             })  # fmt: skip
             epochs += [
                 {
@@ -281,7 +286,8 @@ Render = Callable[..., Path]
 
 @pytest.fixture(scope="module")
 def render(aggregate: Path) -> Render:
-    """``render(out, config=None, demo=False, folder=None)``: the paper's HTML."""
+    """``render(out, config=None, demo=False, folder=None, reference=None)``: the paper's
+    HTML (``reference``: the JSON of ``tinycnn paper-html --reference``)."""
     root = aggregate.parent
 
     def run(
@@ -289,6 +295,7 @@ def render(aggregate: Path) -> Render:
         config: dict[str, Any] | None = None,
         demo: bool = False,
         folder: Path | None = None,
+        reference: Path | None = None,
     ) -> Path:
         config = config or _config(demo=demo)
         folder = folder or aggregate
@@ -301,6 +308,7 @@ def render(aggregate: Path) -> Render:
             {s: root / f"{s}_preview.png" for s in ("set1", "set2", "modern")},
             out,
             provenance=provenance,
+            reference=reference,
         )
         return out
 
@@ -860,7 +868,7 @@ def test_provenance_tables_cell_by_cell(html: str, aggregate: Path) -> None:
 
     (timing,) = tables["timing"]
     assert timing["head"] == [
-        *("run", "experiment", "seed", "device", "precision", "wall time", "images/s")
+        *("run", "experiment", "seed", "device", "commit", "precision", "wall time", "images/s")
     ]
     assert _cells(timing) == [
         [
@@ -868,6 +876,7 @@ def test_provenance_tables_cell_by_cell(html: str, aggregate: Path) -> None:
             r["experiment"],
             str(int(r["seed"])),
             r["device_name"],
+            commit(r["experiment"]),  # as runs.csv holds it, text even when all digits
             r["precision"],  # compile "none": nothing added
             formatting.fmt_duration(r["wall_seconds"]),
             formatting.fmt_int(r["images_per_second"]),
@@ -875,9 +884,10 @@ def test_provenance_tables_cell_by_cell(html: str, aggregate: Path) -> None:
         for r in _csv(aggregate, "runs")
     ]
     assert _cells(timing)[2] == [
-        *("2", "m1_lr1e-3", "1", "NVIDIA H100", "bf16 autocast, channels_last", "20.3 min"),
-        "10,000",
+        *("2", "m1_lr1e-3", "1", "NVIDIA H100", "0123456789ab", "bf16 autocast, channels_last"),
+        *("20.3 min", "10,000"),
     ]
+    assert _cells(timing)[0][4] == "012345678901"
 
 
 def test_pdf_text_holds_every_number(pdf: Path) -> None:
@@ -976,3 +986,309 @@ def test_numerics_words_name_the_compile_mode() -> None:
         prose.numerics("bf16 autocast, channels_last", "reduce-overhead")
         == "bf16 autocast, channels_last; compiled (reduce-overhead)"
     )
+
+
+# --- runs not yet run, stale runs, the reference runs ------------------------------------------
+
+NOT_RUN = "not yet run"
+# The fixture without two experiments: a whole family (M4) and one run of a comparison.
+MISSING = ("m4_lr1e-3", "resnet34_preact")
+# What the reproduction table prints for them: their settings as configured, the paper's
+# number, and "not yet run" in the measured cells (ours, n, Δ).
+MISSING_ROWS = {
+    "m4_lr1e-3": ["5", "M4", "set1+set2", "1e-3", "none", "20", "35.9", *[NOT_RUN] * 3],
+    "resnet34_preact": [
+        *("10", "ResNet34-PreAct", "set1+set2", "1e-3", "StepLR(7, 0.1)", "20", "48"),
+        *[NOT_RUN] * 3,
+    ],
+}
+
+
+def _without(aggregate: Path, folder: Path, missing: tuple[str, ...]) -> Path:
+    """A copy of the fixture's aggregate folder as the aggregate writes it when the experiments
+    ``missing`` have no run folder: none of their rows, records or figures, the claims that
+    involve them untested (no_results), the ablation readings of their runs without results."""
+    shutil.copytree(aggregate, folder)
+    for name in ("runs", "experiments", "epochs"):
+        table = pd.read_csv(folder / f"{name}.csv", dtype={"commit": str})
+        table[~table["experiment"].isin(missing)].to_csv(folder / f"{name}.csv", index=False)
+    settings = json.loads((folder / "settings.json").read_text())
+    (folder / "settings.json").write_text(
+        json.dumps({k: v for k, v in settings.items() if k not in missing})
+    )
+    kept = {EXPERIMENTS[e][3] for e in EXPERIMENTS if e not in missing}
+    (folder / "architectures.json").write_text(
+        json.dumps({k: v for k, v in _architectures().items() if k in kept})
+    )
+    gone = {
+        c["id"] for c in _config()["report"]["comparisons"] if set(c["experiments"]) & set(missing)
+    }
+    figures = [
+        f
+        for f in json.loads((folder / "figures.json").read_text())
+        if f["experiment"] not in missing and f["comparison"] not in gone
+    ]
+    (folder / "figures.json").write_text(json.dumps(figures))
+    claims = [
+        {**c, "measured": None, "spread": None, "n": 0, "margin": None, "verdict": "untested",
+         "reason": "no_results"}
+        if set(c["experiments"].split()) & set(missing) else c
+        for c in CLAIMS
+    ]  # fmt: skip
+    pd.DataFrame(claims, columns=list(CLAIMS_CSV_COLUMNS)).to_csv(
+        folder / "claims.csv", index=False
+    )
+    readings = [
+        {**r, "n_seeds": 0, "accuracy_mean": None, "accuracy_std": None, "gap": None,
+         "closes_gap": None, "narrows_gap": None, "closest": None}
+        if r["experiment"] in missing else r
+        for r in ABLATIONS
+    ]  # fmt: skip
+    pd.DataFrame(readings, columns=list(ABLATIONS_CSV_COLUMNS)).to_csv(
+        folder / "ablations.csv", index=False
+    )
+    return folder
+
+
+def _section(html: str, number: str) -> str:
+    """The text of subsection ``number`` (2.3), up to the next."""
+    start = html.index(f"<h3>{number}&ensp;")
+    return _plain("<body>" + html[start : html.index("</section>", start)])
+
+
+def test_missing_runs_say_not_yet_run(render: Render, aggregate: Path, tmp_path: Path) -> None:
+    """Experiments the config names without results keep their row (settings as configured,
+    the paper's number, "not yet run" in every measured cell), their family's section, and every
+    sentence that would compare them says they are not yet run; no number of theirs appears."""
+    folder = _without(aggregate, tmp_path / "aggregate", MISSING)
+    html = render(tmp_path / "paper.html", folder=folder).read_text()
+    text = _plain(html)
+    (table,) = _html_tables(html)["results"]
+    exps = {e["experiment"]: e for e in _csv(aggregate, "experiments")}
+    for attrs, cells in table["rows"]:
+        name = attrs["data-experiment"]
+        if name in MISSING:
+            assert attrs == {"data-experiment": name, "class": "not-run"}
+            assert cells == MISSING_ROWS[name], name
+            continue
+        e, n = exps[name], int(exps[name]["n_seeds"])
+        assert cells[7:] == [
+            formatting.fmt_acc(e["best_val_acc_mean"], e["best_val_acc_std"], n),
+            str(n),
+            formatting.fmt_diff(e["diff"]),
+        ]
+        assert cells[7] == EXPECTED[name][0]
+    assert [a["data-experiment"] for a, _ in table["rows"]] == list(EXPERIMENTS)  # paper order
+    assert "Not yet run: the configuration names the run, which has no results yet" in text
+    # No number of a missing run anywhere: its accuracy, its gap to the paper.
+    for number in ("42.3", "45.8", "+6.4", "\u22122.2"):
+        assert number not in text, number
+    # The M4 family keeps its section, whose run is not yet run.
+    m4 = _section(html, "2.3")
+    assert m4.startswith("2.3&ensp;M4 ") and "Table 2 of the original" not in m4
+    assert (
+        "Run 5 (M4; set1+set2, lr 1e-3, constant learning rate, 20 epochs) is not yet run: it "
+        "has no results here. The paper reports 35.9%."
+    ) in m4
+    assert "Against the previous family: not yet run, as no run of M4 has results yet." in m4
+    assert "Against the previous family: not yet run, as no run of M4 has results yet." in (
+        _section(html, "2.4")
+    )  # AlexNet against M4
+    assert (
+        "ResNet34: basic vs full pre-activation blocks: not yet run, as ResNet34-PreAct (run 10) "
+        "is not yet run."
+    ) in text
+    assert (
+        "Run 10 (ResNet34-PreAct; set1+set2, lr 1e-3, StepLR(7, 0.1), 20 epochs) is not yet run"
+        in text
+    )
+    # The summary, the abstract and the conclusion count what ran and what did not.
+    assert "All 4 runs are within ±3 points of the accuracy the paper reports." in text
+    assert (
+        text.count("2 of the 6 runs the configuration names are not yet run (runs 5 and 10).") == 3
+    )
+    best = (
+        "Of the runs made so far, the best model is ResNet34 (run 9) with 46.1%; the paper's "
+        "best, ResNet34-PreAct (run 10) with 48%, is not yet run."
+    )
+    assert text.count(best) == 2  # abstract and conclusion
+    # Claims that involve them: untested, not yet run; the others as measured.
+    (claims,) = _html_tables(html)["claims"]
+    shown = {a["data-experiment"]: (cells[2], cells[3]) for a, cells in claims["rows"]}
+    assert shown["m4_beats_m1"] == ("— (not yet run: m4_lr1e-3)", "untested")
+    assert shown["preact_beats_basic"] == ("— (not yet run: resnet34_preact)", "untested")
+    assert shown["best"] == ("— (not yet run: resnet34_preact)", "untested")
+    assert shown["m1_overfits"] == (CLAIMS_SHOWN["m1_overfits"][1], "holds")
+    # The ablations read from m4_lr1e-3's runs: not yet run in every measured cell.
+    for question in _html_tables(html)["ablations"]:
+        assert _cells(question)[0] == ["base (m4_lr1e-3)", "—", *[NOT_RUN] * 4]
+    # No curves of theirs; the appendix says why.
+    assert "Runs 5 and 10 are not yet run and have no curves." in text
+    assert len(re.findall(r'<span class="label">Figure A\d+\.', html)) == 4
+
+
+def test_no_results_at_all(render: Render, aggregate: Path, tmp_path: Path) -> None:
+    """The aggregate of no run folder renders: every table's measured cells say "not yet run",
+    every family keeps its section, no figure but the previews, no number of ours."""
+    from tinycnn.aggregate import aggregate as run_aggregate
+
+    config = _config()
+    names = set(EXPERIMENTS)
+    config["report"]["claims"] = [
+        c for c in config["report"]["claims"] if set(c["experiments"]) <= names
+    ]
+    folder = tmp_path / "aggregate"
+    run_aggregate([], config, folder)
+    reference = tmp_path / "reference.json"
+    planned = [{"experiment": name, "seed": 0} for name in EXPERIMENTS]
+    reference.write_text(json.dumps({"folder": "reference/h200", "stale": [], "planned": planned}))
+    html = render(tmp_path / "paper.html", config=config, folder=folder, reference=reference)
+    html = html.read_text()
+    text = _plain(html)
+    tables = _html_tables(html)
+    (table,) = tables["results"]
+    assert [a["data-experiment"] for a, _ in table["rows"]] == list(EXPERIMENTS)
+    for attrs, cells in table["rows"]:
+        assert attrs["class"] == "not-run" and cells[7:] == [NOT_RUN] * 3
+    assert _cells(table)[0] == ["1", "M1", "set1", "1e-3", "none", "20", "~22", *[NOT_RUN] * 3]
+    assert [(c[2], c[3]) for c in _cells(tables["claims"][0])] == [
+        (f"— (not yet run: {formatting.fmt_list(c['experiments'])})", "untested")
+        for c in config["report"]["claims"]
+    ]
+    assert not _cells(tables["timing"][0]) and "No training job has been recorded yet." in text
+    for number, title in enumerate(("M1", "M4", "AlexNet", "ResNet34"), 2):
+        assert f"<h3>2.{number}&ensp;{title}</h3>" in html
+    assert re.findall(r'class="figure (\w+)"', html) == ["preview"]  # no figure needs data
+    for ours, _ in EXPECTED.values():
+        assert ours not in text
+    nothing = (
+        "No run has results yet: all 6 runs the configuration names are not yet run (runs 1, "
+        "2, 5, 6, 9 and 10), and nothing in this paper is measured."
+    )
+    assert text.count(nothing) == 3  # abstract, summary, conclusion
+    first = text[:400]
+    assert "No reference run recorded yet." in first
+    assert (
+        "nothing in this paper is measured" in first and "6 runs of the order are planned" in first
+    )
+
+
+def test_beyond_the_paper_not_yet_run(render: Render, aggregate: Path, tmp_path: Path) -> None:
+    """With runs beyond the paper in the config and none recorded, the section is there: its
+    baselines with their numbers, its runs not yet run, their recipe as configured."""
+    folder = tmp_path / "aggregate"
+    shutil.copytree(aggregate, folder)
+    pd.DataFrame(columns=list(BEYOND_CSV_COLUMNS)).to_csv(folder / "beyond.csv", index=False)
+    figures = json.loads((folder / "figures.json").read_text())
+    (folder / "figures.json").write_text(json.dumps([f for f in figures if f["kind"] != "beyond"]))
+    settings = json.loads((folder / "settings.json").read_text())
+    del settings["modern_resnet18_64"]
+    (folder / "settings.json").write_text(json.dumps(settings))
+    config = deep_merge(_config(), yaml.safe_load((ROOT / "presets" / "modern.yaml").read_text()))
+    config["beyond_paper"]["baselines"] = ["resnet34", "alexnet"]
+    html = render(tmp_path / "paper.html", config=config, folder=folder).read_text()
+    assert "Beyond the paper</h3>" in html
+    (results,) = _html_tables(html)["beyond"]
+    assert results["head"][5] == "common epoch"
+    rows = _cells(results)
+    assert [r[0] for r in rows] == ["resnet34", "alexnet", "modern_resnet18_64", "modern_resnet18"]
+    assert rows[0][4] == "46.1" and rows[1][4] == "17.2"  # the baselines' numbers
+    assert rows[2] == ["modern_resnet18_64", "ResNet18-64", "—", "20", *[NOT_RUN] * 2, "—",
+                       *[NOT_RUN] * 2]  # fmt: skip
+    (recipe,) = _html_tables(html)["recipe beyond"]
+    assert recipe["head"][3] == "modern_resnet18_64 (not yet run: as configured)"
+    assert _cells(recipe)[0][3] == "SGD, Nesterov momentum 0.9"
+    section = _section(html, "2.9")
+    assert "modern_resnet18_64 is not yet run. modern_resnet18 is not yet run." in section
+    assert 'class="figure beyond"' not in html
+
+
+REFERENCE = {
+    "folder": "reference/h200",
+    "archive": {"name": "tiny-imagenet-200.zip", "md5": "c5708d893903748360198ec594d04568",
+                "size": 241828375},
+    "hardware": ["NVIDIA H200, driver 580.159.04, torch 2.11.0+cu130, CUDA 13.0"],
+    "stale": [{"experiment": "m1_lr1e-3", "seed": 0, "differs": ["optimizer.lr", "epochs"]}],
+    "planned": [{"experiment": "densenet161", "seed": 0}],
+    "order": [{"experiment": "m1_set1", "seed": 0}],
+}  # fmt: skip
+
+
+def test_reference_notice_and_stale_runs(render: Render, tmp_path: Path) -> None:
+    """With --reference: the first lines say what data and hardware made the numbers; every
+    table row and sentence that shows a stale run's number marks it, and a note says which
+    settings differ and that the run must be redone."""
+    reference = tmp_path / "reference.json"
+    reference.write_text(json.dumps(REFERENCE))
+    html = render(tmp_path / "paper.html", reference=reference).read_text()
+    text = _plain(html)
+    first = text[:700]
+    # 7 jobs of runs.csv, 2 seeds of the run beyond the paper, 3 of the ablation variants
+    assert (
+        "Numbers from 12 reference runs on NVIDIA H200, driver 580.159.04, torch 2.11.0+cu130, "
+        "CUDA 13.0 (reference/h200), trained on the real Tiny ImageNet-200 archive "
+        "(tiny-imagenet-200.zip, MD5 c5708d893903748360198ec594d04568, 241,828,375 bytes); 1 run "
+        "of the order is not yet run."
+    ) in first
+    assert "1 of them is stale (‡ stale)" in first
+    assert html.index('id="reference-notice"') < html.index('class="title-block"')
+    tables = _html_tables(html)
+    (table,) = tables["results"]
+    marks = {a["data-experiment"]: (a.get("class"), c[7]) for a, c in table["rows"]}
+    assert marks.pop("m1_lr1e-3") == ("stale", "29.6 ± 0.7 ‡ stale")
+    assert all("‡" not in cell and cls != "stale" for cls, cell in marks.values())
+    assert (
+        "‡ Stale: run 2, seed 0: optimizer.lr, epochs. These runs recorded settings that today's "
+        "configuration resolves otherwise; their numbers stand for what they recorded, and each "
+        "must be redone."
+    ) in text
+    assert (
+        "‡ stale: seed 0 recorded settings that today's configuration changes (optimizer.lr, "
+        "epochs); the run must be redone."
+    ) in text
+    assert (
+        "M4 (run 5) beats M1 (run 2) by 12.7 points (42.3% against 29.6 ± 0.7% over 2 seeds "
+        "‡ stale)"
+    ) in text
+    # Every sentence or cell that prints run 2's accuracy marks it.
+    at = [m.start() for m in re.finditer(r"29\.6", text)]
+    assert len(at) >= 3 and all("‡ stale" in text[i : i + 40] for i in at)
+    (timing,) = tables["timing"]
+    jobs = {(c[1], c[2]) for c in _cells(timing)}
+    assert ("m1_lr1e-3 ‡ stale", "0") in jobs and ("m1_lr1e-3", "1") in jobs
+    (claims,) = tables["claims"]
+    measured = {a["data-experiment"]: c[2] for a, c in claims["rows"]}
+    assert measured["m4_beats_m1"] == CLAIMS_SHOWN["m4_beats_m1"][1] + " ‡ stale"
+    assert measured["m1_overfits"].endswith("‡ stale")
+    assert measured["densenet_epoch_time"] == "— (not yet run)"  # no number: no mark
+    assert "a run recorded with settings that today's configuration resolves otherwise" in text
+
+
+def test_reference_file_needs_stale_and_planned(render: Render, tmp_path: Path) -> None:
+    from tinycnn.errors import UserError
+
+    reference = tmp_path / "reference.json"
+    reference.write_text(json.dumps({"folder": "reference/h200", "stale": []}))
+    with pytest.raises(UserError, match="`stale` and `planned`"):
+        render(tmp_path / "paper.html", reference=reference)
+
+
+def test_paper_html_command_takes_the_reference(aggregate: Path, tmp_path: Path) -> None:
+    """`tinycnn paper-html --reference FILE` passes the file to the report."""
+    from tinycnn.cli import main
+
+    root = aggregate.parent
+    (tmp_path / "config.json").write_text(json.dumps(_config()))
+    (tmp_path / "reference.json").write_text(json.dumps(REFERENCE))
+    args = ["paper-html", "--config", str(tmp_path / "config.json"), "--workflow-dir", str(root)]
+    args += ["--aggregate", str(aggregate), "--stats", str(root / "stats.json")]
+    args += [
+        "--classes",
+        str(root / "classes.tsv"),
+        "--reference",
+        str(tmp_path / "reference.json"),
+    ]
+    args += [f"--preview={s}={root / f'{s}_preview.png'}" for s in ("set1", "set2")]
+    assert main([*args, "--out", str(tmp_path / "paper.html")]) == 0
+    first = _plain((tmp_path / "paper.html").read_text())[:700]
+    assert "Numbers from 12 reference runs on NVIDIA H200" in first

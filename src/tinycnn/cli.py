@@ -127,6 +127,7 @@ def _paper_html(args: argparse.Namespace) -> None:
         previews,
         Path(args.out),
         provenance=provenance,
+        reference=Path(args.reference) if args.reference else None,
     )
 
 
@@ -248,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stats", required=True, help="packed stats.json")
     p.add_argument("--classes", required=True, help="packed classes.tsv")
     p.add_argument("--preview", action="append", default=[], help="SET=PNG, repeat")
+    p.add_argument(
+        "--reference", help="JSON: the reference runs' folder, data, hardware, stale, planned"
+    )
     p.add_argument("--out", required=True)
     p.set_defaults(func=_paper_html)
 

@@ -20,6 +20,11 @@ Experiment = Mapping[str, Any]
 DISTINGUISHING = ("sets", "lr", "scheduler", "epochs", "mode", "batch_size")
 # The parts of a run's `subset` setting, in the order they are named.
 SUBSET_PARTS = ("train_per_class", "val_per_class")
+# The keys the report adds to a record: an experiment the config names without results (its
+# settings as configured, no measurement), and the stale runs behind a record's numbers
+# (``--reference``'s ``stale`` entries: seed and the settings that differ from today's config).
+NOT_RUN = "not_run"
+STALE = "stale"
 
 
 # --- one experiment ------------------------------------------------------------------------------
@@ -32,6 +37,27 @@ def acc(e: Experiment) -> float:
 
 def seeds(e: Experiment) -> int:
     return int(e.get("n_seeds") or 1)
+
+
+def ran(e: Experiment) -> bool:
+    """Whether the experiment has results (the report marks those without as not run)."""
+    return not e.get(NOT_RUN)
+
+
+def made(exps: Sequence[Experiment]) -> list[Experiment]:
+    """The experiments with results."""
+    return [e for e in exps if ran(e)]
+
+
+def pending(exps: Sequence[Experiment]) -> list[Experiment]:
+    """The experiments without results: not yet run."""
+    return [e for e in exps if not ran(e)]
+
+
+def stale(e: Mapping[str, Any]) -> bool:
+    """Whether a record's numbers come from a run whose recorded settings differ from what
+    today's config resolves (it must be redone)."""
+    return bool(e.get(STALE))
 
 
 def has_paper(e: Experiment) -> bool:

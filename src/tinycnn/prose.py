@@ -50,6 +50,10 @@ QUALIFIERS = {
 # The original's number of the tables of layers it prints, by architecture; an architecture
 # with a recorded layer table that is not here gets its table without the cross-reference.
 ORIGINAL_TABLES = {"m1": 1, "m4": 2}
+# What a table cell or a sentence says in place of a number of an experiment without results.
+NOT_RUN = "not yet run"
+# The mark after every number of a stale run (recorded under settings today's config changes).
+STALE = "‡ stale"
 
 
 # --- small pieces --------------------------------------------------------------------------------
@@ -79,11 +83,16 @@ def model_name(e: Experiment) -> str:
     return f"{e['model']} ({name(e)})"
 
 
+def stale_mark(e: Mapping[str, Any]) -> str:
+    """`` ‡ stale`` after a number of a stale run (:func:`tinycnn.facts.stale`); else empty."""
+    return f" {STALE}" if facts.stale(e) else ""
+
+
 def acc_text(e: Experiment) -> str:
-    """Our accuracy with a percent sign and, for several seeds, how many."""
+    """Our accuracy with a percent sign and, for several seeds, how many; marked if stale."""
     n = facts.seeds(e)
     text = fmt_acc(e["best_val_acc_mean"], e.get("best_val_acc_std"), n) + "%"
-    return f"{text} over {n} seeds" if n > 1 else text
+    return (f"{text} over {n} seeds" if n > 1 else text) + stale_mark(e)
 
 
 def paper_text(e: Experiment) -> str:
@@ -193,17 +202,25 @@ def compare_group(exps: Sequence[Experiment]) -> Markup:
     return Markup("Ranked by accuracy: {}.").format(Markup(", ").join(parts))
 
 
-def best_sentence(exps: Sequence[Experiment]) -> Markup:
-    """``The best model is DenseNet161 (run 11) with 51.0%`` (ties named together)."""
+def best_sentence(exps: Sequence[Experiment], not_run: Sequence[Experiment] = ()) -> Markup:
+    """``The best model is DenseNet161 (run 11) with 51.0%`` (ties named together); with
+    experiments ``not_run``, the best of the runs made, and whether the paper's best is one of
+    those not yet run."""
     winners = facts.best(exps)
-    who = fmt_list([model_name(e) for e in winners])
     if len(winners) == 1:
-        out = Markup("The best model is {} with {}").format(who, acc_text(winners[0]))
+        what = "Of the runs made so far, the best model is" if not_run else "The best model is"
+        out = Markup("{} {} with {}").format(what, model_name(winners[0]), acc_text(winners[0]))
     else:
+        who = fmt_list([model_name(e) + stale_mark(e) for e in winners])
         out = Markup("{} share the best accuracy, {}%").format(who, fmt_num(acc(winners[0])))
-    theirs = facts.paper_best(exps)
+        out = Markup("Of the runs made so far, {}").format(out) if not_run else out
+    theirs = facts.paper_best([*exps, *not_run])
     if not theirs:
         return out + Markup(".")
+    if facts.pending(theirs):
+        return out + Markup("; the paper's best, {} with {}, is {}.").format(
+            fmt_list([model_name(e) for e in theirs]), paper_text(theirs[0]), NOT_RUN
+        )
     ours = {e["experiment"] for e in winners}
     named = fmt_list([model_name(e) for e in theirs])
     if {e["experiment"] for e in theirs} == ours:
@@ -244,11 +261,40 @@ def order_sentence(exps: Sequence[Experiment]) -> Markup:
     ).format(total, agree)
 
 
-def findings(exps: Sequence[Experiment], tolerance: float) -> Markup:
-    """The abstract's findings: the best model, the agreement, the order."""
-    return Markup(" ").join(
-        [best_sentence(exps), tolerance_sentence(exps, tolerance), order_sentence(exps)]
+def not_run_sentence(not_run: Sequence[Experiment], total: int) -> Markup:
+    """``5 of the 11 runs the configuration names are not yet run (runs 3, 4, 7, 8 and 11).``"""
+    return Markup("{} of the {} the configuration names {} {} ({}).").format(
+        len(not_run),
+        plural(total, "run"),
+        "is" if len(not_run) == 1 else "are",
+        NOT_RUN,
+        runs_phrase(not_run),
     )
+
+
+def nothing_run(not_run: Sequence[Experiment]) -> Markup:
+    """The sentence of a paper without results: no number, how many runs are not yet run."""
+    if not not_run:
+        return Markup("No run has results yet: nothing in this paper is measured.")
+    every = "the one run" if len(not_run) == 1 else f"all {len(not_run)} runs"
+    return Markup(
+        "No run has results yet: {} the configuration names {} {} ({}), and nothing in this "
+        "paper is measured."
+    ).format(every, "is" if len(not_run) == 1 else "are", NOT_RUN, runs_phrase(not_run))
+
+
+def findings(
+    exps: Sequence[Experiment], tolerance: float, not_run: Sequence[Experiment] = ()
+) -> Markup:
+    """The abstract's findings: the best model, the agreement, the order, over the runs made;
+    how many the configuration names are not yet run."""
+    if not exps:
+        return nothing_run(not_run)
+    parts = [best_sentence(exps, not_run), tolerance_sentence(exps, tolerance)]
+    parts.append(order_sentence(exps))
+    if not_run:
+        parts = [p for p in parts if p] + [not_run_sentence(not_run, len(exps) + len(not_run))]
+    return Markup(" ").join(parts)
 
 
 # --- Section 1 and the recipe --------------------------------------------------------------------
@@ -319,7 +365,9 @@ REPRODUCTION_CAPTION = Markup(
     "Every run: the best validation accuracy (%) the paper reports and ours."
 )
 SOFTWARE_CAPTION = Markup("Software that rendered this report.")
-TIMING_CAPTION = Markup("Every training job: device, wall time and training throughput.")
+TIMING_CAPTION = Markup(
+    "Every training job: device, the commit it trained at, wall time and training throughput."
+)
 
 
 def layers_caption(model: str, arch: str) -> Markup:
@@ -331,8 +379,14 @@ def layers_caption(model: str, arch: str) -> Markup:
     ).format(model, original)
 
 
-def reproduction_note(partial: Sequence[str], tolerance: float) -> Markup:
-    """The reproduction table's legend; ``partial``: runs on part of the data, described."""
+def reproduction_note(
+    partial: Sequence[str],
+    tolerance: float,
+    not_run: bool = False,
+    stale: Sequence[str] = (),
+) -> Markup:
+    """The reproduction table's legend; ``partial``: runs on part of the data, described;
+    ``not_run``: whether some rows are not yet run; ``stale``: the stale runs, described."""
     note = Markup(
         "Paper: as the paper states it (~ approximate, &lt; an upper bound). Ours: the best "
         "top-1 validation accuracy over the epochs; with several seeds, mean ± standard "
@@ -341,7 +395,30 @@ def reproduction_note(partial: Sequence[str], tolerance: float) -> Markup:
     ).format(fmt_short(tolerance))
     if partial:
         note += Markup(" † Trained on part of the data: {}.").format("; ".join(partial))
+    if not_run:
+        note += Markup(
+            " Not yet run: the configuration names the run, which has no results yet; its "
+            "settings are the configuration's."
+        )
+    if stale:
+        note += Markup(" ") + stale_note(stale)
     return note
+
+
+def stale_note(stale: Sequence[str]) -> Markup:
+    """What ‡ stale means, with the stale runs (``run 2, seed 0: optimizer.lr, epochs``)."""
+    return Markup(
+        "{} Stale: {}. These runs recorded settings that today's configuration resolves "
+        "otherwise; their numbers stand for what they recorded, and each must be redone."
+    ).format(STALE.split()[0], "; ".join(stale))
+
+
+def stale_reference(table: Any) -> Markup:
+    """The short legend of ‡ stale under a table other than the reproduction table."""
+    return Markup(
+        "{}: a run recorded with settings that today's configuration resolves otherwise (see "
+        "the note of {}); it must be redone."
+    ).format(STALE, ref(table))
 
 
 def preview_caption(draws: int | None) -> Markup:
@@ -513,6 +590,12 @@ def run_paragraph(
     )
     if partial:
         text += Markup("It trains on {}. ").format(partial)
+    if facts.stale(e):
+        text += Markup("{}: {} recorded settings that today's configuration changes ({}); the "
+                       "run must be redone. ").format(
+            STALE, fmt_list([f"seed {s['seed']}" for s in e["stale"]]),
+            ", ".join(dict.fromkeys(k for s in e["stale"] for k in s.get("differs") or [])),
+        )  # fmt: skip
     text += against_paper(e, tolerance) + overfitting(history)
     if e.get("final_train_acc_mean") is not None:
         theirs = e.get("paper_train_accuracy")
@@ -521,6 +604,31 @@ def run_paragraph(
             f" (the paper: about {fmt_short(theirs)}%)" if theirs is not None else "",
         )
     return text + (Markup(" Curves: {}.").format(ref(curves)) if curves else "")
+
+
+def not_run_paragraph(e: Experiment, partial: str | None) -> Markup:
+    """A run the configuration names that has no results: its settings as configured, and the
+    paper's number; no number of ours."""
+    lr_schedule = "constant learning rate" if e["scheduler"] in (None, "none") else e["scheduler"]
+    text = Markup(
+        "<strong>{}</strong> ({}; {}, lr {}, {}, {}) is {}: it has no results here. "
+    ).format(
+        capitalized(name(e)),
+        e["model"],
+        e["sets"],
+        fmt_lr(e["lr"]) if e.get("lr") is not None else "—",
+        lr_schedule,
+        plural(int(e["epochs"]), "epoch"),
+        NOT_RUN,
+    )
+    if partial:
+        text += Markup("It will train on {}. ").format(partial)
+    if not has_paper(e):
+        return text + Markup("The paper reports no accuracy for this run.")
+    epoch = e.get("paper_best_epoch")
+    return text + Markup("The paper reports {}{}.").format(
+        paper_text(e), f", at epoch {int(epoch)}" if epoch is not None else ""
+    )
 
 
 def against_paper(e: Experiment, tolerance: float) -> Markup:
@@ -562,13 +670,28 @@ def overfitting(history: Sequence[Mapping[str, Any]]) -> Markup:
 
 
 def comparison_paragraph(title: str, figure: Any, exps: Sequence[Experiment]) -> Markup:
+    if waiting := facts.pending(exps):
+        return Markup("{}: {}, as {} {} {}.").format(
+            title,
+            NOT_RUN,
+            fmt_list([model_name(e) for e in waiting]),
+            "is" if len(waiting) == 1 else "are",
+            NOT_RUN,
+        )
     where = Markup("{} ({})").format(ref(figure), title) if figure else title
     return Markup("{}: {}").format(where, compare_group(exps))
 
 
 def against_previous(section: Sequence[Experiment], previous: Sequence[Experiment]) -> Markup:
-    """The best of a model family against the best of the one before, and their speed."""
-    a, b = facts.best(section)[0], facts.best(previous)[0]
+    """The best of a model family against the best of the one before, and their speed; not yet
+    run where either family has no results."""
+    empty = [group for group in (previous, section) if not facts.made(group)]
+    if empty:
+        models = dict.fromkeys(e["model"] for group in empty for e in group)
+        return Markup("Against the previous family: {}, as no run of {} has results yet.").format(
+            NOT_RUN, fmt_list(list(models))
+        )
+    a, b = facts.best(facts.made(section))[0], facts.best(facts.made(previous))[0]
     text = Markup("Against the previous family: {}").format(
         compare(a, b, model_name(a), model_name(b))
     )
@@ -594,14 +717,22 @@ def against_previous(section: Sequence[Experiment], previous: Sequence[Experimen
 
 
 def summary_paragraph(
-    exps: Sequence[Experiment], tolerance: float, table: Any, missing: Sequence[str]
+    exps: Sequence[Experiment], tolerance: float, table: Any, missing: Sequence[Experiment]
 ) -> Markup:
-    """The text before the reproduction table."""
+    """The text before the reproduction table: ``exps`` the experiments with results,
+    ``missing`` those the configuration names without."""
+    if not exps:
+        return Markup("{} sets every run beside the paper. {}").format(
+            ref(table), nothing_run(missing)
+        )
     text = Markup("{} sets every run beside the paper. {}").format(
         ref(table), tolerance_sentence(exps, tolerance)
     )
     if beyond := facts.beyond(exps):
-        named = [f"{name(e)} ({e['model']}, {fmt_diff(e.get('diff'))} points)" for e in beyond]
+        named = [
+            f"{name(e)} ({e['model']}, {fmt_diff(e.get('diff'))} points{stale_mark(e)})"
+            for e in beyond
+        ]
         text += Markup(" Beyond it: {}.").format(fmt_list(named))
     mean = facts.mean_abs_diff(exps)
     if mean is not None:
@@ -609,9 +740,13 @@ def summary_paragraph(
             fmt_num(mean)
         )
     if missing:
-        text += Markup(" The configuration names {} with no results yet: {}.").format(
-            plural(len(missing), "more experiment", "more experiments"), fmt_list(missing)
-        )
+        text += Markup(" ") + not_run_sentence(missing, len(exps) + len(missing))
+    if stale := [e for e in exps if facts.stale(e)]:
+        text += Markup(" {} {} {} ({}): recorded with settings that today's configuration "
+                       "resolves otherwise, {} must be redone.").format(
+            capitalized(runs_phrase(stale)), "is" if len(stale) == 1 else "are", "stale",
+            STALE, "it" if len(stale) == 1 else "they",
+        )  # fmt: skip
     return text + Markup(" ") + order_sentence(exps)
 
 
@@ -636,7 +771,9 @@ def size_paragraph(exps: Sequence[Experiment], figure: Any) -> Markup:
         return text
 
     def top(model: str) -> str:
-        return fmt_num(facts.top_of_model(exps, model)) + "%"
+        value = facts.top_of_model(exps, model)
+        at = [e for e in exps if e["model"] == model and acc(e) == value]
+        return fmt_num(value) + "%" + (stale_mark(at[0]) if at else "")
 
     largest, smallest, winner = sizes
     text += Markup(" The largest model, {} ({} parameters), ").format(
@@ -671,7 +808,7 @@ def time_paragraph(jobs: Sequence[Mapping[str, Any]], figure: Any) -> Markup:
         fmt_duration(sum(r["wall_seconds"] for r in jobs)),
         f" on {devices}" if devices else "",
         job,
-        fmt_duration(longest["wall_seconds"]),
+        fmt_duration(longest["wall_seconds"]) + stale_mark(longest),
     )
 
 
@@ -680,10 +817,18 @@ def conclusion(
     tolerance: float,
     comparisons: Sequence[tuple[str, Sequence[Experiment]]],
     claims: Sequence[Mapping[str, Any]] = (),
+    not_run: Sequence[Experiment] = (),
 ) -> Markup:
     """Best model, agreement with the paper, which comparisons turn out as it says, and how its
-    claims (claims.csv rows) fare."""
-    text = Markup("{} {}").format(best_sentence(exps), tolerance_sentence(exps, tolerance))
+    claims (claims.csv rows) fare, over the runs made; how many are not yet run."""
+    if not exps:
+        text = nothing_run(not_run)
+    else:
+        text = Markup("{} {}").format(
+            best_sentence(exps, not_run), tolerance_sentence(exps, tolerance)
+        )
+        if not_run:
+            text += Markup(" ") + not_run_sentence(not_run, len(exps) + len(not_run))
     settled = facts.settled(comparisons)
     if claims:
         text += Markup(" ") + claims_count(claims)
@@ -716,7 +861,7 @@ CLAIMS_NOTE = Markup(
 )
 # Why a claim is untested, or fails outright (contract.CLAIM_REASONS).
 CLAIM_REASONS = {
-    "no_results": "not every experiment involved has results",
+    "no_results": NOT_RUN,
     "no_rival": "no other experiment to compare with",
     "one_epoch": "a run of one epoch has no curve",
     "no_rate_drop": "no run reaches a drop of the learning rate",
@@ -766,12 +911,16 @@ def claim_test(row: Mapping[str, Any]) -> str:
     return text
 
 
-def claim_measured(row: Mapping[str, Any]) -> str:
+def claim_measured(row: Mapping[str, Any], not_run: Sequence[str] = ()) -> str:
     """What we measured: ``gap +6.8 ± 1.2 points (n = 2)``, ``17.2% (n = 1: noise not
-    measured)``, ``4 of 6 runs (66.7%)``; for an untested claim, why."""
+    measured)``, ``4 of 6 runs (66.7%)``; for an untested claim, why (``— (not yet run:
+    m1_lr1e-4)``, ``not_run`` naming the claim's experiments the configuration names without
+    results)."""
     kind, value, spread, n = row["kind"], row.get("measured"), row.get("spread"), int(row["n"])
     reason = CLAIM_REASONS.get(row.get("reason") or "", "")
     if value is None:
+        if row.get("reason") == "no_results" and not_run:
+            return f"— ({reason}: {fmt_list(list(not_run))})"
         return f"— ({reason})"
     if kind == "peak_at_rate_drop":
         return f"{round(value * n / 100)} of {plural(n, 'run')} ({_claim_number(row, value)}%)"
@@ -825,16 +974,27 @@ def ablation_changes(row: Mapping[str, Any]) -> str:
     return row.get("overrides") or "—"
 
 
+def ablation_ran(row: Mapping[str, Any]) -> bool:
+    """Whether a reading has results (runs of its experiment)."""
+    return bool(row.get("n_seeds"))
+
+
 def ablation_accuracy(row: Mapping[str, Any]) -> str:
-    """``30.0 ± 1.4`` over seeds (the n is its own column); ``—`` without results."""
+    """``30.0 ± 1.4`` over seeds (the n is its own column), marked if stale; ``not yet run``
+    without results."""
+    if not ablation_ran(row):
+        return NOT_RUN
     if row.get("accuracy_mean") is None:
         return "—"
-    return fmt_acc(row["accuracy_mean"], row.get("accuracy_std"), int(row["n_seeds"]))
+    accuracy = fmt_acc(row["accuracy_mean"], row.get("accuracy_std"), int(row["n_seeds"]))
+    return accuracy + stale_mark(row)
 
 
 def ablation_verdict(row: Mapping[str, Any]) -> str:
     """The table's last column: the base within or beyond tolerance; a variant closes the gap,
-    narrows it, or not; ``—`` without a gap."""
+    narrows it, or not; ``—`` without a gap; ``not yet run`` without results."""
+    if not ablation_ran(row):
+        return NOT_RUN
     if row.get("closes_gap") is None:
         return "—"
     if row["variant"] == "base":
@@ -877,22 +1037,25 @@ def ablations_note(tolerance: float) -> Markup:
 def _reading_accuracy(row: Mapping[str, Any]) -> str:
     n = int(row["n_seeds"])
     text = fmt_acc(row["accuracy_mean"], row.get("accuracy_std"), n) + "%"
-    return text + (f" over {n} seeds" if n > 1 else "")
+    return text + (f" over {n} seeds" if n > 1 else "") + stale_mark(row)
+
+
+def _not_run_tail(readings: Sequence[str]) -> str:
+    """`` Late is not yet run.``; empty for none."""
+    if not readings:
+        return ""
+    verb = "is" if len(readings) == 1 else "are"
+    return f" {capitalized(fmt_list(list(readings)))} {verb} {NOT_RUN}."
 
 
 def ablation_sentence(rows: Sequence[Mapping[str, Any]]) -> Markup:
     """The question's finding: the reading closest to the paper, and whether it closes the gap
     the base leaves. ``rows``: the question's rows of ablations.csv, the base first."""
     base, variants = rows[0], rows[1:]
-    missing = [ablation_reading(r) for r in variants if not r.get("n_seeds")]
-    tail = (
-        " " + capitalized(fmt_list(missing)) + (" has" if len(missing) == 1 else " have")
-        + " no results yet."
-        if missing
-        else ""
-    )  # fmt: skip
+    tail = _not_run_tail([ablation_reading(r) for r in variants if not ablation_ran(r)])
     closest = [r for r in rows if r.get("closest")]
     if not closest:
+        tail = _not_run_tail([ablation_reading(r) for r in rows if not ablation_ran(r)])
         return Markup("No reading of this question can be set beside a paper number yet.{}").format(
             tail
         )
@@ -910,7 +1073,14 @@ def ablation_sentence(rows: Sequence[Mapping[str, Any]]) -> Markup:
             ).format(paper, _reading_accuracy(base), fmt_diff(base["gap"]))
         return text + tail
     best = closest[0]
-    if best.get("closes_gap") and not base.get("closes_gap"):
+    against = Markup("the base's {} (Δ {})").format(
+        _reading_accuracy(base) if ablation_ran(base) else "—", fmt_diff(base.get("gap"))
+    )
+    if not ablation_ran(base):
+        against = Markup("the base, which is {}").format(NOT_RUN)
+        verdict = "it lands " + ("within" if best.get("closes_gap") else "beyond")
+        verdict += " the tolerance of the paper's number"
+    elif best.get("closes_gap") and not base.get("closes_gap"):
         verdict = Markup(
             "it closes the gap the base leaves, so this reading can explain the paper's number"
         )
@@ -921,15 +1091,13 @@ def ablation_sentence(rows: Sequence[Mapping[str, Any]]) -> Markup:
     names = fmt_list([f"{r['variant']} ({ablation_changes(r)})" for r in closest])
     leak = LEAK_SENTENCE if any(_leaks(r) for r in closest) else Markup("")
     return Markup(
-        "The reading closest to the paper's {} is {}: {}, Δ {} points, against the base's {} "
-        "(Δ {}); {}.{}{}"
+        "The reading closest to the paper's {} is {}: {}, Δ {} points, against {}; {}.{}{}"
     ).format(
         paper,
         names,
         _reading_accuracy(best),
         fmt_diff(best["gap"]),
-        _reading_accuracy(base) if base.get("n_seeds") else "—",
-        fmt_diff(base.get("gap")),
+        against,
         verdict,
         leak,
         tail,
@@ -942,17 +1110,36 @@ def ablations_summary(groups: Sequence[Sequence[Mapping[str, Any]]], number: str
     ``groups``: each question's rows of ablations.csv, the base first."""
 
     def closer(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-        if rows[0].get("closes_gap"):
+        if rows[0].get("closes_gap") or not ablation_ran(rows[0]):
             return None
         return next((r for r in rows[1:] if r.get("closest") and r.get("closes_gap")), None)
 
     closing = [(rows[0]["title"], r) for rows in groups if (r := closer(rows))]
     what = "the one question" if len(groups) == 1 else f"the {len(groups)} questions"
+    waiting = sum(not ablation_ran(r) for rows in groups for r in rows)
+    pending = (
+        Markup(" {} of their readings {} {}.").format(
+            waiting, "is" if waiting == 1 else "are", NOT_RUN
+        )
+        if waiting
+        else Markup("")
+    )
+    if waiting and waiting == sum(len(rows) for rows in groups):
+        return Markup(
+            "Of {} the paper leaves open and tried in Section {}, none can be answered yet: "
+            "{} {} {}."
+        ).format(
+            what,
+            number,
+            "its one reading" if waiting == 1 else f"all {waiting} of their readings",
+            "is" if waiting == 1 else "are",
+            NOT_RUN,
+        )
     if not closing:
         return Markup(
             "Of {} the paper leaves open and tried in Section {}, no reading closes the gap its "
-            "base leaves to the paper's number."
-        ).format(what, number)
+            "base leaves to the paper's number.{}"
+        ).format(what, number, pending)
     text = Markup("Of {} the paper leaves open and tried in Section {}, {} {} a reading that "
                   "closes the gap its base leaves to the paper's number: {}.").format(
         what, number, len(closing), "has" if len(closing) == 1 else "have",
@@ -964,7 +1151,7 @@ def ablations_summary(groups: Sequence[Sequence[Mapping[str, Any]]], number: str
             " For {} that reading is a leak, validation on held-out augmented copies of "
             "training images, not a reading of the paper's method."
         ).format(fmt_list([f"“{title}”" for title in leaking]))
-    return text
+    return text + pending
 
 
 def ablations_paragraph(tables: Sequence[Any]) -> Markup:
@@ -1038,13 +1225,19 @@ def augmentation_words(aug: Mapping[str, Any]) -> str:
     return f"{' + '.join(sets)}, {aug['mode']}"
 
 
-def beyond_caption(common_epoch: int) -> Markup:
+def beyond_caption(common_epoch: int | None) -> Markup:
+    """``common_epoch``: the shortest run's length; None while no run beyond the paper ran."""
+    after = Markup(
+        f"top-1 after epoch {common_epoch} (the shortest run's length)"
+        if common_epoch is not None
+        else "top-1 after the shortest run's length (once the runs beyond the paper have run)"
+    )
     return Markup(
         "The runs beyond the paper beside the paper's runs they are compared with: best "
         "validation top-1 (%) over the epochs (with several seeds, mean ± standard deviation), "
-        "top-1 after epoch {} (the shortest run's length), the paper's number, the run's wall "
-        "time (training and validation) and its training throughput."
-    ).format(common_epoch)
+        "{}, the paper's number, the run's wall time (training and validation) and its "
+        "training throughput."
+    ).format(after)
 
 
 def beyond_figure_caption(several: bool) -> str:
@@ -1077,7 +1270,8 @@ def beyond_paragraph(rows: Sequence[Mapping[str, Any]], table: Any, recipe: Any)
     at the common epoch, and what they cost."""
     baselines = [r for r in rows if r["role"] == "baseline"]
     modern = [r for r in rows if r["role"] == "beyond"]
-    common = int(rows[0]["common_epoch"])
+    commons = [r["common_epoch"] for r in rows if r.get("common_epoch") is not None]
+    common = int(commons[0]) if commons else None
     text = Markup(
         "{} sets {} beside {}, on the same training and validation images, and {} gives the "
         "recipe of each."
@@ -1089,23 +1283,28 @@ def beyond_paragraph(rows: Sequence[Mapping[str, Any]], table: Any, recipe: Any)
         ref(recipe),
     )
     for m in modern:
+        if not facts.ran(m):
+            text += Markup(" {} is {}.").format(m["experiment"], NOT_RUN)
+            continue
         vs = [
-            f"{fmt_diff(facts.gap(m, b))} points against {b['experiment']}{_seeds_margin(m, b)}"
-            for b in baselines
+            f"{fmt_diff(facts.gap(m, b))} points against {b['experiment']}{stale_mark(b)}"
+            f"{_seeds_margin(m, b)}"
+            for b in facts.made(baselines)
         ]
+        vs += [f"{b['experiment']} is {NOT_RUN}" for b in facts.pending(baselines)]
         at_common = m.get("common_epoch_val_acc_mean")
         sentence = Markup(" {} reaches {} at its best epoch ({} of {})").format(
             m["experiment"], acc_text(m), int(m["best_epoch"]), int(m["epochs"])
         )
         if vs:
             sentence += Markup(", {}").format(fmt_list(vs))
-        if at_common is not None and common < int(m["epochs"]):
-            sentence += Markup("; after epoch {} it stood at {}%").format(
-                common, fmt_num(at_common)
+        if at_common is not None and common is not None and common < int(m["epochs"]):
+            sentence += Markup("; after epoch {} it stood at {}%{}").format(
+                common, fmt_num(at_common), stale_mark(m)
             )
         speed = m.get("images_per_second_mean")
         sentence += Markup(". It took {}{}.").format(
-            fmt_duration(m["wall_seconds_mean"]),
+            fmt_duration(m["wall_seconds_mean"]) + stale_mark(m),
             f" at {fmt_int(speed)} training images per second" if speed else "",
         )
         text += sentence
@@ -1114,6 +1313,66 @@ def beyond_paragraph(rows: Sequence[Mapping[str, Any]], table: Any, recipe: Any)
         text += Markup(
             " The runs ran on different devices ({}): their times do not compare."
         ).format(fmt_list(devices))
+    return text
+
+
+# --- the reference runs (tinycnn paper-html --reference) ----------------------------------------
+
+
+def reference_notice(
+    reference: Mapping[str, Any], recorded: int, stale: int, devices: Sequence[str]
+) -> Markup:
+    """The paper's first lines with ``--reference``: what data and hardware made its numbers
+    (``recorded`` runs, ``stale`` of them stale; ``devices`` where the reference names no
+    hardware), and how many runs of the order are not yet run; or that none is recorded."""
+    folder = reference.get("folder")
+    where = f" ({folder})" if folder else ""
+    planned = len(reference["planned"])
+    if not recorded:
+        return Markup(
+            "<strong>No reference run recorded yet.</strong> No run has been recorded in the "
+            "reference folder{} yet, so nothing in this paper is measured: every result reads "
+            "“{}”. {} of the order {} planned."
+        ).format(where, NOT_RUN, plural(planned, "run"), "is" if planned == 1 else "are")
+    hardware = list(reference.get("hardware") or devices)
+    archive = reference.get("archive") or {}
+    details = [
+        str(archive["name"]) if archive.get("name") else "",
+        f"MD5 {archive['md5']}" if archive.get("md5") else "",
+        f"{fmt_int(archive['size'])} bytes" if archive.get("size") else "",
+    ]
+    details = [d for d in details if d]
+    data = Markup("the real Tiny ImageNet-200 archive{}").format(
+        f" ({', '.join(details)})" if details else ""
+    )
+    if planned:
+        rest = Markup("{} of the order {} {}").format(
+            plural(planned, "run"), "is" if planned == 1 else "are", NOT_RUN
+        )
+    else:
+        rest = Markup("every run of the order is recorded")
+    text = Markup(
+        "<strong>Reference runs.</strong> Numbers from {} reference {}{}{}, trained on {}; {}."
+    ).format(
+        recorded,
+        "run" if recorded == 1 else "runs",
+        f" on {'; '.join(hardware)}" if hardware else "",
+        where,
+        data,
+        rest,
+    )
+    if stale:
+        text += Markup(
+            " {} of them {} stale ({}): {} recorded settings that today's configuration "
+            "resolves otherwise, and every number of {} is marked; {} must be redone."
+        ).format(
+            stale,
+            "is" if stale == 1 else "are",
+            STALE,
+            "it" if stale == 1 else "they",
+            "it" if stale == 1 else "theirs",
+            "it" if stale == 1 else "they",
+        )
     return text
 
 

@@ -7,6 +7,12 @@ the packed data's stats.json and classes.tsv, the augmentation preview grids, an
 (``collect_provenance``). What a run was trained with, and its model's layers, come from what
 the run recorded, never from today's config or model code; nothing here imports torch.
 
+Experiments the config names without results (the paper's, the ablation variants that train,
+the runs beyond the paper) are shown as not yet run: a row, a paragraph, a cell that says so,
+never a number; their settings are read from the config snapshot, as configured. With
+``--reference`` (:func:`read_reference`), the paper says in its first lines what data and
+hardware made the reference runs' numbers, and marks every number of a stale run.
+
 The document is assembled here in reading order: every table and figure is created, and so
 numbered, in the order it appears; the computed sentences that cite them (``tinycnn.prose``)
 are written afterwards. The template (report/paper.html.j2) holds the layout and the fixed
@@ -16,6 +22,7 @@ narrative; report/paper.css the A4 print style.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -27,9 +34,9 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from tinycnn import facts, formatting, prose
+from tinycnn import ablations, beyond, facts, formatting, prose
 from tinycnn.atomic import write_bytes, write_text
-from tinycnn.contract import AGGREGATE_FILES
+from tinycnn.contract import AGGREGATE_FILES, EXPERIMENTS_CSV_COLUMNS, PAPER_KEYS
 from tinycnn.errors import UserError
 from tinycnn.pack import read_classes
 from tinycnn.provenance import collect_provenance
@@ -182,6 +189,125 @@ class Results:
         return _records(rows.groupby("epoch").mean(numeric_only=True).reset_index())
 
 
+# --- what the config says of the runs not yet made, and the reference runs ----------------------
+
+RECIPE_TABLES = ("optimizer", "scheduler", "loss")  # replaced whole when they name another entry
+ENTRY_KEYS = ("model", "paper")  # an experiment's keys that are not settings of its runs
+
+
+def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        old = out.get(key)
+        if isinstance(value, Mapping) and isinstance(old, Mapping):
+            out[key] = _merged(old, value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def planned_settings(config: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
+    """What a run not yet made will train with, as configured: the config's ``training`` with
+    the experiment's own keys over it (mappings merge key by key; an optimizer, schedule or
+    loss that names another entry replaces the shared one whole), and its sets' ops. Read only
+    for experiments without results: a run's own record always wins."""
+    out = copy.deepcopy(dict(config.get("training") or {}))
+    for key, value in entry.items():
+        if key in ENTRY_KEYS:
+            continue
+        old = out.get(key)
+        if isinstance(value, Mapping) and isinstance(old, Mapping):
+            same = key not in RECIPE_TABLES or value.get("name", old.get("name")) == old.get("name")
+            out[key] = _merged(old, value) if same else copy.deepcopy(dict(value))
+        else:
+            out[key] = copy.deepcopy(value)
+    augmentation = out.setdefault("augmentation", {})
+    sets = (config.get("augmentation") or {}).get("sets") or {}
+    augmentation["ops"] = {s: sets.get(s, []) for s in augmentation.get("sets") or []}
+    return out
+
+
+def not_run_record(
+    name: str, entry: Mapping[str, Any], config: Mapping[str, Any], settings: Mapping[str, Any]
+) -> dict[str, Any]:
+    """An experiment the config names without results, as a record with experiments.csv's
+    columns: its settings as configured (``settings``: :func:`planned_settings`) and the
+    paper's numbers; every measured column None, ``n_seeds`` 0, marked not run."""
+    paper = entry.get("paper") or {}
+    model = entry["model"]
+    augmentation = settings.get("augmentation") or {}
+    return {
+        **dict.fromkeys(EXPERIMENTS_CSV_COLUMNS),
+        "experiment": name,
+        "run": paper.get("run"),
+        "model": model,
+        "arch": (config["models"].get(model) or {}).get("arch"),
+        "section": (config["models"].get(model) or {}).get("section", model),
+        "sets": "+".join(augmentation.get("sets") or []),
+        "mode": augmentation.get("mode"),
+        "lr": (settings.get("optimizer") or {}).get("lr"),
+        "scheduler": formatting.fmt_scheduler(settings.get("scheduler")),
+        "epochs": settings.get("epochs"),
+        "batch_size": settings.get("batch_size"),
+        "n_seeds": 0,
+        **{f"paper_{k}": paper.get(k) for k in PAPER_KEYS},
+        facts.NOT_RUN: True,
+    }
+
+
+def _order_key(config: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], tuple[float, float]]:
+    """Paper order: the paper's run number, then the config's order (others last)."""
+    index = {name: i for i, name in enumerate(config.get("experiments") or {})}
+    return lambda e: (
+        float(e["run"]) if e.get("run") is not None else float("inf"),
+        index.get(e["experiment"], float("inf")),
+    )
+
+
+def read_reference(path: Path) -> dict[str, Any]:
+    """``--reference``: the reference runs' folder, archive, hardware, and their ``stale`` and
+    ``planned`` runs (both required, lists of {experiment, seed, ...}); the other keys are
+    optional."""
+    try:
+        reference = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise UserError(f"cannot read the reference file {path}: {err}") from None
+    if not isinstance(reference, dict) or any(
+        not isinstance(reference.get(key), list) for key in ("stale", "planned")
+    ):
+        raise UserError(
+            f"the reference file {path} should hold a JSON object with the lists `stale` and "
+            "`planned` (and optionally folder, archive, hardware, order)"
+        )
+    for entry in reference["stale"]:
+        if not isinstance(entry, dict) or "experiment" not in entry or "seed" not in entry:
+            raise UserError(
+                f"the reference file {path}: each entry of `stale` needs experiment and seed"
+            )
+    return reference
+
+
+def _stale_runs(reference: Mapping[str, Any] | None) -> dict[str, list[dict[str, Any]]]:
+    """The stale runs by experiment: [{seed, differs}], in seed order."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for entry in (reference or {}).get("stale") or []:
+        out.setdefault(str(entry["experiment"]), []).append(
+            {"seed": int(entry["seed"]), "differs": [str(k) for k in entry.get("differs") or []]}
+        )
+    return {k: sorted(v, key=lambda s: s["seed"]) for k, v in out.items()}
+
+
+def _stale_words(
+    records: Sequence[Mapping[str, Any]], stale: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> list[str]:
+    """Each stale run of ``records``' experiments: ``run 2, seed 0: optimizer.lr, epochs``."""
+    return [
+        f"{prose.name(e)}, seed {s['seed']}: {', '.join(s['differs']) or 'settings'}"
+        for e in records
+        for s in stale.get(e["experiment"], [])
+    ]
+
+
 def _data_uri(path: Path) -> str:
     if not path.is_file():
         raise UserError(f"figure {path} is missing: run the step that makes it again.")
@@ -253,7 +379,7 @@ def recipe_table(numbering: Numbering, exps: Sequence[Mapping], settings: Mappin
         ("scheduler", lambda e: e["scheduler"], str),
         ("augmentation sets", lambda e: e["sets"], str),
         ("augmentation mode", lambda e: e["mode"], str),
-        ("seeds per run", lambda e: int(e["n_seeds"]), str),
+        ("seeds per run", lambda e: int(e["n_seeds"]) if facts.ran(e) else None, str),
     ]
     rows = []
     for title, get, fmt in rows_spec:
@@ -297,26 +423,39 @@ def layer_table_of(numbering: Numbering, architecture: Mapping, model: str) -> T
 
 
 def reproduction_table(
-    numbering: Numbering, exps: Sequence[Mapping], subsets: Mapping[str, str], tolerance: float
+    numbering: Numbering,
+    exps: Sequence[Mapping],
+    subsets: Mapping[str, str],
+    tolerance: float,
+    stale: Sequence[str] = (),
 ) -> Table:
+    """Every run the config names beside the paper: ours, n and Δ, or "not yet run" in those
+    cells for a run without results; ``stale``: the stale runs described, for the note."""
     rows = []
     for e in exps:
-        n = int(e["n_seeds"])
+        if facts.ran(e):
+            n = int(e["n_seeds"])
+            ours = formatting.fmt_acc(e["best_val_acc_mean"], e.get("best_val_acc_std"), n)
+            measured = [ours + prose.stale_mark(e), n, formatting.fmt_diff(e.get("diff"))]
+            beyond = facts.has_paper(e) and not facts.within(e)
+            cls = " ".join(
+                c for c, on in (("beyond-tolerance", beyond), ("stale", facts.stale(e))) if on
+            )
+        else:
+            measured, cls = [prose.NOT_RUN] * 3, "not-run"
         rows.append(
             Row(
                 [
                     "" if e.get("run") is None else int(e["run"]),
                     e["model"] + (" †" if e["experiment"] in subsets else ""),
                     e["sets"],
-                    formatting.fmt_lr(e["lr"]),
+                    formatting.fmt_lr(e["lr"]) if e.get("lr") is not None else "—",
                     e["scheduler"],
-                    int(e["epochs"]),
+                    int(e["epochs"]) if e.get("epochs") is not None else "—",
                     formatting.fmt_paper(e.get("paper_accuracy"), e.get("paper_stated")),
-                    formatting.fmt_acc(e["best_val_acc_mean"], e.get("best_val_acc_std"), n),
-                    n,
-                    formatting.fmt_diff(e.get("diff")),
+                    *measured,
                 ],
-                "beyond-tolerance" if facts.has_paper(e) and not facts.within(e) else "",
+                cls,
                 e["experiment"],
             )
         )
@@ -328,35 +467,54 @@ def reproduction_table(
         prose.REPRODUCTION_CAPTION,
         [Column(title, align or "text") for title, align in head],
         rows,
-        prose.reproduction_note(partial, tolerance),
+        prose.reproduction_note(partial, tolerance, bool(facts.pending(exps)), stale),
         "results",
     )
 
 
-def claims_table(numbering: Numbering, claims: Sequence[Mapping]) -> Table:
-    """The paper's claims (claims.csv), one row each: statement, test, measured, verdict."""
-    rows = [
-        Row(
-            [c["statement"], prose.claim_test(c), prose.claim_measured(c), c["verdict"]],
-            "verdict-" + c["verdict"].replace(" ", "-"),
-            c["id"],
+def claims_table(
+    numbering: Numbering,
+    claims: Sequence[Mapping],
+    not_run: Sequence[str] = (),
+    stale: Sequence[str] = (),
+    results: Table | None = None,
+) -> Table:
+    """The paper's claims (claims.csv), one row each: statement, test, measured, verdict;
+    ``not_run`` the experiments the config names without results (an untested claim names
+    those it involves), ``stale`` the experiments with stale runs (a measurement from one is
+    marked; ``results``, the reproduction table, explains the mark)."""
+    rows, marked = [], False
+    for c in claims:
+        names = str(c.get("experiments") or "").split()
+        measured = prose.claim_measured(c, [n for n in names if n in not_run])
+        if c.get("measured") is not None and any(n in stale for n in names):
+            measured, marked = f"{measured} {prose.STALE}", True
+        rows.append(
+            Row(
+                [c["statement"], prose.claim_test(c), measured, c["verdict"]],
+                "verdict-" + c["verdict"].replace(" ", "-"),
+                c["id"],
+            )
         )
-        for c in claims
-    ]
+    note = prose.CLAIMS_NOTE
+    if marked and results is not None:
+        note += Markup(" ") + prose.stale_reference(results)
     return Table(
         *numbering.next("Table"),
         prose.CLAIMS_CAPTION,
         [Column("the paper says"), Column("test"), Column("measured"), Column("verdict")],
         rows,
-        prose.CLAIMS_NOTE,
+        note,
         "claims",
     )
 
 
 def ablation_tables(
-    numbering: Numbering, rows: Sequence[Mapping], tolerance: float
+    numbering: Numbering, rows: Sequence[Mapping], tolerance: float, results: Table | None = None
 ) -> list[tuple[Table, list[Mapping]]]:
-    """One table per question of ablations.csv (its rows, the base first), with the rows."""
+    """One table per question of ablations.csv (its rows, the base first), with the rows; a
+    reading without results says "not yet run" in its measured cells, a stale one is marked
+    (``results``, the reproduction table, explains the mark)."""
     out = []
     for question, group in facts.by(rows, lambda r: r["question"]).items():
         cells = [
@@ -365,8 +523,11 @@ def ablation_tables(
                     prose.ablation_reading(r),
                     prose.ablation_changes(r),
                     prose.ablation_accuracy(r),
-                    int(r["n_seeds"]),
-                    formatting.fmt_diff(r.get("gap")),
+                    *(
+                        [int(r["n_seeds"]), formatting.fmt_diff(r.get("gap"))]
+                        if prose.ablation_ran(r)
+                        else [prose.NOT_RUN] * 2
+                    ),
                     prose.ablation_verdict(r),
                 ],
                 "closest" if r.get("closest") else "",
@@ -374,6 +535,9 @@ def ablation_tables(
             )
             for r in group
         ]
+        note = prose.ablations_note(tolerance) if not out else None  # said once, the first
+        if results is not None and any(facts.stale(r) and prose.ablation_ran(r) for r in group):
+            note = (note + Markup(" ") if note else Markup("")) + prose.stale_reference(results)
         table = Table(
             *numbering.next("Table"),
             prose.ablation_caption(group),
@@ -382,7 +546,7 @@ def ablation_tables(
                 *(Column("n", "num"), Column("Δ", "num"), Column("closes the gap?")),
             ],
             cells,
-            prose.ablations_note(tolerance) if not out else None,  # said once, under the first
+            note,
             "ablations",
             question,
         )
@@ -390,42 +554,56 @@ def ablation_tables(
     return out
 
 
+def _beyond_cells(r: Mapping[str, Any]) -> list[Any]:
+    """A row of beyond.csv as the table prints it; "not yet run" where it has no results."""
+    parameters = formatting.fmt_params(r["parameters"]) if r.get("parameters") else "—"
+    epochs = int(r["epochs"]) if r.get("epochs") is not None else "—"
+    paper = formatting.fmt_paper(r.get("paper_accuracy"), r.get("paper_stated"))
+    if not facts.ran(r):
+        return [r["experiment"], r["model"], parameters, epochs, prose.NOT_RUN, prose.NOT_RUN,
+                paper, prose.NOT_RUN, prose.NOT_RUN]  # fmt: skip
+    mark = prose.stale_mark(r)
+    at_common = r.get("common_epoch_val_acc_mean")
+    return [
+        r["experiment"],
+        r["model"],
+        parameters,
+        epochs,
+        formatting.fmt_acc(r["best_val_acc_mean"], r["best_val_acc_std"], r["n_seeds"]) + mark,
+        formatting.fmt_num(at_common) + mark if at_common is not None else "—",
+        paper,
+        formatting.fmt_duration(r["wall_seconds_mean"]) + mark,
+        formatting.fmt_int(r["images_per_second_mean"]) + mark,
+    ]
+
+
 def beyond_tables(
-    numbering: Numbering, rows: Sequence[Mapping], settings: Mapping
+    numbering: Numbering,
+    rows: Sequence[Mapping],
+    settings: Mapping,
+    reproduction: Table | None = None,
 ) -> tuple[Table, Table]:
-    """The runs beyond the paper beside its baselines (beyond.csv), then each run's recipe as
-    the runs recorded it (settings.json): one column per run."""
-    common = int(rows[0]["common_epoch"])
+    """The runs beyond the paper beside its baselines (beyond.csv; rows not yet run say so),
+    then each run's recipe as the runs recorded it (settings.json; as configured for a run not
+    yet made, its column says so): one column per run."""
+    commons = [r["common_epoch"] for r in rows if r.get("common_epoch") is not None]
+    common = int(commons[0]) if commons else None
     cells = [
-        Row(
-            [
-                r["experiment"],
-                r["model"],
-                formatting.fmt_params(r["parameters"]),
-                int(r["epochs"]),
-                formatting.fmt_acc(r["best_val_acc_mean"], r["best_val_acc_std"], r["n_seeds"]),
-                formatting.fmt_num(r["common_epoch_val_acc_mean"])
-                if r["common_epoch_val_acc_mean"] is not None
-                else "—",
-                formatting.fmt_paper(r["paper_accuracy"], r["paper_stated"]),
-                formatting.fmt_duration(r["wall_seconds_mean"]),
-                formatting.fmt_int(r["images_per_second_mean"]),
-            ],
-            "beyond" if r["role"] == "beyond" else "",
-            r["experiment"],
-        )
+        Row(_beyond_cells(r), "beyond" if r["role"] == "beyond" else "", r["experiment"])
         for r in rows
     ]
+    marked = any(facts.stale(r) and facts.ran(r) for r in rows)
     results = Table(
         *numbering.next("Table"),
         prose.beyond_caption(common),
         [
             *(Column("run"), Column("model"), Column("params", "num"), Column("epochs", "num")),
-            *(Column("ours", "num"), Column(f"epoch {common}", "num"), Column("paper", "num")),
-            *(Column("time", "num"), Column("img/s", "num")),
+            Column("ours", "num"),
+            Column(f"epoch {common}" if common is not None else "common epoch", "num"),
+            *(Column("paper", "num"), Column("time", "num"), Column("img/s", "num")),
         ],
         cells,
-        None,
+        prose.stale_reference(reproduction) if marked and reproduction is not None else None,
         "beyond",
     )
     recorded = {r["experiment"]: settings.get(r["experiment"]) or {} for r in rows}
@@ -443,11 +621,15 @@ def beyond_tables(
         Row([title, *(get(recorded[n]) if recorded[n] else "—" for n in recorded)])
         for title, get in spec
     ]
-    recipe_rows.append(Row(["precision", *(r["precision"] or "—" for r in rows)]))
+    recipe_rows.append(Row(["precision", *(r.get("precision") or "—" for r in rows)]))
+    titles = [
+        r["experiment"] + ("" if facts.ran(r) else f" ({prose.NOT_RUN}: as configured)")
+        for r in rows
+    ]
     recipe = Table(
         *numbering.next("Table"),
         prose.BEYOND_RECIPE_CAPTION,
-        [Column("setting"), *(Column(r["experiment"]) for r in rows)],
+        [Column("setting"), *(Column(t) for t in titles)],
         recipe_rows,
         None,
         "recipe beyond",
@@ -465,14 +647,21 @@ def software_table(numbering: Numbering, provenance: Mapping) -> Table:
     )
 
 
-def timing_table(numbering: Numbering, provenance: Mapping) -> Table:
+def timing_table(
+    numbering: Numbering, provenance: Mapping, stale: Mapping[str, Sequence[Mapping]] | None = None
+) -> Table:
+    """Every training job of runs.csv: its device, the commit it trained at, its numerics and
+    times; a stale job (``stale``: by experiment, the stale seeds) is marked."""
+    seeds = {(name, int(s["seed"])) for name, runs in (stale or {}).items() for s in runs}
     rows = [
         Row(
             [
                 "" if r.get("run") is None else int(r["run"]),
-                r["experiment"],
+                r["experiment"]
+                + (f" {prose.STALE}" if (r["experiment"], r["seed"]) in seeds else ""),
                 r["seed"],
                 r.get("device_name") or "",
+                r.get("commit") or "unknown",
                 prose.numerics(r.get("precision"), r.get("compile")),
                 formatting.fmt_duration(r["wall_seconds"]),
                 formatting.fmt_int(r["images_per_second"]),
@@ -485,7 +674,7 @@ def timing_table(numbering: Numbering, provenance: Mapping) -> Table:
         prose.TIMING_CAPTION,
         [
             *(Column("run", "num"), Column("experiment"), Column("seed", "num")),
-            *(Column("device"), Column("precision")),
+            *(Column("device"), Column("commit"), Column("precision")),
             *(Column("wall time", "num"), Column("images/s", "num")),
         ],
         rows,
@@ -548,7 +737,8 @@ def _sections(exps: Sequence[dict[str, Any]]) -> list[ModelSection]:
 
 
 def _comparisons(config: Mapping, exps: Sequence[dict[str, Any]]) -> list[Comparison]:
-    """Config comparisons whose experiments all have results; the others are skipped."""
+    """Config comparisons whose experiments are all among ``exps`` (those with results and
+    those not yet run); the others are skipped."""
     by_name = {e["experiment"]: e for e in exps}
     out = []
     for entry in config["report"].get("comparisons", []):
@@ -577,8 +767,10 @@ def _section_text(
     """The architecture, every run, the configured comparisons, the previous family."""
     tolerance = float(config["report"]["tolerance"])
     members = []
-    for model, e in {e["model"]: e for e in section.experiments}.items():
-        record = _architecture(results, e["arch"])
+    for model in dict.fromkeys(e["model"] for e in section.experiments):
+        of_model = [e for e in section.experiments if e["model"] == model]
+        e = (facts.made(of_model) or of_model)[-1]
+        record = _architecture(results, e["arch"]) if facts.ran(e) else {}
         fallback = config["models"].get(model, {}).get("description", model)
         text = prose.description(record.get("description"), e["arch"], fallback)
         table = next((t for t in section.tables if t.key == model), None)
@@ -592,6 +784,8 @@ def _section_text(
             results.history(e["experiment"]),
             curves.get(e["experiment"]),
         )
+        if facts.ran(e)
+        else prose.not_run_paragraph(e, subsets.get(e["experiment"]))
         for e in section.experiments
     ]
     paragraphs += [
@@ -602,6 +796,51 @@ def _section_text(
     return paragraphs
 
 
+def _beyond_rows(
+    results: Results,
+    config: Mapping,
+    exps: Sequence[Mapping[str, Any]],
+    planned: Mapping[str, Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """beyond.csv's rows; where the config names runs beyond the paper, one row for each of
+    them and of its baselines, in beyond.csv's order: those without results as not yet run, a
+    baseline with results that beyond.csv lacks (while no run beyond the paper has results)
+    from experiments.csv."""
+    rows = [dict(r) for r in results.beyond]
+    modern = beyond.experiments(config)
+    if not modern:
+        return rows
+    have = {r["experiment"]: r for r in rows}
+    measured = {e["experiment"]: e for e in facts.made(exps)}
+    entries = {**config["experiments"], **modern}
+    out = []
+    for name, role in [*((n, "baseline") for n in beyond.baselines(config)),
+                       *((n, "beyond") for n in modern)]:  # fmt: skip
+        if name in have:
+            out.append(have.pop(name))
+        elif name in measured:
+            out.append({**measured[name], "role": role})
+        elif name in entries:
+            record = not_run_record(name, entries[name], config, planned[name])
+            out.append({**record, "role": role})
+    return out + list(have.values())
+
+
+def _recorded_runs(
+    provenance: Mapping, beyond_rows: Sequence[Mapping], ablation_rows: Sequence[Mapping]
+) -> int:
+    """The runs behind the paper's numbers: runs.csv's jobs, the runs beyond the paper and
+    those of the ablation variants that trained."""
+    variants = {
+        r["experiment"]: int(r.get("n_seeds") or 0)
+        for r in ablation_rows
+        if r["variant"] != "base" and ablations.SEPARATOR in str(r["experiment"])
+    }
+    modern = [r for r in beyond_rows if r["role"] == "beyond" and facts.ran(r)]
+    n_beyond = sum(int(r.get("n_seeds") or 0) for r in modern)
+    return len(provenance.get("runs") or []) + n_beyond + sum(variants.values())
+
+
 def build_context(
     results: Results,
     config: Mapping,
@@ -609,11 +848,38 @@ def build_context(
     classes: Sequence[str],
     previews: Mapping[str, Path],
     provenance: Mapping,
+    reference: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything the template renders. Tables and figures are made in reading order, then
-    the sentences that cite them."""
-    exps = results.experiments
-    settings = results.settings
+    the sentences that cite them. Experiments the config names without results are shown as
+    not yet run; ``reference`` (:func:`read_reference`) names the stale runs."""
+    stale = _stale_runs(reference)
+    jobs = [
+        {**r, **({facts.STALE: [s]} if (s := _stale_seed(stale, r)) else {})}
+        for r in provenance.get("runs") or []
+    ]
+    provenance = {**provenance, "runs": jobs}
+    for record in [*results.experiments, *results.ablations]:
+        if record["experiment"] in stale and (record.get("n_seeds") or 0):
+            record[facts.STALE] = stale[record["experiment"]]
+    made = results.experiments  # the experiments with results
+    # The config's experiments without results, and their settings as configured.
+    entries = {**config.get("experiments", {}), **beyond.experiments(config)}
+    done = {e["experiment"] for e in made} | {r["experiment"] for r in results.beyond}
+    planned = {
+        name: planned_settings(config, entry) for name, entry in entries.items() if name not in done
+    }
+    not_run = [
+        not_run_record(name, entry, config, planned[name])
+        for name, entry in config.get("experiments", {}).items()
+        if name in planned
+    ]
+    exps = sorted([*made, *not_run], key=_order_key(config))
+    settings = {**planned, **results.settings}
+    beyond_rows = _beyond_rows(results, config, made, planned)
+    for r in beyond_rows:
+        if r["experiment"] in stale and facts.ran(r):
+            r[facts.STALE] = stale[r["experiment"]]
     tolerance = float(config["report"]["tolerance"])
     specs: dict[str, list[Mapping]] = {}
     for spec in results.figures:
@@ -626,7 +892,7 @@ def build_context(
     # The sets that only the runs beyond the paper use are shown in their own section.
     beyond_sets = [
         s
-        for r in results.beyond
+        for r in beyond_rows
         if r["role"] == "beyond"
         for s in ((settings.get(r["experiment"]) or {}).get("augmentation") or {}).get("sets", [])
         if s not in sets
@@ -636,7 +902,7 @@ def build_context(
     sections = _sections(exps)
     comparisons = _comparisons(config, exps)
     for section in sections:
-        for arch in dict.fromkeys(e["arch"] for e in section.experiments):
+        for arch in dict.fromkeys(e["arch"] for e in facts.made(section.experiments)):
             architecture = _architecture(results, arch)
             if architecture.get("layers"):
                 model = next(e["model"] for e in section.experiments if e["arch"] == arch)
@@ -645,13 +911,18 @@ def build_context(
             if comparison.section == section.title:
                 section.comparisons.append(comparison)
                 spec = comparison_specs.pop(comparison.id, None)
-                if spec:
+                if spec and not facts.pending(comparison.experiments):
                     comparison.figure = aggregate_figure(numbering, results, spec)
                     section.figures.append(comparison.figure)
     subsets = prose.subsets(exps, settings)
-    table = reproduction_table(numbering, exps, subsets, tolerance)
-    claims = claims_table(numbering, results.claims) if results.claims else None
-    ablations = ablation_tables(numbering, results.ablations, tolerance)
+    table = reproduction_table(numbering, exps, subsets, tolerance, _stale_words(exps, stale))
+    waiting = {name for name in entries if name in planned}
+    claims = (
+        claims_table(numbering, results.claims, sorted(waiting), list(stale), table)
+        if results.claims
+        else None
+    )
+    ablations_ = ablation_tables(numbering, results.ablations, tolerance, table)
     placed = ("curves", "comparison", "beyond")  # each in its own section
     leftover = [s for k, v in specs.items() if k not in placed for s in v]
     leftover += comparison_specs.values()  # comparison figures the config no longer names
@@ -659,44 +930,53 @@ def build_context(
     leftover.sort(key=lambda s: order.index(s["kind"]))
     summary_figures = [aggregate_figure(numbering, results, spec) for spec in leftover]
     # Section 2's last subsection, after the summary's figures and the ablations' tables.
-    beyond = None
-    if results.beyond:
-        beyond_results, beyond_recipe = beyond_tables(numbering, results.beyond, settings)
+    beyond_section = None
+    if beyond_rows:
+        beyond_results, beyond_recipe = beyond_tables(numbering, beyond_rows, settings, table)
         beyond_previews = {s: p for s, p in previews.items() if s in beyond_sets}
         curves_spec = (specs.get("beyond") or [None])[0]
-        beyond = {
+        beyond_section = {
             "table": beyond_results,
             "recipe": beyond_recipe,
             "figure": aggregate_figure(numbering, results, curves_spec) if curves_spec else None,
             "preview": preview_figure(numbering, config, beyond_previews),
-            "text": prose.beyond_paragraph(results.beyond, beyond_results, beyond_recipe),
+            "text": prose.beyond_paragraph(beyond_rows, beyond_results, beyond_recipe),
         }
     curves = {}
     curve_specs = {s["experiment"]: s for s in specs.get("curves", [])}
-    for e in exps:
+    for e in made:
         if e["experiment"] in curve_specs:
             spec = curve_specs[e["experiment"]]
             curves[e["experiment"]] = aggregate_figure(numbering, results, spec, "A")
-    software, timing = software_table(numbering, provenance), timing_table(numbering, provenance)
+    software = software_table(numbering, provenance)
+    timing = timing_table(numbering, provenance, stale)
 
     for i, section in enumerate(sections):
         previous = sections[i - 1] if i > 0 else None
         section.paragraphs = _section_text(section, previous, results, config, subsets, curves)
     kinds = {f.kind: f for f in summary_figures}
-    summary = [
-        prose.summary_paragraph(
-            exps, tolerance, table, facts.missing(list(config.get("experiments", {})), exps)
-        )
-    ]
+    summary = [prose.summary_paragraph(made, tolerance, table, not_run)]
     if "paper_vs_ours" in kinds:
-        summary.append(prose.sides_paragraph(exps, kinds["paper_vs_ours"]))
+        summary.append(prose.sides_paragraph(made, kinds["paper_vs_ours"]))
     if "accuracy_vs_parameters" in kinds:
-        summary.append(prose.size_paragraph(exps, kinds["accuracy_vs_parameters"]))
+        summary.append(prose.size_paragraph(made, kinds["accuracy_vs_parameters"]))
     if "accuracy_vs_time" in kinds:
-        jobs = provenance.get("runs") or []
         summary.append(prose.time_paragraph(jobs, kinds["accuracy_vs_time"]))
-    settled = [(c.title, c.experiments) for s in sections for c in s.comparisons]
+    settled = [
+        (c.title, c.experiments)
+        for s in sections
+        for c in s.comparisons
+        if not facts.pending(c.experiments)
+    ]
     modes = dict(stats.get("source_modes") or {})
+    notice = None
+    if reference is not None:
+        notice = prose.reference_notice(
+            reference,
+            _recorded_runs(provenance, beyond_rows, results.ablations),
+            sum(len(v) for v in stale.values()),
+            facts.devices(jobs),
+        )
     return {
         "aug_table": aug_table,
         "preview": preview,
@@ -705,7 +985,7 @@ def build_context(
         "results_table": table,
         "claims_table": claims,
         "ablations": [
-            {"table": table, "text": prose.ablation_sentence(rows)} for table, rows in ablations
+            {"table": table, "text": prose.ablation_sentence(rows)} for table, rows in ablations_
         ],
         "summary_figures": summary_figures,
         "curves": curves,
@@ -714,17 +994,19 @@ def build_context(
         "title": config["report"]["title"],
         "original": config["report"].get("original") or {},
         "demo": bool(config["report"].get("demo")),
+        "reference_notice": notice,
         "text": {
-            "findings": prose.findings(exps, tolerance),
+            "findings": prose.findings(made, tolerance, not_run),
             "modes": prose.modes(exps, subsets, stats["train"], config["augmentation"].get("seed")),
             "schedules": prose.schedules(exps, settings),
             "summary": summary,
             "claims": prose.claims_paragraph(claims, results.claims) if claims else None,
-            "ablations": prose.ablations_paragraph([t for t, _ in ablations]),
+            "ablations": prose.ablations_paragraph([t for t, _ in ablations_]),
             "ablations_summary": prose.ablations_summary(
-                [rows for _, rows in ablations], f"2.{len(sections) + 3 + bool(claims)}"
+                [rows for _, rows in ablations_], f"2.{len(sections) + 3 + bool(claims)}"
             ),
-            "conclusion": prose.conclusion(exps, tolerance, settled, results.claims),
+            "conclusion": prose.conclusion(made, tolerance, settled, results.claims, not_run),
+            "not_run": prose.runs_phrase(not_run) if not_run else "",
         },
         "stats": stats,
         "image_size": IMAGE_SIZE,
@@ -732,17 +1014,26 @@ def build_context(
         "n_images": sum(modes.values()) or stats["train"] + stats["val"],
         "other_modes": {m: n for m, n in modes.items() if m not in ("RGB", "L")},
         "set_names": list(sets),
-        "models": list(dict.fromkeys(e["model"] for e in exps)),
-        "n_runs": len(exps),
+        "models": list(dict.fromkeys(e["model"] for e in made)),
+        "n_runs": len(made),
+        "n_not_run": len(not_run),
+        "n_rows": len(exps),
         "summary_number": f"2.{len(sections) + 2}",
         "claims_number": f"2.{len(sections) + 3}",
         "ablations_number": f"2.{len(sections) + 3 + bool(claims)}",
-        "beyond": beyond,
-        "beyond_number": f"2.{len(sections) + 3 + bool(claims) + bool(ablations)}",
+        "beyond": beyond_section,
+        "beyond_number": f"2.{len(sections) + 3 + bool(claims) + bool(ablations_)}",
         "provenance": provenance,
         "references": prose.references(config),
         "cite": prose.CITE,
     }
+
+
+def _stale_seed(
+    stale: Mapping[str, Sequence[Mapping[str, Any]]], job: Mapping[str, Any]
+) -> Mapping[str, Any] | None:
+    """The stale entry of one training job (experiment and seed), if it is stale."""
+    return next((s for s in stale.get(job["experiment"], []) if s["seed"] == job["seed"]), None)
 
 
 def _environment() -> jinja2.Environment:
@@ -757,6 +1048,7 @@ def _environment() -> jinja2.Environment:
     env.filters.update(
         count=formatting.fmt_int, and_list=formatting.fmt_list, stat=formatting.fmt_stat
     )
+    env.filters["capitalize_first"] = prose.capitalized
     env.globals.update(ref=prose.ref, plural=prose.plural)
     return env
 
@@ -770,14 +1062,20 @@ def render_html(
     out_html: Path,
     *,
     provenance: Mapping,
+    reference: Path | Mapping[str, Any] | None = None,
 ) -> None:
-    """Write the paper as one self-contained HTML file (CSS and images inlined), atomically."""
+    """Write the paper as one self-contained HTML file (CSS and images inlined), atomically.
+
+    Experiments the config names without results, all of them included, are shown as not yet
+    run. ``reference``: the reference runs' JSON file (or its content, see
+    :func:`read_reference`): the paper's first lines then say what made its numbers, and every
+    number of a stale run is marked."""
     results = Results.load(Path(aggregate_dir))
-    if not results.experiments:
-        raise UserError(f"{aggregate_dir}/experiments.csv lists no experiment: nothing to report.")
     stats = json.loads(Path(stats_json).read_text(encoding="utf-8"))
     classes = _class_names(Path(classes_tsv))
-    context = build_context(results, config, stats, classes, previews, provenance)
+    if reference is not None and not isinstance(reference, Mapping):
+        reference = read_reference(Path(reference))
+    context = build_context(results, config, stats, classes, previews, provenance, reference)
     css = Markup((REPORT_DIR / "paper.css").read_text(encoding="utf-8"))
     write_text(out_html, _environment().get_template("paper.html.j2").render(css=css, **context))
 
