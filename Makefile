@@ -28,7 +28,7 @@ demo: setup
 # The real paper from the reference runs kept in reference/h200/ (docs/reference-runs.md): no GPU,
 # no data; a run not yet recorded shows as "not yet run". Writes results/reference/paper.pdf.
 paper-reference: setup
-	tinycnn reference render
+	tinycnn reference render --readme README.md
 
 dry-run: setup
 	snakemake -n --cores 8 --resources gpu=1

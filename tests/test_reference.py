@@ -334,3 +334,158 @@ def test_readme_table_gives_recorded_numbers_and_not_yet_run(records: Path, tmp_
         f"intro\n{reference.README_BEGIN}\nnew table\n{reference.README_END}\nrest\n"
     )
     assert not reference.update_readme(readme, "new table")
+
+
+# --- the paper rendered from a reference folder -------------------------------------------------
+
+
+def _render(folder: Path, out: Path, config_files: list[str], *, pdf: bool = False) -> str:
+    from tinycnn import cli
+
+    args = ["reference", "render", "--folder", str(folder), "--out", str(out)]
+    args += ["--config", *config_files] + ([] if pdf else ["--html-only"])
+    assert cli.main(args) == 0
+    return (out / "paper.html").read_text()
+
+
+def _tables(html: str) -> dict:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_report import _html_tables
+
+    return _html_tables(html)
+
+
+def check_against_records(html: str, folder: Path, config: dict) -> int:
+    """The paper's tables against the folder's records, cell by cell: the reproduction table
+    (every paper run, its number from its records or "not yet run"), the claims that involve a
+    run not yet recorded (untested), and Appendix B (each run's commit). The runs shown."""
+    from tinycnn.formatting import fmt_acc, fmt_diff, fmt_lr, fmt_paper, fmt_scheduler
+
+    shown, stale, _ = reference.shown_runs(folder, config)
+    stale_keys = {(s["experiment"], s["seed"]) for s in stale}
+    summaries: dict[str, list[dict]] = {}
+    for (experiment, _seed), run_dir in sorted(shown.items()):
+        summaries.setdefault(experiment, []).append(
+            json.loads((run_dir / "summary.json").read_text())
+        )
+    tables = _tables(html)
+    (results,) = tables["results"]
+    experiments = sorted(
+        config["experiments"], key=lambda e: config["experiments"][e]["paper"]["run"]
+    )
+    assert [attrs["data-experiment"] for attrs, _ in results["rows"]] == experiments
+    for (attrs, cells), name in zip(results["rows"], experiments, strict=True):
+        paper = config["experiments"][name]["paper"]
+        runs = summaries.get(name, [])
+        settings = runs[0]["resolved"] if runs else reference.training_settings(config, name)
+        cells[1] = cells[1].removesuffix(" †")  # the mark of a run on a subset of the images
+        assert cells[:7] == [
+            str(paper["run"]),
+            settings["model"],
+            "+".join(settings["augmentation"]["sets"]),
+            fmt_lr(settings["optimizer"]["lr"]),
+            fmt_scheduler(settings.get("scheduler")),
+            str(settings["epochs"]),
+            fmt_paper(paper["accuracy"], paper["stated"]),
+        ], name
+        if not runs:
+            assert cells[7:] == ["not yet run"] * 3, name
+            assert attrs.get("class") == "not-run"
+            continue
+        accs = [r["best_val_acc"] for r in runs]
+        mean = sum(accs) / len(accs)
+        std = (sum((a - mean) ** 2 for a in accs) / (len(accs) - 1)) ** 0.5 if len(accs) > 1 else 0
+        assert cells[7].startswith(fmt_acc(mean, std, len(accs))), name
+        if any((name, r["seed"]) in stale_keys for r in runs):
+            assert "stale" in cells[7], name
+        assert cells[8:] == [str(len(accs)), fmt_diff(mean - paper["accuracy"])], name
+    claims = {attrs["data-experiment"]: cells for attrs, cells in tables["claims"][0]["rows"]}
+    for claim in config["report"]["claims"]:
+        if any(e not in summaries for e in claim["experiments"]):
+            assert claims[claim["id"]][3] == "untested", claim["id"]
+            assert "not yet run" in claims[claim["id"]][2], claim["id"]
+    (timing,) = tables["timing"]
+    commits = sorted(
+        json.loads((d / "summary.json").read_text())["code"]["commit"][:12] for d in shown.values()
+    )
+    assert sorted(cells[4] for _, cells in timing["rows"]) == commits
+    return len(shown)
+
+
+def test_committed_reference_paper_matches_its_records(tmp_path: Path) -> None:
+    """What CI checks of the committed folder: the paper renders from it (PDF included), and its
+    tables say what its records say."""
+    folder = ROOT / reference.FOLDER
+    config = reference.load_config()
+    html = _render(folder, tmp_path, list(reference.CONFIG_FILES), pdf=True)
+    assert (tmp_path / "paper.pdf").stat().st_size > 10_000
+    shown = check_against_records(html, folder, config)
+    context = json.loads((tmp_path / "reference.json").read_text())
+    assert context["recorded"] == shown
+    assert context["archive"]["md5"] == config["data"]["md5"]
+    assert "c5708d893903748360198ec594d04568" in html  # the data named in the first lines
+    if not shown:
+        assert "No reference run recorded yet" in html
+
+
+def test_render_with_runs_missing(records: Path, tmp_path: Path) -> None:
+    """One run recorded (m1_set1 of the demo config): its number, every other run not yet run,
+    the notice's facts; then the same run made stale by a config change is marked."""
+    folder = tmp_path / "ref"
+    reference.merge(records, folder, demo_config())
+    html = _render(folder, tmp_path / "out", DEMO_CONFIG)
+    assert check_against_records(html, folder, demo_config()) == 1
+    notice = html.split("<h1", 1)[0]
+    assert "bd37d950035ffb53b6eda235c0908d17" in notice and str(folder.name) in notice
+    summary = json.loads((folder / "runs/m1_set1/seed0/summary.json").read_text())
+    assert f"{summary['best_val_acc']:.1f}" in html
+    # Today's config gives m1_set1 another learning rate: the record is stale, and marked.
+    edited = tmp_path / "stale.yaml"
+    edited.write_text("experiments:\n  m1_set1: {optimizer: {lr: 1.0e-2}}\n")
+    html = _render(folder, tmp_path / "out2", [*DEMO_CONFIG, str(edited)])
+    stale = reference.load_config([*DEMO_CONFIG, str(edited)])
+    assert check_against_records(html, folder, stale) == 1
+    assert "‡ stale" in html and "optimizer.lr" in html
+
+
+def test_a_stale_record_is_replaced_by_its_redone_run_and_superseded(
+    records: Path, tmp_path: Path
+) -> None:
+    """A record made stale by a config change is run again: the merge replaces it (and says so),
+    and while another seed is still stale, the paper shows the fresh runs and leaves it out."""
+    folder = tmp_path / "ref"
+    reference.merge(records, folder, demo_config())
+    config = demo_config()
+    config["experiments"]["m1_set1"]["optimizer"] = {"lr": 1.0e-2}
+    redone = reference.training_settings(config, "m1_set1")
+
+    def redo(seed: int):
+        def edit(manifest: dict, files: dict) -> None:
+            for name in [n for n in files if n.startswith("runs/")]:
+                data = files.pop(name)
+                if name.endswith("summary.json"):
+                    summary = json.loads(data)
+                    summary.update(resolved=redone, seed=seed)
+                    data = json.dumps(summary).encode()
+                elif name.endswith("settings.json"):
+                    data = json.dumps(redone).encode()
+                files[name.replace("seed0", f"seed{seed}")] = data
+
+        return edit
+
+    added = reference.merge(_edited(records, tmp_path, redo(0)), folder, config)
+    assert added[0].endswith("(replaces its stale record)")
+    assert reference.shown_runs(folder, config)[1] == []  # nothing stale now
+    # Back to the old settings: seed 0 is stale again; a fresh seed 1 supersedes it.
+    old = demo_config()
+    (folder / "runs/m1_set1/seed1").mkdir()
+    for name in reference.RUN_FILES:
+        (folder / "runs/m1_set1/seed1" / name).write_bytes(
+            (folder / "runs/m1_set1/seed0" / name).read_bytes()
+        )
+    summary = json.loads((folder / "runs/m1_set1/seed1/summary.json").read_text())
+    summary.update(seed=1, resolved=reference.training_settings(old, "m1_set1"))
+    (folder / "runs/m1_set1/seed1/summary.json").write_text(json.dumps(summary))
+    shown, stale, left_out = reference.shown_runs(folder, old)
+    assert list(shown) == [("m1_set1", 1)] and stale == []
+    assert left_out == [{"experiment": "m1_set1", "seed": 0, "why": "superseded"}]

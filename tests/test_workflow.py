@@ -432,7 +432,7 @@ def test_real_preset_takes_the_rebuilt_archive_by_path_and_verifies_it(tmp_path)
     """presets/real.yaml: the archive at .realdata/ (relative to the working directory) is the
     download's only source, known by its own MD5; a wrong file there is refused by its size."""
     preset = str(ROOT / "presets" / "real.yaml")
-    counts, jobs = dry_run_with(preset, tmp_path)
+    counts, _ = dry_run_with(preset, tmp_path)
     assert counts["train"] == 11 and counts["download"] == 1
     archive = "resources/c5708d893903748360198ec594d04568/tiny-imagenet-200.zip"
     dry = snakemake("-n", "--cores", "1", "-p", archive, "--configfile", preset, cwd=tmp_path)

@@ -179,6 +179,74 @@ def _check_config(args: argparse.Namespace) -> None:
     print(f"config OK: {len(config['experiments'])} experiments{more}")
 
 
+def _reference(args: argparse.Namespace) -> None:
+    """The reference runs (tinycnn.reference): their order, a merge, the paper from them."""
+    from tinycnn import reference
+    from tinycnn.atomic import write_json
+
+    folder = Path(args.folder)
+    args.config = args.config or list(reference.CONFIG_FILES)
+    config = reference.load_config(args.config)
+    if args.action == "merge":
+        for path in args.records:
+            added = reference.merge(Path(path), folder, config)
+            print(f"{path}: merged {len(added)} runs into {folder}")
+            for line in added:
+                print(f"  {line}")
+        return
+    rates = reference.load_rates(reference.ROOT / args.rates)
+    order = reference.priority_order(config, rates)
+    if args.action == "order":
+        held = reference.recorded(folder)
+        for i, (experiment, seed) in enumerate(order, 1):
+            settings = reference.training_settings(config, experiment)
+            minutes = reference.project_seconds(settings, rates) / 60
+            state = "recorded" if (experiment, seed) in held else "not yet run"
+            print(f"{i:3d}  {experiment:40s} seed {seed}  {minutes:5.1f} min  {state}")
+        return
+    out = Path(args.out)
+    reference.write_snapshot(out / "config.json", config)
+    runs = [str(p) for p in reference.shown_runs(folder, config)[0].values()]
+    snapshot = str(out / "config.json")
+    code = main(["aggregate", "--config", snapshot, "--out", str(out / "aggregate"), *runs])
+    if code:
+        raise UserError("the aggregate of the reference runs failed (above)")
+    write_json(out / "reference.json", reference.context(folder, config, order))
+    data = folder / "data"
+    previews = [
+        f"--preview={name}={data / f'{name}_preview.png'}"
+        for name in config["augmentation"]["sets"]
+        if (data / f"{name}_preview.png").is_file()
+    ]
+    code = main(
+        [
+            "paper-html",
+            "--config", snapshot,
+            *(f"--config-file={reference.ROOT / f}" for f in args.config),
+            "--workflow-dir", str(reference.ROOT),
+            "--aggregate", str(out / "aggregate"),
+            "--stats", str(data / "stats.json"),
+            "--classes", str(data / "classes.tsv"),
+            *previews,
+            "--reference", str(out / "reference.json"),
+            "--out", str(out / "paper.html"),
+        ]
+    )  # fmt: skip
+    if code:
+        raise UserError("rendering the reference paper failed (above)")
+    if args.readme and reference.update_readme(
+        Path(args.readme), reference.readme_table(folder, config)
+    ):
+        print(f"updated the reference results in {args.readme}")
+    if args.html_only:
+        print(f"paper: {out / 'paper.html'}")
+        return
+    code = main(["paper-pdf", "--html", str(out / "paper.html"), "--out", str(out / "paper.pdf")])
+    if code:
+        raise UserError("rendering the reference paper's PDF failed (above)")
+    print(f"paper: {out / 'paper.pdf'}")
+
+
 def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -263,6 +331,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check-config", help="validate config files merged in order")
     p.add_argument("configfile", nargs="+")
     p.set_defaults(func=_check_config)
+
+    p = sub.add_parser("reference", help="reference runs: their order, merge records, render")
+    p.add_argument("action", choices=["order", "merge", "render"])
+    p.add_argument("records", nargs="*", help="merge: records files (scripts/reference_runs.py)")
+    p.add_argument("--folder", default="reference/h200", help="the reference folder")
+    p.add_argument(
+        "--config",
+        nargs="+",
+        help="config files, relative to the repository (default: tinycnn.reference.CONFIG_FILES)",
+    )
+    p.add_argument("--rates", default="benchmarks/h200-rates.json", help="projected rates")
+    p.add_argument("--out", default="results/reference", help="render: the paper's folder")
+    p.add_argument("--html-only", action="store_true", help="render: no PDF")
+    p.add_argument("--readme", help="render: the README whose reference table to rewrite")
+    p.set_defaults(func=_reference)
     return parser
 
 

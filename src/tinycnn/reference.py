@@ -357,11 +357,16 @@ def merge(records: Path, folder: Path, config: Mapping[str, Any]) -> list[str]:
             for name, digest in (summary["data"].get("arrays") or {}).items():
                 if name.startswith("augmented/"):
                     identity.setdefault("augmented", {}).setdefault(name.split("/", 1)[1], digest)
+            replaces = ""
             if key in existing:
                 old = (existing[key] / "summary.json").read_bytes()
-                if old != files["summary.json"]:
+                if old != files["summary.json"] and not stale_keys(json.loads(old), config):
                     found.append(f"{folder} already holds {key[0]} seed {key[1]} (other numbers)")
-            added.append(f"{key[0]} seed {key[1]}: {summary['best_val_acc']:.2f}% best top-1")
+                elif old != files["summary.json"]:  # the old record is stale: this one redoes it
+                    replaces = " (replaces its stale record)"
+            added.append(
+                f"{key[0]} seed {key[1]}: {summary['best_val_acc']:.2f}% best top-1{replaces}"
+            )
         problems += [f"runs/{where}: {p}" for p in found]
     if problems:
         raise UserError(f"{records} is refused, nothing was merged:\n  " + "\n  ".join(problems))
@@ -379,6 +384,32 @@ def merge(records: Path, folder: Path, config: Mapping[str, Any]) -> list[str]:
     return added
 
 
+def shown_runs(
+    folder: Path, config: Mapping[str, Any]
+) -> tuple[dict[tuple[str, int], Path], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The folder's runs the paper shows, the stale ones among them (with the settings that
+    differ), and the ones left out: a stale run of an experiment that a fresh run of it
+    supersedes, or whose experiment is no longer in the config."""
+    runs = recorded(folder)
+    differs = {
+        key: stale_keys(json.loads((d / "summary.json").read_text(encoding="utf-8")), config)
+        for key, d in runs.items()
+    }
+    fresh = {experiment for (experiment, _), keys in differs.items() if not keys}
+    entries = experiment_entries(config)
+    shown, stale, left_out = {}, [], []
+    for (experiment, seed), run_dir in runs.items():
+        keys = differs[(experiment, seed)]
+        if keys and (experiment not in entries or experiment in fresh):
+            why = "no longer in the config" if experiment not in entries else "superseded"
+            left_out.append({"experiment": experiment, "seed": seed, "why": why})
+            continue
+        shown[(experiment, seed)] = run_dir
+        if keys:
+            stale.append({"experiment": experiment, "seed": seed, "differs": keys})
+    return shown, stale, left_out
+
+
 def context(
     folder: Path, config: Mapping[str, Any], order: Iterable[tuple[str, int]]
 ) -> dict[str, Any]:
@@ -386,12 +417,9 @@ def context(
     folder = Path(folder)
     identity = _read_json(folder / "identity.json") or {}
     manifest = _read_json(folder / "manifest.json", {"sessions": []})
-    runs = recorded(folder)
-    stale = []
-    for (experiment, seed), run_dir in runs.items():
-        keys = stale_keys(json.loads((run_dir / "summary.json").read_text()), config)
-        if keys:
-            stale.append({"experiment": experiment, "seed": seed, "differs": keys})
+    runs, stale, left_out = shown_runs(folder, config)
+    current = {(s["experiment"], s["seed"]) for s in stale}
+    current = {key for key in runs if key not in current}
     keys = ("gpu", "driver", "torch", "cuda")
     hardware = list(
         dict.fromkeys(
@@ -407,7 +435,8 @@ def context(
         "hardware": hardware,
         "recorded": len(runs),
         "stale": stale,
-        "planned": [{"experiment": e, "seed": s} for e, s in order if (e, s) not in runs],
+        "left_out": left_out,
+        "planned": [{"experiment": e, "seed": s} for e, s in order if (e, s) not in current],
         "order": [{"experiment": e, "seed": s} for e, s in order],
     }
 
@@ -436,8 +465,8 @@ def readme_table(folder: Path, config: Mapping[str, Any]) -> str:
 
     from tinycnn.formatting import fmt_acc, fmt_lr, fmt_paper
 
-    runs = recorded(folder)
-    stale = {(s["experiment"], s["seed"]) for s in context(folder, config, [])["stale"]}
+    runs, stale_runs, _ = shown_runs(folder, config)
+    stale = {(s["experiment"], s["seed"]) for s in stale_runs}
     lines = [
         "| run | experiment | model | lr | paper | reference (best top-1, %) | seeds |",
         "|---:|---|---|---|---:|---:|---:|",
