@@ -10,23 +10,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_train_epoch_benchmark_compares_the_epoch_loop_with_the_bare_step() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "train_epoch.py"),
-            "--images",
-            "256",
-            "--val",
-            "256",
-            "--repeats",
-            "1",
-            "--device",
-            "cpu",
-        ],
+def run_benchmark(script: str, *args: str) -> subprocess.CompletedProcess:
+    """``benchmarks/<script> args`` with this Python, its output captured."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
         capture_output=True,
         text=True,
         timeout=300,
+    )
+
+
+def test_train_epoch_benchmark_compares_the_epoch_loop_with_the_bare_step() -> None:
+    result = run_benchmark(
+        "train_epoch.py",
+        "--images",
+        "256",
+        "--val",
+        "256",
+        "--repeats",
+        "1",
+        "--device",
+        "cpu",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
@@ -45,16 +49,10 @@ def test_throughput_benchmark_times_a_presets_runs_with_their_own_recipe(tmp_pat
     """--preset: the runs beyond the paper, each through its own settings (SGD, its schedule
     stepped every batch, label smoothing, its set drawn online: no fixed data share)."""
     table = tmp_path / "modern.md"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "train_throughput.py"),
-            *("--quick", "--device", "cpu", "--preset", str(ROOT / "presets" / "modern.yaml")),
-            *("--models", "modern_resnet18", "--markdown", str(table)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = run_benchmark(
+        "train_throughput.py",
+        *("--quick", "--device", "cpu", "--preset", str(ROOT / "presets" / "modern.yaml")),
+        *("--models", "modern_resnet18", "--markdown", str(table)),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     rows = [line for line in table.read_text().splitlines() if line.startswith("| modern_")]
@@ -65,15 +63,9 @@ def test_throughput_benchmark_times_a_presets_runs_with_their_own_recipe(tmp_pat
 def test_compile_cache_benchmark_runs_each_case_in_its_own_process() -> None:
     """The script's path, eager (compile none: nothing to cache, so no timing is claimed):
     three new processes, cold, warm on the first one's cache, cold again, and the ratio."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "compile_cache.py"),
-            *("--compile", "none", "--steps", "1", "--batch", "8", "--threads", "1"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = run_benchmark(
+        "compile_cache.py",
+        *("--compile", "none", "--steps", "1", "--batch", "8", "--threads", "1"),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
