@@ -64,8 +64,9 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from tinycnn import beyond  # noqa: E402
 from tinycnn.augment import FixedTrainData, OnlineTrainData, parse_set  # noqa: E402
-from tinycnn.config import deep_merge, resolve_experiment, training_settings  # noqa: E402
+from tinycnn.config import resolve_experiment, training_settings  # noqa: E402
 from tinycnn.hardware import cpu_model  # noqa: E402
+from tinycnn.merging import deep_merge  # noqa: E402
 from tinycnn.train import (  # noqa: E402
     Numerics,
     _prepare,

@@ -21,8 +21,9 @@ from PIL import Image
 from report_fixtures import architecture
 
 from tinycnn.aggregate import aggregate, within_tolerance
-from tinycnn.config import deep_merge, experiment_entries, training_settings, validate
+from tinycnn.config import experiment_entries, training_settings, validate
 from tinycnn.errors import UserError
+from tinycnn.merging import deep_merge
 
 ROOT = Path(__file__).resolve().parents[1]
 

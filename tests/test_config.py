@@ -11,7 +11,6 @@ import yaml
 from tinycnn import ablations
 from tinycnn.cli import main
 from tinycnn.config import (
-    deep_merge,
     experiment_entries,
     load_schema,
     resolve_experiment,
@@ -19,6 +18,7 @@ from tinycnn.config import (
     validate,
 )
 from tinycnn.errors import UserError
+from tinycnn.merging import deep_merge
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -37,8 +37,9 @@ from report_fixtures import (
 )
 
 from tinycnn import facts, formatting, prose
-from tinycnn.config import deep_merge, training_settings
+from tinycnn.config import training_settings
 from tinycnn.contract import ABLATIONS_CSV_COLUMNS, BEYOND_CSV_COLUMNS, CLAIMS_CSV_COLUMNS
+from tinycnn.merging import deep_merge
 from tinycnn.provenance import collect_provenance, config_hash
 from tinycnn.report import render_html, render_pdf
 

@@ -32,9 +32,10 @@ import yaml
 import tinycnn.train as train_mod
 from tinycnn import recipe
 from tinycnn.augment import write_augmented
-from tinycnn.config import deep_merge, training_settings
+from tinycnn.config import training_settings
 from tinycnn.contract import METRIC_COLUMNS
 from tinycnn.errors import UserError
+from tinycnn.merging import deep_merge
 from tinycnn.models import build_model, count_parameters
 from tinycnn.pack import pack_archive
 from tinycnn.train import Diverged, Interrupted, evaluate, load_data, train_run

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import yaml
 
-from tinycnn.config import deep_merge, experiment_entries, resolve_experiment, training_settings
+from tinycnn.config import experiment_entries, resolve_experiment, training_settings
+from tinycnn.merging import deep_merge
 from tinycnn.recipe import warmup_cosine_factor
 
 ROOT = Path(__file__).resolve().parents[1]

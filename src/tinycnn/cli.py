@@ -165,7 +165,8 @@ def _read_config_file(path: str) -> dict:
 
 def _check_config(args: argparse.Namespace) -> None:
     from tinycnn import ablations, beyond
-    from tinycnn.config import deep_merge, validate
+    from tinycnn.config import validate
+    from tinycnn.merging import deep_merge
 
     config: dict = {}
     for path in args.configfile:

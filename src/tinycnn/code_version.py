@@ -27,21 +27,26 @@ def source_sha256(package: Path = PACKAGE) -> str:
     return digest.hexdigest()
 
 
-def git_commit(folder: Path = PACKAGE) -> str:
-    """``TINYCNN_COMMIT`` when set, else ``git rev-parse HEAD`` in ``folder``, else "unknown"."""
-    if os.environ.get(COMMIT_ENV):
-        return os.environ[COMMIT_ENV]
+def git(folder: Path, *args: str) -> str | None:
+    """Output of ``git args`` in ``folder``; None without git or outside a repository."""
     try:
         done = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "HEAD"],
+            ["git", "-C", str(folder), *args],
             capture_output=True,
             text=True,
             timeout=30,
             check=False,
         )
     except (OSError, subprocess.SubprocessError):
-        return UNKNOWN
-    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else UNKNOWN
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def git_commit(folder: Path = PACKAGE) -> str:
+    """``TINYCNN_COMMIT`` when set, else ``git rev-parse HEAD`` in ``folder``, else "unknown"."""
+    if os.environ.get(COMMIT_ENV):
+        return os.environ[COMMIT_ENV]
+    return (git(folder, "rev-parse", "HEAD") or "").strip() or UNKNOWN
 
 
 def code_identity() -> dict[str, str]:

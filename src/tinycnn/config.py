@@ -25,6 +25,7 @@ import yaml
 from tinycnn import ablations, beyond, recipe
 from tinycnn.contract import CLAIM_KINDS, CLAIM_VALUED
 from tinycnn.errors import UserError
+from tinycnn.merging import merge_settings, recipe_of
 from tinycnn.op_geometry import ops_output_size
 from tinycnn.tinyimagenet import IMAGE_SIZE
 
@@ -32,20 +33,6 @@ if TYPE_CHECKING:  # jsonschema is imported where it validates: resolving settin
     import jsonschema
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-RECIPE_KEYS = (
-    "optimizer",
-    "scheduler",
-    "loss",
-    "batch_size",
-    "epochs",
-    "augmentation",
-    "subset",
-    "seeds",
-    "device",
-    "precision",
-    "compile",
-    "validation",
-)
 MAX_REPORTED = 10
 SIZING_OPS = ("center_crop", "resize", "random_resized_crop")  # the ops that set the size
 
@@ -373,33 +360,6 @@ def validate(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None)
         )
 
 
-def deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """``override`` on top of ``base``: mappings merge key by key, anything else replaces.
-
-    This is how Snakemake merges ``--configfile`` presets over config.yaml.
-    """
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def merge_settings(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Settings ``override`` on top of ``base`` (:func:`deep_merge`), except that an optimizer,
-    scheduler or loss that names another entry than the base's replaces it whole: an SGD never
-    inherits RAdam's betas."""
-    out = deep_merge(base, override)
-    for kind in recipe.TABLES:
-        new, old = override.get(kind), base.get(kind)
-        mappings = isinstance(new, Mapping) and isinstance(old, Mapping)
-        if mappings and new.get("name", old.get("name")) != old.get("name"):
-            out[kind] = copy.deepcopy(dict(new))
-    return out
-
-
 def experiment_entries(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Every experiment that trains, by name: the config's ``experiments``; one per ablation
     variant that overrides a setting (``<question>__<variant>``), whose entry is its base's
@@ -428,12 +388,7 @@ def resolve_experiment(config: Mapping[str, Any], experiment: str) -> dict[str, 
             f"unknown experiment {experiment!r}; the config defines: {', '.join(entries)}"
         )
     entry = entries[experiment]  # the experiment's own keys, as written
-    overrides = {k: v for k, v in entry.items() if k in RECIPE_KEYS}
-    resolved = merge_settings(dict(config["training"]), overrides)
-    sets = config["augmentation"]["sets"]
-    resolved["augmentation"]["ops"] = {
-        s: copy.deepcopy(sets[s]) for s in resolved["augmentation"]["sets"]
-    }
+    resolved = recipe_of(config, entry)
     resolved.update(
         name=experiment,
         model=entry["model"],

@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import platform
-import subprocess
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
@@ -19,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from tinycnn.code_version import git
 from tinycnn.contract import JOB_COLUMNS
 from tinycnn.hardware import cpu_model
 
@@ -35,25 +35,10 @@ PACKAGES = (
 )
 
 
-def _git(workflow_dir: Path, *args: str) -> str | None:
-    """Output of ``git args`` in ``workflow_dir``; None without git or outside a repository."""
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(workflow_dir), *args],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout if done.returncode == 0 else None
-
-
 def git_state(workflow_dir: Path) -> dict[str, Any]:
     """``commit`` (hex or "unknown"), ``dirty`` (True, False or "unknown"), ``changed`` files."""
-    commit = _git(workflow_dir, "rev-parse", "HEAD")
-    status = _git(workflow_dir, "status", "--porcelain") if commit else None
+    commit = git(workflow_dir, "rev-parse", "HEAD")
+    status = git(workflow_dir, "status", "--porcelain") if commit else None
     if commit is None or status is None:
         return {"commit": UNKNOWN, "dirty": UNKNOWN, "changed": 0}
     changed = [line for line in status.splitlines() if line.strip()]

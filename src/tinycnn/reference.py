@@ -33,7 +33,6 @@ from typing import Any
 from tinycnn import ablations, beyond
 from tinycnn.atomic import write_bytes, write_json, write_text
 from tinycnn.config import (
-    deep_merge,
     experiment_entries,
     resolve_experiment,
     training_settings,
@@ -41,6 +40,7 @@ from tinycnn.config import (
 )
 from tinycnn.contract import METRIC_COLUMNS
 from tinycnn.errors import UserError
+from tinycnn.merging import deep_merge
 
 ROOT = Path(__file__).resolve().parents[2]
 # The reference paper's config, merged in this order (as Snakemake merges --configfile): the

@@ -22,7 +22,6 @@ narrative; report/paper.css the A4 print style.
 from __future__ import annotations
 
 import base64
-import copy
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +37,7 @@ from tinycnn import ablations, beyond, facts, formatting, prose
 from tinycnn.atomic import write_bytes, write_text
 from tinycnn.contract import AGGREGATE_FILES, EXPERIMENTS_CSV_COLUMNS, PAPER_KEYS
 from tinycnn.errors import UserError
+from tinycnn.merging import recipe_of
 from tinycnn.pack import read_classes
 from tinycnn.provenance import collect_provenance
 from tinycnn.tinyimagenet import IMAGE_SIZE
@@ -191,47 +191,12 @@ class Results:
 
 # --- what the config says of the runs not yet made, and the reference runs ----------------------
 
-RECIPE_TABLES = ("optimizer", "scheduler", "loss")  # replaced whole when they name another entry
-ENTRY_KEYS = ("model", "paper")  # an experiment's keys that are not settings of its runs
-
-
-def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(dict(base))
-    for key, value in override.items():
-        old = out.get(key)
-        if isinstance(value, Mapping) and isinstance(old, Mapping):
-            out[key] = _merged(old, value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def planned_settings(config: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
-    """What a run not yet made will train with, as configured: the config's ``training`` with
-    the experiment's own keys over it (mappings merge key by key; an optimizer, schedule or
-    loss that names another entry replaces the shared one whole), and its sets' ops. Read only
-    for experiments without results: a run's own record always wins."""
-    out = copy.deepcopy(dict(config.get("training") or {}))
-    for key, value in entry.items():
-        if key in ENTRY_KEYS:
-            continue
-        old = out.get(key)
-        if isinstance(value, Mapping) and isinstance(old, Mapping):
-            same = key not in RECIPE_TABLES or value.get("name", old.get("name")) == old.get("name")
-            out[key] = _merged(old, value) if same else copy.deepcopy(dict(value))
-        else:
-            out[key] = copy.deepcopy(value)
-    augmentation = out.setdefault("augmentation", {})
-    sets = (config.get("augmentation") or {}).get("sets") or {}
-    augmentation["ops"] = {s: sets.get(s, []) for s in augmentation.get("sets") or []}
-    return out
-
 
 def not_run_record(
     name: str, entry: Mapping[str, Any], config: Mapping[str, Any], settings: Mapping[str, Any]
 ) -> dict[str, Any]:
     """An experiment the config names without results, as a record with experiments.csv's
-    columns: its settings as configured (``settings``: :func:`planned_settings`) and the
+    columns: its settings as configured (``settings``: :func:`tinycnn.merging.recipe_of`) and the
     paper's numbers; every measured column None, ``n_seeds`` 0, marked not run."""
     paper = entry.get("paper") or {}
     model = entry["model"]
@@ -867,7 +832,7 @@ def build_context(
     entries = {**config.get("experiments", {}), **beyond.experiments(config)}
     done = {e["experiment"] for e in made} | {r["experiment"] for r in results.beyond}
     planned = {
-        name: planned_settings(config, entry) for name, entry in entries.items() if name not in done
+        name: recipe_of(config, entry) for name, entry in entries.items() if name not in done
     }
     not_run = [
         not_run_record(name, entry, config, planned[name])

@@ -1,0 +1,69 @@
+"""How settings merge: presets over the config, an experiment's keys over the shared recipe.
+
+Torch-free and free of the config's validation, so that both sides use the same rules: the
+config (``tinycnn.config.resolve_experiment``, what a train job receives) and the report (the
+settings of a run not yet made, as the config snapshot gives them).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+# The keys of an experiment that are settings of its runs (its own keys, over `training`).
+RECIPE_KEYS = (
+    "optimizer",
+    "scheduler",
+    "loss",
+    "batch_size",
+    "epochs",
+    "augmentation",
+    "subset",
+    "seeds",
+    "device",
+    "precision",
+    "compile",
+    "validation",
+)
+# Parts of the recipe that name a registry entry: one naming another entry replaces it whole.
+NAMED_PARTS = ("optimizer", "scheduler", "loss")
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` on top of ``base``: mappings merge key by key, anything else replaces.
+
+    This is how Snakemake merges ``--configfile`` presets over config.yaml.
+    """
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def merge_settings(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings ``override`` on top of ``base`` (:func:`deep_merge`), except that an optimizer,
+    scheduler or loss that names another entry than the base's replaces it whole: an SGD never
+    inherits RAdam's betas."""
+    out = deep_merge(base, override)
+    for kind in NAMED_PARTS:
+        new, old = override.get(kind), base.get(kind)
+        mappings = isinstance(new, Mapping) and isinstance(old, Mapping)
+        if mappings and new.get("name", old.get("name")) != old.get("name"):
+            out[kind] = copy.deepcopy(dict(new))
+    return out
+
+
+def recipe_of(config: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
+    """An experiment's recipe: the config's ``training`` with the experiment's own setting keys
+    (``entry``, as the config writes it) over it, and the ops of its augmentation sets."""
+    overrides = {k: v for k, v in entry.items() if k in RECIPE_KEYS}
+    resolved = merge_settings(config["training"], overrides)
+    sets = config["augmentation"]["sets"]
+    resolved["augmentation"]["ops"] = {
+        s: copy.deepcopy(sets[s]) for s in resolved["augmentation"]["sets"]
+    }
+    return resolved
