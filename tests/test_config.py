@@ -723,3 +723,194 @@ def test_beyond_paper_mistakes_name_the_key(paper_config, mutate, expected):
     config = _modern(paper_config)
     mutate(config["beyond_paper"])
     assert expected in _error(config)
+
+
+# --- issue 22: numbers the schema refuses, checks made where the user is --------------------
+
+
+def _set(path: str, value):
+    """A mutation setting the dotted ``path`` (list indices as numbers) to ``value``."""
+
+    def mutate(config: dict) -> None:
+        *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+        node = config
+        for key in parents:
+            node = node[key]
+        node[last] = value
+
+    return mutate
+
+
+def _modern_set(mutate):
+    def both(config: dict) -> None:
+        config.update(
+            deep_merge(config, yaml.safe_load((ROOT / "presets/modern.yaml").read_text()))
+        )
+        mutate(config)
+
+    return both
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (_set("report.tolerance", NAN), "report.tolerance: nan is not a finite number"),
+        (_set("report.claims.0.tolerance", INF), "report.claims.0.tolerance: inf is not a finite"),
+        (_set("report.claims.0.value", NAN), "report.claims.0.value: nan is not a finite number"),
+        (_set("training.optimizer.lr", NAN), "training.optimizer.lr: nan is not a finite number"),
+        (_set("training.optimizer.betas.1", -INF), "training.optimizer.betas.1: -inf is not a"),
+        (_set("experiments.m1_set1.paper.accuracy", NAN), "m1_set1.paper.accuracy: nan is not"),
+        (
+            _modern_set(_set("beyond_paper.experiments.modern_resnet18.loss.label_smoothing", NAN)),
+            "beyond_paper.experiments.modern_resnet18.loss.label_smoothing: nan is not a finite",
+        ),
+        (
+            _modern_set(
+                _set("beyond_paper.experiments.modern_resnet18.scheduler.warmup_epochs", NAN)
+            ),
+            "modern_resnet18.scheduler.warmup_epochs: nan is not a finite number",
+        ),
+    ],
+    ids=["tolerance", "claim-tolerance", "claim-value", "lr", "beta", "paper-number",
+         "label-smoothing", "warmup"],
+)  # fmt: skip
+def test_nan_and_infinity_are_refused_wherever_they_are(paper_config, mutate, expected):
+    config = copy.deepcopy(paper_config)
+    mutate(config)
+    message = _error(config)
+    assert expected in message and "write a number" in message
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (_set("augmentation.sets.set1.1.size", 56.0), "sets.set1.1.size: 56.0 should be of type"),
+        (_set("training.batch_size", 16.0), "training.batch_size: 16.0 should be of type integer"),
+        (_set("training.epochs", 20.0), "epochs: 20.0 should be of type integer; write 20"),
+        (_set("training.subset.train_per_class", 10.0), "subset.train_per_class: 10.0 should be"),
+        (_set("augmentation.seed", 0.0), "augmentation.seed: 0.0 should be of type integer"),
+        (_set("training.seeds", [1.0]), "training.seeds.0: 1.0 should be of type integer; write 1"),
+        (_set("training.seeds", [2**64]), "seeds.0: 18446744073709551616 must be at most 42949"),
+        (_set("training.seeds", [2**32]), "seeds.0: 4294967296 must be at most 4294967295"),
+        (_set("augmentation.seed", 2**70), "augmentation.seed: 1180591620717411303424 must be at"),
+        (_set("training.batch_size", True), "training.batch_size: True should be of type integer"),
+    ],
+    ids=["crop-size", "batch", "epochs", "subset", "aug-seed", "seed-float", "seed-2^64",
+         "seed-2^32", "aug-seed-huge", "bool"],
+)  # fmt: skip
+def test_integers_are_integers_and_seeds_32_bits(paper_config, mutate, expected):
+    config = copy.deepcopy(paper_config)
+    mutate(config)
+    assert expected in _error(config)
+
+
+def test_the_largest_seed_is_valid(paper_config):
+    config = copy.deepcopy(paper_config)
+    config["training"]["seeds"] = [0, 2**32 - 1]
+    config["augmentation"]["seed"] = 2**32 - 1
+    validate(config)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (
+            _modern_set(_set("augmentation.sets.modern.0.scale", [0.9, 0.3])),
+            "augmentation.sets.modern.0.scale: [0.9, 0.3] is [min, max] with min above max; "
+            "write [0.3, 0.9]",
+        ),
+        (
+            _modern_set(_set("augmentation.sets.modern.0.ratio", [1.3, 0.75])),
+            "augmentation.sets.modern.0.ratio: [1.3, 0.75] is [min, max] with min above max",
+        ),
+        (
+            _set("augmentation.sets.set2.3.sigma", [2.0, 0.1]),
+            "augmentation.sets.set2.3.sigma: [2.0, 0.1] is [min, max] with min above max",
+        ),
+        (
+            _modern_set(_set("beyond_paper.experiments.modern_resnet18.optimizer.momentum", 0)),
+            "beyond_paper.experiments.modern_resnet18.optimizer: nesterov needs a momentum above 0",
+        ),
+        (
+            _modern_set(_set("beyond_paper.experiments.modern_resnet18.epochs", 1)),
+            "beyond_paper.experiments.modern_resnet18.scheduler.warmup_epochs: a warm-up of 1 "
+            "epochs in a run of 1 never reaches the cosine decay",
+        ),
+    ],
+    ids=["scale", "ratio", "sigma", "nesterov-momentum-0", "warmup-whole-run"],
+)
+def test_what_a_job_would_refuse_is_refused_by_the_config_check(paper_config, mutate, expected):
+    config = copy.deepcopy(paper_config)
+    mutate(config)
+    assert expected in _error(config)
+
+
+def test_every_min_max_parameter_of_the_schema_is_checked():
+    """The schema's [min, max] parameters (by their description) are config.RANGE_PARAMS."""
+    from tinycnn.config import RANGE_PARAMS
+
+    cases = _schema_cases(load_schema()["$defs"]["op"], "op")
+    ranges = {}
+    for case in load_schema()["$defs"]["op"]["allOf"]:
+        op = case.get("if", {}).get("properties", {}).get("op", {}).get("const")
+        if op is None:
+            continue
+        for name, spec in case["then"].get("properties", {}).items():
+            if isinstance(spec, dict) and spec.get("description", "").startswith("[min, max]"):
+                ranges.setdefault(op, set()).add(name)
+    assert ranges == {op: set(params) for op, params in RANGE_PARAMS.items()}
+    assert set(ranges) <= set(cases)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [{"model": "M1"}, {"seeds": [5]}, {"device": "cpu"}, {"optimizer": {"lr": 1.0e-3}}],
+    ids=["same-model", "seeds-only", "device-only", "same-lr"],
+)
+def test_a_variant_that_trains_what_its_base_trains_is_refused(paper_config, variant):
+    config = copy.deepcopy(paper_config)
+    _with_ablation(base="m1_lr1e-3", variant_id="same", **variant)(config)
+    assert (
+        "ablations.augmentation_draw.variants.same: trains exactly what its base m1_lr1e-3 "
+        "trains (it changes nothing but seeds or device)"
+    ) in _error(config)
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        ("training:\n  epochs: 5\n  epochs: 6\n", "the key 'epochs' is written twice (lines 2 and"),
+        (
+            "ablations:\n  q:\n    title: t\n    base: m1_lr1e-3\n    variants:\n"
+            "      online: {augmentation: {mode: online}}\n"
+            "      online: {optimizer: {lr: 1.0e-2}}\n",
+            "the key 'online' is written twice (lines 6 and 7)",
+        ),
+    ],
+    ids=["setting", "variant"],
+)  # fmt: skip
+def test_a_key_written_twice_is_refused(tmp_path, capsys, content, line):
+    path = tmp_path / "preset.yaml"
+    path.write_text(content)
+    assert main(["check-config", str(ROOT / "config.yaml"), str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path} is not valid YAML at line "), err
+    assert line in err and "keep one" in err
+
+
+def test_each_experiment_is_resolved_once(paper_config, monkeypatch):
+    """Validation reads every variant's entry a fixed number of times, not once per
+    experiment (1,000 variants took 17.7 s; benchmarks/config_scale.py measures it)."""
+    from tinycnn import config as config_mod
+
+    config = copy.deepcopy(paper_config)
+    variants = {f"lr{i}": {"optimizer": {"lr": 2e-3 + 1e-6 * i}} for i in range(50)}
+    config["ablations"] = {"q": {"title": "t", "base": "m1_lr1e-3", "variants": variants}}
+    calls = []
+    original = config_mod.experiment_entries
+    monkeypatch.setattr(config_mod, "experiment_entries", lambda c: calls.append(1) or original(c))
+    validate(config)
+    assert len(calls) <= 3, len(calls)

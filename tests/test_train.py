@@ -841,6 +841,56 @@ def test_cli_reports_divergence_as_an_error_without_traceback(
     assert not (tmp_path / "out" / "summary.json").exists()
 
 
+@pytest.mark.parametrize(
+    ("where", "offset", "said"),
+    [
+        # A finite training loss far past a uniform guess's (ln 10 = 2.30 on the demo digits).
+        ("train", 1e4, r"the training loss exploded to 1e\+04 in epoch 1 \(a uniform guess "
+         r"scores 2\.30\)"),
+        ("validation", float("nan"), r"the validation loss became nan in epoch 1"),
+        ("validation", float("inf"), r"the validation loss became inf in epoch 1"),
+    ],
+    ids=["exploded-training-loss", "nan-validation-loss", "inf-validation-loss"],
+)  # fmt: skip
+def test_a_diverged_epoch_fails_the_run_and_keeps_nothing_of_it(
+    demo: SimpleNamespace,
+    demo_config: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+    offset: float,
+    said: str,
+) -> None:
+    """Losses that left the numbers behind without a NaN in training (seen with lr 1e6: a
+    training loss of 7.7e22, a validation loss of NaN) fail the run with the divergence message:
+    no metrics row, no checkpoint of that epoch, no summary."""
+    exp = experiment(demo_config, **SMALL)
+
+    def cross_entropy(logits: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        loss = F.cross_entropy(logits, target, **kwargs)
+        validating = "reduction" in kwargs
+        return loss + offset if validating == (where == "validation") else loss
+
+    patch_training_loss(monkeypatch, cross_entropy)
+    with pytest.raises(Diverged, match=rf"^{EXPERIMENT} seed 0: {said}; stopped\. No checkpoint"):
+        run(exp, 0, demo, tmp_path)
+    assert not (tmp_path / "ckpt.pt").exists() and not (tmp_path / "ckpt.metrics.csv").exists()
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_held_out_fraction_that_leaves_nothing_to_train_on_says_so(
+    demo: SimpleNamespace, demo_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """2 sets x 1 image a class x 10 classes = 20 samples, 0.99 of them held out: all 20."""
+    exp = experiment(
+        demo_config,
+        subset={"train_per_class": 1, "val_per_class": None},
+        validation={"source": "augmented_split", "fraction": 0.99},
+    )
+    with pytest.raises(UserError, match=r"fraction 0\.99 holds out 20 of the 20 augmented samples"):
+        run(exp, 0, demo, tmp_path)
+
+
 # --- augmentation modes ------------------------------------------------------------------------
 
 

@@ -447,3 +447,15 @@ def test_real_preset_takes_the_rebuilt_archive_by_path_and_verifies_it(tmp_path)
     log = (tmp_path / "logs/download_tiny-imagenet-200.zip.log").read_text()
     assert "241828375" in log or "241,828,375" in log, log
     assert not (tmp_path / archive).exists()
+
+
+def test_a_preset_with_a_key_written_twice_stops_before_any_job(tmp_path):
+    """Snakemake's own YAML reading keeps the last of two equal keys; the workflow refuses it."""
+    preset = tmp_path / "twice.yaml"
+    preset.write_text("training:\n  epochs: 5\n  batch_size: 64\n  epochs: 6\n")
+    result = snakemake("-n", "--cores", "1", "--configfile", str(preset), cwd=tmp_path)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"{preset} is not valid YAML at line 4" in out, out[-2000:]
+    assert "the key 'epochs' is written twice (lines 2 and 4); keep one" in out
+    assert "Job stats" not in out

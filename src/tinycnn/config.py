@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -34,7 +35,61 @@ if TYPE_CHECKING:  # jsonschema is imported where it validates: resolving settin
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 MAX_REPORTED = 10
+# The op parameters that are a [min, max] range (the schema says so in their descriptions).
+RANGE_PARAMS = {"random_resized_crop": ("scale", "ratio"), "gaussian_blur": ("sigma",)}
 SIZING_OPS = ("center_crop", "resize", "random_resized_crop")  # the ops that set the size
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key written twice in one mapping (plain YAML keeps the
+    last and drops the first without a word)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: its keys may repeat
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping",
+                    node.start_mark,
+                    f"the key {key!r} is written twice (lines {seen[key].start_mark.line + 1} "
+                    f"and {key_node.start_mark.line + 1}); keep one",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str) -> Any:
+    """YAML text as Python, refusing duplicate keys (yaml.YAMLError, with its line)."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """One YAML config file as a mapping; anything else, a key written twice included, is one
+    :class:`UserError` naming the file and the line."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            config = load_yaml(fh.read())
+    except OSError as err:
+        raise UserError(f"cannot read the config file {path}: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise UserError(f"cannot read the config file {path}: not UTF-8 text ({err})") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise UserError(f"{path} is not valid YAML{where}: {problem}") from None
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise UserError(
+            f"{path} must hold a mapping of keys (as config.yaml does), not a "
+            f"{type(config).__name__}"
+        )
+    return config
 
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
@@ -100,7 +155,10 @@ def _describe(error: jsonschema.ValidationError) -> str:
         }[v]
         return f"{where}: {value!r} must be {words} {error.validator_value}"
     if v == "type":
-        return f"{where}: {value!r} should be of type {error.validator_value}{_float_hint(value)}"
+        wanted = error.validator_value
+        whole = isinstance(value, float) and value.is_integer() and "integer" in wanted
+        hint = f"; write {int(value)}, without the decimal point" if whole else _float_hint(value)
+        return f"{where}: {value!r} should be of type {error.validator_value}{hint}"
     if v == "pattern":
         why = error.schema.get("description")
         return f"{where}: {value!r} does not match the pattern {error.validator_value}" + (
@@ -115,6 +173,18 @@ def _describe(error: jsonschema.ValidationError) -> str:
         why = error.schema.get("description", error.message)
         return f"{where}: {value!r} is not allowed ({why})"
     return f"{where}: {error.message}"
+
+
+def _non_finite(value: Any, path: tuple[Any, ...] = ()) -> list[str]:
+    """Every NaN or infinity in the config, by key: no setting or number of the paper is one,
+    and each passes every range check of the schema (NaN compares false with everything)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{_key(path)}: {value!r} is not a finite number; write a number"]
+    if isinstance(value, Mapping):
+        return [line for k, v in value.items() for line in _non_finite(v, (*path, k))]
+    if isinstance(value, list):
+        return [line for i, v in enumerate(value) for line in _non_finite(v, (*path, i))]
+    return []
 
 
 def _leaf_errors(errors: Iterable[jsonschema.ValidationError]):
@@ -137,6 +207,14 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
                 f"augmentation.sets.{set_name}: 'normalize' must be the last op "
                 "(it runs on the training device after the uint8 ops)"
             )
+        for i, op in enumerate(ops):
+            for param in RANGE_PARAMS.get(op.get("op"), ()):
+                low, high = op.get(param, (0, 0))
+                if low > high:
+                    problems.append(
+                        f"augmentation.sets.{set_name}.{i}.{param}: [{low}, {high}] is "
+                        f"[min, max] with min above max; write [{high}, {low}]"
+                    )
         try:
             size = ops_output_size(ops, IMAGE_SIZE, IMAGE_SIZE)
         except UserError as err:
@@ -222,8 +300,9 @@ def _resolved_problems(config: Mapping[str, Any]) -> list[str]:
         }
     )
     problems = []
-    for name in experiment_entries(config):
-        settings = resolve_experiment(config, name)
+    entries = experiment_entries(config)
+    resolved = {name: resolve_experiment(config, name, entries) for name in entries}
+    for name, settings in resolved.items():
         for kind in recipe.TABLES:
             spec = settings.get(kind)
             missing = recipe.missing_params(kind, spec) if spec else []
@@ -241,6 +320,39 @@ def _resolved_problems(config: Mapping[str, Any]) -> list[str]:
                 "samples: it needs augmentation mode fixed and combine concat (here: mode "
                 f"{aug['mode']}, combine {aug.get('combine', 'concat')})"
             )
+        problems += [f"{where[name]}.{line}" for line in _recipe_problems(settings)]
+    for v in ablations.trained(config):
+        if _computes(resolved[v.experiment]) == _computes(resolved[v.base]):
+            problems.append(
+                f"{where[v.experiment]}: trains exactly what its base {v.base} trains (it "
+                "changes nothing but seeds or device): change a setting, or remove the variant"
+            )
+    return problems
+
+
+def _computes(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """What a run's resolved settings compute: all but its name, its model's name, its seeds,
+    where it runs, and the paper's numbers."""
+    ignored = ("name", "model", "seeds", "device", "paper")
+    return {k: v for k, v in settings.items() if k not in ignored}
+
+
+def _recipe_problems(settings: Mapping[str, Any]) -> list[str]:
+    """What the train job's constructors would refuse, or would take and never use."""
+    problems = []
+    optimizer = settings.get("optimizer") or {}
+    if optimizer.get("nesterov") and not optimizer.get("momentum"):
+        problems.append(
+            "optimizer: nesterov needs a momentum above 0 (torch's SGD refuses it); set "
+            "momentum (e.g. 0.9) or nesterov: false"
+        )
+    scheduler = settings.get("scheduler") or {}
+    warmup = scheduler.get("warmup_epochs")
+    if warmup is not None and warmup >= settings["epochs"]:
+        problems.append(
+            f"scheduler.warmup_epochs: a warm-up of {warmup} epochs in a run of "
+            f"{settings['epochs']} never reaches the cosine decay; make it shorter than epochs"
+        )
     return problems
 
 
@@ -343,9 +455,15 @@ def validate(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None)
     import jsonschema
 
     schema = load_schema() if schema is None else schema
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(_leaf_errors(validator.iter_errors(config)), key=lambda e: list(e.path))
-    lines = list(dict.fromkeys(line for e in errors for line in _describe(e).splitlines()))
+    # An integer is an int: YAML's 16.0 is a float, which JSON Schema would take as 16 and a
+    # job would then use as a float (a shape, a seed, a count) and fail far from the config.
+    types = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, v: isinstance(v, int) and not isinstance(v, bool)
+    )
+    strict = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=types)
+    errors = sorted(_leaf_errors(strict(schema).iter_errors(config)), key=lambda e: list(e.path))
+    lines = _non_finite(config)
+    lines += list(dict.fromkeys(line for e in errors for line in _describe(e).splitlines()))
     if not lines:
         lines = _semantic_problems(config)
     if lines:
@@ -373,16 +491,21 @@ def experiment_entries(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return entries
 
 
-def resolve_experiment(config: Mapping[str, Any], experiment: str) -> dict[str, Any]:
+def resolve_experiment(
+    config: Mapping[str, Any],
+    experiment: str,
+    entries: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The full settings of one experiment: the shared recipe with its overrides applied.
 
     ``experiment`` is a key of :func:`experiment_entries` (the config's experiments and the
     ablation variants that train); the result adds the ops of its augmentation sets, its model's
     ``arch``, its ``name`` and ``model``, its seed list and the paper's numbers (None for a
     variant). Editing one experiment changes only that experiment's resolved settings (and its
-    variants').
+    variants'). ``entries``: :func:`experiment_entries` of ``config``, where the caller resolves
+    many experiments (computed here otherwise).
     """
-    entries = experiment_entries(config)
+    entries = experiment_entries(config) if entries is None else entries
     if experiment not in entries:
         raise UserError(
             f"unknown experiment {experiment!r}; the config defines: {', '.join(entries)}"
@@ -398,10 +521,14 @@ def resolve_experiment(config: Mapping[str, Any], experiment: str) -> dict[str, 
     return resolved
 
 
-def training_settings(config: Mapping[str, Any], experiment: str) -> dict[str, Any]:
+def training_settings(
+    config: Mapping[str, Any],
+    experiment: str,
+    entries: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """What one training job receives (the workflow writes it to a file, its settings file):
     the resolved experiment without the paper's numbers and the seed list (the seed comes
     separately), so that editing a reported accuracy or adding a seed reruns no existing job."""
-    settings = resolve_experiment(config, experiment)
+    settings = resolve_experiment(config, experiment, entries)
     del settings["paper"], settings["seeds"]
     return settings

@@ -175,9 +175,14 @@ def load_data(
         if split:
             # Augment first, then hold out a share of the augmented samples: another augmented
             # copy of a held-out image stays in training (the leak this reading asks about).
-            keep, held = split_samples(
-                len(arrays) * len(labels), validation.get("fraction", 0.1), seed
-            )
+            samples, fraction = len(arrays) * len(labels), validation.get("fraction", 0.1)
+            keep, held = split_samples(samples, fraction, seed)
+            if len(keep) == 0:
+                raise UserError(
+                    f"validation.fraction {fraction} holds out {len(held)} of the {samples} "
+                    "augmented samples, all of them, and leaves none to train on: lower the "
+                    "fraction, or train on more images a class (subset.train_per_class)"
+                )
             train = FixedTrainData(arrays, labels, seed=seed, device=device, samples=keep)
             held = held.to(train.images.device)
             val_x, val_y = train.images[held], train.labels[held]  # (N, H, W, C), as packed
@@ -652,6 +657,35 @@ def _check_same_data(
         )
 
 
+# A mean training loss this many times a uniform guess's (ln of the classes) has diverged: a
+# finite 7.7e22 is as lost as NaN (seen with lr 1e6), and no learning run comes near it.
+EXPLODED = 100.0
+
+
+def _blown_up(train_loss: float, val_loss: float, num_classes: int, epoch: int) -> str | None:
+    """Why an epoch's losses say the run diverged, or None."""
+    if not math.isfinite(val_loss):
+        return f"the validation loss became {val_loss} in epoch {epoch}"
+    guess = math.log(max(num_classes, 2))
+    if not math.isfinite(train_loss) or train_loss > EXPLODED * guess:
+        return (
+            f"the training loss exploded to {train_loss:.3g} in epoch {epoch} (a uniform guess "
+            f"scores {guess:.2f})"
+        )
+    return None
+
+
+def _diverged(what: str, saved_at: str | None, checkpoint_path: Path) -> Diverged:
+    """The one message of a run that diverged, saying what is kept and what to do."""
+    kept = (
+        f"The last good checkpoint ({saved_at}) stays at {checkpoint_path}. Lower "
+        "optimizer.lr for this experiment, then delete the checkpoint and run again."
+        if saved_at is not None
+        else "No checkpoint was written. Lower optimizer.lr for this experiment and run again."
+    )
+    return Diverged(f"{what}; stopped. {kept}")
+
+
 def train_run(
     settings: Mapping[str, Any],
     seed: int,
@@ -731,15 +765,7 @@ def train_run(
                     state, train, norm, batch_size, stop, epochs=epochs, progress=progress
                 )
             except NonFiniteLoss as bad:
-                kept = (
-                    f"The last good checkpoint ({saved_at}) stays at {checkpoint_path}. "
-                    "Lower optimizer.lr for this experiment, then delete the checkpoint "
-                    "and run again."
-                    if saved_at is not None
-                    else "No checkpoint was written. Lower optimizer.lr for this "
-                    "experiment and run again."
-                )
-                raise Diverged(f"{name} seed {seed}: {bad}; stopped. {kept}") from None
+                raise _diverged(f"{name} seed {seed}: {bad}", saved_at, checkpoint_path) from None
             if totals is None:
                 checkpoint.save(checkpoint_path, {**state.state_dict(), **identity}, fp)
                 raise Interrupted(
@@ -757,12 +783,18 @@ def train_run(
                 device,
                 state.numerics,
             )
+            # A run whose losses left the numbers behind fails here, before anything of the
+            # epoch is kept: no metrics row, checkpoint or summary downstream ever sees it.
+            train_loss = totals.loss / totals.seen
+            blown = _blown_up(train_loss, val_loss, num_classes, state.epoch)
+            if blown:
+                raise _diverged(f"{name} seed {seed}: {blown}", saved_at, checkpoint_path)
             # A checkpoint from before EpochTotals kept the rate: the rate now (epoch schedules).
             lr = totals.lr if totals.lr is not None else state.lr
             row = {
                 "epoch": state.epoch,
                 "lr": lr,
-                "train_loss": totals.loss / totals.seen,
+                "train_loss": train_loss,
                 "train_acc": 100.0 * totals.correct / totals.seen,
                 "val_loss": val_loss,
                 "val_acc": val_acc,

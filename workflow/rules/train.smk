@@ -36,7 +36,7 @@ rule settings:
         # rewriting every settings file for a change of another one would retrain them all.
         "../../envs/torch.yaml"
     params:
-        json=lambda w: json.dumps(training_settings(config, w.experiment), sort_keys=True),
+        json=lambda w: json.dumps(training_settings(config, w.experiment, ENTRIES), sort_keys=True),
     script:
         "../scripts/write_json.py"
 
