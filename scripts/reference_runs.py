@@ -52,7 +52,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from tinycnn import reference  # noqa: E402
+from tinycnn import records, reference  # noqa: E402
 from tinycnn.atomic import read_digest  # noqa: E402
 from tinycnn.code_version import COMMIT_ENV, source_sha256  # noqa: E402
 from tinycnn.config import resolve_experiment, training_settings  # noqa: E402
@@ -158,7 +158,7 @@ def measured_times(run: Path) -> dict:
     training and wall seconds (the wall time adds validation and the checkpoints), and the
     first epoch's time beyond the later epochs' median (what compiling cost)."""
     summary = json.loads((run / "summary.json").read_text())
-    train = [r["epoch_seconds"] for r in reference._read_metrics((run / "metrics.csv").read_text())]
+    train = [r["epoch_seconds"] for r in records.read_metrics((run / "metrics.csv").read_text())]
     compile_s = None
     if len(train) > 1:
         compile_s = round(max(0.0, train[0] - statistics.median(train[1:])), 1)

@@ -41,6 +41,16 @@ SUMMARY_RESULTS = (
 # The keys of summary.json the aggregate needs. `resolved` is the run's full resolved settings
 # (what its training job received); `architecture` describes its model (ARCHITECTURE_KEYS).
 SUMMARY_KEYS = ("experiment", "model", "seed", *SUMMARY_RESULTS, "resolved", "architecture")
+# summary.json's `data`: {"archive_md5": <hex or null>, "arrays": {<name>: "sha256:<hex>"}}, one
+# entry for each of these packed files (every run reads them), and "augmented/<set>" for each set
+# it trained on in mode fixed. The aggregate checks each entry against the files it is given.
+RUN_DATA_FILES = (
+    "train_images.npy",
+    "train_labels.npy",
+    "val_images.npy",
+    "val_labels.npy",
+    "stats.json",
+)
 # summary.json's `architecture`: the registry's key, its description in words (citations as
 # {key} of the report's references), and the layer table (LAYER_KEYS rows) of a sequential
 # model the paper tabulates, or null.

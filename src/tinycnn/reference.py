@@ -24,13 +24,13 @@ from __future__ import annotations
 import copy
 import io
 import json
-import math
 import tarfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from tinycnn import ablations, beyond
+from tinycnn import records as run_records
 from tinycnn.atomic import write_bytes, write_json, write_text
 from tinycnn.config import (
     experiment_entries,
@@ -38,7 +38,6 @@ from tinycnn.config import (
     training_settings,
     validate,
 )
-from tinycnn.contract import METRIC_COLUMNS
 from tinycnn.errors import UserError
 from tinycnn.merging import deep_merge
 
@@ -57,13 +56,6 @@ RATES = "benchmarks/h200-rates.json"
 RUN_FILES = ("metrics.csv", "summary.json", "settings.json", "train.log")
 DATA_FILES = ("stats.json", "classes.tsv")
 PACKED_ARRAYS = ("train_images.npy", "train_labels.npy", "val_images.npy", "val_labels.npy")
-# Summary results that must equal what metrics.csv says (column, how: max row or last row).
-_FROM_BEST = {"best_val_acc": "val_acc", "best_val_top5": "val_top5", "best_epoch": "epoch"}
-_FROM_LAST = {
-    "final_val_acc": "val_acc",
-    "final_val_top5": "val_top5",
-    "final_train_acc": "train_acc",
-}
 
 
 # --- the config -----------------------------------------------------------------------------
@@ -173,21 +165,9 @@ def priority_order(config: Mapping[str, Any], rates: Mapping[str, Any]) -> list[
     return first + rest
 
 
-# --- checking one record --------------------------------------------------------------------
+# --- checking one record (the checks the aggregate makes too: tinycnn.records) ----------------
 
-
-def differences(a: Any, b: Any, prefix: str = "") -> list[str]:
-    """The dotted keys where two JSON values differ."""
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
-        out = []
-        for key in sorted(set(a) | set(b), key=str):
-            where = f"{prefix}.{key}" if prefix else str(key)
-            if key not in a or key not in b:
-                out.append(where)
-            else:
-                out += differences(a[key], b[key], where)
-        return out
-    return [] if a == b else [prefix or "(the whole value)"]
+differences = run_records.differences
 
 
 def stale_keys(summary: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
@@ -201,72 +181,35 @@ def stale_keys(summary: Mapping[str, Any], config: Mapping[str, Any]) -> list[st
     return differences(recorded, json.loads(json.dumps(today)))
 
 
-def _read_metrics(text: str) -> list[dict[str, float]]:
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines or lines[0].split(",") != list(METRIC_COLUMNS):
-        raise ValueError(f"its header is not {','.join(METRIC_COLUMNS)}")
-    return [
-        {k: float(v) for k, v in zip(METRIC_COLUMNS, line.split(","), strict=True)}
-        for line in lines[1:]
-    ]
-
-
 def record_problems(files: Mapping[str, bytes]) -> list[str]:
     """What is wrong with one run's files (name -> bytes): a missing file, a summary that
-    disagrees with its metrics, a run cut short. Empty when the record holds together."""
+    disagrees with its metrics (tinycnn.records.summary_problems, as the aggregate checks every
+    run), a run cut short, settings.json other than the settings its summary records, no code
+    or data recorded. Empty when the record holds together."""
     missing = [name for name in RUN_FILES if name not in files]
     if missing:
         return [f"lacks {', '.join(missing)}"]
     try:
         summary = json.loads(files["summary.json"])
-        rows = _read_metrics(files["metrics.csv"].decode("utf-8"))
+        rows = run_records.read_metrics(files["metrics.csv"].decode("utf-8"))
+        settings = json.loads(files["settings.json"])
     except (ValueError, UnicodeDecodeError) as err:
         return [f"unreadable: {err}"]
-    if not rows:
-        return ["metrics.csv has no epoch"]
-    problems = []
-    best = max(rows, key=lambda r: r["val_acc"])
-    for key, column in _FROM_BEST.items():
-        if not math.isclose(float(summary.get(key, math.nan)), best[column], abs_tol=1e-6):
-            problems.append(f"summary {key} {summary.get(key)} but metrics.csv says {best[column]}")
-    for key, column in _FROM_LAST.items():
-        if not math.isclose(float(summary.get(key, math.nan)), rows[-1][column], abs_tol=1e-6):
-            problems.append(
-                f"summary {key} {summary.get(key)} but metrics.csv says {rows[-1][column]}"
-            )
-    epochs = (summary.get("resolved") or {}).get("epochs")
-    if summary.get("epochs") != len(rows) or epochs != len(rows):
-        problems.append(
-            f"{len(rows)} epochs in metrics.csv, {summary.get('epochs')} in the summary, "
-            f"{epochs} in its settings: a run cut short is not a reference run"
-        )
-    settings = json.loads(files["settings.json"])
-    if settings != summary.get("resolved"):
-        problems.append("settings.json differs from the settings its summary records")
-    for key in ("code", "data"):
-        if not isinstance(summary.get(key), Mapping):
-            problems.append(f"the summary does not record its {key}")
+    if not isinstance(summary, Mapping):
+        return ["unreadable: summary.json does not hold a JSON object"]
+    problems = run_records.summary_problems(summary, rows, kind="reference")
+    problems += run_records.settings_problems(summary, settings, "settings.json")
+    problems += run_records.provenance_problems(summary)
     return problems
 
 
 def data_problems(summary: Mapping[str, Any], identity: Mapping[str, Any]) -> list[str]:
-    """Where the data a run names differs from the folder's ``identity``."""
-    data = summary.get("data") or {}
-    problems = []
-    if data.get("archive_md5") != identity["archive"]["md5"]:
-        problems.append(
-            f"trained on the archive with MD5 {data.get('archive_md5')}, the folder's is "
-            f"{identity['archive']['md5']}"
-        )
-    arrays = data.get("arrays") or {}
-    for name, digest in identity["packed"].items():
-        if arrays.get(name) != digest:
-            problems.append(f"its {name} is {arrays.get(name)}, the folder's {digest}")
-    for name, digest in (identity.get("augmented") or {}).items():
-        key = f"augmented/{name}"
-        if key in arrays and arrays[key] != digest:
-            problems.append(f"its set {name} is {arrays[key]}, the folder's {digest}")
-    return problems
+    """Where the data a run names differs from the folder's ``identity`` (identity.json):
+    the archive, each packed array, each set the folder knows (tinycnn.records.data_problems,
+    as the aggregate checks every run against the data it is given)."""
+    return run_records.data_problems(
+        summary, run_records.DataIdentity.of_reference(identity, "the folder")
+    )
 
 
 # --- the folder -----------------------------------------------------------------------------
@@ -345,8 +288,7 @@ def merge(records: Path, folder: Path, config: Mapping[str, Any]) -> list[str]:
         if not found:
             summary = json.loads(files["summary.json"])
             key = (summary["experiment"], int(summary["seed"]))
-            if where != f"{key[0]}/seed{key[1]}":
-                found.append(f"its summary is {key[0]} seed {key[1]}")
+            found += run_records.place_problems(summary, where)
             stale = stale_keys(summary, config)
             if stale:
                 found.append(
