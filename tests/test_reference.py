@@ -252,6 +252,30 @@ def test_merge_refuses(records: Path, tmp_path: Path, edit, message: str) -> Non
     assert not folder.exists()  # nothing written
 
 
+def test_merge_and_aggregate_refuse_an_edited_summary_alike(records: Path, tmp_path: Path) -> None:
+    """The merge checks a record's summary against its metrics with the aggregate's own checks
+    (tinycnn.records): the same edit, the same words, in both."""
+    from tinycnn.aggregate import aggregate
+
+    edit = _summary_edit(final_train_acc=99.9, train_seconds=0.5)
+    edited = _edited(records, tmp_path, edit)
+    with pytest.raises(UserError) as merged:
+        reference.merge(edited, tmp_path / "ref", demo_config())
+    _, files = reference.read_records(edited)
+    run_dir = tmp_path / "runs" / "m1_set1" / "seed0"
+    run_dir.mkdir(parents=True)
+    for name in reference.RUN_FILES:
+        (run_dir / name).write_bytes(files[f"runs/m1_set1/seed0/{name}"])
+    with pytest.raises(UserError) as aggregated:
+        aggregate([run_dir], demo_config(), tmp_path / "out")
+    for phrase in (
+        "summary final_train_acc 99.9 but metrics.csv says",
+        "summary train_seconds 0.5 but metrics.csv's epoch_seconds sum to",
+    ):
+        assert phrase in str(merged.value) and phrase in str(aggregated.value), phrase
+    assert not (tmp_path / "ref").exists() and not (tmp_path / "out").exists()
+
+
 def test_merge_refuses_a_file_of_other_data(records: Path, tmp_path: Path) -> None:
     folder = tmp_path / "ref"
     reference.merge(records, folder, demo_config())

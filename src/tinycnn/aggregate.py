@@ -2,7 +2,9 @@
 
 :func:`aggregate` reads every ``runs/<experiment>/seed<seed>`` folder (summary.json and
 metrics.csv, whose keys and columns :mod:`tinycnn.contract` lists) and the config (for the
-paper's numbers, the model sections, the comparisons and the claims), and writes to the output
+paper's numbers, the model sections, the comparisons and the claims), checks every run
+(:func:`run_problems`: its summary against its metrics and, where given, its settings against
+its experiment's settings file and its data against the data files), and writes to the output
 folder, as docs/report-contract.md specifies:
 
 - ``runs.csv``: one row per run (experiment and seed), beside the paper's numbers;
@@ -18,7 +20,8 @@ folder, as docs/report-contract.md specifies:
   (their runs appear in no other table; their settings are in settings.json);
 - ``figures/*.png`` and ``figures.json`` (see :mod:`tinycnn.figures`).
 
-It imports no torch: everything it knows about a run, the run wrote down.
+It imports no torch: everything it knows about a run, the run wrote down, and nothing it was
+not able to check.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 
-from tinycnn import ablations, beyond, facts
+from tinycnn import ablations, beyond, facts, records
 from tinycnn.atomic import write_json, write_text
 from tinycnn.contract import (
     ABLATIONS_CSV_COLUMNS,
@@ -115,6 +118,36 @@ def _read_run(run_dir: Path, config: Mapping[str, Any]) -> tuple[dict[str, Any],
             "one row; train the run again"
         )
     return summary, metrics
+
+
+def run_problems(
+    run_dir: Path,
+    summary: Mapping[str, Any],
+    metrics: pd.DataFrame,
+    settings_dir: Path | None = None,
+    data: records.DataIdentity | None = None,
+) -> list[str]:
+    """What does not hold together in one run folder (:mod:`tinycnn.records`): its summary
+    against its metrics, its code and data recorded, its folder; with ``settings_dir``, its
+    settings against its experiment's settings file there (``<experiment>.json``, as rule
+    `settings` writes it); with ``data``, the data it names against the files given."""
+    run_dir = Path(run_dir)
+    problems = records.provenance_problems(summary)
+    problems += records.place_problems(summary, f"{run_dir.parent.name}/{run_dir.name}")
+    problems += records.summary_problems(summary, metrics.to_dict("records"))
+    if settings_dir is not None:
+        path = Path(settings_dir) / f"{summary['experiment']}.json"
+        try:
+            settings = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            problems.append(f"its experiment's settings file {path} is missing")
+        except (OSError, ValueError) as err:
+            problems.append(f"its experiment's settings file {path} cannot be read ({err})")
+        else:
+            problems += records.settings_problems(summary, settings, str(path))
+    if data is not None and isinstance(summary.get("data"), Mapping):
+        problems += records.data_problems(summary, data)
+    return problems
 
 
 def _check_architecture(record: Any, summary_path: Path) -> None:
@@ -446,16 +479,32 @@ def architectures_record(
     return out
 
 
-def aggregate(run_dirs: Sequence[Path], config: Mapping[str, Any], out_dir: Path) -> None:
+def aggregate(
+    run_dirs: Sequence[Path],
+    config: Mapping[str, Any],
+    out_dir: Path,
+    *,
+    settings_dir: Path | None = None,
+    data: records.DataIdentity | None = None,
+) -> None:
     """Write the files of :data:`~tinycnn.contract.AGGREGATE_FILES` and figures/*.png to
     ``out_dir`` from the run folders ``run_dirs`` and the merged, validated ``config``.
+
+    Every run folder is checked first (:func:`run_problems`): its summary against its metrics,
+    and with ``settings_dir`` and ``data`` its settings against its experiment's settings file
+    and the data it names against the data given. A run that does not hold together fails the
+    aggregate, writing nothing, with one message naming each such folder and what differs.
 
     Any of the config's experiments may lack runs, all of them included: with no run folder
     every file is written with its header (or as an empty JSON list or mapping) and no rows,
     and the report shows each experiment as not yet run."""
     summaries, metrics, folders = {}, {}, {}
+    problems = []
     for run_dir in map(Path, run_dirs):
         summary, frame = _read_run(run_dir, config)
+        found = run_problems(run_dir, summary, frame, settings_dir, data)
+        if found:
+            problems.append(f"{run_dir}: " + "; ".join(found))
         key = (summary["experiment"], summary["seed"])
         if key in folders:
             raise UserError(
@@ -465,6 +514,18 @@ def aggregate(run_dirs: Sequence[Path], config: Mapping[str, Any], out_dir: Path
         folders[key] = run_dir
         summaries[key] = summary
         metrics[key] = frame.assign(experiment=key[0], seed=key[1]).loc[:, list(EPOCHS_CSV_COLUMNS)]
+    if problems:
+        one = len(problems) == 1
+        raise UserError(
+            ("this run folder does not" if one else f"{len(problems)} run folders do not")
+            + " hold together, and the aggregate uses no run until "
+            + ("it does" if one else "they do")
+            + ":\n  "
+            + "\n  ".join(problems)
+            + "\nDelete "
+            + ("the folder" if one else "each of these folders")
+            + " and train the run again (the workflow retrains a run whose folder is gone)."
+        )
     # The ablation variants' runs go to ablations.csv only, the runs beyond the paper to
     # beyond.csv only; the paper's tables keep its runs.
     modern = beyond.experiments(config)

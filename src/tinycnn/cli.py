@@ -103,8 +103,19 @@ def _load_config(path: str) -> dict:
 
 def _aggregate(args: argparse.Namespace) -> None:
     from tinycnn.aggregate import aggregate
+    from tinycnn.records import DataIdentity
 
-    aggregate([Path(p) for p in args.runs], _load_config(args.config), Path(args.out))
+    augmented = _named_paths(args.augmented, "--augmented")
+    if augmented and not args.data_dir:
+        raise UserError("--augmented names the sets the runs read from --data-dir: give both")
+    data = DataIdentity.of_files(Path(args.data_dir), augmented) if args.data_dir else None
+    aggregate(
+        [Path(p) for p in args.runs],
+        _load_config(args.config),
+        Path(args.out),
+        settings_dir=Path(args.settings_dir) if args.settings_dir else None,
+        data=data,
+    )
 
 
 def _paper_html(args: argparse.Namespace) -> None:
@@ -303,6 +314,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", required=True, help="the config snapshot (JSON): paper numbers, report"
     )
     p.add_argument("--out", required=True, help="aggregate folder")
+    p.add_argument(
+        "--settings-dir",
+        help="the experiments' settings files (<experiment>.json, rule settings): each run's "
+        "recorded settings must be its experiment's",
+    )
+    p.add_argument(
+        "--data-dir",
+        help="the packed folder the runs read: each run's recorded data must be these files",
+    )
+    p.add_argument(
+        "--augmented",
+        action="append",
+        default=[],
+        help="SET=PATH, repeat: the materialized sets the runs read (with --data-dir)",
+    )
     p.add_argument(
         "runs", nargs="*", help="run folders (.../runs/<experiment>/seed<seed>); none: no rows"
     )
