@@ -276,6 +276,35 @@ def test_merge_and_aggregate_refuse_an_edited_summary_alike(records: Path, tmp_p
     assert not (tmp_path / "ref").exists() and not (tmp_path / "out").exists()
 
 
+def test_render_refuses_a_record_edited_since_its_merge(records: Path, tmp_path: Path) -> None:
+    """A record of the folder edited after the merge: its summary against its metrics (the
+    aggregate's check), its data against the folder's identity.json."""
+    from tinycnn import cli
+
+    folder = tmp_path / "ref"
+    reference.merge(records, folder, demo_config())
+    path = folder / "runs/m1_set1/seed0/summary.json"
+    original = path.read_text()
+    summary = json.loads(original)
+    summary["best_val_acc"] = 99.9
+    path.write_text(json.dumps(summary))
+    args = ["reference", "render", "--folder", str(folder), "--out", str(tmp_path / "out")]
+    args += ["--config", *DEMO_CONFIG, "--html-only"]
+    assert cli.main(args) == 1
+    assert not (tmp_path / "out" / "paper.html").exists()
+    problems = reference.folder_problems(folder, [path.parent])
+    assert problems == [f"{path.parent}: summary best_val_acc 99.9 but metrics.csv says "
+                        f"{json.loads(original)['best_val_acc']:g}"]  # fmt: skip
+    summary = json.loads(original)
+    summary["data"]["arrays"]["val_images.npy"] = "sha256:" + "0" * 64
+    path.write_text(json.dumps(summary))
+    (problem,) = reference.folder_problems(folder, [path.parent])
+    assert problem.startswith(f"{path.parent}: its val_images.npy is sha256:{'0' * 64}, ")
+    assert cli.main(args) == 1
+    path.write_text(original)
+    assert cli.main(args) == 0
+
+
 def test_merge_refuses_a_file_of_other_data(records: Path, tmp_path: Path) -> None:
     folder = tmp_path / "ref"
     reference.merge(records, folder, demo_config())

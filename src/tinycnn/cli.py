@@ -218,7 +218,18 @@ def _reference(args: argparse.Namespace) -> None:
         return
     out = Path(args.out)
     reference.write_snapshot(out / "config.json", config)
-    runs = [str(p) for p in reference.shown_runs(folder, config)[0].values()]
+    shown = list(reference.shown_runs(folder, config)[0].values())
+    problems = reference.folder_problems(folder, shown)
+    if problems:
+        raise UserError(
+            f"records of {folder} no longer hold together (edited since they were merged?):\n  "
+            + "\n  ".join(problems)
+            + f"\nRestore them from git (git log -- {folder}), or delete each such run folder "
+            "and run it again."
+        )
+    # The aggregate checks each summary against its metrics again; their settings and data
+    # were checked above and on merge (today's config marks a stale record, not refuses it).
+    runs = [str(p) for p in shown]
     snapshot = str(out / "config.json")
     code = main(["aggregate", "--config", snapshot, "--out", str(out / "aggregate"), *runs])
     if code:

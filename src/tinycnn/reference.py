@@ -326,6 +326,25 @@ def merge(records: Path, folder: Path, config: Mapping[str, Any]) -> list[str]:
     return added
 
 
+def folder_problems(folder: Path, run_dirs: Iterable[Path]) -> list[str]:
+    """What no longer holds together in the folder's records ``run_dirs`` (one line a problem,
+    naming the run folder), checked as the merge checked them: each record by itself
+    (:func:`record_problems`), its folder, its data against the folder's identity.json. Their
+    settings against today's config are not checked here: a stale record is shown, marked."""
+    folder = Path(folder)
+    identity = _read_json(folder / "identity.json")
+    problems = []
+    for run_dir in map(Path, run_dirs):
+        files = {n: (run_dir / n).read_bytes() for n in RUN_FILES if (run_dir / n).is_file()}
+        found = record_problems(files)
+        if not found:
+            summary = json.loads(files["summary.json"])
+            found += run_records.place_problems(summary, f"{run_dir.parent.name}/{run_dir.name}")
+            found += data_problems(summary, identity) if identity else []
+        problems += [f"{run_dir}: {p}" for p in found]
+    return problems
+
+
 def shown_runs(
     folder: Path, config: Mapping[str, Any]
 ) -> tuple[dict[tuple[str, int], Path], list[dict[str, Any]], list[dict[str, Any]]]:
