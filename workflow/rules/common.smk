@@ -147,6 +147,30 @@ def aggregate_files():
     return {key: f"{AGGREGATE}/{name}" for key, name in AGGREGATE_FILES.items()}
 
 
+def aggregate_sets():
+    """The materialized sets the runs read (mode fixed), in the config's order."""
+    used = {s for experiment, _ in runs() for s in fixed_sets(experiment)}
+    return [s for s in AUG_SETS if s in used]
+
+
+def aggregate_inputs(wildcards):
+    """What the aggregate reads: every run's summary and metrics, and what it checks each run
+    against: its experiment's settings file, and the data the runs were trained on (the packed
+    files every run reads, the materialized sets of mode fixed)."""
+    inputs = {
+        "config": f"{RESULTS}/config.json",
+        "summaries": [run_path(e, s, "summary.json") for e, s in runs()],
+        "metrics": [run_path(e, s, "metrics.csv") for e, s in runs()],
+        "settings": [settings_file(e) for e in dict.fromkeys(e for e, _ in runs())],
+        "packed": [
+            PACKED_FILES[k]
+            for k in ("train_images", "train_labels", "val_images", "val_labels", "stats")
+        ],
+    }
+    inputs.update({augmented_key(s): augmented(s) for s in aggregate_sets()})
+    return inputs
+
+
 def figure_outputs():
     """The aggregate's figures, each flagged for Snakemake's own report."""
     captions = Path(workflow.basedir) / "report" / "captions"

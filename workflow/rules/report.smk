@@ -22,11 +22,11 @@ rule config_snapshot:
         "../scripts/write_json.py"
 
 
+# Each run is checked against its experiment's settings file and the data it names (the
+# packed files, the materialized sets): a run that does not hold together fails the aggregate.
 rule aggregate:
     input:
-        config=f"{RESULTS}/config.json",
-        summaries=[run_path(e, s, "summary.json") for e, s in runs()],
-        metrics=[run_path(e, s, "metrics.csv") for e, s in runs()],
+        unpack(aggregate_inputs),
     output:
         **figure_outputs(),
         **aggregate_files(),
@@ -37,8 +37,15 @@ rule aggregate:
     params:
         runs=lambda w, input: " ".join(str(Path(p).parent) for p in input.summaries),
         out=lambda w, output: Path(output.runs).parent,
+        settings_dir=Path(settings_file("experiment")).parent,
+        data=PACKED,
+        augmented=lambda w, input: " ".join(
+            f"--augmented {s}={input[augmented_key(s)]}" for s in aggregate_sets()
+        ),
     shell:
-        "tinycnn aggregate --config {input.config} --out {params.out} {params.runs} 2> {log}"
+        "tinycnn aggregate --config {input.config} --out {params.out}"
+        " --settings-dir {params.settings_dir} --data-dir {params.data} {params.augmented}"
+        " {params.runs} 2> {log}"
 
 
 rule paper_html:
