@@ -148,40 +148,14 @@ def _paper_pdf(args: argparse.Namespace) -> None:
     render_pdf(Path(args.html), Path(args.out))
 
 
-def _read_config_file(path: str) -> dict:
-    """One YAML config file as a mapping; anything else is one :class:`UserError`."""
-    import yaml
-
-    try:
-        with open(path, encoding="utf-8") as fh:
-            config = yaml.safe_load(fh)
-    except OSError as err:
-        raise UserError(f"cannot read the config file {path}: {err.strerror or err}") from None
-    except UnicodeDecodeError as err:
-        raise UserError(f"cannot read the config file {path}: not UTF-8 text ({err})") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err)
-        raise UserError(f"{path} is not valid YAML{where}: {problem}") from None
-    if config is None:
-        return {}
-    if not isinstance(config, dict):
-        raise UserError(
-            f"{path} must hold a mapping of keys (as config.yaml does), not a "
-            f"{type(config).__name__}"
-        )
-    return config
-
-
 def _check_config(args: argparse.Namespace) -> None:
     from tinycnn import ablations, beyond
-    from tinycnn.config import validate
+    from tinycnn.config import read_config_file, validate
     from tinycnn.merging import deep_merge
 
     config: dict = {}
     for path in args.configfile:
-        config = deep_merge(config, _read_config_file(path))
+        config = deep_merge(config, read_config_file(path))
     validate(config)
     variants = len(ablations.trained(config))
     runs = len(beyond.experiments(config))

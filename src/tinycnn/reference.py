@@ -34,6 +34,7 @@ from tinycnn import records as run_records
 from tinycnn.atomic import write_bytes, write_json, write_text
 from tinycnn.config import (
     experiment_entries,
+    read_config_file,
     resolve_experiment,
     training_settings,
     validate,
@@ -64,15 +65,9 @@ PACKED_ARRAYS = ("train_images.npy", "train_labels.npy", "val_images.npy", "val_
 def load_config(files: Sequence[str | Path] = CONFIG_FILES, root: Path = ROOT) -> dict[str, Any]:
     """The reference config: ``files`` (relative to ``root``) merged in order, validated where
     jsonschema is installed (a GPU machine may lack it: its runs are checked here, on merge)."""
-    import yaml
-
     config: dict[str, Any] = {}
     for name in files:
-        path = Path(root) / name
-        try:
-            config = deep_merge(config, yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-        except OSError as err:
-            raise UserError(f"cannot read the config file {path}: {err.strerror or err}") from None
+        config = deep_merge(config, read_config_file(Path(root) / name))
     try:
         import jsonschema  # noqa: F401
     except ImportError:

@@ -24,6 +24,7 @@ from tinycnn import beyond  # noqa: E402
 from tinycnn.config import (  # noqa: E402
     experiment_entries,
     load_schema,
+    read_config_file,
     resolve_experiment,
     training_settings,
     validate,
@@ -32,6 +33,9 @@ from tinycnn.contract import AGGREGATE_FILES  # noqa: E402
 from tinycnn.errors import UserError  # noqa: E402
 
 try:
+    # Snakemake's own reading of the files keeps the last of a key written twice: refuse it.
+    for path in workflow.configfiles:
+        read_config_file(path)
     validate(config, load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"))
 except UserError as err:
     raise WorkflowError(str(err)) from None
@@ -93,15 +97,16 @@ def preview(aug_set):
 
 # Every experiment that trains: the config's, then the ablation variants that override a
 # setting (`<question>__<variant>`, tinycnn.ablations), trained by the same rules.
-EXPERIMENTS = list(experiment_entries(config))
+# Each resolved once: resolving one experiment alone reads every variant's entry again.
+ENTRIES = experiment_entries(config)
+EXPERIMENTS = list(ENTRIES)
+RESOLVED = {experiment: resolve_experiment(config, experiment, ENTRIES) for experiment in ENTRIES}
 
 
 def runs():
     """(experiment, seed) of every training job, the ablation variants' included."""
     return [
-        (experiment, seed)
-        for experiment in EXPERIMENTS
-        for seed in resolve_experiment(config, experiment)["seeds"]
+        (experiment, seed) for experiment in EXPERIMENTS for seed in RESOLVED[experiment]["seeds"]
     ]
 
 
@@ -125,7 +130,7 @@ def checkpoint_path(wildcards):
 
 
 def fixed_sets(experiment):
-    aug = resolve_experiment(config, experiment)["augmentation"]
+    aug = RESOLVED[experiment]["augmentation"]
     return aug["sets"] if aug["mode"] == "fixed" else []
 
 
