@@ -193,11 +193,9 @@ def _run_row(summary: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str,
 
 
 def _commit(summary: Mapping[str, Any]) -> str:
-    """The commit a run was trained at (summary.json's optional ``code.commit``), shortened;
-    "unknown" for a run that recorded none (older runs, or no git where it trained)."""
-    code = summary.get("code")
-    commit = code.get("commit") if isinstance(code, Mapping) else None
-    return str(commit)[:COMMIT_LENGTH] if commit else "unknown"
+    """The commit a run was trained at (summary.json's ``code.commit``, "unknown" where it
+    trained outside git), shortened."""
+    return str(summary["code"]["commit"])[:COMMIT_LENGTH]
 
 
 def _concat(frames: Sequence[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:

@@ -54,7 +54,7 @@ from tinycnn.augment import (
     split_samples,
 )
 from tinycnn.code_version import code_identity
-from tinycnn.contract import METRIC_COLUMNS
+from tinycnn.contract import METRIC_COLUMNS, RUN_DATA_FILES
 from tinycnn.errors import UserError
 from tinycnn.gpu_lease import lease_gpu, visible_gpu_uuids
 from tinycnn.hardware import cpu_model
@@ -569,16 +569,6 @@ def run_fingerprint(settings: Mapping[str, Any], seed: int) -> str:
     return checkpoint.fingerprint({k: v for k, v in settings.items() if k != "device"}, seed)
 
 
-# The packed files every run reads (the arrays, and stats.json for the normalization).
-PACKED_INPUTS = (
-    "train_images.npy",
-    "train_labels.npy",
-    "val_images.npy",
-    "val_labels.npy",
-    "stats.json",
-)
-
-
 def _identity(path: Path) -> str:
     """The SHA-256 the data stage recorded when it wrote ``path`` (atomic.read_digest); for a
     file without a valid record, the hash of a small file, or size and mtime of a large one (a
@@ -596,7 +586,7 @@ def input_files(
     settings: Mapping[str, Any], data_dir: Path, augmented: Mapping[str, Path]
 ) -> dict[str, Path]:
     """Every input file the run reads, by name."""
-    files = {name: Path(data_dir) / name for name in PACKED_INPUTS}
+    files = {name: Path(data_dir) / name for name in RUN_DATA_FILES}
     if settings["augmentation"]["mode"] == "fixed":
         files.update(
             {f"augmented/{s}": Path(augmented[s]) for s in settings["augmentation"]["sets"]}
