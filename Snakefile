@@ -6,6 +6,16 @@
 # Stages: data (download, pack, augment) -> train -> report. See README.md.
 from pathlib import Path
 
+from snakemake.utils import min_version
+
+# The pinned Snakemake (requirements.lock) is 9.x; the rules use its executor plugins and
+# `report()` labels.
+min_version("9.0")
+
+
+# `snakemake --report report.zip`: this text opens Snakemake's own report.
+report: "report/workflow.rst"
+
 
 # The paper's config, wherever snakemake runs; presets and --config override it.
 configfile: Path(workflow.basedir) / "config.yaml"

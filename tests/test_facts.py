@@ -71,7 +71,7 @@ def test_agreement_beyond_and_mean_distance() -> None:
         exp(5.0),
     ]
     assert facts.agreement(exps) == (2, 3)
-    assert [e["best_val_acc_mean"] for e in facts.beyond(exps)] == [42.3]
+    assert [e["best_val_acc_mean"] for e in facts.outside_tolerance(exps)] == [42.3]
     assert facts.mean_abs_diff(exps) == pytest.approx((0.5 + 6.4) / 2)  # "below" left out
     assert facts.mean_abs_diff([exp(5.0)]) is None
     assert facts.below_holds(exps[2]) and not facts.below_holds({**exps[2], "diff": 0.06})

@@ -69,7 +69,7 @@ def within(e: Experiment) -> bool:
     return str(e.get("within_tolerance")).lower() == "true"
 
 
-def beyond(exps: Sequence[Experiment]) -> list[Experiment]:
+def outside_tolerance(exps: Sequence[Experiment]) -> list[Experiment]:
     """The experiments with a paper number outside the tolerance."""
     return [e for e in exps if has_paper(e) and not within(e)]
 

@@ -728,10 +728,10 @@ def summary_paragraph(
     text = Markup("{} sets every run beside the paper. {}").format(
         ref(table), tolerance_sentence(exps, tolerance)
     )
-    if beyond := facts.beyond(exps):
+    if outside := facts.outside_tolerance(exps):
         named = [
             f"{name(e)} ({e['model']}, {fmt_diff(e.get('diff'))} points{stale_mark(e)})"
-            for e in beyond
+            for e in outside
         ]
         text += Markup(" Beyond it: {}.").format(fmt_list(named))
     mean = facts.mean_abs_diff(exps)
