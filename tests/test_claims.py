@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from tinycnn import facts
+from tinycnn.config import load_schema
 from tinycnn.contract import CLAIM_KINDS, CLAIM_REASONS, CLAIM_STATED, CLAIM_VALUED, VERDICTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,7 +212,7 @@ def test_missing_results_are_untested() -> None:
 
 
 def test_the_schema_lists_the_kinds_of_the_contract() -> None:
-    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    schema = load_schema()
     item = schema["properties"]["report"]["properties"]["claims"]["items"]["properties"]
     assert item["kind"]["enum"] == list(CLAIM_KINDS)
     assert item["stated"]["enum"] == list(CLAIM_STATED)

@@ -88,8 +88,11 @@ def dry_run_with(preset: str, tmp_path: Path) -> tuple[dict[str, int], dict[str,
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout + result.stderr
+    # Each train job's text up to the next job (Snakemake lists the jobs in no fixed order).
     jobs = {
-        re.search(r"wildcards: experiment=([^,\s]+)", job)[1]: job
+        re.search(r"wildcards: experiment=([^,\s]+)", job)[1]: re.split(r"\n(?:local)?rule ", job)[
+            0
+        ]
         for job in out.split("rule train:")[1:]
     }
     return job_counts(out), jobs

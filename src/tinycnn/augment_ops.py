@@ -478,7 +478,7 @@ class _Spec:
         return v
 
 
-# The ops and the parameters each accepts. The config schema (workflow/schemas/
+# The ops and the parameters each accepts. The config schema (tinycnn/schemas/
 # config.schema.yaml, $defs.op) must allow exactly these: tests/test_config.py checks it.
 OP_PARAMETERS: dict[str, frozenset[str]] = {
     "random_horizontal_flip": frozenset({"p"}),

@@ -1,6 +1,6 @@
 """Validate the pipeline config and resolve each experiment's settings.
 
-The schema (workflow/schemas/config.schema.yaml) catches wrong types, unknown
+The schema (schemas/config.schema.yaml, package data) catches wrong types, unknown
 keys and out-of-range values; the checks below catch what a schema cannot say
 (an experiment naming a model or augmentation set that is not defined). Every
 problem becomes one line that names the key, and all of them are raised
@@ -33,7 +33,7 @@ from tinycnn.tinyimagenet import IMAGE_SIZE
 if TYPE_CHECKING:  # jsonschema is imported where it validates: resolving settings needs none
     import jsonschema
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"  # package data
 MAX_REPORTED = 10
 # The op parameters that are a [min, max] range (the schema says so in their descriptions).
 RANGE_PARAMS = {"random_resized_crop": ("scale", "ratio"), "gaussian_blur": ("sigma",)}

@@ -3,7 +3,7 @@
 This is the one place for the paper's computed English: the paragraphs of Sections 2 and 3,
 the captions of its tables and of the aggregate's figures (figures.json), the tables' notes.
 The facts behind each sentence come from :mod:`tinycnn.facts`, every number is printed by
-:mod:`tinycnn.formatting`. The template (report/paper.html.j2) holds the layout and the fixed
+:mod:`tinycnn.formatting`. The template (templates/paper.html.j2) holds the layout and the fixed
 narrative around these sentences, with values inserted through the same formatting filters.
 
 An experiment is a mapping with the columns of experiments.csv (missing values None);

@@ -15,8 +15,8 @@ hardware made the reference runs' numbers, and marks every number of a stale run
 
 The document is assembled here in reading order: every table and figure is created, and so
 numbered, in the order it appears; the computed sentences that cite them (``tinycnn.prose``)
-are written afterwards. The template (report/paper.html.j2) holds the layout and the fixed
-narrative; report/paper.css the A4 print style.
+are written afterwards. The template (templates/paper.html.j2, package data) holds the layout
+and the fixed narrative; templates/paper.css the A4 print style.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ from tinycnn.tinyimagenet import IMAGE_SIZE
 
 __all__ = ["collect_provenance", "render_html", "render_pdf"]
 
-REPORT_DIR = Path(__file__).resolve().parents[2] / "report"
+# The paper's template and styles ship with the package (package data).
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 SUMMARY_KINDS = ("paper_vs_ours", "accuracy_vs_parameters", "accuracy_vs_time")
 EXAMPLE_CLASSES = 5  # class names quoted in Section 1
 
@@ -1003,7 +1004,7 @@ def _stale_seed(
 
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(REPORT_DIR),
+        loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -1041,7 +1042,7 @@ def render_html(
     if reference is not None and not isinstance(reference, Mapping):
         reference = read_reference(Path(reference))
     context = build_context(results, config, stats, classes, previews, provenance, reference)
-    css = Markup((REPORT_DIR / "paper.css").read_text(encoding="utf-8"))
+    css = Markup((TEMPLATES / "paper.css").read_text(encoding="utf-8"))
     write_text(out_html, _environment().get_template("paper.html.j2").render(css=css, **context))
 
 

@@ -20,6 +20,7 @@ if shutil.which("tinycnn") is None and (Path(sys.executable).parent / "tinycnn")
 
 from snakemake.exceptions import WorkflowError  # noqa: E402
 
+import tinycnn  # noqa: E402
 from tinycnn import beyond  # noqa: E402
 from tinycnn.config import (  # noqa: E402
     experiment_entries,
@@ -36,7 +37,7 @@ try:
     # Snakemake's own reading of the files keeps the last of a key written twice: refuse it.
     for path in workflow.configfiles:
         read_config_file(path)
-    validate(config, load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"))
+    validate(config, load_schema())
 except UserError as err:
     raise WorkflowError(str(err)) from None
 
@@ -53,6 +54,8 @@ PACKED_FILES = {
     "stats": f"{PACKED}/stats.json",
 }
 AGGREGATE = f"{RESULTS}/aggregate"
+# The paper's template and styles, package data of tinycnn: inputs of the paper's rule.
+TEMPLATES = Path(tinycnn.__file__).parent / "templates"
 # Named by its checksum: configs that download the same file share it, others never overwrite it.
 ARCHIVE = f"resources/{config['data']['md5']}/{config['data']['filename']}"
 AUG_SETS = list(config["augmentation"]["sets"])
@@ -178,7 +181,7 @@ def aggregate_inputs(wildcards):
 
 def figure_outputs():
     """The aggregate's figures, each flagged for Snakemake's own report."""
-    captions = Path(workflow.basedir) / "report" / "captions"
+    captions = Path(workflow.basedir) / "workflow" / "report"
 
     def figure(name, caption, category, **labels):
         return report(
@@ -210,8 +213,8 @@ def paper_inputs(wildcards):
         **aggregate_files(),
         "stats": PACKED_FILES["stats"],
         "classes": PACKED_FILES["classes"],
-        "template": str(Path(workflow.basedir) / "report" / "paper.html.j2"),
-        "css": str(Path(workflow.basedir) / "report" / "paper.css"),
+        "template": str(TEMPLATES / "paper.html.j2"),
+        "css": str(TEMPLATES / "paper.css"),
         **{name: str(path) for name, path in figure_outputs().items()},
     }
     inputs.update({s: preview(s) for s in AUG_SETS})

@@ -81,7 +81,7 @@ rule preview:
     output:
         report(
             preview("{aug_set}"),
-            caption="../../report/captions/preview.rst",
+            caption="../report/preview.rst",
             category="Data",
             labels={"figure": "preview", "set": "{aug_set}"},
         ),

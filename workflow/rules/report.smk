@@ -54,7 +54,7 @@ rule paper_html:
     output:
         report(
             f"{RESULTS}/paper.html",
-            caption="../../report/captions/paper.rst",
+            caption="../report/paper.rst",
             category="Paper",
         ),
     log:
@@ -79,7 +79,7 @@ rule paper_pdf:
     output:
         report(
             f"{RESULTS}/paper.pdf",
-            caption="../../report/captions/paper.rst",
+            caption="../report/paper.rst",
             category="Paper",
         ),
     log:
