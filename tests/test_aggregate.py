@@ -24,6 +24,7 @@ from report_fixtures import architecture
 
 from tinycnn.aggregate import aggregate, within_tolerance
 from tinycnn.config import experiment_entries, training_settings, validate
+from tinycnn.contract import FIGURE_KINDS
 from tinycnn.errors import UserError
 from tinycnn.merging import deep_merge
 from tinycnn.records import DataIdentity
@@ -424,6 +425,8 @@ def test_epochs_table(out: Path) -> None:
 def test_figures(out: Path) -> None:
     entries = json.loads((out / "figures.json").read_text())
     assert all(set(e) == FIGURE_KEYS for e in entries)
+    kinds = [e["kind"] for e in entries]  # the contract's kinds, in its order
+    assert kinds == sorted(kinds, key=FIGURE_KINDS.index)
     files = {e["file"] for e in entries}
     assert files == {
         "figures/curves_approx.png",

@@ -21,8 +21,7 @@ from typing import Any, NamedTuple
 # unambiguously and is a valid experiment name (a folder in runs/, a wildcard value).
 SEPARATOR = "__"
 # A variant's keys that are not settings of the run.
-REPORTED_KEY = "reported"
-REPORTED = ("best", "last")
+REPORTED_KEY = "reported"  # its values: the schema's enum (best, last)
 
 
 class Variant(NamedTuple):
