@@ -174,7 +174,7 @@ class Runner:
         self.args = args
         self.deadline = time.monotonic() + args.budget
         self.work = Path(args.work).resolve()
-        self.config = reference.load_config(args.config)
+        self.config = reference.load_config(args.config, ROOT)
         self.rates = reference.load_rates(ROOT / args.rates)
         self.env = dict(os.environ)
         src = str(ROOT / "src")

@@ -180,7 +180,7 @@ def _reference(args: argparse.Namespace) -> None:
             for line in added:
                 print(f"  {line}")
         return
-    rates = reference.load_rates(reference.ROOT / args.rates)
+    rates = reference.load_rates(Path(args.rates))
     order = reference.priority_order(config, rates)
     if args.action == "order":
         held = reference.recorded(folder)
@@ -219,8 +219,8 @@ def _reference(args: argparse.Namespace) -> None:
         [
             "paper-html",
             "--config", snapshot,
-            *(f"--config-file={reference.ROOT / f}" for f in args.config),
-            "--workflow-dir", str(reference.ROOT),
+            *(f"--config-file={Path(f).resolve()}" for f in args.config),
+            "--workflow-dir", str(Path.cwd()),
             "--aggregate", str(out / "aggregate"),
             "--stats", str(data / "stats.json"),
             "--classes", str(data / "classes.tsv"),
@@ -344,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("configfile", nargs="+")
     p.set_defaults(func=_check_config)
 
-    p = sub.add_parser("reference", help="reference runs: their order, merge records, render")
+    p = sub.add_parser("reference", help="reference runs, from the repository root")
     p.add_argument("action", choices=["order", "merge", "render"])
     p.add_argument("records", nargs="*", help="merge: records files (scripts/reference_runs.py)")
     p.add_argument("--folder", default="reference/h200", help="the reference folder")

@@ -42,7 +42,6 @@ from tinycnn.config import (
 from tinycnn.errors import UserError
 from tinycnn.merging import deep_merge
 
-ROOT = Path(__file__).resolve().parents[2]
 # The reference paper's config, merged in this order (as Snakemake merges --configfile): the
 # paper on the real archive, its ablations, the runs beyond it, and three seeds of everything.
 CONFIG_FILES = (
@@ -62,12 +61,15 @@ PACKED_ARRAYS = ("train_images.npy", "train_labels.npy", "val_images.npy", "val_
 # --- the config -----------------------------------------------------------------------------
 
 
-def load_config(files: Sequence[str | Path] = CONFIG_FILES, root: Path = ROOT) -> dict[str, Any]:
-    """The reference config: ``files`` (relative to ``root``) merged in order, validated where
+def load_config(
+    files: Sequence[str | Path] = CONFIG_FILES, root: Path | None = None
+) -> dict[str, Any]:
+    """The reference config: ``files`` (relative to ``root``, the repository; the working
+    directory unless given) merged in order, validated where
     jsonschema is installed (a GPU machine may lack it: its runs are checked here, on merge)."""
     config: dict[str, Any] = {}
     for name in files:
-        config = deep_merge(config, read_config_file(Path(root) / name))
+        config = deep_merge(config, read_config_file(Path(root or Path.cwd()) / name))
     try:
         import jsonschema  # noqa: F401
     except ImportError:
@@ -398,9 +400,9 @@ def context(
 
 
 def _shown(path: Path) -> Path:
-    """``path`` relative to the repository when inside it."""
-    path = Path(path).resolve()
-    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    """``path`` relative to the working directory (the repository) when inside it."""
+    path, here = Path(path).resolve(), Path.cwd().resolve()
+    return path.relative_to(here) if path.is_relative_to(here) else path
 
 
 def write_snapshot(path: Path, config: Mapping[str, Any]) -> None:
