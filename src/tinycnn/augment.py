@@ -169,9 +169,12 @@ def _order(seed: int, epoch: int, n: int, shuffle: bool) -> torch.Tensor:
     return torch.arange(n)
 
 
-# How the sets make up an epoch (a run's `augmentation.combine`; absent means concat): every
-# image through every set (k·N samples), or through one set drawn per image and epoch (N).
+# How the sets make up an epoch (a run's `augmentation.combine`): every image through every set
+# (k·N samples), or through one set drawn per image and epoch (N). Absent from a run's settings,
+# it is COMBINE_DEFAULT (the config's check, tinycnn.config, and the torch-free side, which do
+# not import this module, write it out as "concat").
 COMBINE = ("concat", "random_per_image")
+COMBINE_DEFAULT = COMBINE[0]
 
 
 def _check_combine(combine: str) -> None:
@@ -216,7 +219,7 @@ class FixedTrainData:
         *,
         seed: int,
         device: torch.device | str = "cpu",
-        combine: str = "concat",
+        combine: str = COMBINE_DEFAULT,
         samples: torch.Tensor | None = None,
     ) -> None:
         if samples is not None and combine != "concat":
@@ -271,7 +274,7 @@ class OnlineTrainData:
         *,
         seed: int,
         device: torch.device | str = "cpu",
-        combine: str = "concat",
+        combine: str = COMBINE_DEFAULT,
     ) -> None:
         n, h, w, c = images.shape
         sizes = {p.out_size(h, w) for p in pipelines}

@@ -46,6 +46,7 @@ from tqdm import tqdm
 from tinycnn import checkpoint, recipe
 from tinycnn.atomic import atomic_path, read_digest, sha256_file, write_json, write_text
 from tinycnn.augment import (
+    COMBINE_DEFAULT,
     FixedTrainData,
     OnlineTrainData,
     Pipeline,
@@ -159,7 +160,7 @@ def load_data(
     val_idx = _subset(np.asarray(packed["val_labels"]), subset.get("val_per_class"))
     labels = np.asarray(packed["train_labels"])[train_idx]
     # Absent from the settings unless set, so that the runs before it existed keep theirs.
-    combine = aug.get("combine", "concat")
+    combine = aug.get("combine", COMBINE_DEFAULT)
     validation = settings.get("validation") or {}
     split = validation.get("source", "official") == "augmented_split"
     if split and (aug["mode"] != "fixed" or combine != "concat"):
@@ -733,12 +734,12 @@ def train_run(
             _log(f"resuming {name} seed {seed} from {checkpoint_path} at {where}")
         params = count_parameters(state.model)
         aug = settings["augmentation"]
-        combine = aug.get("combine", "concat")
+        combine = aug.get("combine", COMBINE_DEFAULT)
         _log(
             f"{name} seed {seed}: {settings['model']} ({params:,} parameters) on "
             f"{device_name(device)}, {len(train):,} training images an epoch "
             f"({aug['mode']} {'+'.join(aug['sets'])}"
-            + ("" if combine == "concat" else f", {combine}")
+            + ("" if combine == COMBINE_DEFAULT else f", {combine}")
             + f"), {len(val_y):,} validation images; {numerics}"
         )
         if stop.signum is not None:
