@@ -447,8 +447,8 @@ def test_training_inputs_are_normalized_with_the_training_statistics(
     torch.set_num_threads(1)
     cpu = torch.device("cpu")
     stats = json.loads((demo.packed / "stats.json").read_text())
-    _, val_x, val_y, norm, _ = load_data(exp, 0, demo.packed, demo.augmented, cpu)
-    assert norm == (stats["mean"], stats["std"])
+    data = load_data(exp, 0, demo.packed, demo.augmented, cpu)
+    assert data.norm == (stats["mean"], stats["std"])
     mean = torch.tensor(stats["mean"]).view(1, 3, 1, 1)
     std = torch.tensor(stats["std"]).view(1, 3, 1, 1)
 
@@ -456,9 +456,9 @@ def test_training_inputs_are_normalized_with_the_training_statistics(
     state = train_mod.new_run_state(exp, NUM_CLASSES, cpu)
     seen: list[torch.Tensor] = []
     state.model.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().clone()))
-    x, y = val_x[:8], val_y[:8]
-    train_mod.train_step(state.model, state.optimizer, x, y, norm, state.numerics)
-    evaluate(state.model, val_x, val_y, norm, 64, cpu)
+    x, y = data.val_x[:8], data.val_y[:8]
+    train_mod.train_step(state.model, state.optimizer, x, y, data.norm, state.numerics)
+    evaluate(state.model, data.val_x, data.val_y, data.norm, 64, cpu)
     expected = (x.float() / 255 - mean) / std
     torch.testing.assert_close(seen[0], expected, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(seen[1][:8], expected, rtol=1e-5, atol=1e-5)
@@ -468,7 +468,7 @@ def test_training_inputs_are_normalized_with_the_training_statistics(
         for name, spec in exp["augmentation"]["ops"].items()
     }
     unnormalized = deep_merge(exp, {"augmentation": {"ops": ops}})
-    assert load_data(unnormalized, 0, demo.packed, demo.augmented, cpu)[3] is None
+    assert load_data(unnormalized, 0, demo.packed, demo.augmented, cpu).norm is None
     seen.clear()
     train_mod.train_step(state.model, state.optimizer, x, y, None, state.numerics)
     torch.testing.assert_close(seen[0], x.float() / 255)
@@ -539,9 +539,9 @@ def test_outputs_metrics_summary_weights_and_step_lr(
     model.load_state_dict(torch.load(out / "model.pt", weights_only=True))
     torch.set_num_threads(1)
     cpu = torch.device("cpu")
-    _, val_x, val_y, norm, num_classes = load_data(exp, 3, demo.packed, demo.augmented, cpu)
-    assert num_classes == NUM_CLASSES
-    val_loss, val_acc, val_top5 = evaluate(model, val_x, val_y, norm, 64, cpu)
+    data = load_data(exp, 3, demo.packed, demo.augmented, cpu)
+    assert data.num_classes == NUM_CLASSES
+    val_loss, val_acc, val_top5 = evaluate(model, data.val_x, data.val_y, data.norm, 64, cpu)
     assert (val_acc, val_top5) == (rows[-1]["val_acc"], rows[-1]["val_top5"])
     assert val_loss == pytest.approx(rows[-1]["val_loss"], rel=1e-5)
 
@@ -955,8 +955,8 @@ def test_random_per_image_trains_on_n_images_an_epoch(
         subset={"train_per_class": 10, "val_per_class": 5},
         augmentation={"mode": mode, "combine": "random_per_image"},
     )
-    train, *_ = load_data(exp, 0, demo.packed, demo.augmented, torch.device("cpu"))
-    assert len(train) == n
+    data = load_data(exp, 0, demo.packed, demo.augmented, torch.device("cpu"))
+    assert len(data.train) == n
     summary = run(exp, 0, demo, tmp_path)
     err = capsys.readouterr().err
     assert f"{n} training images an epoch ({mode} set1+set2, random_per_image)" in err
@@ -976,14 +976,14 @@ def test_validation_on_a_split_of_the_augmented_training_data(
         validation={"source": "augmented_split"},
     )
     cpu = torch.device("cpu")
-    train, val_x, val_y, norm, _ = load_data(exp, 0, demo.packed, demo.augmented, cpu)
-    assert len(val_y) == 2 * n // 10 and len(train) == 2 * n - len(val_y)
-    held = {bytes(x.numpy()) for x in val_x}
-    served = {bytes(x.numpy()) for batch, _ in train.batches(1, 64) for x in batch}
-    assert not held & served and norm is not None
+    data = load_data(exp, 0, demo.packed, demo.augmented, cpu)
+    assert len(data.val_y) == 2 * n // 10 and len(data.train) == 2 * n - len(data.val_y)
+    held = {bytes(x.numpy()) for x in data.val_x}
+    served = {bytes(x.numpy()) for batch, _ in data.train.batches(1, 64) for x in batch}
+    assert not held & served and data.norm is not None
     official = load_data(experiment(demo_config, subset=exp["subset"]), 0, demo.packed,
                          demo.augmented, cpu)  # fmt: skip
-    assert len(official[2]) == 5 * NUM_CLASSES
+    assert len(official.val_y) == 5 * NUM_CLASSES
     online = experiment(demo_config, validation={"source": "augmented_split"},
                         augmentation={"mode": "online"})  # fmt: skip
     with pytest.raises(UserError, match="needs augmentation mode fixed"):

@@ -35,7 +35,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -143,15 +143,25 @@ def _normalization(
     return (stats["mean"], stats["std"]) if flags.pop() else None
 
 
+class RunData(NamedTuple):
+    """What a run trains and validates on (:func:`load_data`), on its device."""
+
+    train: FixedTrainData | OnlineTrainData  # the training view, fixed or online
+    val_x: torch.Tensor  # validation images, uint8 (N, C, H, W)
+    val_y: torch.Tensor  # their labels, int64
+    norm: Any  # the training set's (mean, std) when the sets end with normalize, else None
+    num_classes: int
+
+
 def load_data(
     settings: Mapping[str, Any],
     seed: int,
     data_dir: Path,
     augmented: Mapping[str, Path],
     device: torch.device,
-) -> tuple[FixedTrainData | OnlineTrainData, torch.Tensor, torch.Tensor, Any, int]:
-    """Training view (fixed or online), validation images and labels on ``device``,
-    normalization (mean, std or None), number of classes."""
+) -> RunData:
+    """The run's training view, validation images and labels on ``device``, normalization and
+    number of classes."""
     packed = load_packed(data_dir)
     aug = settings["augmentation"]
     pipelines = [parse_set(name, aug["ops"][name]) for name in aug["sets"]]
@@ -198,7 +208,7 @@ def load_data(
         val_x = torch.from_numpy(np.asarray(packed["val_images"][val_idx])).to(device)
         val_y = torch.from_numpy(np.asarray(packed["val_labels"])[val_idx]).long().to(device)
     norm = _normalization(pipelines, packed["stats"])
-    return train, val_x.permute(0, 3, 1, 2), val_y, norm, len(packed["classes"])
+    return RunData(train, val_x.permute(0, 3, 1, 2), val_y, norm, len(packed["classes"]))
 
 
 # --- one step, one epoch, one evaluation --------------------------------------------------------
