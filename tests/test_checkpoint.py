@@ -1,4 +1,5 @@
-"""Checkpoint files: a damaged one and a full disk each give one clear message."""
+"""Checkpoint files: a damaged one, one of another format and a full disk each give one clear
+message."""
 
 from __future__ import annotations
 
@@ -14,18 +15,19 @@ from tinycnn import atomic, checkpoint
 from tinycnn.errors import UserError
 
 STATE = {"model": {"w": torch.arange(1000.0)}, "epoch": 3}
+KEY = checkpoint.RunKey("fp", {"stats.json": "sha256:0"}, "fp32, channels_last")
 END = "Delete it to start this run from scratch."
 
 
 @pytest.fixture
 def saved(tmp_path: Path) -> Path:
     path = tmp_path / "run.pt"
-    checkpoint.save(path, STATE, "fp")
+    checkpoint.save(path, STATE, KEY)
     return path
 
 
 def test_save_and_load_round_trip(saved: Path) -> None:
-    state = checkpoint.load(saved, "fp")
+    state = checkpoint.load(saved, KEY)
     assert state["epoch"] == 3 and torch.equal(state["model"]["w"], STATE["model"]["w"])
     assert [p.name for p in saved.parent.iterdir()] == ["run.pt"]
 
@@ -46,7 +48,7 @@ def test_damaged_checkpoint_says_what_is_wrong(saved: Path, damage: str, reason:
         ]
     )
     with pytest.raises(UserError) as err:
-        checkpoint.load(saved, "fp")
+        checkpoint.load(saved, KEY)
     message = str(err.value)
     assert message.startswith(f"cannot read the checkpoint {saved}: {reason}"), message
     assert message.endswith(END)
@@ -56,10 +58,32 @@ def test_damaged_checkpoint_says_what_is_wrong(saved: Path, damage: str, reason:
 def test_checkpoint_with_other_objects_is_refused_unloaded(saved: Path) -> None:
     torch.save({**STATE, "extra": pathlib.PurePosixPath("x")}, saved)
     with pytest.raises(UserError) as err:
-        checkpoint.load(saved, "fp")
+        checkpoint.load(saved, KEY)
     message = str(err.value)
     assert "objects other than tensors" in message and message.endswith(END)
     assert "file an issue" not in message
+
+
+def test_checkpoint_of_another_format_is_refused_and_kept(saved: Path) -> None:
+    """A checkpoint of another format (format 1 could lack its data and numerics, and the rate of
+    a stopped epoch), or with no format number, is never resumed: one message says to delete
+    it, and the file stays as it was."""
+    state = torch.load(saved, weights_only=True)
+    for written, said in [(1, "format 1"), (None, "no format number")]:
+        if written is None:
+            del state["format"]
+        else:
+            state["format"] = written
+        torch.save(state, saved)
+        before = saved.read_bytes()
+        with pytest.raises(UserError) as err:
+            checkpoint.load(saved, KEY)
+        assert str(err.value) == (
+            f"the checkpoint {saved} was written by another version of this program ({said}; "
+            f"this one reads format {checkpoint.FORMAT}), so it is not resumed. Delete it and run "
+            "again to start this run from scratch."
+        )
+        assert saved.read_bytes() == before
 
 
 def test_save_on_a_full_disk_is_one_message_and_keeps_the_last_checkpoint(
@@ -69,7 +93,7 @@ def test_save_on_a_full_disk_is_one_message_and_keeps_the_last_checkpoint(
     usage = shutil.disk_usage(saved.parent)._replace(free=100)
     monkeypatch.setattr(atomic.shutil, "disk_usage", lambda path: usage)
     with pytest.raises(UserError) as err:
-        checkpoint.save(saved, {**STATE, "epoch": 4}, "fp")
+        checkpoint.save(saved, {**STATE, "epoch": 4}, KEY)
     message = str(err.value)
     assert f"cannot write {saved}: not enough disk space" in message
     assert "it needs 5" in message  # about 5 kB: the tensor and the archive around it
@@ -85,5 +109,5 @@ def test_save_failing_for_lack_of_space_midway_is_the_same_message(
 
     monkeypatch.setattr(pathlib.Path, "write_bytes", full)
     with pytest.raises(UserError, match=r"not enough disk space \(No space left on device\)"):
-        checkpoint.save(saved, STATE, "fp")
+        checkpoint.save(saved, STATE, KEY)
     assert [p.name for p in saved.parent.iterdir()] == ["run.pt"]

@@ -3,9 +3,9 @@
 Read it top to bottom like torchvision's ``references/classification/train.py``:
 :func:`train_step` is one optimizer step, :func:`train_one_epoch` one pass over the
 training view, :func:`evaluate` one over the validation images, and :func:`train_run`
-the run (device, data, :class:`RunState`, the epoch loop, the outputs). It takes the
-resolved settings of one experiment (see :func:`tinycnn.config.training_settings`) and
-writes the run folder:
+the run (the checkpoint's check, device, data, :class:`RunState`, the epoch loop,
+:func:`write_outputs`). It takes the resolved settings of one experiment (see
+:func:`tinycnn.config.training_settings`) and writes the run folder:
 
 - ``metrics.csv``: one row an epoch (learning rate, training loss and top-1,
   validation loss, top-1 and top-5, epoch seconds, training images per second);
@@ -15,8 +15,10 @@ writes the run folder:
 
 A checkpoint outside the run folder is written atomically after every epoch and
 when SIGTERM or SIGUSR1 arrives (SLURM's warnings before a time limit); the next
-run of the same job resumes from it and ends with the same metrics as a run that
-was never interrupted. The checkpoint is removed once the outputs are written.
+run of the same job resumes from it (when its :class:`~tinycnn.checkpoint.RunKey`
+matches: settings and seed, input data, numerics) and ends with the same metrics as
+a run that was never interrupted. The checkpoint is removed once the outputs are
+written.
 """
 
 from __future__ import annotations
@@ -91,24 +93,28 @@ class NonFiniteLoss(Exception):
 # --- device ------------------------------------------------------------------------------------
 
 
-def pick_device(requested: str, stack: ExitStack, lock_dir: Path | None = None) -> torch.device:
-    """``auto``: CUDA, then MPS, then CPU. A CUDA device is leased for the run's lifetime."""
+def device_type(requested: str) -> str:
+    """The settings' ``device``, resolved: ``auto`` is CUDA, then MPS, then CPU; a device asked
+    for by name must be there."""
     if requested == "auto":
         if torch.cuda.is_available():
-            requested = "cuda"
-        elif torch.backends.mps.is_available():
-            requested = "mps"
-        else:
-            requested = "cpu"
-    if requested == "cuda":
-        if not torch.cuda.is_available():
-            raise UserError("device: cuda was asked for, but no CUDA device is available")
+            return "cuda"
+        return "mps" if torch.backends.mps.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise UserError("device: cuda was asked for, but no CUDA device is available")
+    if requested == "mps" and not torch.backends.mps.is_available():
+        raise UserError("device: mps was asked for, but MPS is not available")
+    return requested
+
+
+def pick_device(requested: str, stack: ExitStack, lock_dir: Path | None = None) -> torch.device:
+    """The device of :func:`device_type`; a CUDA device is leased for the run's lifetime."""
+    kind = device_type(requested)
+    if kind == "cuda":
         lease = stack.enter_context(lease_gpu(visible_gpu_uuids(), lock_dir))
         _log(f"leased GPU {lease.index} ({lease.uuid})")
         return torch.device("cuda", lease.index)
-    if requested == "mps" and not torch.backends.mps.is_available():
-        raise UserError("device: mps was asked for, but MPS is not available")
-    return torch.device(requested)
+    return torch.device(kind)
 
 
 def device_name(device: torch.device) -> str:
@@ -267,6 +273,13 @@ def default_numerics(
     if compile == "auto":
         compile = "reduce-overhead" if device.type == "cuda" else "none"
     return Numerics(autocast, channels_last, compile)
+
+
+def run_numerics(settings: Mapping[str, Any], device: torch.device) -> Numerics:
+    """The numerics of a run with ``settings`` on ``device`` (their precision and compile)."""
+    return default_numerics(
+        device, settings.get("precision", "auto"), settings.get("compile", "auto")
+    )
 
 
 def describe_numerics(numerics: Numerics, with_compile: bool = True) -> str:
@@ -522,9 +535,7 @@ def new_run_state(
     """A freshly initialized model (from torch's global RNG) with its optimizer, schedule and
     loss; compiled for the steps when the numerics name a torch.compile mode. A schedule that
     steps per batch needs the epoch's number of batches (``steps_per_epoch``)."""
-    numerics = numerics or default_numerics(
-        device, settings.get("precision", "auto"), settings.get("compile", "auto")
-    )
+    numerics = numerics or run_numerics(settings, device)
     model = build_model(settings["arch"], num_classes=num_classes).to(device)
     if numerics.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -574,25 +585,6 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def run_fingerprint(settings: Mapping[str, Any], seed: int) -> str:
-    """What a checkpoint must match to be resumed: every setting but ``device``, which only
-    says where to run (a run moved to another device resumes), and the seed."""
-    return checkpoint.fingerprint({k: v for k, v in settings.items() if k != "device"}, seed)
-
-
-def _identity(path: Path) -> str:
-    """The SHA-256 the data stage recorded when it wrote ``path`` (atomic.read_digest); for a
-    file without a valid record, the hash of a small file, or size and mtime of a large one (a
-    rewrite then counts as a change: never a false match)."""
-    recorded = read_digest(path)
-    if recorded is not None:
-        return "sha256:" + recorded
-    stat = path.stat()
-    if stat.st_size <= 1 << 20:
-        return "sha256:" + sha256_file(path)
-    return f"size:{stat.st_size} mtime_ns:{stat.st_mtime_ns}"
-
-
 def input_files(
     settings: Mapping[str, Any], data_dir: Path, augmented: Mapping[str, Path]
 ) -> dict[str, Path]:
@@ -610,16 +602,6 @@ def input_files(
     return files
 
 
-def data_identity(
-    settings: Mapping[str, Any], data_dir: Path, augmented: Mapping[str, Path]
-) -> dict[str, str]:
-    """The identity of every input file the run reads, by name: what a checkpoint must have
-    been trained on to be resumed (a re-drawn set or another archive changes it)."""
-    return {
-        name: _identity(path) for name, path in input_files(settings, data_dir, augmented).items()
-    }
-
-
 def data_record(
     settings: Mapping[str, Any], data_dir: Path, augmented: Mapping[str, Path]
 ) -> dict[str, Any]:
@@ -631,31 +613,6 @@ def data_record(
         arrays[name] = "sha256:" + (read_digest(path) or sha256_file(path))
     stats = json.loads((Path(data_dir) / "stats.json").read_text(encoding="utf-8"))
     return {"archive_md5": stats.get("archive_md5"), "arrays": arrays}
-
-
-def _check_same_numerics(saved: Mapping[str, Any], numerics: str, checkpoint_path: Path) -> None:
-    before = saved.get("numerics", numerics)
-    if before != numerics:
-        raise UserError(
-            f"the checkpoint {checkpoint_path} was written under {before}, and this run would "
-            f"continue under {numerics} (another device, precision or compile mode), so it is not "
-            "resumed. Run it where it started (or set precision and compile to match), or delete "
-            "the checkpoint to start this run from scratch."
-        )
-
-
-def _check_same_data(
-    saved: Mapping[str, Any], data: Mapping[str, str], checkpoint_path: Path
-) -> None:
-    before = saved.get("data") or {}
-    changed = sorted(k for k in data.keys() | before.keys() if before.get(k) != data.get(k))
-    if changed:
-        raise UserError(
-            f"the checkpoint {checkpoint_path} was trained on other input data "
-            f"({', '.join(changed)} changed since: another archive, augmentation seed or set), "
-            "so it is not resumed. Restore that data to resume it, or delete the checkpoint to "
-            "start this run from scratch."
-        )
 
 
 # A mean training loss this many times a uniform guess's (ln of the classes) has diverged: a
@@ -687,6 +644,55 @@ def _diverged(what: str, saved_at: str | None, checkpoint_path: Path) -> Diverge
     return Diverged(f"{what}; stopped. {kept}")
 
 
+def progress_path(checkpoint_path: Path) -> Path:
+    """The metrics so far, beside the checkpoint, to follow a run (metrics.csv appears only with
+    the finished run)."""
+    return Path(checkpoint_path).with_suffix(".metrics.csv")
+
+
+def _describe(settings: Mapping[str, Any], seed: int, state: RunState, data: RunData) -> str:
+    """The run in one line of the log: model, device, images an epoch, numerics."""
+    aug = settings["augmentation"]
+    combine = aug.get("combine", COMBINE_DEFAULT)
+    return (
+        f"{settings['name']} seed {seed}: {settings['model']} "
+        f"({count_parameters(state.model):,} parameters) on {device_name(state.device)}, "
+        f"{len(data.train):,} training images an epoch ({aug['mode']} {'+'.join(aug['sets'])}"
+        + ("" if combine == COMBINE_DEFAULT else f", {combine}")
+        + f"), {len(data.val_y):,} validation images; {describe_numerics(state.numerics)}"
+    )
+
+
+def _metrics_row(
+    epoch: int,
+    epochs: int,
+    totals: EpochTotals,
+    val: tuple[float, float, float],
+    wall_seconds: float,
+) -> dict[str, Any]:
+    """The epoch's row of metrics.csv (plus its wall seconds, for the summary), logged."""
+    val_loss, val_acc, val_top5 = val
+    row = {
+        "epoch": epoch,
+        "lr": totals.lr,
+        "train_loss": totals.loss / totals.seen,
+        "train_acc": 100.0 * totals.correct / totals.seen,
+        "val_loss": val_loss,
+        "val_acc": val_acc,
+        "val_top5": val_top5,
+        "epoch_seconds": round(totals.seconds, 3),
+        "images_per_second": round(totals.seen / totals.seconds, 1),
+        "wall_seconds": round(wall_seconds, 3),
+    }
+    _log(
+        f"epoch {epoch}/{epochs}  lr {totals.lr:.2e}  train loss {row['train_loss']:.4f}"
+        f" acc {row['train_acc']:.2f}%  val loss {val_loss:.4f} acc {val_acc:.2f}%"
+        f" top5 {val_top5:.2f}%  {totals.seconds:.1f}s"
+        f"  {row['images_per_second']:.0f} img/s"
+    )
+    return row
+
+
 def train_run(
     settings: Mapping[str, Any],
     seed: int,
@@ -701,7 +707,8 @@ def train_run(
 ) -> dict[str, Any]:
     """Train with ``settings`` and ``seed``; write metrics.csv, summary.json and model.pt.
 
-    Resumes from ``checkpoint_path`` when it holds a checkpoint of the same settings.
+    Resumes from ``checkpoint_path`` when it holds a checkpoint of the same
+    :class:`~tinycnn.checkpoint.RunKey` (settings and seed, input data, numerics).
     Raises :class:`Interrupted` after checkpointing on SIGTERM/SIGUSR1 and
     :class:`Diverged` on a NaN or infinite loss (the last good checkpoint stays).
     """
@@ -713,45 +720,28 @@ def train_run(
         f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '-')}"
     )
     name, epochs, batch_size = settings["name"], settings["epochs"], settings["batch_size"]
-    out_dir, checkpoint_path = Path(out_dir), Path(checkpoint_path)
-    fp = run_fingerprint(settings, seed)
-    data = data_identity(settings, Path(data_dir), augmented)
-    # Refuse a checkpoint of other settings or data before leasing a GPU and loading the data.
-    saved = checkpoint.load(checkpoint_path, fp)
-    if saved is not None:
-        _check_same_data(saved, data, checkpoint_path)
-    progress_csv = checkpoint_path.with_suffix(".metrics.csv")
+    data_dir, checkpoint_path = Path(data_dir), Path(checkpoint_path)
+    # Refuse a checkpoint of other settings, data or numerics before leasing a GPU and loading
+    # the data.
+    numerics = run_numerics(settings, torch.device(device_type(settings.get("device", "auto"))))
+    files = input_files(settings, data_dir, augmented)
+    key = checkpoint.RunKey.of(settings, seed, files, describe_numerics(numerics))
+    saved = checkpoint.load(checkpoint_path, key)
     with ExitStack() as stack:
         # First, so that a signal during the lease or the data loading stops the run cleanly.
         stop = stack.enter_context(_StopFlag().installed())
         device = pick_device(settings.get("device", "auto"), stack, lock_dir)
         torch.manual_seed(seed)
-        train, val_x, val_y, norm, num_classes = load_data(
-            settings, seed, Path(data_dir), augmented, device
-        )
-        state = new_run_state(
-            settings, num_classes, device, steps_per_epoch=math.ceil(len(train) / batch_size)
-        )
-        numerics = describe_numerics(state.numerics)
-        # What the checkpoint records beside the state, to be refused under anything else.
-        identity = {"data": data, "numerics": numerics}
+        data = load_data(settings, seed, data_dir, augmented, device)
+        steps = math.ceil(len(data.train) / batch_size)
+        state = new_run_state(settings, data.num_classes, device, numerics, steps_per_epoch=steps)
         saved_at = None  # where the checkpoint on disk stopped, for the divergence message
         if saved is not None:
-            _check_same_numerics(saved, numerics, checkpoint_path)
             state.load_state_dict(saved)
             saved_at = state.where()
             where = f"epoch {state.epoch}" + (f", step {state.step}" if state.step else "")
             _log(f"resuming {name} seed {seed} from {checkpoint_path} at {where}")
-        params = count_parameters(state.model)
-        aug = settings["augmentation"]
-        combine = aug.get("combine", COMBINE_DEFAULT)
-        _log(
-            f"{name} seed {seed}: {settings['model']} ({params:,} parameters) on "
-            f"{device_name(device)}, {len(train):,} training images an epoch "
-            f"({aug['mode']} {'+'.join(aug['sets'])}"
-            + ("" if combine == COMBINE_DEFAULT else f", {combine}")
-            + f"), {len(val_y):,} validation images; {numerics}"
-        )
+        _log(_describe(settings, seed, state, data))
         if stop.signum is not None:
             raise Interrupted(
                 stop.signum,
@@ -763,91 +753,68 @@ def train_run(
             started = time.perf_counter()
             try:
                 totals = train_one_epoch(
-                    state, train, norm, batch_size, stop, epochs=epochs, progress=progress
+                    state, data.train, data.norm, batch_size, stop, epochs=epochs, progress=progress
                 )
             except NonFiniteLoss as bad:
                 raise _diverged(f"{name} seed {seed}: {bad}", saved_at, checkpoint_path) from None
             if totals is None:
-                checkpoint.save(checkpoint_path, {**state.state_dict(), **identity}, fp)
+                checkpoint.save(checkpoint_path, state.state_dict(), key)
                 raise Interrupted(
                     stop.signum,
                     f"{signal.Signals(stop.signum).name} received in epoch {state.epoch} after "
                     f"step {state.step}: checkpoint written to {checkpoint_path}; run the job "
                     "again to resume",
                 )
-            val_loss, val_acc, val_top5 = evaluate(
-                state.step_model,
-                val_x,
-                val_y,
-                norm,
-                batch_size,
-                device,
-                state.numerics,
+            val = evaluate(
+                state.step_model, data.val_x, data.val_y, data.norm, batch_size, device, numerics
             )
             # A run whose losses left the numbers behind fails here, before anything of the
             # epoch is kept: no metrics row, checkpoint or summary downstream ever sees it.
-            train_loss = totals.loss / totals.seen
-            blown = _blown_up(train_loss, val_loss, num_classes, state.epoch)
+            blown = _blown_up(totals.loss / totals.seen, val[0], data.num_classes, state.epoch)
             if blown:
                 raise _diverged(f"{name} seed {seed}: {blown}", saved_at, checkpoint_path)
-            # A checkpoint from before EpochTotals kept the rate: the rate now (epoch schedules).
-            lr = totals.lr if totals.lr is not None else state.lr
-            row = {
-                "epoch": state.epoch,
-                "lr": lr,
-                "train_loss": train_loss,
-                "train_acc": 100.0 * totals.correct / totals.seen,
-                "val_loss": val_loss,
-                "val_acc": val_acc,
-                "val_top5": val_top5,
-                "epoch_seconds": round(totals.seconds, 3),
-                "images_per_second": round(totals.seen / totals.seconds, 1),
-                "wall_seconds": round(time.perf_counter() - started + earlier, 3),
-            }
-            _log(
-                f"epoch {state.epoch}/{epochs}  lr {lr:.2e}  train loss {row['train_loss']:.4f}"
-                f" acc {row['train_acc']:.2f}%  val loss {val_loss:.4f} acc {val_acc:.2f}%"
-                f" top5 {val_top5:.2f}%  {totals.seconds:.1f}s"
-                f"  {row['images_per_second']:.0f} img/s"
-            )
-            state.end_epoch(row)
-            checkpoint.save(checkpoint_path, {**state.state_dict(), **identity}, fp)
+            wall = time.perf_counter() - started + earlier
+            state.end_epoch(_metrics_row(state.epoch, epochs, totals, val, wall))
+            checkpoint.save(checkpoint_path, state.state_dict(), key)
             saved_at = state.where()
-            # Progress beside the checkpoint: metrics.csv appears only with the finished run.
-            write_text(progress_csv, _metrics_csv(state.metrics))
+            write_text(progress_path(checkpoint_path), _metrics_csv(state.metrics))
 
-        summary = _summary(settings, seed, state.metrics, params, device)
-        # Which code and which input data made the numbers: a record kept apart from its data
-        # (reference/) is checked against the data it names (tinycnn.reference).
-        summary["code"] = code_identity()
-        summary["data"] = data_record(settings, Path(data_dir), augmented)
-        summary["precision"] = describe_numerics(state.numerics, with_compile=False)
-        summary["compile"] = state.numerics.compile
-        # What the report prints about the model, recorded from the model that was trained.
-        state.model.eval()
-        summary["architecture"] = architecture_record(
-            settings["arch"], state.model, image_size=val_x.shape[-1]
-        )
-        with atomic_path(out_dir / "model.pt") as tmp:
-            torch.save(state.model.state_dict(), tmp)
-        write_text(out_dir / "metrics.csv", _metrics_csv(state.metrics))
-        write_json(out_dir / "summary.json", summary)
-        checkpoint_path.unlink(missing_ok=True)
-        progress_csv.unlink(missing_ok=True)
+        record = data_record(settings, data_dir, augmented)
+        summary = _summary(settings, seed, state, record, image_size=data.val_x.shape[-1])
+        write_outputs(Path(out_dir), checkpoint_path, state, summary)
         return summary
+
+
+def write_outputs(
+    out_dir: Path, checkpoint_path: Path, state: RunState, summary: Mapping[str, Any]
+) -> None:
+    """The finished run's folder, each file written atomically: model.pt (the final weights),
+    metrics.csv and summary.json; then the checkpoint and the metrics beside it go."""
+    with atomic_path(out_dir / "model.pt") as tmp:
+        torch.save(state.model.state_dict(), tmp)
+    write_text(out_dir / "metrics.csv", _metrics_csv(state.metrics))
+    write_json(out_dir / "summary.json", summary)
+    checkpoint_path.unlink(missing_ok=True)
+    progress_path(checkpoint_path).unlink(missing_ok=True)
 
 
 def _summary(
     settings: Mapping[str, Any],
     seed: int,
-    rows: Sequence[Mapping[str, Any]],
-    params: int,
-    device: torch.device,
+    state: RunState,
+    data: Mapping[str, Any],
+    image_size: int,
 ) -> dict[str, Any]:
+    """summary.json: the results (from the metrics rows), what ran, which code and which input
+    data (``data``: :func:`data_record`) made the numbers (a record kept apart from its data,
+    reference/, is checked against the data it names: tinycnn.reference), and the model as
+    trained (what the report prints about it)."""
+    rows = state.metrics
     best = max(rows, key=lambda r: r["val_acc"])
     final = rows[-1]
     seconds = sum(r["epoch_seconds"] for r in rows)
     images = sum(r["images_per_second"] * r["epoch_seconds"] for r in rows)
+    state.model.eval()
     return {
         "experiment": settings["name"],
         "model": settings["model"],
@@ -859,12 +826,17 @@ def _summary(
         "final_val_acc": final["val_acc"],
         "final_val_top5": final["val_top5"],
         "final_train_acc": final["train_acc"],
-        "parameters": params,
-        "device": device.type,
-        "device_name": device_name(device),
+        "parameters": count_parameters(state.model),
+        "device": state.device.type,
+        "device_name": device_name(state.device),
         "torch_version": torch.__version__,
         "train_seconds": round(seconds, 3),
         "wall_seconds": round(sum(r["wall_seconds"] for r in rows), 3),
         "images_per_second": round(images / seconds, 1),
         "resolved": json.loads(json.dumps(settings)),
+        "code": code_identity(),
+        "data": dict(data),
+        "precision": describe_numerics(state.numerics, with_compile=False),
+        "compile": state.numerics.compile,
+        "architecture": architecture_record(settings["arch"], state.model, image_size=image_size),
     }
