@@ -375,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
                 "-q",
                 "-p",
                 "no:cacheprovider",
-                "tests/test_train.py",
+                *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("tests/test_train_*.py")),
                 "tests/test_augment.py",
             ],
             out / "logs" / "pytest-gpu.log",
