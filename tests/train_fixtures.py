@@ -5,9 +5,8 @@ mostly on a few images per class, with one torch thread so that results are repr
 the suite stays fast on two shared cores. Interruption tests run ``python -m tinycnn train``
 as the Snakemake rule does and compare with a run that was never interrupted.
 
-A test module names this module in ``pytest_plugins`` (its fixtures) and imports the rest.
-That import comes first, so pytest cannot rewrite this module's asserts; it says so
-(PYTEST_DONT_REWRITE) rather than warn that it could not.
+A test module names this module in ``pytest_plugins`` (its fixtures) and imports the rest;
+tests/conftest.py registers it for pytest's assert rewriting.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from PIL import Image
 from tinycnn.atomic import atomic_npy, atomic_path, check_space, npy_size
 from tinycnn.augment_ops import Param, Pipeline, normalize, parse_set
 from tinycnn.errors import UserError
+from tinycnn.merging import COMBINE_DEFAULT
 
 __all__ = [
     "FixedTrainData",
@@ -170,11 +171,9 @@ def _order(seed: int, epoch: int, n: int, shuffle: bool) -> torch.Tensor:
 
 
 # How the sets make up an epoch (a run's `augmentation.combine`): every image through every set
-# (k·N samples), or through one set drawn per image and epoch (N). Absent from a run's settings,
-# it is COMBINE_DEFAULT (the config's check, tinycnn.config, and the torch-free side, which do
-# not import this module, write it out as "concat").
-COMBINE = ("concat", "random_per_image")
-COMBINE_DEFAULT = COMBINE[0]
+# (k·N samples, the default, tinycnn.merging.COMBINE_DEFAULT), or through one set drawn per
+# image and epoch (N).
+COMBINE = (COMBINE_DEFAULT, "random_per_image")
 
 
 def _check_combine(combine: str) -> None:

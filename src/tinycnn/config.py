@@ -26,7 +26,7 @@ import yaml
 from tinycnn import ablations, beyond, recipe
 from tinycnn.contract import CLAIM_KINDS, CLAIM_VALUED
 from tinycnn.errors import UserError
-from tinycnn.merging import merge_settings, recipe_of
+from tinycnn.merging import COMBINE_DEFAULT, combine_of, merge_settings, recipe_of
 from tinycnn.op_geometry import ops_output_size
 from tinycnn.tinyimagenet import IMAGE_SIZE
 
@@ -313,12 +313,12 @@ def _resolved_problems(config: Mapping[str, Any]) -> list[str]:
                 )
         aug = settings["augmentation"]
         if (settings.get("validation") or {}).get("source") == "augmented_split" and (
-            aug["mode"] != "fixed" or aug.get("combine", "concat") != "concat"
+            aug["mode"] != "fixed" or combine_of(settings) != COMBINE_DEFAULT
         ):
             problems.append(
                 f"{where[name]}.validation: source augmented_split holds out materialized "
                 "samples: it needs augmentation mode fixed and combine concat (here: mode "
-                f"{aug['mode']}, combine {aug.get('combine', 'concat')})"
+                f"{aug['mode']}, combine {combine_of(settings)})"
             )
         problems += [f"{where[name]}.{line}" for line in _recipe_problems(settings)]
     for v in ablations.trained(config):

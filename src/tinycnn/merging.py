@@ -26,6 +26,9 @@ RECIPE_KEYS = (
     "compile",
     "validation",
 )
+# How the sets make up an epoch (`augmentation.combine`, tinycnn.augment.COMBINE): absent from
+# a run's settings (runs written before it existed keep theirs), it is this.
+COMBINE_DEFAULT = "concat"
 # Parts of the recipe that name a registry entry: one naming another entry replaces it whole.
 NAMED_PARTS = ("optimizer", "scheduler", "loss")
 
@@ -55,6 +58,11 @@ def merge_settings(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict
         if mappings and new.get("name", old.get("name")) != old.get("name"):
             out[kind] = copy.deepcopy(dict(new))
     return out
+
+
+def combine_of(settings: Mapping[str, Any]) -> str:
+    """A run's ``augmentation.combine``, its default where the settings leave it out."""
+    return settings["augmentation"].get("combine", COMBINE_DEFAULT)
 
 
 def recipe_of(config: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from tinycnn.config import (
     validate,
 )
 from tinycnn.errors import UserError
-from tinycnn.merging import deep_merge
+from tinycnn.merging import COMBINE_DEFAULT, combine_of, deep_merge
 
 # The reference paper's config, merged in this order (as Snakemake merges --configfile): the
 # paper on the real archive, its ablations, the runs beyond it, and three seeds of everything.
@@ -108,7 +108,7 @@ def images_per_epoch(
     val = val_images
     if subset.get("val_per_class"):
         val = min(val, classes * subset["val_per_class"])
-    samples = train * (len(aug["sets"]) if aug.get("combine", "concat") == "concat" else 1)
+    samples = train * (len(aug["sets"]) if combine_of(settings) == COMBINE_DEFAULT else 1)
     validation = settings.get("validation") or {}
     if validation.get("source") == "augmented_split":
         val = round(samples * validation.get("fraction", 0.1))

@@ -48,7 +48,6 @@ from tqdm import tqdm
 from tinycnn import checkpoint, recipe
 from tinycnn.atomic import atomic_path, read_digest, sha256_file, write_json, write_text
 from tinycnn.augment import (
-    COMBINE_DEFAULT,
     FixedTrainData,
     OnlineTrainData,
     Pipeline,
@@ -61,6 +60,7 @@ from tinycnn.contract import METRIC_COLUMNS, RUN_DATA_FILES
 from tinycnn.errors import UserError
 from tinycnn.gpu_lease import lease_gpu, visible_gpu_uuids
 from tinycnn.hardware import cpu_model
+from tinycnn.merging import COMBINE_DEFAULT, combine_of
 from tinycnn.models import architecture_record, build_model, count_parameters
 from tinycnn.pack import load_packed, open_array
 
@@ -176,10 +176,10 @@ def load_data(
     val_idx = _subset(np.asarray(packed["val_labels"]), subset.get("val_per_class"))
     labels = np.asarray(packed["train_labels"])[train_idx]
     # Absent from the settings unless set, so that the runs before it existed keep theirs.
-    combine = aug.get("combine", COMBINE_DEFAULT)
+    combine = combine_of(settings)
     validation = settings.get("validation") or {}
     split = validation.get("source", "official") == "augmented_split"
-    if split and (aug["mode"] != "fixed" or combine != "concat"):
+    if split and (aug["mode"] != "fixed" or combine != COMBINE_DEFAULT):
         raise UserError(
             "validation.source augmented_split holds out materialized samples: it needs "
             "augmentation mode fixed and combine concat"
@@ -653,7 +653,7 @@ def progress_path(checkpoint_path: Path) -> Path:
 def _describe(settings: Mapping[str, Any], seed: int, state: RunState, data: RunData) -> str:
     """The run in one line of the log: model, device, images an epoch, numerics."""
     aug = settings["augmentation"]
-    combine = aug.get("combine", COMBINE_DEFAULT)
+    combine = combine_of(settings)
     return (
         f"{settings['name']} seed {seed}: {settings['model']} "
         f"({count_parameters(state.model):,} parameters) on {device_name(state.device)}, "
