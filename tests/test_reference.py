@@ -542,3 +542,14 @@ def test_a_stale_record_is_replaced_by_its_redone_run_and_superseded(
     shown, stale, left_out = reference.shown_runs(folder, old)
     assert list(shown) == [("m1_set1", 1)] and stale == []
     assert left_out == [{"experiment": "m1_set1", "seed": 0, "why": "superseded"}]
+
+
+def test_the_reference_command_outside_the_repository_says_where_to_run_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tinycnn import cli
+
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["reference", "order"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: no config.yaml here ({tmp_path}): run `tinycnn reference` from")

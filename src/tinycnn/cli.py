@@ -171,6 +171,11 @@ def _reference(args: argparse.Namespace) -> None:
     from tinycnn.atomic import write_json
 
     folder = Path(args.folder)
+    if not args.config and not Path(reference.CONFIG_FILES[0]).is_file():
+        raise UserError(
+            f"no {reference.CONFIG_FILES[0]} here ({Path.cwd()}): run `tinycnn reference` from "
+            "the repository's root, where its paths (config files, reference/h200) are"
+        )
     args.config = args.config or list(reference.CONFIG_FILES)
     config = reference.load_config(args.config)
     if args.action == "merge":
