@@ -42,10 +42,8 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 # requirements.lock pins every package, torch==2.14.1 and torchvision==0.29.1 included,
-# so pip never pulls a newer torch. --no-compile: Python compiles what it imports when it first
-# imports it, instead of pip compiling every file of every package up front (measured here:
-# 92 s against 129 s for the whole lock, benchmarks/RESULTS.md).
-"$VENV/bin/pip" install --quiet --disable-pip-version-check --no-compile -r requirements.lock
+# so pip never pulls a newer torch.
+"$VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements.lock
 "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -e .
 "$VENV/bin/python" - <<'PY'
 import torch, torchvision, weasyprint  # noqa: F401  (fails early if a library is missing)
