@@ -36,7 +36,6 @@ against the validated config when it is merged (``tinycnn reference merge``).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -53,10 +52,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from tinycnn import records, reference  # noqa: E402
-from tinycnn.atomic import read_digest  # noqa: E402
+from tinycnn.atomic import content_id, sha256_file  # noqa: E402
 from tinycnn.code_version import COMMIT_ENV, source_sha256  # noqa: E402
-from tinycnn.config import resolve_experiment, training_settings  # noqa: E402
-from tinycnn.download import md5sum  # noqa: E402
+from tinycnn.config import training_settings  # noqa: E402
+from tinycnn.download import verify  # noqa: E402
 from tinycnn.errors import UserError  # noqa: E402
 
 STOP_GRACE = 60  # seconds a stopped run gets to write its checkpoint and exit
@@ -64,14 +63,6 @@ STOP_GRACE = 60  # seconds a stopped run gets to write its checkpoint and exit
 
 def log(message: str) -> None:
     print(f"[{datetime.now().strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 24):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def join_parts(parts: Path, out: Path) -> Path:
@@ -89,7 +80,7 @@ def join_parts(parts: Path, out: Path) -> Path:
             "between calls. Send every part again; no run starts on partial data."
         )
     for name, digest in pieces:
-        if sha256(parts / name) != digest:
+        if sha256_file(parts / name) != digest:
             raise UserError(f"{parts / name} is damaged (SHA-256 differs): send it again")
     name, digest = whole[0]
     target = out / name
@@ -99,7 +90,7 @@ def join_parts(parts: Path, out: Path) -> Path:
             with open(parts / piece, "rb") as src:
                 shutil.copyfileobj(src, fh, 1 << 24)
     target.with_suffix(".part").replace(target)
-    if sha256(target) != digest:
+    if sha256_file(target) != digest:
         raise UserError(f"the joined {target} does not match SHA256SUMS: send the parts again")
     log(f"joined {len(pieces)} parts into {target} and verified it")
     return target
@@ -197,13 +188,8 @@ class Runner:
             path = join_parts(Path(self.args.parts), self.work / "archive")
         else:
             path = Path(self.args.archive)
-        size, md5 = path.stat().st_size, md5sum(path)
-        if md5 != data["md5"] or (data.get("size") and size != data["size"]):
-            raise UserError(
-                f"{path} is not the config's archive: MD5 {md5}, {size} bytes; expected "
-                f"{data['md5']}, {data.get('size')} bytes"
-            )
-        log(f"archive {path}: MD5 {md5}, {size:,} bytes, as the config says")
+        verify(path, data["md5"], data.get("size"))  # as the download rule verifies its file
+        log(f"archive {path}: MD5 {data['md5']}, {path.stat().st_size:,} bytes, as the config says")
         return path
 
     def data_stage(self, archive: Path) -> None:
@@ -291,10 +277,7 @@ class Runner:
                 "md5": stats["archive_md5"],
                 "size": stats["archive_size"],
             },
-            "packed": {
-                name: "sha256:" + (read_digest(packed / name) or sha256(packed / name))
-                for name in reference.PACKED_ARRAYS
-            },
+            "packed": {name: content_id(packed / name) for name in reference.PACKED_ARRAYS},
         }
 
     def save(self) -> None:
@@ -320,8 +303,7 @@ class Runner:
             line.split("\r")[-1] + "\n" for line in lines
         ).encode()
 
-    def train(self, experiment: str, seed: int, projected: float) -> dict:
-        settings = training_settings(self.config, experiment)
+    def train(self, experiment: str, seed: int, settings: dict, projected: float) -> dict:
         settings_file = self.work / "settings" / f"{experiment}.json"
         settings_file.parent.mkdir(parents=True, exist_ok=True)
         settings_file.write_text(json.dumps(settings, sort_keys=True))
@@ -400,13 +382,7 @@ class Runner:
                 self.manifest["identity_differs"] = differs
                 log(f"WARNING: the data differs from {folder_identity}: {', '.join(differs)}")
         self.save()
-        held = {
-            key
-            for key, run_dir in reference.recorded(ROOT / self.args.reference).items()
-            if not reference.stale_keys(
-                json.loads((run_dir / "summary.json").read_text()), self.config
-            )
-        }
+        held = reference.held(ROOT / self.args.reference, self.config)
         order = [r for r in reference.priority_order(self.config, self.rates) if r not in held]
         if self.args.only:
             wanted = {(e, int(s)) for e, _, s in (o.rpartition(":") for o in self.args.only)}
@@ -416,8 +392,6 @@ class Runner:
             if self.left() <= 0:
                 log(f"the budget is spent: the {len(order) - i} runs left are not started")
                 break
-            if seed not in resolve_experiment(self.config, experiment)["seeds"]:
-                continue
             settings = training_settings(self.config, experiment)
             projected = reference.project_seconds(settings, self.rates)
             earlier = self.finished(self.work / "runs" / experiment / f"seed{seed}", settings)
@@ -437,7 +411,7 @@ class Runner:
                 continue
             if not earlier:
                 log(f"{experiment} seed {seed}: projected {projected:.0f} s; starting")
-            self.manifest["runs"].append(self.train(experiment, seed, projected))
+            self.manifest["runs"].append(self.train(experiment, seed, settings, projected))
             self.manifest["seconds_used"] = round(self.args.budget - self.left(), 1)
             self.save()
         self.manifest["seconds_used"] = round(self.args.budget - self.left(), 1)

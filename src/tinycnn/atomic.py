@@ -157,6 +157,12 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+def content_id(path: str | os.PathLike[str]) -> str:
+    """``sha256:<hex>`` of ``path``: the digest recorded when it was written
+    (:func:`read_digest`) where that still describes it, else its hash."""
+    return "sha256:" + (read_digest(path) or sha256_file(path))
+
+
 def read_digest(path: str | os.PathLike[str]) -> str | None:
     """The SHA-256 (64 lowercase hex digits) recorded when ``path`` was written, or None.
 

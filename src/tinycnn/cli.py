@@ -170,7 +170,7 @@ def _reference(args: argparse.Namespace) -> None:
     from tinycnn import reference
     from tinycnn.atomic import write_json
 
-    folder = Path(args.folder)
+    folder = Path(args.folder or reference.FOLDER)
     if not args.config and not Path(reference.CONFIG_FILES[0]).is_file():
         raise UserError(
             f"no {reference.CONFIG_FILES[0]} here ({Path.cwd()}): run `tinycnn reference` from "
@@ -185,18 +185,20 @@ def _reference(args: argparse.Namespace) -> None:
             for line in added:
                 print(f"  {line}")
         return
-    rates = reference.load_rates(Path(args.rates))
+    rates = reference.load_rates(Path(args.rates or reference.RATES))
     order = reference.priority_order(config, rates)
     if args.action == "order":
-        held = reference.recorded(folder)
+        held, recorded = reference.held(folder, config), reference.recorded(folder)
         for i, (experiment, seed) in enumerate(order, 1):
             settings = reference.training_settings(config, experiment)
             minutes = reference.project_seconds(settings, rates) / 60
             state = "recorded" if (experiment, seed) in held else "not yet run"
+            if (experiment, seed) in recorded and state != "recorded":
+                state = "stale: runs again"
             print(f"{i:3d}  {experiment:40s} seed {seed}  {minutes:5.1f} min  {state}")
         return
     out = Path(args.out)
-    reference.write_snapshot(out / "config.json", config)
+    write_json(out / "config.json", config)  # the snapshot, as rule config_snapshot writes it
     shown = list(reference.shown_runs(folder, config)[0].values())
     problems = reference.folder_problems(folder, shown)
     if problems:
@@ -352,13 +354,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reference", help="reference runs, from the repository root")
     p.add_argument("action", choices=["order", "merge", "render"])
     p.add_argument("records", nargs="*", help="merge: records files (scripts/reference_runs.py)")
-    p.add_argument("--folder", default="reference/h200", help="the reference folder")
+    p.add_argument("--folder", help="the reference folder (default: tinycnn.reference.FOLDER)")
     p.add_argument(
         "--config",
         nargs="+",
         help="config files, relative to the repository (default: tinycnn.reference.CONFIG_FILES)",
     )
-    p.add_argument("--rates", default="benchmarks/h200-rates.json", help="projected rates")
+    p.add_argument("--rates", help="projected rates (default: tinycnn.reference.RATES)")
     p.add_argument("--out", default="results/reference", help="render: the paper's folder")
     p.add_argument("--html-only", action="store_true", help="render: no PDF")
     p.add_argument("--readme", help="render: the README whose reference table to rewrite")

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tinycnn.atomic import read_digest, sha256_file
+from tinycnn.atomic import content_id
 from tinycnn.contract import METRIC_COLUMNS, RUN_DATA_FILES
 
 # Summary results that must equal what metrics.csv says: the row of the best validation
@@ -228,7 +228,7 @@ class DataIdentity:
             path = self._paths.get(name)
             if path is None or not path.is_file():
                 return None
-            self._digests[name] = "sha256:" + (read_digest(path) or sha256_file(path))
+            self._digests[name] = content_id(path)
         return self._digests[name]
 
 

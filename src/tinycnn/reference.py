@@ -167,13 +167,20 @@ def priority_order(config: Mapping[str, Any], rates: Mapping[str, Any]) -> list[
 differences = run_records.differences
 
 
-def stale_keys(summary: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+def stale_keys(
+    summary: Mapping[str, Any],
+    config: Mapping[str, Any],
+    entries: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[str]:
     """The settings where a record differs from what ``config`` resolves for its experiment
-    today (``device`` aside: where a run ran is not what it computed); empty if it matches."""
+    today (``device`` aside: where a run ran is not what it computed); empty if it matches.
+    ``entries``: ``experiment_entries(config)``, where the caller checks many records."""
     experiment = summary["experiment"]
-    if experiment not in experiment_entries(config):
+    entries = experiment_entries(config) if entries is None else entries
+    if experiment not in entries:
         return ["(the experiment is no longer in the config)"]
-    today = {k: v for k, v in training_settings(config, experiment).items() if k != "device"}
+    today = training_settings(config, experiment, entries)
+    today = {k: v for k, v in today.items() if k != "device"}
     recorded = {k: v for k, v in (summary.get("resolved") or {}).items() if k != "device"}
     return differences(recorded, json.loads(json.dumps(today)))
 
@@ -266,7 +273,7 @@ def merge(records: Path, folder: Path, config: Mapping[str, Any]) -> list[str]:
     identity = copy.deepcopy(identity)
     if (
         identity["archive"] != manifest["identity"]["archive"]
-        or identity["packed"] != (manifest["identity"]["packed"])
+        or identity["packed"] != manifest["identity"]["packed"]
     ):
         raise UserError(
             f"{records} was made from other data than {folder}: "
@@ -349,12 +356,14 @@ def shown_runs(
     differ), and the ones left out: a stale run of an experiment that a fresh run of it
     supersedes, or whose experiment is no longer in the config."""
     runs = recorded(folder)
+    entries = experiment_entries(config)
     differs = {
-        key: stale_keys(json.loads((d / "summary.json").read_text(encoding="utf-8")), config)
+        key: stale_keys(
+            json.loads((d / "summary.json").read_text(encoding="utf-8")), config, entries
+        )
         for key, d in runs.items()
     }
     fresh = {experiment for (experiment, _), keys in differs.items() if not keys}
-    entries = experiment_entries(config)
     shown, stale, left_out = {}, [], []
     for (experiment, seed), run_dir in runs.items():
         keys = differs[(experiment, seed)]
@@ -368,6 +377,17 @@ def shown_runs(
     return shown, stale, left_out
 
 
+def held(folder: Path, config: Mapping[str, Any]) -> set[tuple[str, int]]:
+    """The runs the folder holds with the settings ``config`` resolves for them today: the runs
+    of the priority order that no GPU session trains again (a stale record is redone)."""
+    return _current(*shown_runs(folder, config)[:2])
+
+
+def _current(runs: Iterable[tuple[str, int]], stale: Iterable[Mapping[str, Any]]) -> set:
+    """Of the runs shown, those recorded with today's settings (``stale``: the others)."""
+    return set(runs) - {(s["experiment"], s["seed"]) for s in stale}
+
+
 def context(
     folder: Path, config: Mapping[str, Any], order: Iterable[tuple[str, int]]
 ) -> dict[str, Any]:
@@ -376,8 +396,7 @@ def context(
     identity = _read_json(folder / "identity.json") or {}
     manifest = _read_json(folder / "manifest.json", {"sessions": []})
     runs, stale, left_out = shown_runs(folder, config)
-    current = {(s["experiment"], s["seed"]) for s in stale}
-    current = {key for key in runs if key not in current}
+    current = _current(runs, stale)
     keys = ("gpu", "driver", "torch", "cuda")
     hardware = list(
         dict.fromkeys(
@@ -403,11 +422,6 @@ def _shown(path: Path) -> Path:
     """``path`` relative to the working directory (the repository) when inside it."""
     path, here = Path(path).resolve(), Path.cwd().resolve()
     return path.relative_to(here) if path.is_relative_to(here) else path
-
-
-def write_snapshot(path: Path, config: Mapping[str, Any]) -> None:
-    """The config snapshot the aggregate and the report read (as rule config_snapshot)."""
-    write_text(path, json.dumps(config, sort_keys=True))
 
 
 # --- the README's table ---------------------------------------------------------------------

@@ -46,7 +46,7 @@ from torch import nn
 from tqdm import tqdm
 
 from tinycnn import checkpoint, recipe
-from tinycnn.atomic import atomic_path, read_digest, sha256_file, write_json, write_text
+from tinycnn.atomic import atomic_path, content_id, write_json, write_text
 from tinycnn.augment import (
     FixedTrainData,
     OnlineTrainData,
@@ -608,9 +608,7 @@ def data_record(
     """What a finished run's summary records of its input data (``data``): the archive's MD5
     (from stats.json) and every input file's SHA-256, hashed where no valid record of it is
     kept (a record kept apart from its data is checked against these: tinycnn.reference)."""
-    arrays = {}
-    for name, path in input_files(settings, data_dir, augmented).items():
-        arrays[name] = "sha256:" + (read_digest(path) or sha256_file(path))
+    arrays = {name: content_id(p) for name, p in input_files(settings, data_dir, augmented).items()}
     stats = json.loads((Path(data_dir) / "stats.json").read_text(encoding="utf-8"))
     return {"archive_md5": stats.get("archive_md5"), "arrays": arrays}
 
