@@ -69,7 +69,7 @@ $(VENV)/.setup-done: requirements.lock pyproject.toml scripts/setup.sh
 	VENV=$(VENV) scripts/setup.sh
 	touch $@
 
-# Debian's slurm-wlm daemons, munge and MariaDB for tests/test_slurm.py and
+# Debian's slurm-wlm daemons, munge and MariaDB for tests/integration/test_slurm.py and
 # scripts/local-slurm.sh: installed with apt-get as root, else the command is printed.
 slurm-setup:
 	scripts/local-slurm.sh install

@@ -3,7 +3,7 @@
 Both paths apply the paper's set 2 (rotation 10 degrees, horizontal and vertical flips,
 Gaussian blur 5 / sigma (0.1, 2)) and Normalize, on the same images and the same cores:
 
-- packed: tinycnn.augment.OnlineTrainData over a uint8 (N, 64, 64, 3) array (what `online` mode
+- packed: tinycnn.data.augment.OnlineTrainData over a uint8 (N, 64, 64, 3) array (what `online` mode
   does each epoch), then normalize to float; torch threads = workers;
 - classic: torchvision ImageFolder over JPEG files, transforms.Compose of PIL transforms,
   ToTensor, Normalize, DataLoader(num_workers=workers), JPEG decoding included.
@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 from torchvision.transforms import v2
 
-from tinycnn.augment import OnlineTrainData, normalize, parse_set
+from tinycnn.data.augment import OnlineTrainData, normalize, parse_set
 
 # The paper's set 2, as config.yaml defines it.
 SET2 = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())[

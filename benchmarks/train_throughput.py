@@ -2,8 +2,8 @@
 
 For each of the paper's seven models (config.yaml's `models`), on the device at hand:
 
-- the trainer's path: `tinycnn.train.train_step` on `new_run_state(...).step_model` with the
-  device's default numerics (`default_numerics`: on CUDA bf16 autocast, channels_last and
+- the trainer's path: `tinycnn.training.train.train_step` on `new_run_state(...).step_model` with
+  the device's default numerics (`default_numerics`: on CUDA bf16 autocast, channels_last and
   torch.compile reduce-overhead, whose compile time is reported; on the CPU fp32
   channels_last, eager), batches taken from a device-resident uint8 array by `FixedTrainData`
   exactly as a run takes them;
@@ -63,11 +63,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from tinycnn import beyond  # noqa: E402
-from tinycnn.augment import FixedTrainData, OnlineTrainData, parse_set  # noqa: E402
 from tinycnn.config import resolve_experiment, training_settings  # noqa: E402
+from tinycnn.data.augment import FixedTrainData, OnlineTrainData, parse_set  # noqa: E402
 from tinycnn.hardware import cpu_model  # noqa: E402
 from tinycnn.merging import deep_merge  # noqa: E402
-from tinycnn.train import (  # noqa: E402
+from tinycnn.training.train import (  # noqa: E402
     Numerics,
     _prepare,
     default_numerics,

@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     # The runs beyond the paper first (their own recipe), then the paper's seven models. Without
     # CUDA only the paper's smoke run: ResNet18-64's steps take seconds each on a CPU
-    # (tests/test_benchmarks.py runs the preset's cheaper run there).
+    # (tests/integration/test_benchmarks.py runs the preset's cheaper run there).
     extra = ""
     benchmarks = [("modern recipe", "presets/modern.yaml", 150), ("throughput", None, 240)]
     for name, preset, limit in benchmarks:
@@ -375,8 +375,10 @@ def main(argv: list[str] | None = None) -> int:
                 "-q",
                 "-p",
                 "no:cacheprovider",
-                *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("tests/test_train_*.py")),
-                "tests/test_augment.py",
+                *sorted(
+                    str(p.relative_to(ROOT)) for p in ROOT.glob("tests/training/test_train_*.py")
+                ),
+                "tests/data/test_augment.py",
             ],
             out / "logs" / "pytest-gpu.log",
             left(240),

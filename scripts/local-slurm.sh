@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A real single-node SLURM on this machine, to try profiles/slurm (tests/test_slurm.py uses it
+# A real single-node SLURM on this machine, to try profiles/slurm (tests/integration/test_slurm.py uses it
 # too): munged, MariaDB + slurmdbd (so that sacct answers as on a real cluster), slurmctld and
 # slurmd, started by hand (no systemd), from Debian's packages. One node, "localhost", with
 # 8 CPUs, 64 GB and a GPU GRES of 2 fake devices, in two partitions: cpu (the default) and gpu.

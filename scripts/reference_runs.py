@@ -51,12 +51,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from tinycnn import records, reference  # noqa: E402
+from tinycnn import reference  # noqa: E402
 from tinycnn.atomic import content_id, sha256_file  # noqa: E402
 from tinycnn.code_version import COMMIT_ENV, source_sha256  # noqa: E402
 from tinycnn.config import training_settings  # noqa: E402
-from tinycnn.download import verify  # noqa: E402
+from tinycnn.data.download import verify  # noqa: E402
 from tinycnn.errors import UserError  # noqa: E402
+from tinycnn.report import records  # noqa: E402
 
 STOP_GRACE = 60  # seconds a stopped run gets to write its checkpoint and exit
 

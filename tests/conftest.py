@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tinycnn.pack import pack_archive
-from tinycnn.tinyimagenet import write_archive
+from tinycnn.data.pack import pack_archive
+from tinycnn.data.tinyimagenet import write_archive
 
-# The training tests' shared fixtures and helpers (tests/train_fixtures.py), imported by the
-# test modules before pytest loads them as a plugin: their asserts are rewritten all the same.
+# The training tests' shared fixtures and helpers (tests/training/train_fixtures.py), imported by
+# the test modules before pytest loads them as a plugin: their asserts are rewritten all the same.
 pytest.register_assert_rewrite("train_fixtures")
 
 # Not sorted: the class order is wnids.txt's order.

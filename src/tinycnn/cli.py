@@ -16,19 +16,19 @@ from tinycnn.errors import UserError
 
 
 def _download(args: argparse.Namespace) -> None:
-    from tinycnn.download import fetch
+    from tinycnn.data.download import fetch
 
     fetch(args.url, Path(args.out), args.md5, args.size, retries=args.retries)
 
 
 def _pack(args: argparse.Namespace) -> None:
-    from tinycnn.pack import pack_archive
+    from tinycnn.data.pack import pack_archive
 
     pack_archive(Path(args.archive), Path(args.out), workers=args.workers)
 
 
 def _augment(args: argparse.Namespace) -> None:
-    from tinycnn.augment import write_augmented
+    from tinycnn.data.augment import write_augmented
 
     write_augmented(
         Path(args.images),
@@ -41,7 +41,7 @@ def _augment(args: argparse.Namespace) -> None:
 
 
 def _preview(args: argparse.Namespace) -> None:
-    from tinycnn.augment import write_preview
+    from tinycnn.data.augment import write_preview
 
     write_preview(
         Path(args.images),
@@ -78,7 +78,7 @@ def _read_settings(path: str) -> dict:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from tinycnn.train import Interrupted, train_run
+    from tinycnn.training.train import Interrupted, train_run
 
     try:
         train_run(
@@ -102,8 +102,8 @@ def _load_config(path: str) -> dict:
 
 
 def _aggregate(args: argparse.Namespace) -> None:
-    from tinycnn.aggregate import aggregate
-    from tinycnn.records import DataIdentity
+    from tinycnn.report.aggregate import aggregate
+    from tinycnn.report.records import DataIdentity
 
     augmented = _named_paths(args.augmented, "--augmented")
     if augmented and not args.data_dir:
@@ -119,7 +119,7 @@ def _aggregate(args: argparse.Namespace) -> None:
 
 
 def _paper_html(args: argparse.Namespace) -> None:
-    from tinycnn.report import collect_provenance, render_html
+    from tinycnn.report.render import collect_provenance, render_html
 
     config = _load_config(args.config)
     aggregate_dir = Path(args.aggregate)
@@ -143,7 +143,7 @@ def _paper_html(args: argparse.Namespace) -> None:
 
 
 def _paper_pdf(args: argparse.Namespace) -> None:
-    from tinycnn.report import render_pdf
+    from tinycnn.report.render import render_pdf
 
     render_pdf(Path(args.html), Path(args.out))
 

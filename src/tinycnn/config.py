@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from tinycnn import ablations, beyond, recipe
+from tinycnn import ablations, beyond
 from tinycnn.contract import CLAIM_KINDS, CLAIM_VALUED
+from tinycnn.data.op_geometry import ops_output_size
+from tinycnn.data.tinyimagenet import IMAGE_SIZE
 from tinycnn.errors import UserError
 from tinycnn.merging import COMBINE_DEFAULT, combine_of, merge_settings, recipe_of
-from tinycnn.op_geometry import ops_output_size
-from tinycnn.tinyimagenet import IMAGE_SIZE
+from tinycnn.training import recipe
 
 if TYPE_CHECKING:  # jsonschema is imported where it validates: resolving settings needs none
     import jsonschema

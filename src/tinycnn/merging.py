@@ -26,7 +26,7 @@ RECIPE_KEYS = (
     "compile",
     "validation",
 )
-# How the sets make up an epoch (`augmentation.combine`, tinycnn.augment.COMBINE): absent from
+# How the sets make up an epoch (`augmentation.combine`, tinycnn.data.augment.COMBINE): absent from
 # a run's settings (runs written before it existed keep theirs), it is this.
 COMBINE_DEFAULT = "concat"
 # Parts of the recipe that name a registry entry: one naming another entry replaces it whole.

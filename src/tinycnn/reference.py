@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from tinycnn import ablations, beyond
-from tinycnn import records as run_records
 from tinycnn.atomic import write_bytes, write_json, write_text
 from tinycnn.config import (
     experiment_entries,
@@ -41,6 +40,7 @@ from tinycnn.config import (
 )
 from tinycnn.errors import UserError
 from tinycnn.merging import COMBINE_DEFAULT, combine_of, deep_merge
+from tinycnn.report import records as run_records
 
 # The reference paper's config, merged in this order (as Snakemake merges --configfile): the
 # paper on the real archive, its ablations, the runs beyond it, and three seeds of everything.
@@ -162,7 +162,7 @@ def priority_order(config: Mapping[str, Any], rates: Mapping[str, Any]) -> list[
     return first + rest
 
 
-# --- checking one record (the checks the aggregate makes too: tinycnn.records) ----------------
+# --- checking one record (the checks the aggregate makes too: tinycnn.report.records) -------
 
 differences = run_records.differences
 
@@ -187,8 +187,8 @@ def stale_keys(
 
 def record_problems(files: Mapping[str, bytes]) -> list[str]:
     """What is wrong with one run's files (name -> bytes): a missing file, a summary that
-    disagrees with its metrics (tinycnn.records.summary_problems, as the aggregate checks every
-    run), a run cut short, settings.json other than the settings its summary records, no code
+    disagrees with its metrics (tinycnn.report.records.summary_problems, as the aggregate checks
+    every run), a run cut short, settings.json other than the settings its summary records, no code
     or data recorded. Empty when the record holds together."""
     missing = [name for name in RUN_FILES if name not in files]
     if missing:
@@ -209,7 +209,7 @@ def record_problems(files: Mapping[str, bytes]) -> list[str]:
 
 def data_problems(summary: Mapping[str, Any], identity: Mapping[str, Any]) -> list[str]:
     """Where the data a run names differs from the folder's ``identity`` (identity.json):
-    the archive, each packed array, each set the folder knows (tinycnn.records.data_problems,
+    the archive, each packed array, each set the folder knows (tinycnn.report.records.data_problems,
     as the aggregate checks every run against the data it is given)."""
     return run_records.data_problems(
         summary, run_records.DataIdentity.of_reference(identity, "the folder")

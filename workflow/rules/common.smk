@@ -55,7 +55,7 @@ PACKED_FILES = {
 }
 AGGREGATE = f"{RESULTS}/aggregate"
 # The paper's template and styles, package data of tinycnn: inputs of the paper's rule.
-TEMPLATES = Path(tinycnn.__file__).parent / "templates"
+TEMPLATES = Path(tinycnn.__file__).parent / "report" / "templates"
 # Named by its checksum: configs that download the same file share it, others never overwrite it.
 ARCHIVE = f"resources/{config['data']['md5']}/{config['data']['filename']}"
 AUG_SETS = list(config["augmentation"]["sets"])

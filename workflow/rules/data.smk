@@ -1,7 +1,7 @@
 # Data stage: download the archive, pack its JPEGs into uint8 arrays, materialize
 # the augmentation sets, and draw their preview grids.
 #
-# A job reruns when what it computes changes, and only then (tests/test_workflow.py
+# A job reruns when what it computes changes, and only then (tests/integration/test_workflow.py
 # checks each case with `snakemake -n`): the archive is named by its checksum, so
 # its sources (URLs, mirrors, a local copy) are not tracked; the previews are jobs
 # of their own, so their size never reruns a set and the training behind it.

@@ -1,0 +1,1423 @@
+"""The words of the regenerated paper: every sentence that depends on the results.
+
+This is the one place for the paper's computed English: the paragraphs of Sections 2 and 3,
+the captions of its tables and of the aggregate's figures (figures.json), the tables' notes.
+The facts behind each sentence come from :mod:`tinycnn.report.facts`, every number is printed by
+:mod:`tinycnn.formatting`. The template (templates/paper.html.j2) holds the layout and the fixed
+narrative around these sentences, with values inserted through the same formatting filters.
+
+An experiment is a mapping with the columns of experiments.csv (missing values None);
+``settings`` maps an experiment to its runs' recorded resolved settings (settings.json).
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from markupsafe import Markup
+
+from tinycnn.errors import UserError
+from tinycnn.formatting import (
+    fmt_acc,
+    fmt_diff,
+    fmt_duration,
+    fmt_int,
+    fmt_list,
+    fmt_loss,
+    fmt_lr,
+    fmt_num,
+    fmt_paper,
+    fmt_params,
+    fmt_runs,
+    fmt_setting,
+    fmt_short,
+)
+from tinycnn.report import facts
+from tinycnn.report.facts import Experiment, acc, has_paper, within
+
+# How a label qualifies an experiment by a setting that differs (facts.DISTINGUISHING).
+QUALIFIERS = {
+    "sets": "sets {}",
+    "lr": "lr {}",
+    "scheduler": "scheduler {}",
+    "epochs": "{} epochs",
+    "mode": "{} mode",
+    "batch_size": "batch {}",
+}
+# The original's number of the tables of layers it prints, by architecture; an architecture
+# with a recorded layer table that is not here gets its table without the cross-reference.
+ORIGINAL_TABLES = {"m1": 1, "m4": 2}
+# What a table cell or a sentence says in place of a number of an experiment without results.
+NOT_RUN = "not yet run"
+# The mark after every number of a stale run (recorded under settings today's config changes).
+STALE = "‡ stale"
+
+
+# --- small pieces --------------------------------------------------------------------------------
+
+
+def ref(item: Any) -> Markup:
+    """A link to a figure or table, by its label."""
+    return Markup('<a class="ref" href="#{}">{}</a>').format(item.id, item.label)
+
+
+def capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def plural(n: int, word: str, plural: str | None = None) -> str:
+    """``1 run``, ``2 runs``; ``plural`` for irregular words."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
+def name(e: Experiment) -> str:
+    """``run 5`` (the paper's run number), or the experiment's name."""
+    return f"run {int(e['run'])}" if e.get("run") is not None else e["experiment"]
+
+
+def model_name(e: Experiment) -> str:
+    """``M4 (run 5)``."""
+    return f"{e['model']} ({name(e)})"
+
+
+def stale_mark(e: Mapping[str, Any]) -> str:
+    """`` ‡ stale`` after a number of a stale run (:func:`tinycnn.report.facts.stale`);
+    else empty."""
+    return f" {STALE}" if facts.stale(e) else ""
+
+
+def acc_text(e: Experiment) -> str:
+    """Our accuracy with a percent sign and, for several seeds, how many; marked if stale."""
+    n = facts.seeds(e)
+    text = fmt_acc(e["best_val_acc_mean"], e.get("best_val_acc_std"), n) + "%"
+    return (f"{text} over {n} seeds" if n > 1 else text) + stale_mark(e)
+
+
+def paper_text(e: Experiment) -> str:
+    """The paper's accuracy with a percent sign, as stated."""
+    return fmt_paper(e.get("paper_accuracy"), e.get("paper_stated")) + "%"
+
+
+def labels(exps: Sequence[Experiment]) -> list[str]:
+    """Names that tell ``exps`` apart: the model, qualified by the settings that differ."""
+    varying = facts.varying(exps)
+    out = []
+    for e in exps:
+        quals = [QUALIFIERS[c].format(fmt_setting(c, e.get(c))) for c in varying]
+        out.append(f"{e['model']} ({', '.join(quals)})" if quals else e["model"])
+    if len(set(out)) < len(out):
+        out = [model_name(e) for e in exps]
+    return out
+
+
+def op_name(op: str) -> str:
+    """An augmentation op by its torchvision name: ``random_horizontal_flip`` → ``Random...``."""
+    return "".join(part.capitalize() for part in op.split("_"))
+
+
+def runs_phrase(exps: Sequence[Experiment]) -> str:
+    """``runs 1–5`` (paper run numbers), or the experiments' names where one has none."""
+    if all(e.get("run") is not None for e in exps):
+        return fmt_runs([int(e["run"]) for e in exps])
+    return fmt_list([name(e) for e in exps])
+
+
+def common_with_exceptions(
+    values: Sequence[tuple[Experiment, Any]], fmt: Callable[[Any], str]
+) -> str:
+    """The most common value, then the others with their runs: ``1e-3 (1e-4: runs 3, 4)``."""
+    ordered = facts.grouped([(e, fmt(v)) for e, v in values])
+    main, rest = ordered[0][0], ordered[1:]
+    if not rest:
+        return main
+    return f"{main} ({'; '.join(f'{v}: {runs_phrase(es)}' for v, es in rest)})"
+
+
+def subset_phrase(settings: Mapping[str, Any] | None) -> str | None:
+    """``the first 50 training images of each class``; None for a run on all the data."""
+    what = {"train_per_class": "training", "val_per_class": "validation"}
+    parts = [f"{fmt_int(n)} {what[key]}" for key, n in facts.subset(settings).items()]
+    return f"the first {fmt_list(parts)} images of each class" if parts else None
+
+
+def subsets(
+    exps: Sequence[Experiment], settings: Mapping[str, Mapping[str, Any]]
+) -> dict[str, str]:
+    """Experiments trained or validated on part of the data, and on which part."""
+    phrases = {e["experiment"]: subset_phrase(settings.get(e["experiment"])) for e in exps}
+    return {k: v for k, v in phrases.items() if v}
+
+
+# --- comparisons ---------------------------------------------------------------------------------
+
+
+def compare(a: Experiment, b: Experiment, label_a: str, label_b: str) -> Markup:
+    """One sentence: how ``a`` does against ``b`` here, and whether the paper agrees."""
+    gap = facts.gap(a, b)
+    if gap == 0:
+        text = Markup("{} matches {} ({} and {})").format(
+            label_a, label_b, acc_text(a), acc_text(b)
+        )
+    else:
+        text = Markup("{} {} {} by {} points ({} against {})").format(
+            label_a,
+            "beats" if gap > 0 else "trails",
+            label_b,
+            fmt_num(abs(gap)),
+            acc_text(a),
+            acc_text(b),
+        )
+    exceeds = facts.exceeds_spread(a, b)
+    if exceeds is not None:
+        text += Markup(", a gap {} the spread of the seeds (±{} points)").format(
+            "beyond" if exceeds else "within", fmt_num(facts.spread([a, b]))
+        )
+    return text + paper_clause(a, b) + Markup(".")
+
+
+def paper_clause(a: Experiment, b: Experiment) -> Markup:
+    """``; the paper has the same order (35.9% vs 29.5%)`` and its variants; empty without."""
+    if not (has_paper(a) and has_paper(b)):
+        return Markup("")
+    numbers = f"{paper_text(a)} vs {paper_text(b)}"
+    theirs, ours = facts.paper_order(a, b), facts.our_order(a, b)
+    if theirs is None:
+        return Markup("; the paper's figures ({}) do not order the two").format(numbers)
+    if theirs == ours:
+        same = "level" if theirs == 0 else "the same order"
+        return Markup("; the paper has {} ({})").format(same, numbers)
+    if theirs == 0 or ours == 0:
+        return Markup("; the paper has {}").format(numbers)
+    return Markup("; the paper has the opposite order ({})").format(numbers)
+
+
+def compare_group(exps: Sequence[Experiment]) -> Markup:
+    """A comparison of two experiments (the last against the first), or a ranking of more."""
+    names = labels(exps)
+    if len(exps) == 2:
+        return compare(exps[1], exps[0], names[1], names[0])
+    parts = [Markup("{} ({})").format(names[i], acc_text(exps[i])) for i in facts.ranked(exps)]
+    return Markup("Ranked by accuracy: {}.").format(Markup(", ").join(parts))
+
+
+def best_sentence(exps: Sequence[Experiment], not_run: Sequence[Experiment] = ()) -> Markup:
+    """``The best model is DenseNet161 (run 11) with 51.0%`` (ties named together); with
+    experiments ``not_run``, the best of the runs made, and whether the paper's best is one of
+    those not yet run."""
+    winners = facts.best(exps)
+    if len(winners) == 1:
+        what = "Of the runs made so far, the best model is" if not_run else "The best model is"
+        out = Markup("{} {} with {}").format(what, model_name(winners[0]), acc_text(winners[0]))
+    else:
+        who = fmt_list([model_name(e) + stale_mark(e) for e in winners])
+        out = Markup("{} share the best accuracy, {}%").format(who, fmt_num(acc(winners[0])))
+        out = Markup("Of the runs made so far, {}").format(out) if not_run else out
+    theirs = facts.paper_best([*exps, *not_run])
+    if not theirs:
+        return out + Markup(".")
+    if facts.pending(theirs):
+        return out + Markup("; the paper's best, {} with {}, is {}.").format(
+            fmt_list([model_name(e) for e in theirs]), paper_text(theirs[0]), NOT_RUN
+        )
+    ours = {e["experiment"] for e in winners}
+    named = fmt_list([model_name(e) for e in theirs])
+    if {e["experiment"] for e in theirs} == ours:
+        return out + Markup(", as in the paper ({}).").format(paper_text(theirs[0]))
+    if any(e["experiment"] in ours for e in theirs):
+        return out + Markup("; the paper's best, {} with {}, is among them.").format(
+            named, paper_text(theirs[0])
+        )
+    return out + Markup("; the paper's best is {} with {}.").format(named, paper_text(theirs[0]))
+
+
+def tolerance_sentence(exps: Sequence[Experiment], tolerance: float) -> Markup:
+    """``8 of 11 runs are within ±3 points of the accuracy the paper reports.``"""
+    n, total = facts.agreement(exps)
+    if total == 0:
+        return Markup("The paper reports no accuracy to compare with.")
+    if total == 1:
+        count = "The one run with a reported accuracy is" if n else "The one run is not"
+    elif n == total:
+        count = f"All {total} runs are"
+    elif n == 0:
+        count = f"None of the {total} runs is"
+    else:
+        count = f"{n} of {total} runs {'is' if n == 1 else 'are'}"
+    return Markup("{} within ±{} points of the accuracy the paper reports.").format(
+        count, fmt_short(tolerance)
+    )
+
+
+def order_sentence(exps: Sequence[Experiment]) -> Markup:
+    """How many pairs of runs the regeneration orders as the paper does."""
+    agree, total = facts.pair_agreement(exps)
+    if total == 0:
+        return Markup("")
+    return Markup(
+        "Of the {} pairs of runs whose order the paper's figures settle, {} come out in the "
+        "same order here."
+    ).format(total, agree)
+
+
+def not_run_sentence(not_run: Sequence[Experiment], total: int) -> Markup:
+    """``5 of the 11 runs the configuration names are not yet run (runs 3, 4, 7, 8 and 11).``"""
+    return Markup("{} of the {} the configuration names {} {} ({}).").format(
+        len(not_run),
+        plural(total, "run"),
+        "is" if len(not_run) == 1 else "are",
+        NOT_RUN,
+        runs_phrase(not_run),
+    )
+
+
+def nothing_run(not_run: Sequence[Experiment]) -> Markup:
+    """The sentence of a paper without results: no number, how many runs are not yet run."""
+    if not not_run:
+        return Markup("No run has results yet: nothing in this paper is measured.")
+    every = "the one run" if len(not_run) == 1 else f"all {len(not_run)} runs"
+    return Markup(
+        "No run has results yet: {} the configuration names {} {} ({}), and nothing in this "
+        "paper is measured."
+    ).format(every, "is" if len(not_run) == 1 else "are", NOT_RUN, runs_phrase(not_run))
+
+
+def findings(
+    exps: Sequence[Experiment], tolerance: float, not_run: Sequence[Experiment] = ()
+) -> Markup:
+    """The abstract's findings: the best model, the agreement, the order, over the runs made;
+    how many the configuration names are not yet run."""
+    if not exps:
+        return nothing_run(not_run)
+    parts = [best_sentence(exps, not_run), tolerance_sentence(exps, tolerance)]
+    parts.append(order_sentence(exps))
+    if not_run:
+        parts = [p for p in parts if p] + [not_run_sentence(not_run, len(exps) + len(not_run))]
+    return Markup(" ").join(parts)
+
+
+# --- Section 1 and the recipe --------------------------------------------------------------------
+
+
+def modes(
+    exps: Sequence[Experiment],
+    partial: Mapping[str, str],
+    train_images: int,
+    seed: int | None,
+) -> Markup:
+    """How the runs draw their augmentation; ``partial``: the runs on part of the data."""
+    by_mode = facts.by(exps, lambda e: e["mode"])
+    parts = []
+    for mode, members in by_mode.items():
+        who = "All runs use" if len(by_mode) == 1 else f"{capitalized(runs_phrase(members))} use"
+        if mode != "fixed":
+            parts.append(
+                Markup("{} the {} mode: the operations are drawn anew in every epoch.").format(
+                    who, mode
+                )
+            )
+            continue
+        common = Counter(e["sets"] for e in members if e["experiment"] not in partial)
+        size = ""
+        if common:
+            sets = common.most_common(1)[0][0]
+            size = Markup(", so that a run on {} sees {} images an epoch").format(
+                sets, fmt_int(facts.epoch_images(sets, train_images))
+            )
+        parts.append(
+            Markup(
+                "{} the fixed mode: each set is drawn once, before training{}, and the same "
+                "augmented images return in every epoch{}."
+            ).format(who, f" (seed {seed})" if seed is not None else "", size)
+        )
+    return Markup(" ").join(parts)
+
+
+def schedule(e: Experiment, settings: Mapping[str, Any] | None) -> str:
+    """What a run does with its learning rate: ``divide it by 10 every 7 epochs (StepLR)``."""
+    if step := facts.step_schedule(settings):
+        divisor, step_size = step
+        return f"divide it by {fmt_short(divisor)} every {plural(step_size, 'epoch')} (StepLR)"
+    if e["scheduler"] in (None, "none"):
+        return "keep it constant"
+    return f"follow the schedule {e['scheduler']}"
+
+
+def schedules(exps: Sequence[Experiment], settings: Mapping[str, Mapping[str, Any]]) -> Markup:
+    """How each group of runs treats the learning rate: ``runs 1–5 keep it constant; ...``."""
+    groups = facts.by(exps, lambda e: schedule(e, settings.get(e["experiment"])))
+    return Markup("; ").join(
+        Markup("{} {}").format("all runs" if len(groups) == 1 else runs_phrase(es), what)
+        for what, es in groups.items()
+    )
+
+
+# --- table captions and notes --------------------------------------------------------------------
+
+AUGMENTATION_CAPTION = Markup(
+    "The augmentation sets as configured, operations in the order applied."
+)
+RECIPE_CAPTION = Markup(
+    "The training recipe; values that differ in some runs follow in parentheses."
+)
+REPRODUCTION_CAPTION = Markup(
+    "Every run: the best validation accuracy (%) the paper reports and ours."
+)
+SOFTWARE_CAPTION = Markup("Software that rendered this report.")
+TIMING_CAPTION = Markup(
+    "Every training job: device, the commit it trained at, wall time and training throughput."
+)
+
+
+def layers_caption(model: str, arch: str) -> Markup:
+    number = ORIGINAL_TABLES.get(arch)
+    original = Markup(" (Table {} of the original)").format(number) if number else ""
+    return Markup(
+        "The {} architecture{}, generated from the model definition: output shape for one "
+        "image and trainable parameters per layer."
+    ).format(model, original)
+
+
+def reproduction_note(
+    partial: Sequence[str],
+    tolerance: float,
+    not_run: bool = False,
+    stale: Sequence[str] = (),
+) -> Markup:
+    """The reproduction table's legend; ``partial``: runs on part of the data, described;
+    ``not_run``: whether some rows are not yet run; ``stale``: the stale runs, described."""
+    note = Markup(
+        "Paper: as the paper states it (~ approximate, &lt; an upper bound). Ours: the best "
+        "top-1 validation accuracy over the epochs; with several seeds, mean ± standard "
+        "deviation over the n seeds. Δ: ours minus the paper's, in points. Shaded rows differ "
+        "from the paper by more than the ±{}-point tolerance."
+    ).format(fmt_short(tolerance))
+    if partial:
+        note += Markup(" † Trained on part of the data: {}.").format("; ".join(partial))
+    if not_run:
+        note += Markup(
+            " Not yet run: the configuration names the run, which has no results yet; its "
+            "settings are the configuration's."
+        )
+    if stale:
+        note += Markup(" ") + stale_note(stale)
+    return note
+
+
+def stale_note(stale: Sequence[str]) -> Markup:
+    """What ‡ stale means, with the stale runs (``run 2, seed 0: optimizer.lr, epochs``)."""
+    return Markup(
+        "{} Stale: {}. These runs recorded settings that today's configuration resolves "
+        "otherwise; their numbers stand for what they recorded, and each must be redone."
+    ).format(STALE.split()[0], "; ".join(stale))
+
+
+def stale_reference(table: Any) -> Markup:
+    """The short legend of ‡ stale under a table other than the reproduction table."""
+    return Markup(
+        "{}: a run recorded with settings that today's configuration resolves otherwise (see "
+        "the note of {}); it must be redone."
+    ).format(STALE, ref(table))
+
+
+def preview_caption(draws: int | None) -> Markup:
+    what = f"{draws} independent draws" if draws else "independent draws"
+    return Markup(
+        "The augmentation sets at work: in each grid a row is one training image, the original "
+        "on the left followed by {} of the set."
+    ).format(what)
+
+
+def op_params(spec: Mapping[str, Any], fmt: Callable[[Any], str]) -> str:
+    """The parameters of an augmentation op: ``p = 0.5``; ``—`` for none."""
+    if spec["op"] == "normalize":
+        return "mean and std of the training set"
+    return ", ".join(f"{k} = {fmt(v)}" for k, v in spec.items() if k != "op") or "—"
+
+
+# --- figure captions (figures.json) --------------------------------------------------------------
+
+COLORS_NOTE = (
+    " Each model has one colour in all figures; further experiments of the same model are "
+    "drawn in a darker or lighter shade of it, with another marker."
+)
+SEEDS_NOTE = (
+    " Where an experiment has several seeds, its value is the mean over seeds and {} span"
+    " ± one standard deviation."
+)
+
+
+def _seeds_note(several: bool, spread: str) -> str:
+    return SEEDS_NOTE.format(spread) if several else ""
+
+
+def curves_caption(e: Experiment) -> str:
+    caption = (
+        f"Top-1 accuracy (left) and cross-entropy loss (right) per epoch of experiment "
+        f"{e['experiment']}: {e['model']} trained on augmentation {e['sets']} "
+        f"({e['mode']}) with learning rate {fmt_lr(e['lr'])}"
+        + (", constant" if e["scheduler"] == "none" else f" and scheduler {e['scheduler']}")
+        + ", on the training images (dashed) and the validation images (solid)."
+    )
+    if facts.seeds(e) > 1:
+        caption += (
+            f" Lines are means over {facts.seeds(e)} seeds and shaded bands span ± one "
+            "standard deviation."
+        )
+    if has_paper(e):
+        caption += (
+            f" The dotted grey line is the best validation accuracy the paper reports for this "
+            f"run ({paper_text(e)}, its Figure {e['paper_figure']})"
+        )
+        if e.get("paper_best_epoch") is not None:
+            caption += ", the star the epoch of that peak"
+        if e.get("paper_train_accuracy") is not None:
+            caption += ", the dash-dotted line the training accuracy it reports"
+        caption += "."
+    return caption
+
+
+def paper_vs_ours_caption(several: bool) -> str:
+    """``several``: whether any experiment shown has several seeds."""
+    return (
+        "Best top-1 validation accuracy of every experiment in this run (coloured bars) beside "
+        "the accuracy the paper reports for the same run (grey): a solid bar where the paper "
+        "states the value exactly, a hatched bar where it states it approximately (~), and an "
+        "arrow pointing left from the bound where it says only 'below'."
+        + COLORS_NOTE
+        + _seeds_note(several, "error bars")
+    )
+
+
+def comparison_caption(title: str, names: Sequence[str], several: bool) -> str:
+    return (
+        f"{title}: top-1 accuracy (left) and cross-entropy loss (right) per "
+        f"epoch of experiments {', '.join(names)}, on the validation images (solid) and "
+        "the training images (dashed)." + COLORS_NOTE + _seeds_note(several, "shaded bands")
+    )
+
+
+def parameters_caption(several: bool) -> str:
+    return (
+        "Best top-1 validation accuracy of every experiment against the number of trainable "
+        "parameters of its model (log scale). Filled markers are this run; hollow markers, "
+        "joined to them by a thin line, the accuracy the paper reports for the same run, with "
+        "an arrow pointing down where it gives only an upper bound."
+        + COLORS_NOTE
+        + _seeds_note(several, "error bars")
+    )
+
+
+def time_caption(devices: Sequence[str], several: bool) -> str:
+    return (
+        "Best top-1 validation accuracy of every experiment against the wall time of its "
+        f"training run (log scale), measured on {', '.join(devices)}."
+        + COLORS_NOTE
+        + _seeds_note(several, "error bars")
+    )
+
+
+FIGURE_TITLES = {
+    "curves": "Training curves of {}",
+    "paper_vs_ours": "Best validation accuracy: the paper and this run",
+    "accuracy_vs_parameters": "Accuracy against model size",
+    "accuracy_vs_time": "Accuracy against training time",
+    "beyond": "Beyond the paper: the same budget with today's recipe",
+}
+
+
+# --- Section 2: a model family -------------------------------------------------------------------
+
+
+def description(text: str | None, arch: str, fallback: str) -> Markup:
+    """An architecture's recorded description, its {key} citations linked; ``fallback`` (the
+    config's description) where the run recorded none."""
+    if not text:
+        return Markup("{}.").format(fallback)
+    try:
+        return Markup(html.escape(text, quote=False)).format(**CITE)
+    except KeyError as err:
+        raise UserError(
+            f"the description of architecture {arch!r} cites {err}, which is not a reference "
+            f"of the report (known: {', '.join(CITE)})"
+        ) from None
+
+
+def architecture_paragraph(
+    members: Sequence[tuple[Experiment, Markup, Any]],
+) -> Markup:
+    """Each model of a section: (its experiment, its description, its layer table or None)."""
+    parts = []
+    for e, text, table in members:
+        if e.get("parameters") is not None:
+            text += Markup(" {} has {} trainable parameters{}.").format(
+                e["model"],
+                fmt_int(e["parameters"]),
+                Markup(" ({})").format(ref(table)) if table else "",
+            )
+        parts.append(text)
+    return Markup(" ").join(parts)
+
+
+def run_paragraph(
+    e: Experiment,
+    tolerance: float,
+    partial: str | None,
+    history: Sequence[Mapping[str, Any]],
+    curves: Any,
+) -> Markup:
+    """One run: settings, accuracies, the paper's number, overfitting, training accuracy."""
+    n = facts.seeds(e)
+    lr_schedule = "constant learning rate" if e["scheduler"] in (None, "none") else e["scheduler"]
+    where = ""
+    if e.get("best_epoch") is not None:
+        where = f" ({'best seed: ' if n > 1 else ''}epoch {int(e['best_epoch'])})"
+    text = Markup(
+        "<strong>{}</strong> ({}; {}, lr {}, {}, {}) peaks at a validation accuracy of {}{}, "
+        "with a top-5 accuracy of {}%, and ends at {}%. "
+    ).format(
+        capitalized(name(e)),
+        e["model"],
+        e["sets"],
+        fmt_lr(e["lr"]),
+        lr_schedule,
+        plural(int(e["epochs"]), "epoch"),
+        acc_text(e),
+        where,
+        fmt_num(e["best_val_top5_mean"]),
+        fmt_num(e["final_val_acc_mean"]),
+    )
+    if partial:
+        text += Markup("It trains on {}. ").format(partial)
+    if facts.stale(e):
+        text += Markup("{}: {} recorded settings that today's configuration changes ({}); the "
+                       "run must be redone. ").format(
+            STALE, fmt_list([f"seed {s['seed']}" for s in e["stale"]]),
+            ", ".join(dict.fromkeys(k for s in e["stale"] for k in s.get("differs") or [])),
+        )  # fmt: skip
+    text += against_paper(e, tolerance) + overfitting(history)
+    if e.get("final_train_acc_mean") is not None:
+        theirs = e.get("paper_train_accuracy")
+        text += Markup(" Training accuracy ends at {}%{}.").format(
+            fmt_num(e["final_train_acc_mean"]),
+            f" (the paper: about {fmt_short(theirs)}%)" if theirs is not None else "",
+        )
+    return text + (Markup(" Curves: {}.").format(ref(curves)) if curves else "")
+
+
+def not_run_paragraph(e: Experiment, partial: str | None) -> Markup:
+    """A run the configuration names that has no results: its settings as configured, and the
+    paper's number; no number of ours."""
+    lr_schedule = "constant learning rate" if e["scheduler"] in (None, "none") else e["scheduler"]
+    text = Markup(
+        "<strong>{}</strong> ({}; {}, lr {}, {}, {}) is {}: it has no results here. "
+    ).format(
+        capitalized(name(e)),
+        e["model"],
+        e["sets"],
+        fmt_lr(e["lr"]) if e.get("lr") is not None else "—",
+        lr_schedule,
+        plural(int(e["epochs"]), "epoch"),
+        NOT_RUN,
+    )
+    if partial:
+        text += Markup("It will train on {}. ").format(partial)
+    if not has_paper(e):
+        return text + Markup("The paper reports no accuracy for this run.")
+    epoch = e.get("paper_best_epoch")
+    return text + Markup("The paper reports {}{}.").format(
+        paper_text(e), f", at epoch {int(epoch)}" if epoch is not None else ""
+    )
+
+
+def against_paper(e: Experiment, tolerance: float) -> Markup:
+    if not has_paper(e):
+        return Markup("The paper reports no accuracy for this run.")
+    band = f"the ±{fmt_short(tolerance)}-point tolerance"
+    verdict = f"within {band}" if within(e) else f"beyond {band}"
+    diff = e.get("diff") or 0.0
+    if e.get("paper_stated") == "below":
+        bound = fmt_short(e["paper_accuracy"])
+        if facts.below_holds(e):
+            return Markup("The paper reports only that it stays below {}%, as ours does.").format(
+                bound
+            )
+        return Markup(
+            "The paper reports only that it stays below {}%; ours exceeds that by {} points, {}."
+        ).format(bound, fmt_num(diff), verdict)
+    epoch = e.get("paper_best_epoch")
+    return Markup("The paper reports {}{}: a difference of {} points, {}.").format(
+        paper_text(e),
+        f", at epoch {int(epoch)}" if epoch is not None else "",
+        fmt_diff(diff),
+        verdict,
+    )
+
+
+def overfitting(history: Sequence[Mapping[str, Any]]) -> Markup:
+    fit = facts.overfitting(history)
+    if fit is None:
+        return Markup("")
+    if fit.low_epoch == fit.last_epoch:
+        return Markup(" Its validation loss is still falling at the last epoch.")
+    text = Markup(" Its validation loss is lowest at epoch {} ({}) and ends at {}").format(
+        fit.low_epoch, fmt_loss(fit.low_loss), fmt_loss(fit.last_loss)
+    )
+    if fit.overfits:
+        text += Markup(" while the training loss keeps falling, a sign of overfitting")
+    return text + Markup(".")
+
+
+def comparison_paragraph(title: str, figure: Any, exps: Sequence[Experiment]) -> Markup:
+    if waiting := facts.pending(exps):
+        return Markup("{}: {}, as {} {} {}.").format(
+            title,
+            NOT_RUN,
+            fmt_list([model_name(e) for e in waiting]),
+            "is" if len(waiting) == 1 else "are",
+            NOT_RUN,
+        )
+    where = Markup("{} ({})").format(ref(figure), title) if figure else title
+    return Markup("{}: {}").format(where, compare_group(exps))
+
+
+def against_previous(section: Sequence[Experiment], previous: Sequence[Experiment]) -> Markup:
+    """The best of a model family against the best of the one before, and their speed; not yet
+    run where either family has no results."""
+    empty = [group for group in (previous, section) if not facts.made(group)]
+    if empty:
+        models = dict.fromkeys(e["model"] for group in empty for e in group)
+        return Markup("Against the previous family: {}, as no run of {} has results yet.").format(
+            NOT_RUN, fmt_list(list(models))
+        )
+    a, b = facts.best(facts.made(section))[0], facts.best(facts.made(previous))[0]
+    text = Markup("Against the previous family: {}").format(
+        compare(a, b, model_name(a), model_name(b))
+    )
+    ratio = facts.speed_ratio(a, b)
+    if ratio is not None:
+        if ratio == 1:
+            pace = "as fast"
+        elif ratio > 1:
+            pace = f"{fmt_short(ratio)}× slower"
+        else:
+            inverse = round(a["images_per_second_mean"] / b["images_per_second_mean"], 1)
+            pace = f"{fmt_short(inverse)}× faster"
+        text += Markup(" On the same device {} trains at {} images/s against {}, {}.").format(
+            a["model"],
+            fmt_int(a["images_per_second_mean"]),
+            fmt_int(b["images_per_second_mean"]),
+            pace,
+        )
+    return text
+
+
+# --- all runs against the paper, and the conclusion ----------------------------------------------
+
+
+def summary_paragraph(
+    exps: Sequence[Experiment], tolerance: float, table: Any, missing: Sequence[Experiment]
+) -> Markup:
+    """The text before the reproduction table: ``exps`` the experiments with results,
+    ``missing`` those the configuration names without."""
+    if not exps:
+        return Markup("{} sets every run beside the paper. {}").format(
+            ref(table), nothing_run(missing)
+        )
+    text = Markup("{} sets every run beside the paper. {}").format(
+        ref(table), tolerance_sentence(exps, tolerance)
+    )
+    if outside := facts.outside_tolerance(exps):
+        named = [
+            f"{name(e)} ({e['model']}, {fmt_diff(e.get('diff'))} points{stale_mark(e)})"
+            for e in outside
+        ]
+        text += Markup(" Beyond it: {}.").format(fmt_list(named))
+    mean = facts.mean_abs_diff(exps)
+    if mean is not None:
+        text += Markup(" On average ours lies {} points from the paper's figure.").format(
+            fmt_num(mean)
+        )
+    if missing:
+        text += Markup(" ") + not_run_sentence(missing, len(exps) + len(missing))
+    if stale := [e for e in exps if facts.stale(e)]:
+        text += Markup(" {} {} {} ({}): recorded with settings that today's configuration "
+                       "resolves otherwise, {} must be redone.").format(
+            capitalized(runs_phrase(stale)), "is" if len(stale) == 1 else "are", "stale",
+            STALE, "it" if len(stale) == 1 else "they",
+        )  # fmt: skip
+    return text + Markup(" ") + order_sentence(exps)
+
+
+def sides_paragraph(exps: Sequence[Experiment], figure: Any) -> Markup:
+    """Which runs land above and which below the paper's stated accuracy."""
+    stated = facts.stated(exps)
+    text = Markup("{} plots our accuracies against the paper's.").format(ref(figure))
+    if not stated:
+        return text
+    counts = facts.sides(stated)
+    parts = [(counts[1], "above"), (counts[-1], "below"), (counts[0], "level with")]
+    return text + Markup(" Of the {} with a stated accuracy, {} the paper's figure.").format(
+        plural(len(stated), "run"),
+        fmt_list([f"{n} {'lands' if n == 1 else 'land'} {where}" for n, where in parts if n]),
+    )
+
+
+def size_paragraph(exps: Sequence[Experiment], figure: Any) -> Markup:
+    text = Markup("{} relates accuracy to model size.").format(ref(figure))
+    sizes = facts.sizes(exps)
+    if sizes is None:
+        return text
+
+    def top(model: str) -> str:
+        value = facts.top_of_model(exps, model)
+        at = [e for e in exps if e["model"] == model and acc(e) == value]
+        return fmt_num(value) + "%" + (stale_mark(at[0]) if at else "")
+
+    largest, smallest, winner = sizes
+    text += Markup(" The largest model, {} ({} parameters), ").format(
+        largest["model"], fmt_params(largest["parameters"])
+    )
+    if largest["model"] == winner["model"]:
+        text += Markup("is also the most accurate")
+    else:
+        text += Markup("reaches {} at best, against {} for {} ({})").format(
+            top(largest["model"]),
+            top(winner["model"]),
+            winner["model"],
+            fmt_params(winner["parameters"]),
+        )
+    return text + Markup("; the smallest, {} ({}), reaches {}.").format(
+        smallest["model"], fmt_params(smallest["parameters"]), top(smallest["model"])
+    )
+
+
+def time_paragraph(jobs: Sequence[Mapping[str, Any]], figure: Any) -> Markup:
+    text = Markup("{} relates accuracy to training time.").format(ref(figure))
+    longest = facts.longest(jobs)
+    if longest is None:
+        return text
+    job = f"{longest['experiment']}, seed {longest['seed']}"
+    if longest.get("run") is not None:
+        job = f"run {int(longest['run'])} ({longest.get('model', longest['experiment'])}, "
+        job += f"seed {longest['seed']})"
+    devices = fmt_list(facts.devices(jobs))
+    return text + Markup(" The {} took {} of wall time in all{}; the longest, {}, took {}.").format(
+        plural(len(jobs), "training job"),
+        fmt_duration(sum(r["wall_seconds"] for r in jobs)),
+        f" on {devices}" if devices else "",
+        job,
+        fmt_duration(longest["wall_seconds"]) + stale_mark(longest),
+    )
+
+
+def conclusion(
+    exps: Sequence[Experiment],
+    tolerance: float,
+    comparisons: Sequence[tuple[str, Sequence[Experiment]]],
+    claims: Sequence[Mapping[str, Any]] = (),
+    not_run: Sequence[Experiment] = (),
+) -> Markup:
+    """Best model, agreement with the paper, which comparisons turn out as it says, and how its
+    claims (claims.csv rows) fare, over the runs made; how many are not yet run."""
+    if not exps:
+        text = nothing_run(not_run)
+    else:
+        text = Markup("{} {}").format(
+            best_sentence(exps, not_run), tolerance_sentence(exps, tolerance)
+        )
+        if not_run:
+            text += Markup(" ") + not_run_sentence(not_run, len(exps) + len(not_run))
+    settled = facts.settled(comparisons)
+    if claims:
+        text += Markup(" ") + claims_count(claims)
+    if not settled:
+        return text
+    differ = [f"“{title}”" for title, same in settled.items() if not same]
+    text += Markup(" Of the {} drawn in Section 2, {} as in the paper").format(
+        plural(len(settled), "comparison"),
+        plural(len(settled) - len(differ), "comes out", "come out"),
+    )
+    if differ:
+        text += Markup("; not so {}").format(fmt_list(differ))
+    return text + Markup(".")
+
+
+# --- the paper's claims (claims.csv) -------------------------------------------------------------
+
+CLAIMS_CAPTION = Markup(
+    "The paper's claims besides its per-run numbers, checked one by one: what the paper says, "
+    "the test that makes it checkable here, what we measured and the verdict."
+)
+CLAIMS_NOTE = Markup(
+    "Points are differences of best validation accuracy (%), means over seeds. Measured: ± the "
+    "spread over seeds (for a difference, the root sum of squares of the two standard "
+    "deviations); n: the fewest seeds among the experiments involved. A claim is within seed "
+    "noise when every experiment involved has several seeds and the measurement lies no further "
+    "than the spread from the test's boundary; with one seed the noise is not measured, and the "
+    "verdict is holds or fails. Fall-back: how far the validation accuracy falls from one epoch "
+    "to the next, mean over the epochs (our reading of stability)."
+)
+# Why a claim is untested, or fails outright (contract.CLAIM_REASONS).
+CLAIM_REASONS = {
+    "no_results": NOT_RUN,
+    "no_rival": "no other experiment to compare with",
+    "one_epoch": "a run of one epoch has no curve",
+    "no_rate_drop": "no run reaches a drop of the learning rate",
+    "devices_differ": "the runs were timed on different devices",
+    "training_loss_rises": "while the training loss does not fall",
+}
+# A claim's quantity as the test and the measurement name it: (before, unit), by kind.
+CLAIM_QUANTITIES = {
+    "order": ("gap ", " points"),
+    "difference": ("gap ", " points"),
+    "best": ("", " points"),
+    "threshold": ("", "%"),
+    "train_accuracy": ("training accuracy ", "%"),
+    "peak_epoch": ("best epoch ", ""),
+    "overfitting": ("validation loss ", " after its low"),
+    "peak_at_rate_drop": ("", "% of runs"),
+    "ratio": ("", "×"),
+    "stability": ("fall-back ", " points less"),
+}
+CLAIM_TESTS = {  # the kinds without a paper value: what "above zero" means
+    "order": "gap > 0 points",
+    "best": "ahead of every other experiment",
+    "overfitting": "validation loss climbs back, training loss falls",
+    "stability": "less fall-back than the other",
+}
+
+
+def _claim_number(row: Mapping[str, Any], x: float, sign: bool = False) -> str:
+    return fmt_num(x, facts.CLAIM_DECIMALS.get(row["kind"], 1), sign=sign)
+
+
+def claim_test(row: Mapping[str, Any]) -> str:
+    """The test a claim sets: ``gap 7.5 ± 3 points``, ``≤ 20%``, ``best epoch ≤ 7``."""
+    kind = row["kind"]
+    if kind in CLAIM_TESTS:
+        return CLAIM_TESTS[kind]
+    before, unit = CLAIM_QUANTITIES[kind]
+    value = fmt_short(row["paper_value"])
+    bound = {
+        "approx": f"{value} ± {fmt_short(row.get('tolerance') or 0)}",
+        "below": f"≤ {value}",
+        "above": f"≥ {value}",
+    }[row["stated"]]
+    text = f"{before}{bound}{unit}"
+    if kind == "peak_at_rate_drop":
+        text += f" peak within {plural(int(row['window']), 'epoch')} after a rate drop"
+    return text
+
+
+def claim_measured(row: Mapping[str, Any], not_run: Sequence[str] = ()) -> str:
+    """What we measured: ``gap +6.8 ± 1.2 points (n = 2)``, ``17.2% (n = 1: noise not
+    measured)``, ``4 of 6 runs (66.7%)``; for an untested claim, why (``— (not yet run:
+    m1_lr1e-4)``, ``not_run`` naming the claim's experiments the configuration names without
+    results)."""
+    kind, value, spread, n = row["kind"], row.get("measured"), row.get("spread"), int(row["n"])
+    reason = CLAIM_REASONS.get(row.get("reason") or "", "")
+    if value is None:
+        if row.get("reason") == "no_results" and not_run:
+            return f"— ({reason}: {fmt_list(list(not_run))})"
+        return f"— ({reason})"
+    if kind == "peak_at_rate_drop":
+        return f"{round(value * n / 100)} of {plural(n, 'run')} ({_claim_number(row, value)}%)"
+    signed = kind in ("order", "difference", "best", "overfitting", "stability")
+    before, unit = CLAIM_QUANTITIES[kind]
+    number = _claim_number(row, value, sign=signed)
+    if spread is not None:
+        number += f" ± {_claim_number(row, spread)}"
+    text = f"{before}{number}{unit}"
+    if kind == "best":
+        text += f" ahead of {row['experiments'].split()[-1]}"
+    if reason:
+        text += f", {reason}"
+    return text + (f" (n = {n})" if n > 1 else " (n = 1: noise not measured)")
+
+
+def claims_count(rows: Sequence[Mapping[str, Any]]) -> Markup:
+    """``Of the paper's 19 claims, 12 hold here, 3 fail, 2 are within seed noise and 2 could
+    not be tested.``"""
+    counts = Counter(r["verdict"] for r in rows)
+    words = {
+        "holds": ("holds here", "hold here"),
+        "fails": ("fails", "fail"),
+        "within seed noise": ("is within seed noise", "are within seed noise"),
+        "untested": ("could not be tested", "could not be tested"),
+    }
+    parts = [f"{counts[v]} {w[counts[v] != 1]}" for v, w in words.items() if counts[v]]
+    return Markup("Of the paper's {}, {}.").format(
+        plural(len(rows), "checked claim"), fmt_list(parts)
+    )
+
+
+def claims_paragraph(table: Any, rows: Sequence[Mapping[str, Any]]) -> Markup:
+    """The text before the claims table."""
+    return Markup(
+        "Besides its per-run numbers, the paper makes claims about how the runs compare: {} "
+        "checks each of them against this regeneration's results. {}"
+    ).format(ref(table), claims_count(rows))
+
+
+# --- the ablations (ablations.csv) ---------------------------------------------------------------
+
+
+def ablation_reading(row: Mapping[str, Any]) -> str:
+    """A reading's name: ``base (m1_lr1e-3)`` or the variant's id."""
+    return f"base ({row['experiment']})" if row["variant"] == "base" else row["variant"]
+
+
+def ablation_changes(row: Mapping[str, Any]) -> str:
+    """What a reading changes: ``augmentation.mode=online``; ``—`` for the base."""
+    return row.get("overrides") or "—"
+
+
+def ablation_ran(row: Mapping[str, Any]) -> bool:
+    """Whether a reading has results (runs of its experiment)."""
+    return bool(row.get("n_seeds"))
+
+
+def ablation_accuracy(row: Mapping[str, Any]) -> str:
+    """``30.0 ± 1.4`` over seeds (the n is its own column), marked if stale; ``not yet run``
+    without results."""
+    if not ablation_ran(row):
+        return NOT_RUN
+    if row.get("accuracy_mean") is None:
+        return "—"
+    accuracy = fmt_acc(row["accuracy_mean"], row.get("accuracy_std"), int(row["n_seeds"]))
+    return accuracy + stale_mark(row)
+
+
+def ablation_verdict(row: Mapping[str, Any]) -> str:
+    """The table's last column: the base within or beyond tolerance; a variant closes the gap,
+    narrows it, or not; ``—`` without a gap; ``not yet run`` without results."""
+    if not ablation_ran(row):
+        return NOT_RUN
+    if row.get("closes_gap") is None:
+        return "—"
+    if row["variant"] == "base":
+        return "within tolerance" if row["closes_gap"] else "beyond tolerance"
+    leak = " (a leak)" if _leaks(row) else ""
+    if row["closes_gap"]:
+        return "yes" + leak
+    return "narrows it" + leak if row.get("narrows_gap") else "no"
+
+
+def _leaks(row: Mapping[str, Any]) -> bool:
+    return str(row.get("leak")).lower() == "true"
+
+
+LEAK_SENTENCE = Markup(
+    " This reading is a leak: it validates on held-out augmented copies of training images "
+    "whose other augmented copies the model trains on. If it explains the paper's number, that "
+    "number was measured on images the model had, in effect, trained on, not on the official "
+    "validation images."
+)
+
+
+def ablation_caption(rows: Sequence[Mapping[str, Any]]) -> Markup:
+    base = rows[0]
+    paper = fmt_paper(base.get("paper_accuracy"), base.get("paper_stated"))
+    return Markup("{}: each reading beside the base experiment {} and the paper's {}.").format(
+        base["title"], base["experiment"], paper + ("%" if paper != "—" else "")
+    )
+
+
+def ablations_note(tolerance: float) -> Markup:
+    return Markup(
+        "Accuracy: best-epoch validation accuracy (%) of each run (the last epoch's for a "
+        "reading with reported=last), mean ± standard deviation over n seeds. Δ: against the "
+        "paper's number for the base. Closes the gap: within the tolerance of {} points of the "
+        "paper; narrows it: nearer the paper than the base, but beyond the tolerance."
+    ).format(fmt_num(tolerance))
+
+
+def _reading_accuracy(row: Mapping[str, Any]) -> str:
+    n = int(row["n_seeds"])
+    text = fmt_acc(row["accuracy_mean"], row.get("accuracy_std"), n) + "%"
+    return text + (f" over {n} seeds" if n > 1 else "") + stale_mark(row)
+
+
+def _not_run_tail(readings: Sequence[str]) -> str:
+    """`` Late is not yet run.``; empty for none."""
+    if not readings:
+        return ""
+    verb = "is" if len(readings) == 1 else "are"
+    return f" {capitalized(fmt_list(list(readings)))} {verb} {NOT_RUN}."
+
+
+def ablation_sentence(rows: Sequence[Mapping[str, Any]]) -> Markup:
+    """The question's finding: the reading closest to the paper, and whether it closes the gap
+    the base leaves. ``rows``: the question's rows of ablations.csv, the base first."""
+    base, variants = rows[0], rows[1:]
+    tail = _not_run_tail([ablation_reading(r) for r in variants if not ablation_ran(r)])
+    closest = [r for r in rows if r.get("closest")]
+    if not closest:
+        tail = _not_run_tail([ablation_reading(r) for r in rows if not ablation_ran(r)])
+        return Markup("No reading of this question can be set beside a paper number yet.{}").format(
+            tail
+        )
+    paper = fmt_paper(base["paper_accuracy"], base["paper_stated"]) + "%"
+    if any(r["variant"] == "base" for r in closest):
+        if base.get("closes_gap"):
+            text = Markup(
+                "The base already lands within the tolerance of the paper's {} ({}, Δ {} "
+                "points), and no variant comes closer."
+            ).format(paper, _reading_accuracy(base), fmt_diff(base["gap"]))
+        else:
+            text = Markup(
+                "No variant comes closer to the paper's {} than the base ({}, Δ {} points): "
+                "none of these readings explains the gap."
+            ).format(paper, _reading_accuracy(base), fmt_diff(base["gap"]))
+        return text + tail
+    best = closest[0]
+    against = Markup("the base's {} (Δ {})").format(
+        _reading_accuracy(base) if ablation_ran(base) else "—", fmt_diff(base.get("gap"))
+    )
+    if not ablation_ran(base):
+        against = Markup("the base, which is {}").format(NOT_RUN)
+        verdict = "it lands " + ("within" if best.get("closes_gap") else "beyond")
+        verdict += " the tolerance of the paper's number"
+    elif best.get("closes_gap") and not base.get("closes_gap"):
+        verdict = Markup(
+            "it closes the gap the base leaves, so this reading can explain the paper's number"
+        )
+    elif best.get("closes_gap"):
+        verdict = "the base already lay within the tolerance"
+    else:
+        verdict = "it narrows the gap without closing it"
+    names = fmt_list([f"{r['variant']} ({ablation_changes(r)})" for r in closest])
+    leak = LEAK_SENTENCE if any(_leaks(r) for r in closest) else Markup("")
+    return Markup(
+        "The reading closest to the paper's {} is {}: {}, Δ {} points, against {}; {}.{}{}"
+    ).format(
+        paper,
+        names,
+        _reading_accuracy(best),
+        fmt_diff(best["gap"]),
+        against,
+        verdict,
+        leak,
+        tail,
+    )
+
+
+def ablations_summary(groups: Sequence[Sequence[Mapping[str, Any]]], number: str) -> Markup:
+    """The conclusion's sentence on the ablations: how many questions have a reading, the
+    closest to the paper, that closes the gap its base leaves, which, and which of those leak.
+    ``groups``: each question's rows of ablations.csv, the base first."""
+
+    def closer(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+        if rows[0].get("closes_gap") or not ablation_ran(rows[0]):
+            return None
+        return next((r for r in rows[1:] if r.get("closest") and r.get("closes_gap")), None)
+
+    closing = [(rows[0]["title"], r) for rows in groups if (r := closer(rows))]
+    what = "the one question" if len(groups) == 1 else f"the {len(groups)} questions"
+    waiting = sum(not ablation_ran(r) for rows in groups for r in rows)
+    pending = (
+        Markup(" {} of their readings {} {}.").format(
+            waiting, "is" if waiting == 1 else "are", NOT_RUN
+        )
+        if waiting
+        else Markup("")
+    )
+    if waiting and waiting == sum(len(rows) for rows in groups):
+        return Markup(
+            "Of {} the paper leaves open and tried in Section {}, none can be answered yet: "
+            "{} {} {}."
+        ).format(
+            what,
+            number,
+            "its one reading" if waiting == 1 else f"all {waiting} of their readings",
+            "is" if waiting == 1 else "are",
+            NOT_RUN,
+        )
+    if not closing:
+        return Markup(
+            "Of {} the paper leaves open and tried in Section {}, no reading closes the gap its "
+            "base leaves to the paper's number.{}"
+        ).format(what, number, pending)
+    text = Markup("Of {} the paper leaves open and tried in Section {}, {} {} a reading that "
+                  "closes the gap its base leaves to the paper's number: {}.").format(
+        what, number, len(closing), "has" if len(closing) == 1 else "have",
+        fmt_list([f"“{title}”" for title, _ in closing]),
+    )  # fmt: skip
+    leaking = [title for title, r in closing if _leaks(r)]
+    if leaking:
+        text += Markup(
+            " For {} that reading is a leak, validation on held-out augmented copies of "
+            "training images, not a reading of the paper's method."
+        ).format(fmt_list([f"“{title}”" for title in leaking]))
+    return text + pending
+
+
+def ablations_paragraph(tables: Sequence[Any]) -> Markup:
+    """The text before the ablation tables."""
+    return Markup(
+        "The paper leaves some choices unstated that move its numbers. Each question below keeps "
+        "one experiment, the base, and changes one such choice at a time: a variant, trained "
+        "with the base's recipe and seeds, or the same runs read another way. {} {} every "
+        "reading beside the base and the paper's number."
+    ).format(_markup_list([ref(t) for t in tables]), "sets" if len(tables) == 1 else "set")
+
+
+def _markup_list(items: Sequence[Markup]) -> Markup:
+    """``a``, ``a and b``, ``a, b and c`` of markup (links)."""
+    if len(items) <= 1:
+        return Markup("").join(items)
+    return Markup(", ").join(items[:-1]) + Markup(" and ") + items[-1]
+
+
+# --- beyond the paper ----------------------------------------------------------------------------
+# A row is one of beyond.csv: a run beyond the paper (role "beyond") or a baseline of the paper.
+
+
+def optimizer_words(spec: Mapping[str, Any]) -> str:
+    """``SGD, Nesterov momentum 0.9``, ``RAdam, betas (0.9, 0.999), eps 1e-8``."""
+    name = spec["name"]
+    if name == "SGD":
+        momentum = spec.get("momentum") or 0
+        if not momentum:
+            return "SGD"
+        return f"SGD, {'Nesterov ' if spec.get('nesterov') else ''}momentum {fmt_short(momentum)}"
+    parts = [name]
+    if "betas" in spec:
+        parts.append(f"betas ({', '.join(fmt_short(b) for b in spec['betas'])})")
+    if "eps" in spec:
+        parts.append(f"eps {fmt_lr(spec['eps'])}")
+    return ", ".join(parts)
+
+
+def schedule_words(spec: Mapping[str, Any] | None) -> str:
+    """A learning-rate schedule in words: ``÷10 every 7 epochs``; ``constant``."""
+    if spec is None:
+        return "constant"
+    if spec["name"] == "StepLR":
+        divisor = fmt_short(round(1 / spec["gamma"], 6))
+        return f"÷{divisor} every {plural(spec['step_size'], 'epoch')}"
+    if spec["name"] == "warmup_cosine":
+        final = spec["final_factor"]
+        end = "0" if not final else f"{fmt_short(final)} × the rate"
+        warmup = spec["warmup_epochs"]
+        rise = f"linear warm-up over {plural(warmup, 'epoch')}, then " if warmup else ""
+        return f"{rise}cosine decay to {end}, every batch"
+    params = ", ".join(f"{k} {v}" for k, v in spec.items() if k != "name")
+    return f"{spec['name']} ({params})"
+
+
+def loss_words(spec: Mapping[str, Any] | None) -> str:
+    """``cross-entropy``, ``cross-entropy, label smoothing 0.1``."""
+    smoothing = (spec or {}).get("label_smoothing") or 0
+    return "cross-entropy" + (f", label smoothing {fmt_short(smoothing)}" if smoothing else "")
+
+
+def augmentation_words(aug: Mapping[str, Any]) -> str:
+    """The sets of a run and their ops: ``set1 (RandomHorizontalFlip, CenterCrop, Resize) +
+    set2 (...), fixed``."""
+    ops = aug.get("ops") or {}
+    sets = [
+        f"{s} ({', '.join(op_name(o['op']) for o in ops.get(s, []) if o['op'] != 'normalize')})"
+        for s in aug["sets"]
+    ]
+    return f"{' + '.join(sets)}, {aug['mode']}"
+
+
+def beyond_caption(common_epoch: int | None) -> Markup:
+    """``common_epoch``: the shortest run's length; None while no run beyond the paper ran."""
+    after = Markup(
+        f"top-1 after epoch {common_epoch} (the shortest run's length)"
+        if common_epoch is not None
+        else "top-1 after the shortest run's length (once the runs beyond the paper have run)"
+    )
+    return Markup(
+        "The runs beyond the paper beside the paper's runs they are compared with: best "
+        "validation top-1 (%) over the epochs (with several seeds, mean ± standard deviation), "
+        "{}, the paper's number, the run's wall time (training and validation) and its "
+        "training throughput."
+    ).format(after)
+
+
+def beyond_figure_caption(several: bool) -> str:
+    return (
+        "The runs beyond the paper beside the paper's runs they are compared with: validation "
+        "(solid) and training (dashed) accuracy, left, and loss, right, per epoch. The training "
+        "loss of a run with label smoothing is the smoothed loss it minimized, higher than plain "
+        "cross-entropy for the same predictions." + _seeds_note(several, "bands")
+    )
+
+
+BEYOND_RECIPE_CAPTION = Markup(
+    "The recipe of each run of the comparison, as the runs recorded it; the runs beyond the "
+    "paper change it all at once, so the table shows what one of their numbers stands for, "
+    "not which change bought how much."
+)
+
+
+def _seeds_margin(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
+    """`` (beyond the seeds' spread of ±s)`` or `` (within ...)``; empty unless measured."""
+    s = facts.spread([a, b])
+    if s is None:
+        return ""
+    g = facts.gap(a, b)
+    return f" ({'beyond' if abs(g) > s else 'within'} the seeds' spread of ±{fmt_num(s)})"
+
+
+def beyond_paragraph(rows: Sequence[Mapping[str, Any]], table: Any, recipe: Any) -> Markup:
+    """What the runs beyond the paper measured, against each baseline, at the best epoch and
+    at the common epoch, and what they cost."""
+    baselines = [r for r in rows if r["role"] == "baseline"]
+    modern = [r for r in rows if r["role"] == "beyond"]
+    commons = [r["common_epoch"] for r in rows if r.get("common_epoch") is not None]
+    common = int(commons[0]) if commons else None
+    text = Markup(
+        "{} sets {} beside {}, on the same training and validation images, and {} gives the "
+        "recipe of each."
+    ).format(
+        ref(table),
+        fmt_list([f"{r['experiment']} ({r['model']})" for r in modern]),
+        fmt_list([f"the paper's {r['experiment']} ({r['model']})" for r in baselines])
+        or "no run of the paper",
+        ref(recipe),
+    )
+    for m in modern:
+        if not facts.ran(m):
+            text += Markup(" {} is {}.").format(m["experiment"], NOT_RUN)
+            continue
+        vs = [
+            f"{fmt_diff(facts.gap(m, b))} points against {b['experiment']}{stale_mark(b)}"
+            f"{_seeds_margin(m, b)}"
+            for b in facts.made(baselines)
+        ]
+        vs += [f"{b['experiment']} is {NOT_RUN}" for b in facts.pending(baselines)]
+        at_common = m.get("common_epoch_val_acc_mean")
+        sentence = Markup(" {} reaches {} at its best epoch ({} of {})").format(
+            m["experiment"], acc_text(m), int(m["best_epoch"]), int(m["epochs"])
+        )
+        if vs:
+            sentence += Markup(", {}").format(fmt_list(vs))
+        if at_common is not None and common is not None and common < int(m["epochs"]):
+            sentence += Markup("; after epoch {} it stood at {}%{}").format(
+                common, fmt_num(at_common), stale_mark(m)
+            )
+        speed = m.get("images_per_second_mean")
+        sentence += Markup(". It took {}{}.").format(
+            fmt_duration(m["wall_seconds_mean"]) + stale_mark(m),
+            f" at {fmt_int(speed)} training images per second" if speed else "",
+        )
+        text += sentence
+    devices = list(dict.fromkeys(r["device_name"] for r in rows if r.get("device_name")))
+    if len(devices) > 1:
+        text += Markup(
+            " The runs ran on different devices ({}): their times do not compare."
+        ).format(fmt_list(devices))
+    return text
+
+
+# --- the reference runs (tinycnn paper-html --reference) ----------------------------------------
+
+
+def reference_notice(
+    reference: Mapping[str, Any], recorded: int, stale: int, devices: Sequence[str]
+) -> Markup:
+    """The paper's first lines with ``--reference``: what data and hardware made its numbers
+    (``recorded`` runs, ``stale`` of them stale; ``devices`` where the reference names no
+    hardware), and how many runs of the order are not yet run; or that none is recorded."""
+    folder = reference.get("folder")
+    where = f" ({folder})" if folder else ""
+    planned = len(reference["planned"])
+    if not recorded:
+        return Markup(
+            "<strong>No reference run recorded yet.</strong> No run has been recorded in the "
+            "reference folder{} yet, so nothing in this paper is measured: every result reads "
+            "“{}”. {} of the order {} planned."
+        ).format(where, NOT_RUN, plural(planned, "run"), "is" if planned == 1 else "are")
+    hardware = list(reference.get("hardware") or devices)
+    archive = reference.get("archive") or {}
+    details = [
+        str(archive["name"]) if archive.get("name") else "",
+        f"MD5 {archive['md5']}" if archive.get("md5") else "",
+        f"{fmt_int(archive['size'])} bytes" if archive.get("size") else "",
+    ]
+    details = [d for d in details if d]
+    data = Markup("the real Tiny ImageNet-200 archive{}").format(
+        f" ({', '.join(details)})" if details else ""
+    )
+    if planned:
+        rest = Markup("{} of the order {} {}").format(
+            plural(planned, "run"), "is" if planned == 1 else "are", NOT_RUN
+        )
+    else:
+        rest = Markup("every run of the order is recorded")
+    text = Markup(
+        "<strong>Reference runs.</strong> Numbers from {} reference {}{}{}, trained on {}; {}."
+    ).format(
+        recorded,
+        "run" if recorded == 1 else "runs",
+        f" on {'; '.join(hardware)}" if hardware else "",
+        where,
+        data,
+        rest,
+    )
+    if stale:
+        text += Markup(
+            " {} of them {} stale ({}): {} recorded settings that today's configuration "
+            "resolves otherwise, and every number of {} is marked; {} must be redone."
+        ).format(
+            stale,
+            "is" if stale == 1 else "are",
+            STALE,
+            "it" if stale == 1 else "they",
+            "it" if stale == 1 else "theirs",
+            "it" if stale == 1 else "they",
+        )
+    return text
+
+
+# --- references ----------------------------------------------------------------------------------
+
+REFERENCES = {
+    "original": "",  # from the config
+    "tiny": "Y. Le and X. Yang. Tiny ImageNet visual recognition challenge. CS231n course "
+    "report, Stanford University, 2015. Data: http://cs231n.stanford.edu/tiny-imagenet-200.zip.",
+    "ting": "J. Ting. Course project report on Tiny ImageNet classification, CS231n: "
+    "Convolutional Neural Networks for Visual Recognition, Stanford University (the source of "
+    "models M1 and M4).",
+    "alexnet": "A. Krizhevsky, I. Sutskever and G. E. Hinton. ImageNet classification with deep "
+    "convolutional neural networks. NeurIPS, 2012.",
+    "resnet": "K. He, X. Zhang, S. Ren and J. Sun. Deep residual learning for image "
+    "recognition. CVPR, 2016.",
+    "preact": "K. He, X. Zhang, S. Ren and J. Sun. Identity mappings in deep residual networks. "
+    "ECCV, 2016.",
+    "densenet": "G. Huang, Z. Liu, L. van der Maaten and K. Q. Weinberger. Densely connected "
+    "convolutional networks. CVPR, 2017.",
+    "radam": "L. Liu, H. Jiang, P. He, W. Chen, X. Liu, J. Gao and J. Han. On the variance of "
+    "the adaptive learning rate and beyond. ICLR, 2020.",
+}
+CITE = {
+    key: Markup('<a class="cite" href="#ref-{}">[{}]</a>').format(key, i)
+    for i, key in enumerate(REFERENCES, 1)
+}
+
+
+def references(config: Mapping) -> list[tuple[str, Markup]]:
+    """(key, entry) in citation order; the original's entry comes from ``report``."""
+    report = config["report"]
+    original = report.get("original") or {}
+    who = original.get("author", "The original author")
+    where = ", ".join(str(original[k]) for k in ("affiliation", "year") if original.get(k))
+    entry = f"{who}. {report['title']}." + (f" {where}." if where else "")
+    entries = dict(REFERENCES, original=entry)
+    return [(key, Markup.escape(text)) for key, text in entries.items()]
+
+
+def numerics(precision: str | None, compile_mode: str | None) -> str:
+    """How a run computed, for the timing table: "bf16 autocast, channels_last; compiled
+    (reduce-overhead)"."""
+    words = precision or ""
+    if compile_mode and compile_mode != "none":
+        words += f"; compiled ({compile_mode})"
+    return words

@@ -1,0 +1,286 @@
+"""Figures: one colour per model in every figure, the paper's statements drawn honestly, and
+the style kept out of matplotlib's global settings. Tables are small and written by hand;
+test_aggregate checks the files aggregate writes."""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_hex
+from matplotlib.container import ErrorbarContainer
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from tinycnn.formatting import fmt_stated as stated
+from tinycnn.report.figures import (
+    experiment_styles,
+    model_colors,
+    plot_accuracy_vs_parameters,
+    plot_accuracy_vs_time,
+    plot_comparison,
+    plot_curves,
+    plot_paper_vs_ours,
+)
+from tinycnn.report.prose import curves_caption
+
+CONFIG = {
+    "models": {"M1": {"arch": "m1"}, "M4": {"arch": "m4"}, "AlexNet": {"arch": "alexnet"}},
+    "experiments": {
+        "m1_a": {"model": "M1"},
+        "m4": {"model": "M4"},
+        "m1_b": {"model": "M1"},
+        "alexnet": {"model": "AlexNet"},
+    },
+}
+EXPERIMENTS = pd.DataFrame(
+    {
+        "experiment": ["m1_a", "m1_b", "alexnet"],
+        "run": pd.array([1, 2, None], dtype="Int64"),
+        "model": ["M1", "M1", "AlexNet"],
+        "n_seeds": [2, 1, 1],
+        "best_val_acc_mean": [30.0, 25.0, 15.0],
+        "best_val_acc_std": [1.5, 0.0, 0.0],
+        "parameters": [535_290, 535_290, 61_110_850],
+        "wall_seconds_mean": [100.0, 90.0, 2000.0],
+        "wall_seconds_std": [5.0, 0.0, 0.0],
+        "paper_accuracy": [29.5, 22.0, 20.0],
+        "paper_stated": ["exact", "approx", "below"],
+        "paper_best_epoch": pd.array([2, None, None], dtype="Int64"),
+        "paper_train_accuracy": [55.0, np.nan, np.nan],
+    }
+)
+EPOCHS = pd.DataFrame(
+    [
+        {
+            "experiment": name,
+            "seed": seed,
+            "epoch": epoch,
+            "train_acc": 10.0 * epoch + seed,
+            "val_acc": 8.0 * epoch - seed,
+            "train_loss": 3.0 / epoch,
+            "val_loss": 3.5 / epoch + seed,
+        }
+        for name, seeds in (("m1_a", 2), ("m1_b", 1), ("alexnet", 1))
+        for seed in range(seeds)
+        for epoch in (1, 2, 3)
+    ]
+)
+
+
+def test_model_colors_follow_the_config_order() -> None:
+    colors = model_colors(["M1", "M4", "AlexNet"])
+    tab10 = [to_hex(c) for c in mpl.colormaps["tab10"].colors]
+    assert list(colors.values()) == tab10[:3]
+    # A model keeps its colour whichever models come after it.
+    assert model_colors(["M1", "M4"]) == {k: colors[k] for k in ("M1", "M4")}
+    assert len(set(model_colors([f"m{i}" for i in range(15)]).values())) == 15
+
+
+def test_experiment_styles() -> None:
+    styles = experiment_styles(CONFIG)
+    colors = model_colors(list(CONFIG["models"]))
+    assert styles["m1_a"] == (colors["M1"], "o")
+    assert styles["m4"] == (colors["M4"], "o")
+    assert styles["alexnet"] == (colors["AlexNet"], "o")
+    # A second experiment of M1: another shade of the same hue, another marker.
+    assert styles["m1_b"].color != colors["M1"] and styles["m1_b"].marker == "s"
+    assert mpl.colors.rgb_to_hsv(mpl.colors.to_rgb(styles["m1_b"].color))[0] == pytest.approx(
+        mpl.colors.rgb_to_hsv(mpl.colors.to_rgb(colors["M1"]))[0], abs=0.01
+    )
+
+
+def _line_colors(fig: Figure) -> set[str]:
+    return {to_hex(line.get_color()) for ax in fig.axes for line in ax.get_lines()}
+
+
+def test_an_experiment_has_one_colour_in_every_figure() -> None:
+    styles = experiment_styles(CONFIG)
+    m1_a, m1_b = styles["m1_a"].color, styles["m1_b"].color
+    curves = plot_curves(EPOCHS, EXPERIMENTS.iloc[0], styles["m1_a"])
+    assert m1_a in _line_colors(curves)
+    comparison = plot_comparison(EPOCHS, EXPERIMENTS.iloc[:2], styles)
+    assert {m1_a, m1_b} <= _line_colors(comparison)
+    bars = plot_paper_vs_ours(EXPERIMENTS, styles)
+    faces = [to_hex(p.get_facecolor()) for p in bars.axes[0].patches]
+    assert faces[0] == m1_a
+    for plot in (plot_accuracy_vs_parameters, plot_accuracy_vs_time):
+        assert {m1_a, m1_b} <= _line_colors(plot(EXPERIMENTS, styles))
+
+
+def test_paper_vs_ours_marks_how_the_paper_states_it() -> None:
+    fig = plot_paper_vs_ours(EXPERIMENTS, experiment_styles(CONFIG))
+    ax = fig.axes[0]
+    bars = [p for p in ax.patches if isinstance(p, Rectangle)]
+    # Three bars of ours, and paper bars only for the exact and the approximate value:
+    # "below 20%" is an arrow, not a bar.
+    assert len(bars) == 5
+    hatched = [p for p in bars if p.get_hatch()]
+    assert [p.get_width() for p in hatched] == [22.0]
+    labels = [t.get_text() for t in ax.texts]
+    assert {"30.0 ± 1.5", "25.0", "29.5", "~22", "below 20"} <= set(labels)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["run 1: m1_a", "run 2: m1_b", "alexnet"]
+
+
+def test_curves_show_the_paper_and_a_band_for_several_seeds() -> None:
+    fig = plot_curves(EPOCHS, EXPERIMENTS.iloc[0], experiment_styles(CONFIG)["m1_a"])
+    acc_ax, loss_ax = fig.axes
+    assert acc_ax.get_xlabel() == "epoch" and acc_ax.get_ylabel() == "accuracy (%)"
+    assert loss_ax.get_ylabel() == "loss (cross-entropy)"
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == [
+        "validation",
+        "training",
+        "paper: validation 29.5%",
+        "paper: peak",
+        "paper: training 55%",
+    ]
+    assert len(acc_ax.collections) == 2  # ± std bands of validation and training
+    one_seed = plot_curves(EPOCHS, EXPERIMENTS.iloc[1], experiment_styles(CONFIG)["m1_b"])
+    assert not one_seed.axes[0].collections
+
+
+def test_style_stays_local() -> None:
+    before = dict(mpl.rcParams)
+    plot_accuracy_vs_time(EXPERIMENTS, experiment_styles(CONFIG))
+    assert dict(mpl.rcParams) == before
+
+
+@pytest.mark.parametrize(
+    ("how", "text"), [("exact", "29.5%"), ("approx", "~29.5%"), ("below", "below 29.5%")]
+)
+def test_stated(how: str, text: str) -> None:
+    assert stated(29.5, how) == text
+
+
+def test_captions_print_numbers_as_the_tables_do() -> None:
+    row = {
+        "experiment": "alexnet", "model": "AlexNet", "sets": "set1+set2", "mode": "fixed",
+        "lr": 0.001, "scheduler": "StepLR(7, 0.1)", "n_seeds": 1, "paper_accuracy": 20.0,
+        "paper_stated": "below", "paper_figure": 7, "paper_best_epoch": None,
+        "paper_train_accuracy": None,
+    }  # fmt: skip
+    caption = curves_caption(row)
+    assert "with learning rate 1e-3 and scheduler StepLR(7, 0.1)" in caption
+    assert "(< 20%, its Figure 7)." in caption
+    assert "0.001" not in caption and "below 20" not in caption
+    approx = curves_caption({**row, "lr": 2.5e-4, "paper_accuracy": 22.0, "paper_stated": "approx"})
+    assert "learning rate 2.5e-4" in approx and "(~22%, its Figure 7)" in approx
+
+
+# --- what is plotted: the tables' numbers, in the right place -----------------------------------
+
+
+def _mean(epochs: pd.DataFrame, experiment: str, column: str) -> list[float]:
+    """``column`` of ``experiment`` per epoch, averaged over seeds (what a curve draws)."""
+    rows = epochs[epochs["experiment"] == experiment]
+    return list(rows.groupby("epoch")[column].mean())
+
+
+def _curves(ax, color: str | None = None) -> dict[str, list]:
+    """The epoch curves of ``ax`` (of one colour), by line style: "-" validation, "--" training;
+    each as (x, y) lists."""
+    out: dict[str, list] = {}
+    for line in ax.get_lines():
+        if line.get_linestyle() in ("-", "--") and color in (None, to_hex(line.get_color())):
+            assert line.get_linestyle() not in out, "one curve of each split"
+            out[line.get_linestyle()] = [list(line.get_xdata()), list(line.get_ydata())]
+    return out
+
+
+def test_curves_plot_validation_solid_and_training_dashed_means_over_seeds() -> None:
+    for i in range(len(EXPERIMENTS)):
+        row = EXPERIMENTS.iloc[i]
+        name = row["experiment"]
+        fig = plot_curves(EPOCHS, row, experiment_styles(CONFIG)[name])
+        acc_ax, loss_ax = fig.axes
+        acc, loss = _curves(acc_ax), _curves(loss_ax)
+        assert acc == {
+            "-": [[1, 2, 3], _mean(EPOCHS, name, "val_acc")],
+            "--": [[1, 2, 3], _mean(EPOCHS, name, "train_acc")],
+        }, name
+        assert loss == {
+            "-": [[1, 2, 3], _mean(EPOCHS, name, "val_loss")],
+            "--": [[1, 2, 3], _mean(EPOCHS, name, "train_loss")],
+        }, name
+        # the legend names the solid line validation and the dashed one training
+        labels = {line.get_label(): line.get_linestyle() for line in acc_ax.get_lines()}
+        assert (labels["validation"], labels["training"]) == ("-", "--")
+    # m1_a has two seeds: the seeds' mean, not one seed (8 * epoch - seed: minus 0.5)
+    assert _mean(EPOCHS, "m1_a", "val_acc") == [7.5, 15.5, 23.5]
+    # the paper's accuracy is a grey line at its value, its best epoch a star there
+    acc_ax = plot_curves(EPOCHS, EXPERIMENTS.iloc[0], experiment_styles(CONFIG)["m1_a"]).axes[0]
+    lines = {line.get_label(): line for line in acc_ax.get_lines()}
+    assert list(lines["paper: validation 29.5%"].get_ydata()) == [29.5, 29.5]
+    assert list(lines["paper: peak"].get_xydata()[0]) == [2, 29.5]
+    assert list(lines["paper: training 55%"].get_ydata()) == [55.0, 55.0]
+
+
+def test_comparison_plots_each_experiment_in_its_colour() -> None:
+    styles = experiment_styles(CONFIG)
+    fig = plot_comparison(EPOCHS, EXPERIMENTS.iloc[:2], styles)
+    acc_ax, loss_ax = fig.axes
+    for name in ("m1_a", "m1_b"):
+        color = styles[name].color
+        assert _curves(acc_ax, color) == {
+            "-": [[1, 2, 3], _mean(EPOCHS, name, "val_acc")],
+            "--": [[1, 2, 3], _mean(EPOCHS, name, "train_acc")],
+        }, name
+        assert _curves(loss_ax, color) == {
+            "-": [[1, 2, 3], _mean(EPOCHS, name, "val_loss")],
+            "--": [[1, 2, 3], _mean(EPOCHS, name, "train_loss")],
+        }, name
+
+
+def _bars(ax) -> dict[float, float]:
+    """Bar length by the bar's centre on the y axis, rounded."""
+    return {
+        round(p.get_y() + p.get_height() / 2, 2): p.get_width()
+        for p in ax.patches
+        if isinstance(p, Rectangle)
+    }
+
+
+def test_paper_vs_ours_bars_are_the_tables_values_in_the_labelled_rows() -> None:
+    fig = plot_paper_vs_ours(EXPERIMENTS, experiment_styles(CONFIG))
+    ax = fig.axes[0]
+    bars = _bars(ax)
+    ticks = {
+        t.get_text(): round(y, 2)
+        for t, y in zip(ax.get_yticklabels(), ax.get_yticks(), strict=True)
+    }
+    expected = {}
+    for _, row in EXPERIMENTS.iterrows():
+        label = f"run {row['run']}: {row['experiment']}" if pd.notna(row["run"]) else "alexnet"
+        y = ticks[label]
+        expected[round(y - 0.2, 2)] = row["best_val_acc_mean"]  # ours above
+        if row["paper_stated"] != "below":
+            expected[round(y + 0.2, 2)] = row["paper_accuracy"]  # the paper's below it
+    assert bars == expected
+    # the error bar of the experiment with several seeds spans mean ± std
+    (segment,) = [
+        c.errorbar.lines[2][0].get_segments()[0]
+        for c in ax.containers
+        if getattr(c, "errorbar", None) is not None
+    ]
+    assert [list(point) for point in segment] == [[28.5, -0.2], [31.5, -0.2]]
+    # an upper bound is an arrow from the paper's number, on the row of its experiment
+    arrows = [
+        list(c.lines[0].get_xydata()[0])
+        for c in ax.containers
+        if isinstance(c, ErrorbarContainer) and c.lines[0] is not None
+    ]
+    assert arrows == [[20.0, ticks["alexnet"] + 0.2]]
+
+
+@pytest.mark.parametrize(
+    ("plot", "x"),
+    [(plot_accuracy_vs_parameters, "parameters"), (plot_accuracy_vs_time, "wall_seconds_mean")],
+)
+def test_scatter_points_are_the_tables_values(plot, x: str) -> None:
+    ax = plot(EXPERIMENTS, experiment_styles(CONFIG)).axes[0]
+    points = {c.get_label(): list(c.lines[0].get_xydata()[0]) for c in ax.containers}
+    for _, row in EXPERIMENTS.iterrows():
+        label = f"run {row['run']}: {row['experiment']}" if pd.notna(row["run"]) else "alexnet"
+        assert points[label] == [row[x], row["best_val_acc_mean"]], label
