@@ -42,9 +42,26 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 # requirements.lock pins every package, torch==2.14.1 and torchvision==0.29.1 included,
-# so pip never pulls a newer torch.
-"$VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements.lock
-"$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -e .
+# so nothing ever pulls a newer torch. uv installs it: a new venv in about 75 s on 2 cores
+# against pip's 129 s (benchmarks/RESULTS.md), bytecode compiled in parallel, so that the
+# pipeline's first jobs do not compile torch each. uv reads no pip configuration: it is given
+# the indexes, find-links and constraints pip is configured with (scripts/pip_indexes.py), and
+# weighs every index as pip does. Where uv cannot be installed, pip does the work.
+UV_VERSION=0.13.9
+pip=("$VENV/bin/pip" install --quiet --disable-pip-version-check)
+if "${pip[@]}" "uv==$UV_VERSION"; then
+    mapfile -t indexes < <("$VENV/bin/python" scripts/pip_indexes.py)
+    uv=("$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --index-strategy unsafe-best-match "${indexes[@]}")
+    "${uv[@]}" --compile-bytecode -r requirements.lock
+    "${uv[@]}" --no-deps -e .
+else
+    echo "setup: uv $UV_VERSION could not be installed; installing with pip (slower)" >&2
+    "${pip[@]}" -r requirements.lock
+    "${pip[@]}" --no-deps -e .
+fi
+# The package itself is installed editable: compile it too (0.5 s of every job's start where
+# Python is told not to write bytecode, PYTHONDONTWRITEBYTECODE, as on this project's CI).
+"$VENV/bin/python" -m compileall -q src/tinycnn
 "$VENV/bin/python" - <<'PY'
 import torch, torchvision, weasyprint  # noqa: F401  (fails early if a library is missing)
 assert torch.__version__.split("+")[0] == "2.14.1", torch.__version__
