@@ -26,7 +26,7 @@ from tinycnn.config import experiment_entries, training_settings, validate
 from tinycnn.contract import FIGURE_KINDS
 from tinycnn.errors import UserError
 from tinycnn.merging import deep_merge
-from tinycnn.report.aggregate import aggregate, within_tolerance
+from tinycnn.report.aggregate import aggregate, agrees, bound_met, within_tolerance
 from tinycnn.report.records import DataIdentity
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,6 +90,7 @@ EXPERIMENT_COLUMNS = [
     *PAPER,
     "diff",
     "within_tolerance",
+    "bound_met",
 ]
 EPOCH_COLUMNS = ["experiment", "seed", "epoch", "lr", "train_loss", "train_acc", "val_loss"]
 EPOCH_COLUMNS += ["val_acc", "val_top5", "epoch_seconds", "images_per_second"]
@@ -389,7 +390,9 @@ def test_experiments_table(out: Path) -> None:
     assert not bool(one["within_tolerance"])
     below = exps.loc["below"]
     assert below["diff"] == -8.0
-    assert bool(below["within_tolerance"])  # "below 20%": 12% agrees
+    # "below 20%": 12% meets the bound, 8 points under it; a bound has no tolerance.
+    assert pd.isna(below["within_tolerance"]) and bool(below["bound_met"])
+    assert pd.isna(two["bound_met"]) and pd.isna(one["bound_met"])
     assert below["paper_stated"] == "below"
     assert (exps["device_name"] == "NVIDIA H100").all()
 
@@ -402,14 +405,34 @@ def test_experiments_table(out: Path) -> None:
         (3.01, "exact", False),
         (-3.5, "exact", False),
         (32.5 - 29.5, "exact", True),
-        (-15.0, "below", True),
-        (3.0, "below", True),
-        (3.5, "below", False),
+        (-15.0, "below", None),  # a bound has no tolerance: bound_met says whether it holds
+        (3.0, "below", None),
         (math.nan, None, None),
     ],
 )
 def test_within_tolerance(diff: float, stated: str | None, expected: bool | None) -> None:
     assert within_tolerance(diff, stated, 3.0) is expected
+
+
+@pytest.mark.parametrize(
+    ("diff", "stated", "expected"),
+    [
+        (-15.0, "below", True),  # 5% against "below 20%": met, however far under
+        (0.04, "below", True),  # 20.04% shows as 20.0%: at the bound
+        (0.06, "below", False),  # 20.1%: above it
+        (3.0, "below", False),  # 23% is not "below 20%", whatever the tolerance
+        (0.0, "exact", None),  # a point value has a tolerance, not a bound
+        (math.nan, "below", None),
+    ],
+)
+def test_bound_met(diff: float, stated: str | None, expected: bool | None) -> None:
+    assert bound_met(diff, stated) is expected
+
+
+def test_a_bound_closes_an_ablation_gap_only_when_met() -> None:
+    # closes_gap uses the bound for a bound, the tolerance for a point value.
+    assert agrees(2.0, "below", 3.0) is False and agrees(-9.0, "below", 3.0) is True
+    assert agrees(2.0, "exact", 3.0) is True and agrees(-9.0, "exact", 3.0) is False
 
 
 def test_epochs_table(out: Path) -> None:

@@ -67,14 +67,17 @@ def test_agreement_beyond_and_mean_distance() -> None:
     exps = [
         exp(30.0, 29.5, within_tolerance=True, diff=0.5),
         exp(42.3, 35.9, within_tolerance=False, diff=6.4),
-        exp(17.2, 20.0, "below", within_tolerance="True", diff=-2.8),
+        exp(17.2, 20.0, "below", within_tolerance=None, bound_met="True", diff=-2.8),
+        exp(23.1, 20.0, "below", within_tolerance=None, bound_met="False", diff=3.1),
         exp(5.0),
     ]
-    assert facts.agreement(exps) == (2, 3)
+    # Only the runs with a stated accuracy count against the tolerance; a bound is met or not.
+    assert facts.agreement(exps) == (1, 2)
     assert [e["best_val_acc_mean"] for e in facts.outside_tolerance(exps)] == [42.3]
-    assert facts.mean_abs_diff(exps) == pytest.approx((0.5 + 6.4) / 2)  # "below" left out
+    assert [e["best_val_acc_mean"] for e in facts.bounds_missed(exps)] == [23.1]
+    assert [facts.agrees(e) for e in exps] == [True, False, True, False, False]
+    assert facts.mean_abs_diff(exps) == pytest.approx((0.5 + 6.4) / 2)  # the bounds left out
     assert facts.mean_abs_diff([exp(5.0)]) is None
-    assert facts.below_holds(exps[2]) and not facts.below_holds({**exps[2], "diff": 0.06})
 
 
 def test_sides_of_the_paper() -> None:

@@ -237,13 +237,29 @@ def runs_table(summaries: Sequence[Mapping[str, Any]], config: Mapping[str, Any]
 
 
 def within_tolerance(diff: float, stated: str | None, tolerance: float) -> bool | None:
-    """Whether our accuracy agrees with the paper's: |diff| ≤ tolerance, or for a `below`
-    statement, ours ≤ paper + tolerance. None without a paper number."""
-    if pd.isna(diff):
+    """Whether our accuracy lies within ``tolerance`` points of the accuracy the paper states:
+    |diff| ≤ tolerance. None without a paper number, and for a bound (``stated: below``): a
+    bound is met or not (:func:`bound_met`); only a point value has a tolerance."""
+    if pd.isna(diff) or stated == "below":
         return None
     # Rounded, so that e.g. 32.5 - 29.5 counts as exactly 3.0 despite binary floats.
-    diff = round(diff, 9)
-    return diff <= tolerance if stated == "below" else abs(diff) <= tolerance
+    return abs(round(diff, 9)) <= tolerance
+
+
+def bound_met(diff: float, stated: str | None) -> bool | None:
+    """For a bound the paper states (``below X``): whether ours, as displayed (one decimal),
+    is at most X. None for a point value and without a paper number."""
+    if pd.isna(diff) or stated != "below":
+        return None
+    return round(diff, 1) <= 0
+
+
+def agrees(diff: float, stated: str | None, tolerance: float) -> bool | None:
+    """Whether a reading agrees with the paper: a bound met, or a point value within the
+    tolerance. None without a paper number."""
+    if stated == "below":
+        return bound_met(diff, stated)
+    return within_tolerance(diff, stated, tolerance)
 
 
 def experiments_table(runs: pd.DataFrame, tolerance: float) -> pd.DataFrame:
@@ -261,11 +277,13 @@ def experiments_table(runs: pd.DataFrame, tolerance: float) -> pd.DataFrame:
         row["device_name"] = " / ".join(dict.fromkeys(group["device_name"]))
         row["diff"] = _diff(row["best_val_acc_mean"], row["paper_accuracy"])
         row["within_tolerance"] = within_tolerance(row["diff"], row["paper_stated"], tolerance)
+        row["bound_met"] = bound_met(row["diff"], row["paper_stated"])
         rows.append(row)
     frame = _typed(
         pd.DataFrame(rows, columns=list(EXPERIMENTS_CSV_COLUMNS)), EXPERIMENTS_CSV_COLUMNS
     )
-    frame["within_tolerance"] = frame["within_tolerance"].astype("boolean")
+    for column in ("within_tolerance", "bound_met"):
+        frame[column] = frame[column].astype("boolean")
     return frame
 
 
@@ -363,7 +381,7 @@ def ablations_table(
                 "paper_accuracy": paper.get("accuracy"),
                 "paper_stated": paper.get("stated"),
                 "gap": gap,
-                "closes_gap": within_tolerance(gap, paper.get("stated"), tolerance),
+                "closes_gap": agrees(gap, paper.get("stated"), tolerance),
                 "distance": facts.distance_to_paper(gap, paper.get("stated")),
             }
         )

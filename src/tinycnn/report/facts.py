@@ -65,14 +65,37 @@ def has_paper(e: Experiment) -> bool:
     return e.get("paper_accuracy") is not None
 
 
+def bounded(e: Experiment) -> bool:
+    """Whether the paper states only a bound for the run ("below X"), not an accuracy."""
+    return has_paper(e) and e.get("paper_stated") == "below"
+
+
 def within(e: Experiment) -> bool:
-    """The aggregate's verdict: within the tolerance of the paper (False without a paper)."""
+    """The aggregate's verdict on a stated accuracy: within the tolerance of it (False for a
+    bound and without a paper number: only a point value has a tolerance)."""
     return str(e.get("within_tolerance")).lower() == "true"
 
 
+def bound_met(e: Experiment) -> bool:
+    """The aggregate's verdict on a bound: ours at most the paper's "below X" (False for a
+    point value and without a paper number)."""
+    return str(e.get("bound_met")).lower() == "true"
+
+
+def agrees(e: Experiment) -> bool:
+    """Whether the run agrees with what the paper states: its bound met, or within the
+    tolerance of its stated accuracy."""
+    return bound_met(e) if bounded(e) else within(e)
+
+
 def outside_tolerance(exps: Sequence[Experiment]) -> list[Experiment]:
-    """The experiments with a paper number outside the tolerance."""
-    return [e for e in exps if has_paper(e) and not within(e)]
+    """The experiments with a stated accuracy (not a bound) outside the tolerance."""
+    return [e for e in stated(exps) if not within(e)]
+
+
+def bounds_missed(exps: Sequence[Experiment]) -> list[Experiment]:
+    """The experiments above the bound the paper states for them."""
+    return [e for e in exps if bounded(e) and not bound_met(e)]
 
 
 def distance_to_paper(gap: float | None, stated: str | None) -> float | None:
@@ -81,11 +104,6 @@ def distance_to_paper(gap: float | None, stated: str | None) -> float | None:
     if gap is None or math.isnan(gap):
         return None
     return round(max(gap, 0.0) if stated == "below" else abs(gap), 1)
-
-
-def below_holds(e: Experiment) -> bool:
-    """For a paper statement "below X": whether ours stays at or below X (rounded)."""
-    return round(e.get("diff") or 0.0, 1) <= 0
 
 
 def subset(settings: Mapping[str, Any] | None) -> dict[str, int]:
@@ -202,9 +220,9 @@ def ranked(exps: Sequence[Experiment]) -> list[int]:
 
 
 def agreement(exps: Sequence[Experiment]) -> tuple[int, int]:
-    """(runs within the tolerance, runs with a paper accuracy)."""
-    total = sum(has_paper(e) for e in exps)
-    return sum(has_paper(e) and within(e) for e in exps), total
+    """(runs within the tolerance, runs with a stated accuracy): a bound is not counted."""
+    with_value = stated(exps)
+    return sum(within(e) for e in with_value), len(with_value)
 
 
 def mean_abs_diff(exps: Sequence[Experiment]) -> float | None:

@@ -234,21 +234,45 @@ def best_sentence(exps: Sequence[Experiment], not_run: Sequence[Experiment] = ()
 
 
 def tolerance_sentence(exps: Sequence[Experiment], tolerance: float) -> Markup:
-    """``8 of 11 runs are within ±3 points of the accuracy the paper reports.``"""
+    """``8 of the 10 runs with a stated accuracy are within ±3 points of it; run 6, which the
+    paper reports only as below 20%, stays below that.`` A bound is met or not: only a stated
+    accuracy has a tolerance, and the count says which runs it covers."""
     n, total = facts.agreement(exps)
-    if total == 0:
+    bounds = [e for e in exps if facts.bounded(e)]
+    if total == 0 and not bounds:
         return Markup("The paper reports no accuracy to compare with.")
-    if total == 1:
-        count = "The one run with a reported accuracy is" if n else "The one run is not"
-    elif n == total:
-        count = f"All {total} runs are"
-    elif n == 0:
-        count = f"None of the {total} runs is"
-    else:
-        count = f"{n} of {total} runs {'is' if n == 1 else 'are'}"
-    return Markup("{} within ±{} points of the accuracy the paper reports.").format(
-        count, fmt_short(tolerance)
-    )
+    parts = []
+    if total:
+        if total == 1:
+            count = "the one run with a stated accuracy is" + ("" if n else " not")
+        elif n == total:
+            count = f"all {total} runs with a stated accuracy are"
+        elif n == 0:
+            count = f"none of the {total} runs with a stated accuracy is"
+        else:
+            count = f"{n} of the {total} runs with a stated accuracy {'is' if n == 1 else 'are'}"
+        parts.append(Markup("{} within ±{} points of it").format(count, fmt_short(tolerance)))
+    if len(bounds) == 1:
+        parts.append(
+            Markup("{}, which the paper reports only as below {}%, {}").format(
+                name(bounds[0]), fmt_short(bounds[0]["paper_accuracy"]), _bound_words(bounds[0])
+            )
+        )
+    elif bounds:
+        met = sum(facts.bound_met(e) for e in bounds)
+        parts.append(
+            Markup("{} of the {} runs the paper reports only as a bound stay below it").format(
+                met, len(bounds)
+            )
+        )
+    return Markup(capitalized(Markup("; ").join(parts)) + ".")
+
+
+def _bound_words(e: Experiment) -> str:
+    """``stays below that`` or ``exceeds it by 3.1 points``: a bound has no tolerance."""
+    if facts.bound_met(e):
+        return "stays below that"
+    return f"exceeds it by {fmt_num(e.get('diff') or 0.0)} points"
 
 
 def order_sentence(exps: Sequence[Experiment]) -> Markup:
@@ -392,7 +416,8 @@ def reproduction_note(
         "Paper: as the paper states it (~ approximate, &lt; an upper bound). Ours: the best "
         "top-1 validation accuracy over the epochs; with several seeds, mean ± standard "
         "deviation over the n seeds. Δ: ours minus the paper's, in points. Shaded rows differ "
-        "from the paper by more than the ±{}-point tolerance."
+        "from the accuracy the paper states by more than the ±{}-point tolerance, or exceed "
+        "the bound it states."
     ).format(fmt_short(tolerance))
     if partial:
         note += Markup(" † Trained on part of the data: {}.").format("; ".join(partial))
@@ -638,15 +663,16 @@ def against_paper(e: Experiment, tolerance: float) -> Markup:
     band = f"the ±{fmt_short(tolerance)}-point tolerance"
     verdict = f"within {band}" if within(e) else f"beyond {band}"
     diff = e.get("diff") or 0.0
-    if e.get("paper_stated") == "below":
+    if facts.bounded(e):
+        # A bound is met or not: no tolerance.
         bound = fmt_short(e["paper_accuracy"])
-        if facts.below_holds(e):
+        if facts.bound_met(e):
             return Markup("The paper reports only that it stays below {}%, as ours does.").format(
                 bound
             )
         return Markup(
-            "The paper reports only that it stays below {}%; ours exceeds that by {} points, {}."
-        ).format(bound, fmt_num(diff), verdict)
+            "The paper reports only that it stays below {}%; ours exceeds that by {} points."
+        ).format(bound, fmt_num(diff))
     epoch = e.get("paper_best_epoch")
     return Markup("The paper reports {}{}: a difference of {} points, {}.").format(
         paper_text(e),
@@ -734,12 +760,13 @@ def summary_paragraph(
             f"{name(e)} ({e['model']}, {fmt_diff(e.get('diff'))} points{stale_mark(e)})"
             for e in outside
         ]
-        text += Markup(" Beyond it: {}.").format(fmt_list(named))
+        text += Markup(" Beyond the tolerance: {}.").format(fmt_list(named))
     mean = facts.mean_abs_diff(exps)
     if mean is not None:
-        text += Markup(" On average ours lies {} points from the paper's figure.").format(
-            fmt_num(mean)
-        )
+        covered = plural(len(facts.stated(exps)), "run")
+        text += Markup(
+            " Over the {} with a stated accuracy, ours lies on average {} points from it."
+        ).format(covered, fmt_num(mean))
     if missing:
         text += Markup(" ") + not_run_sentence(missing, len(exps) + len(missing))
     if stale := [e for e in exps if facts.stale(e)]:
@@ -999,6 +1026,8 @@ def ablation_verdict(row: Mapping[str, Any]) -> str:
     if row.get("closes_gap") is None:
         return "—"
     if row["variant"] == "base":
+        if row.get("paper_stated") == "below":  # a bound is met or not: no tolerance
+            return "meets the bound" if row["closes_gap"] else "above the bound"
         return "within tolerance" if row["closes_gap"] else "beyond tolerance"
     leak = " (a leak)" if _leaks(row) else ""
     if row["closes_gap"]:
@@ -1026,12 +1055,21 @@ def ablation_caption(rows: Sequence[Mapping[str, Any]]) -> Markup:
     )
 
 
+def _agrees_words(row: Mapping[str, Any], agrees: bool = True) -> str:
+    """``lands within the tolerance of`` (or ``beyond``) a stated accuracy; ``meets`` (or
+    ``exceeds``) a bound, which has no tolerance."""
+    if row.get("paper_stated") == "below":
+        return "meets" if agrees else "exceeds"
+    return f"lands {'within' if agrees else 'beyond'} the tolerance of"
+
+
 def ablations_note(tolerance: float) -> Markup:
     return Markup(
         "Accuracy: best-epoch validation accuracy (%) of each run (the last epoch's for a "
         "reading with reported=last), mean ± standard deviation over n seeds. Δ: against the "
         "paper's number for the base. Closes the gap: within the tolerance of {} points of the "
-        "paper; narrows it: nearer the paper than the base, but beyond the tolerance."
+        "accuracy the paper states (below the bound it states); narrows it: nearer the paper "
+        "than the base, but still beyond it."
     ).format(fmt_num(tolerance))
 
 
@@ -1064,9 +1102,8 @@ def ablation_sentence(rows: Sequence[Mapping[str, Any]]) -> Markup:
     if any(r["variant"] == "base" for r in closest):
         if base.get("closes_gap"):
             text = Markup(
-                "The base already lands within the tolerance of the paper's {} ({}, Δ {} "
-                "points), and no variant comes closer."
-            ).format(paper, _reading_accuracy(base), fmt_diff(base["gap"]))
+                "The base already {} the paper's {} ({}, Δ {} points), and no variant comes closer."
+            ).format(_agrees_words(base), paper, _reading_accuracy(base), fmt_diff(base["gap"]))
         else:
             text = Markup(
                 "No variant comes closer to the paper's {} than the base ({}, Δ {} points): "
@@ -1079,14 +1116,13 @@ def ablation_sentence(rows: Sequence[Mapping[str, Any]]) -> Markup:
     )
     if not ablation_ran(base):
         against = Markup("the base, which is {}").format(NOT_RUN)
-        verdict = "it lands " + ("within" if best.get("closes_gap") else "beyond")
-        verdict += " the tolerance of the paper's number"
+        verdict = "it " + _agrees_words(best, best.get("closes_gap")) + " the paper's number"
     elif best.get("closes_gap") and not base.get("closes_gap"):
         verdict = Markup(
             "it closes the gap the base leaves, so this reading can explain the paper's number"
         )
     elif best.get("closes_gap"):
-        verdict = "the base already lay within the tolerance"
+        verdict = "the base already agreed with the paper's number"
     else:
         verdict = "it narrows the gap without closing it"
     names = fmt_list([f"{r['variant']} ({ablation_changes(r)})" for r in closest])

@@ -404,7 +404,7 @@ def reproduction_table(
             n = int(e["n_seeds"])
             ours = formatting.fmt_acc(e["best_val_acc_mean"], e.get("best_val_acc_std"), n)
             measured = [ours + prose.stale_mark(e), n, formatting.fmt_diff(e.get("diff"))]
-            beyond = facts.has_paper(e) and not facts.within(e)
+            beyond = facts.has_paper(e) and not facts.agrees(e)
             cls = " ".join(
                 c for c, on in (("beyond-tolerance", beyond), ("stale", facts.stale(e))) if on
             )
