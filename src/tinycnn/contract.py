@@ -157,6 +157,7 @@ CLAIM_REASONS = (
     "no_rate_drop",
     "devices_differ",
     "training_loss_rises",
+    "still_rising",
 )
 # claims.csv: one row per claim of the config, in its order. `experiments`: the names measured,
 # space-separated (for `best`: the claimed best, then the runner-up); `paper_value`, `stated`,

@@ -119,6 +119,27 @@ def test_peak_epoch() -> None:
     assert (measure.value, measure.spread, measure.n) == (7.5, 2.1, 2)
 
 
+def test_a_peak_not_yet_seen_leaves_the_claim_untested_unless_it_decides_it() -> None:
+    # A 4-epoch run best at epoch 4 peaks at epoch 4 or later: "by epoch 7" cannot fail in it.
+    rising = {"a": [run(4, [1.0, 2.0, 3.0, 4.0])]}
+    below = claim("peak_epoch", "a", value=7, stated="below")
+    measure = facts.measure_claim(below, {"a": exp("a", [4.0])}, rising)
+    assert (measure.value, measure.reason) == (None, "still_rising")
+    assert verdict(below, [exp("a", [4.0])], rising) == "untested"
+    # One seed still rising is enough: the mean is then only a lower bound.
+    mixed = {"a": [run(3, [1.0, 2.0, 3.0, 2.5]), run(4, [1.0, 2.0, 3.0, 4.0])]}
+    assert verdict(below, [exp("a", [3.0, 4.0])], mixed) == "untested"
+    # A lower bound decides what it can: a run best at its epoch 12 of 12 does not peak by 7,
+    # and one best at its epoch 9 of 9 peaks at 8 or later.
+    late = {"a": [run(12, [float(e) for e in range(1, 13)])]}
+    assert verdict(below, [exp("a", [12.0])], late) == "fails"
+    above = claim("peak_epoch", "a", value=8, stated="above")
+    assert verdict(above, [exp("a", [9.0])], {"a": [run(9, [1.0] * 8 + [2.0])]}) == "holds"
+    assert verdict(above, [exp("a", [4.0])], rising) == "untested"
+    # A peak inside the run is measured as before.
+    assert verdict(below, [exp("a", [4.0])], {"a": [run(3, [1.0, 2.0, 3.0, 2.0])]}) == "holds"
+
+
 def test_overfitting() -> None:
     c = claim("overfitting", "a")
     up = [3.0, 2.0, 2.2, 2.6]  # lowest at epoch 2, then climbs back by 0.6

@@ -422,6 +422,8 @@ def measure_claim(
         value, spread_ = es[0]["final_train_acc_mean"], spread(es, "final_train_acc")
     elif kind == "peak_epoch":
         value, spread_ = seed_stats([r["best_epoch"] for r in runs[names[0]]])
+        if still_rising(runs[names[0]]) and not _decided_from_below(claim, value):
+            return Measure(None, None, n, names, "still_rising")
     elif kind == "overfitting":
         return _overfitting(runs[names[0]], n, names)
     elif kind == "peak_at_rate_drop":
@@ -441,6 +443,20 @@ def measure_claim(
     else:
         raise ValueError(f"unknown kind of claim {kind!r}")
     return Measure(_rounded(value, kind), _rounded(spread_, kind), n, names)
+
+
+def still_rising(runs: Sequence[Run]) -> bool:
+    """Whether a run's best epoch is its last: its peak is not seen, only that it lies there or
+    later."""
+    return any(r["history"] and r["best_epoch"] == r["history"][-1]["epoch"] for r in runs)
+
+
+def _decided_from_below(claim: Mapping[str, Any], at_least: float) -> bool:
+    """Whether a claim on a value known only from below (``at_least``, a peak not yet seen) is
+    decided all the same: "at least v" holds once the lower bound reaches v; "below v" and
+    "about v" fail once it passes their upper end. Otherwise the run cannot tell."""
+    margin = claim_margin(claim, at_least)
+    return margin >= 0 if claim.get("stated") == "above" else margin < 0
 
 
 def _ratio_spread(ratio: float, exps: Sequence[Experiment]) -> float:

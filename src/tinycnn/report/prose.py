@@ -895,6 +895,7 @@ CLAIM_REASONS = {
     "no_rate_drop": "no run reaches a drop of the learning rate",
     "devices_differ": "the runs were timed on different devices",
     "training_loss_rises": "while the training loss does not fall",
+    "still_rising": "the run is best at its last epoch: its peak lies beyond it",
 }
 # A claim's quantity as the test and the measurement name it: (before, unit), by kind.
 CLAIM_QUANTITIES = {
