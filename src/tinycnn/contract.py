@@ -37,6 +37,8 @@ SUMMARY_RESULTS = (
     "device_name",
     "precision",  # the numerics of the steps, in words: "bf16 autocast, channels_last"
     "compile",  # "none", or the torch.compile mode
+    "classes",  # how many classes the run tells apart: chance level is 100 / classes percent
+    "val_images",  # how many images each validation scores: how far chance may reach
 )
 # The keys of summary.json the aggregate needs. `resolved` is the run's full resolved settings
 # (what its training job received); `architecture` describes its model (ARCHITECTURE_KEYS).
@@ -121,6 +123,8 @@ EXPERIMENTS_CSV_COLUMNS = (
     "diff",
     "within_tolerance",
     "bound_met",
+    "chance_acc",
+    "at_chance",
 )
 EPOCHS_CSV_COLUMNS = ("experiment", "seed", *METRIC_COLUMNS)
 # The config's `report.claims`: the kinds of claim, each with how many experiments it names
@@ -158,6 +162,7 @@ CLAIM_REASONS = (
     "devices_differ",
     "training_loss_rises",
     "still_rising",
+    "at_chance",
 )
 # claims.csv: one row per claim of the config, in its order. `experiments`: the names measured,
 # space-separated (for `best`: the claimed best, then the runner-up); `paper_value`, `stated`,

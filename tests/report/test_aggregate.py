@@ -26,7 +26,14 @@ from tinycnn.config import experiment_entries, training_settings, validate
 from tinycnn.contract import FIGURE_KINDS
 from tinycnn.errors import UserError
 from tinycnn.merging import deep_merge
-from tinycnn.report.aggregate import aggregate, agrees, bound_met, within_tolerance
+from tinycnn.report.aggregate import (
+    aggregate,
+    agrees,
+    bound_met,
+    chance_bound,
+    experiments_table,
+    within_tolerance,
+)
 from tinycnn.report.records import DataIdentity
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +71,8 @@ RUN_COLUMNS = [
     "device_name",
     "precision",
     "compile",
+    "classes",
+    "val_images",
     "commit",
     *PAPER,
     "diff",
@@ -91,6 +100,8 @@ EXPERIMENT_COLUMNS = [
     "diff",
     "within_tolerance",
     "bound_met",
+    "chance_acc",
+    "at_chance",
 ]
 EPOCH_COLUMNS = ["experiment", "seed", "epoch", "lr", "train_loss", "train_acc", "val_loss"]
 EPOCH_COLUMNS += ["val_acc", "val_top5", "epoch_seconds", "images_per_second"]
@@ -301,6 +312,8 @@ def write_run(root: Path, config: dict[str, Any], experiment: str, seed: int) ->
         "train_seconds": wall - len(rows),
         "wall_seconds": wall,
         "images_per_second": rows[0]["images_per_second"],
+        "classes": 200,
+        "val_images": 10_000,
         "resolved": training_settings(config, experiment),
         "architecture": architecture(config["models"][model]["arch"]),
         "code": {"commit": COMMIT, "source_sha256": "ab" * 32},
@@ -427,6 +440,27 @@ def test_within_tolerance(diff: float, stated: str | None, expected: bool | None
 )
 def test_bound_met(diff: float, stated: str | None, expected: bool | None) -> None:
     assert bound_met(diff, stated) is expected
+
+
+def test_chance_bound() -> None:
+    # Chance level plus three binomial standard deviations of the validation's share.
+    assert chance_bound(10, 300) == pytest.approx(100 * (0.1 + 3 * (0.1 * 0.9 / 300) ** 0.5))
+    assert chance_bound(10, 300) == pytest.approx(15.196, abs=1e-3)
+    assert chance_bound(200, 10_000) == pytest.approx(0.7116, abs=1e-4)
+
+
+def test_a_run_is_at_chance_when_every_seed_guesses(out: Path) -> None:
+    runs = pd.read_csv(out / "runs.csv")
+    runs["classes"], runs["val_images"] = 10, 300  # chance 10%, a guess reaches 15.2%
+    runs.loc[runs["experiment"] == "approx", "best_val_acc"] = 15.1
+    runs.loc[(runs["experiment"] == "two_seeds") & (runs["seed"] == 0), "best_val_acc"] = 12.0
+    runs.loc[(runs["experiment"] == "two_seeds") & (runs["seed"] == 1), "best_val_acc"] = 15.3
+    exps = experiments_table(runs, 3.0).set_index("experiment")
+    assert bool(exps.loc["approx", "at_chance"]) and exps.loc["approx", "chance_acc"] == 10.0
+    assert not bool(exps.loc["two_seeds", "at_chance"])  # one seed above what guessing reaches
+    assert bool(exps.loc["below", "at_chance"])  # its 12% is a guess's among 10 classes
+    # With the fixture's own 200 classes and 10,000 images, no run guesses.
+    assert not pd.read_csv(out / "experiments.csv")["at_chance"].any()
 
 
 def test_a_bound_closes_an_ablation_gap_only_when_met() -> None:

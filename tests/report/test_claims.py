@@ -140,6 +140,23 @@ def test_a_peak_not_yet_seen_leaves_the_claim_untested_unless_it_decides_it() ->
     assert verdict(below, [exp("a", [4.0])], {"a": [run(3, [1.0, 2.0, 3.0, 2.0])]}) == "holds"
 
 
+def test_a_claim_on_a_run_at_chance_is_untested() -> None:
+    # Its accuracy, order and curves are a guess's: no claim on them holds or fails. Its speed
+    # is measured all the same.
+    guess, learnt = exp("a", [10.2], at_chance=True), exp("b", [35.0])
+    order = claim("order", "b", "a")
+    measure = facts.measure_claim(order, {"a": guess, "b": learnt}, {})
+    assert (measure.value, measure.reason) == (None, "at_chance")
+    assert verdict(order, [guess, learnt]) == "untested"
+    assert verdict(claim("threshold", "a", value=5, stated="above"), [guess]) == "untested"
+    # "b is the best" is measured against the runs above chance only.
+    best = facts.measure_claim(claim("best", "b"), {"a": guess, "b": learnt}, {})
+    assert (best.value, best.reason) == (None, "no_rival")
+    ratio = claim("ratio", "a", "b", value=1.0, stated="above")
+    timed = {"images_per_second_mean": 100.0, "device_name": "cpu"}
+    assert verdict(ratio, [{**guess, **timed}, {**learnt, **timed}]) != "untested"
+
+
 def test_overfitting() -> None:
     c = claim("overfitting", "a")
     up = [3.0, 2.0, 2.2, 2.6]  # lowest at epoch 2, then climbs back by 0.6

@@ -434,6 +434,36 @@ def _exp(acc: float, paper: float | None = None, stated: str = "exact", **more: 
     }
 
 
+def test_a_run_at_chance_is_named_and_compared_with_nothing() -> None:
+    # 10 classes: 10.3% against 10.0% is a guess, not "beats by 0.3 points".
+    chance = {"at_chance": True, "chance_acc": 10.0}
+    a, b = _exp(10.3, 35.9, **chance), _exp(10.0, 29.5, **chance)
+    assert (
+        prose.compare(a, b, "A", "B")
+        == "A against B: no comparison, as A and B are at chance level."
+    )
+    c = _exp(45.0, 45.0)
+    said = prose.compare(c, a, "C", "A")
+    assert said == "C against A: no comparison, as A is at chance level."
+    ranking = prose.compare_group([c, a, _exp(30.0)])
+    assert "Ranked by accuracy:" in ranking and "e10.3 (" not in ranking
+    assert ranking.endswith("at chance level, and not ranked.")
+    # Its paragraph says so, and reads no trend into losses that only wander; a validation loss
+    # ending far above a guess's (2 ln 10 = 4.6) is named as diverged.
+    history = [{"epoch": 1, "val_loss": 2.3029, "train_loss": 2.3031},
+               {"epoch": 2, "val_loss": 2.3027, "train_loss": 2.3033}]  # fmt: skip
+    e = {**_exp(10.0, 35.9, **chance), "run": 5, "model": "M4", "sets": "set1+set2", "lr": 1e-3,
+         "scheduler": "none", "epochs": 2, "best_val_top5_mean": 50.0, "final_val_acc_mean": 10.0,
+         "diff": -25.9, "within_tolerance": False}  # fmt: skip
+    text = prose.run_paragraph(e, 3.0, None, history, None)
+    assert "It is at chance level: a guess among 10 classes scores 10%." in text
+    assert "still falling" not in text and "overfitting" not in text and "diverged" not in text
+    blown = [{"epoch": 1, "val_loss": 8.89, "train_loss": 2.4},
+             {"epoch": 2, "val_loss": 23.37, "train_loss": 4.35}]  # fmt: skip
+    text = prose.run_paragraph(e, 3.0, None, blown, None)
+    assert "Its validation loss diverged, from 8.89 at epoch 1 to 23.37." in text
+
+
 def test_comparisons_flip_and_tie() -> None:
     a, b = _exp(35.9, 35.9), _exp(29.5, 29.5)
     assert "A beats B by 6.4 points" in prose.compare(a, b, "A", "B")

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from train_fixtures import (
+    ALL_IMAGES,
     CUDA,
     EXPERIMENT,
     NUM_CLASSES,
@@ -63,7 +64,7 @@ def test_m1_learns_the_demo_digits(
     that;
     test_training_inputs_are_normalized_with_the_training_statistics does.
     """
-    exp = experiment(demo_config, epochs=3, device=device)
+    exp = experiment(demo_config, **ALL_IMAGES, epochs=3, device=device)
     summary = run(exp, 0, demo, tmp_path, lock_dir=tmp_path / "locks")
     assert summary["device"] == device
     rows = read_metrics(tmp_path / "out")

@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from train_fixtures import (
+    ALL_IMAGES,
     NUM_CLASSES,
     SMALL,
     experiment,
@@ -197,6 +198,6 @@ def test_compile_setting_steps_the_compiled_model_and_saves_the_model(
 def test_compiled_cuda_run_learns(
     demo: SimpleNamespace, demo_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    exp = experiment(demo_config, epochs=3, device="cuda", compile="reduce-overhead")
+    exp = experiment(demo_config, **ALL_IMAGES, epochs=3, device="cuda", compile="reduce-overhead")
     summary = run(exp, 0, demo, tmp_path, lock_dir=tmp_path / "locks")
     assert summary["compile"] == "reduce-overhead" and summary["best_val_acc"] >= 40.0

@@ -45,6 +45,8 @@ SMALL = {"epochs": 2, "subset": {"train_per_class": 20, "val_per_class": 10}}
 # Runs the interruption tests kill: 1,600 images an epoch, about 2 s on one CPU thread, so a
 # signal sent a quarter of an epoch after epoch 2 starts lands mid-epoch.
 LONG = {"epochs": 2, "subset": {"train_per_class": 80, "val_per_class": 10}}
+# Every image of the demo archive (140 a class, 30 to validate), whatever the demo preset cuts.
+ALL_IMAGES = {"subset": {"train_per_class": None, "val_per_class": None}}
 
 
 # The CUDA case of a test that also runs on the CPU: selected by `-m gpu`, skipped without CUDA.

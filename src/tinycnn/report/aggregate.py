@@ -236,6 +236,21 @@ def runs_table(summaries: Sequence[Mapping[str, Any]], config: Mapping[str, Any]
     return _typed(pd.DataFrame(rows, columns=list(RUNS_CSV_COLUMNS)), RUNS_CSV_COLUMNS)
 
 
+# How far above chance level a guessing model's best accuracy may plausibly land: this many
+# standard deviations of the share of n validation images guessed right (binomial, p = 1 /
+# classes). Three keep a model that guesses under the bound in about 999 of 1,000 validations,
+# and leave room for the best of a run's few correlated epochs.
+CHANCE_Z = 3.0
+
+
+def chance_bound(classes: int, val_images: int) -> float:
+    """The best accuracy (%) a run may reach by guessing: chance level (100 / classes) plus
+    CHANCE_Z binomial standard deviations over ``val_images`` images. 10 classes, 300 images:
+    15.2%; 200 classes, 10,000 images: 0.71%."""
+    p = 1 / classes
+    return 100 * (p + CHANCE_Z * math.sqrt(p * (1 - p) / val_images))
+
+
 def within_tolerance(diff: float, stated: str | None, tolerance: float) -> bool | None:
     """Whether our accuracy lies within ``tolerance`` points of the accuracy the paper states:
     |diff| ≤ tolerance. None without a paper number, and for a bound (``stated: below``): a
@@ -278,11 +293,15 @@ def experiments_table(runs: pd.DataFrame, tolerance: float) -> pd.DataFrame:
         row["diff"] = _diff(row["best_val_acc_mean"], row["paper_accuracy"])
         row["within_tolerance"] = within_tolerance(row["diff"], row["paper_stated"], tolerance)
         row["bound_met"] = bound_met(row["diff"], row["paper_stated"])
+        # At chance: every seed's best accuracy within what guessing reaches.
+        classes, val_images = int(first["classes"]), int(first["val_images"])
+        row["chance_acc"] = 100 / classes
+        row["at_chance"] = bool(group["best_val_acc"].max() <= chance_bound(classes, val_images))
         rows.append(row)
     frame = _typed(
         pd.DataFrame(rows, columns=list(EXPERIMENTS_CSV_COLUMNS)), EXPERIMENTS_CSV_COLUMNS
     )
-    for column in ("within_tolerance", "bound_met"):
+    for column in ("within_tolerance", "bound_met", "at_chance"):
         frame[column] = frame[column].astype("boolean")
     return frame
 

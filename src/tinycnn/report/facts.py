@@ -65,6 +65,18 @@ def has_paper(e: Experiment) -> bool:
     return e.get("paper_accuracy") is not None
 
 
+def at_chance(e: Mapping[str, Any]) -> bool:
+    """The aggregate's verdict: every seed's best accuracy within what guessing reaches
+    (tinycnn.report.aggregate.chance_bound). Such a run is named as such and left out of every
+    comparison: its differences are noise."""
+    return str(e.get("at_chance")).lower() == "true"
+
+
+def learnt(exps: Sequence[Experiment]) -> list[Experiment]:
+    """The experiments above chance level."""
+    return [e for e in exps if not at_chance(e)]
+
+
 def bounded(e: Experiment) -> bool:
     """Whether the paper states only a bound for the run ("below X"), not an accuracy."""
     return has_paper(e) and e.get("paper_stated") == "below"
@@ -183,12 +195,13 @@ def speed_ratio(a: Experiment, b: Experiment) -> float | None:
 
 
 def pair_agreement(exps: Sequence[Experiment]) -> tuple[int, int]:
-    """(pairs ordered as the paper orders them, pairs the paper orders) over ``exps``."""
+    """(pairs ordered as the paper orders them, pairs the paper orders) over ``exps``; a pair
+    with a run at chance level is no comparison and not counted."""
     agree = total = 0
     for i, a in enumerate(exps):
         for b in exps[i + 1 :]:
             theirs = paper_order(a, b)
-            if theirs is not None:
+            if theirs is not None and not (at_chance(a) or at_chance(b)):
                 total += 1
                 agree += theirs == our_order(a, b)
     return agree, total
@@ -283,10 +296,12 @@ def top_of_model(exps: Sequence[Experiment], model: str) -> float:
 
 def settled(comparisons: Sequence[tuple[str, Sequence[Experiment]]]) -> dict[str, bool]:
     """Of (title, experiments) comparisons the paper orders (last against first), whether
-    ours comes out in the same direction."""
+    ours comes out in the same direction; none where a run is at chance level."""
     out = {}
     for title, exps in comparisons:
         first, last = exps[0], exps[-1]
+        if at_chance(first) or at_chance(last):
+            continue
         if (theirs := paper_order(last, first)) is not None:
             out[title] = theirs == our_order(last, first)
     return out
@@ -406,8 +421,12 @@ def measure_claim(
     if any(name not in exps for name in names):
         return Measure(None, None, 0, names, "no_results")
     es = [exps[name] for name in names]
+    # A run at chance tells nothing about accuracy, curves or order; its speed is measured all
+    # the same (ratio).
+    if kind != "ratio" and any(at_chance(e) for e in es):
+        return Measure(None, None, 0, names, "at_chance")
     if kind == "best":
-        rivals = [e for name, e in exps.items() if name != names[0]]
+        rivals = [e for name, e in exps.items() if name != names[0] and not at_chance(e)]
         if not rivals:
             return Measure(None, None, 0, names, "no_rival")
         es.append(best(rivals)[0])

@@ -13,6 +13,7 @@ An experiment is a mapping with the columns of experiments.csv (missing values N
 from __future__ import annotations
 
 import html
+import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -155,7 +156,12 @@ def subsets(
 
 
 def compare(a: Experiment, b: Experiment, label_a: str, label_b: str) -> Markup:
-    """One sentence: how ``a`` does against ``b`` here, and whether the paper agrees."""
+    """One sentence: how ``a`` does against ``b`` here, and whether the paper agrees; no
+    comparison where either is at chance level (its differences are noise)."""
+    if chance := [label for e, label in ((a, label_a), (b, label_b)) if facts.at_chance(e)]:
+        return Markup("{} against {}: no comparison, as {} {} at chance level.").format(
+            label_a, label_b, fmt_list(chance), "is" if len(chance) == 1 else "are"
+        )
     gap = facts.gap(a, b)
     if gap == 0:
         text = Markup("{} matches {} ({} and {})").format(
@@ -199,8 +205,14 @@ def compare_group(exps: Sequence[Experiment]) -> Markup:
     names = labels(exps)
     if len(exps) == 2:
         return compare(exps[1], exps[0], names[1], names[0])
-    parts = [Markup("{} ({})").format(names[i], acc_text(exps[i])) for i in facts.ranked(exps)]
-    return Markup("Ranked by accuracy: {}.").format(Markup(", ").join(parts))
+    ranked = [i for i in facts.ranked(exps) if not facts.at_chance(exps[i])]
+    parts = [Markup("{} ({})").format(names[i], acc_text(exps[i])) for i in ranked]
+    text = Markup("Ranked by accuracy: {}.").format(Markup(", ").join(parts)) if parts else ""
+    if chance := [names[i] for i, e in enumerate(exps) if facts.at_chance(e)]:
+        text = Markup("{} {}{} at chance level, and not ranked.").format(
+            text, fmt_list(chance), " is" if len(chance) == 1 else " are"
+        )
+    return Markup(text).strip()
 
 
 def best_sentence(exps: Sequence[Experiment], not_run: Sequence[Experiment] = ()) -> Markup:
@@ -622,7 +634,8 @@ def run_paragraph(
             STALE, fmt_list([f"seed {s['seed']}" for s in e["stale"]]),
             ", ".join(dict.fromkeys(k for s in e["stale"] for k in s.get("differs") or [])),
         )  # fmt: skip
-    text += against_paper(e, tolerance) + overfitting(history)
+    text += against_paper(e, tolerance)
+    text += chance_level(e, history) if facts.at_chance(e) else overfitting(history)
     if e.get("final_train_acc_mean") is not None:
         theirs = e.get("paper_train_accuracy")
         text += Markup(" Training accuracy ends at {}%{}.").format(
@@ -680,6 +693,22 @@ def against_paper(e: Experiment, tolerance: float) -> Markup:
         fmt_diff(diff),
         verdict,
     )
+
+
+def chance_level(e: Experiment, history: Sequence[Mapping[str, Any]]) -> Markup:
+    """`` It is at chance level: a guess among 10 classes scores 10%.`` The trend of its
+    losses says nothing then, but that it diverged where its validation loss ends far above a
+    guess's (twice ln classes)."""
+    classes = round(100 / e["chance_acc"])
+    text = Markup(" It is at chance level: a guess among {} classes scores {}%.").format(
+        classes, fmt_short(e["chance_acc"])
+    )
+    fit = facts.overfitting(history)
+    if fit is not None and fit.last_loss > 2 * math.log(classes):
+        text += Markup(" Its validation loss diverged, from {} at epoch {} to {}.").format(
+            fmt_loss(fit.low_loss), fit.low_epoch, fmt_loss(fit.last_loss)
+        )
+    return text
 
 
 def overfitting(history: Sequence[Mapping[str, Any]]) -> Markup:
@@ -896,6 +925,7 @@ CLAIM_REASONS = {
     "devices_differ": "the runs were timed on different devices",
     "training_loss_rises": "while the training loss does not fall",
     "still_rising": "the run is best at its last epoch: its peak lies beyond it",
+    "at_chance": "a run involved is at chance level",
 }
 # A claim's quantity as the test and the measurement name it: (before, unit), by kind.
 CLAIM_QUANTITIES = {

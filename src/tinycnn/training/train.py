@@ -778,7 +778,7 @@ def train_run(
             write_text(progress_path(checkpoint_path), _metrics_csv(state.metrics))
 
         record = data_record(settings, data_dir, augmented)
-        summary = _summary(settings, seed, state, record, image_size=data.val_x.shape[-1])
+        summary = _summary(settings, seed, state, record, data)
         write_outputs(Path(out_dir), checkpoint_path, state, summary)
         return summary
 
@@ -800,8 +800,8 @@ def _summary(
     settings: Mapping[str, Any],
     seed: int,
     state: RunState,
-    data: Mapping[str, Any],
-    image_size: int,
+    record: Mapping[str, Any],
+    data: RunData,
 ) -> dict[str, Any]:
     """summary.json: the results (from the metrics rows), what ran, which code and which input
     data (``data``: :func:`data_record`) made the numbers (a record kept apart from its data,
@@ -833,8 +833,12 @@ def _summary(
         "images_per_second": round(images / seconds, 1),
         "resolved": json.loads(json.dumps(settings)),
         "code": code_identity(),
-        "data": dict(data),
+        "data": dict(record),
+        "classes": data.num_classes,
+        "val_images": len(data.val_y),
         "precision": describe_numerics(state.numerics, with_compile=False),
         "compile": state.numerics.compile,
-        "architecture": architecture_record(settings["arch"], state.model, image_size=image_size),
+        "architecture": architecture_record(
+            settings["arch"], state.model, image_size=data.val_x.shape[-1]
+        ),
     }
