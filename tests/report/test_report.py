@@ -434,6 +434,33 @@ def _exp(acc: float, paper: float | None = None, stated: str = "exact", **more: 
     }
 
 
+def test_the_conclusion_counts_every_comparison_section_2_draws(html: str) -> None:
+    # The fixture's Section 2 draws 2 configured comparisons and 3 of a family against the one
+    # before: the conclusion counts all 5, not the configured ones alone.
+    text = _plain(html)
+    assert text.count("Against the previous family:") == 3
+    assert (
+        "Section 2 draws 5 comparisons between runs. The paper states the order of 5 of them: 4 "
+        "come out in the same order here; not so “ResNet34: basic vs full pre-activation blocks”."
+    ) in text
+
+
+def test_comparisons_at_chance_are_counted_apart() -> None:
+    learnt = [_exp(30.0, 29.5), _exp(36.0, 35.9)]
+    guess = [_exp(10.1, 20.0, "below", at_chance=True), _exp(10.0, 45.0, at_chance=True)]
+    drawn = [("A", learnt), ("B", [learnt[1], guess[1]]), ("C", [guess[0], learnt[0]])]
+    assert prose.comparisons_count(drawn) == (
+        " Section 2 draws 3 comparisons between runs. The paper states the order of 3 of them: 1 "
+        "comes out in the same order here; 2 comparisons involve a run at chance level and "
+        "settle nothing."
+    )
+    assert prose.comparisons_count(drawn[1:]).endswith(
+        "The paper states the order of 2 of them: each involves a run at chance level and "
+        "settles nothing."
+    )
+    assert prose.comparisons_count([]) == ""
+
+
 def test_a_run_at_chance_is_named_and_compared_with_nothing() -> None:
     # 10 classes: 10.3% against 10.0% is a guess, not "beats by 0.3 points".
     chance = {"at_chance": True, "chance_acc": 10.0}

@@ -886,18 +886,41 @@ def conclusion(
         )
         if not_run:
             text += Markup(" ") + not_run_sentence(not_run, len(exps) + len(not_run))
-    settled = facts.settled(comparisons)
     if claims:
         text += Markup(" ") + claims_count(claims)
-    if not settled:
-        return text
-    differ = [f"“{title}”" for title, same in settled.items() if not same]
-    text += Markup(" Of the {} drawn in Section 2, {} as in the paper").format(
-        plural(len(settled), "comparison"),
-        plural(len(settled) - len(differ), "comes out", "come out"),
+    return text + comparisons_count(comparisons)
+
+
+def comparisons_count(comparisons: Sequence[tuple[str, Sequence[Experiment]]]) -> Markup:
+    """`` Section 2 draws 10 comparisons between runs. The paper states the order of 7 of them:
+    5 come out in the same order here; not so “A” and “B”.`` over every comparison drawn
+    (``comparisons``: title, experiments, the later last), those with a run at chance level
+    named apart; empty without any."""
+    if not comparisons:
+        return Markup("")
+    ordered = [(t, es) for t, es in comparisons if facts.paper_order(es[-1], es[0]) is not None]
+    chance = [t for t, es in ordered if facts.at_chance(es[0]) or facts.at_chance(es[-1])]
+    settled = facts.settled(comparisons)
+    text = Markup(" Section 2 draws {} between runs.").format(
+        plural(len(comparisons), "comparison")
     )
-    if differ:
-        text += Markup("; not so {}").format(fmt_list(differ))
+    if not ordered:
+        return text + Markup(" The paper states the order of none of them.")
+    text += Markup(" The paper states the order of {} of them").format(len(ordered))
+    if settled:
+        differ = [f"“{title}”" for title, same in settled.items() if not same]
+        text += Markup(": {} in the same order here").format(
+            plural(len(settled) - len(differ), "comes out", "come out")
+        )
+        if differ:
+            text += Markup("; not so {}").format(fmt_list(differ))
+    if chance:
+        text += Markup("{} {} {} a run at chance level and {} nothing").format(
+            ";" if settled else ":",
+            plural(len(chance), "comparison") if settled else "each",
+            "involves" if len(chance) == 1 or not settled else "involve",
+            "settles" if len(chance) == 1 or not settled else "settle",
+        )
     return text + Markup(".")
 
 

@@ -716,6 +716,26 @@ def _comparisons(config: Mapping, exps: Sequence[dict[str, Any]]) -> list[Compar
     return out
 
 
+def _drawn_comparisons(
+    sections: Sequence[ModelSection],
+) -> list[tuple[str, Sequence[dict[str, Any]]]]:
+    """Every comparison Section 2 draws between runs with results, as (title, experiments) with
+    the later run last: each section's configured comparisons, then its best run against the
+    previous family's best (prose.against_previous)."""
+    drawn = []
+    for i, section in enumerate(sections):
+        drawn += [
+            (c.title, c.experiments)
+            for c in section.comparisons
+            if not facts.pending(c.experiments)
+        ]
+        ours, theirs = facts.made(section.experiments), facts.made(sections[i - 1].experiments)
+        if i and ours and theirs:
+            title = f"{section.title} against {sections[i - 1].title}"
+            drawn.append((title, [facts.best(theirs)[0], facts.best(ours)[0]]))
+    return drawn
+
+
 def _architecture(results: Results, arch: str) -> dict[str, Any]:
     if arch not in results.architectures:
         path = results.folder / AGGREGATE_FILES["architectures"]
@@ -929,12 +949,7 @@ def build_context(
         summary.append(prose.size_paragraph(made, kinds["accuracy_vs_parameters"]))
     if "accuracy_vs_time" in kinds:
         summary.append(prose.time_paragraph(jobs, kinds["accuracy_vs_time"]))
-    settled = [
-        (c.title, c.experiments)
-        for s in sections
-        for c in s.comparisons
-        if not facts.pending(c.experiments)
-    ]
+    settled = _drawn_comparisons(sections)
     modes = dict(stats.get("source_modes") or {})
     notice = None
     if reference is not None:
