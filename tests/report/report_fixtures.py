@@ -269,5 +269,7 @@ BEYOND_RECIPE_SHOWN = [
      "modern (RandomResizedCrop, RandomHorizontalFlip), online"],
     ["batch size", "256", "256", "256"],
     ["epochs", "20", "20", "20"],
+    ["training images", "all", "all", "all"],
+    ["validation images", "all", "all", "all"],
     ["precision", *["bf16 autocast, channels_last"] * 3],
 ]  # fmt: skip

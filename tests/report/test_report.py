@@ -851,6 +851,28 @@ def test_beyond_the_paper_cell_by_cell(html: str) -> None:
         "stood at 31.7%. It took 7.8 min at 4,400 training images per second."
     ) in text
     assert "and what the same budget buys with today's training recipe" in text
+    assert "on the same training and validation images" in text
+
+
+def test_beyond_runs_on_other_images_say_so() -> None:
+    # The runs' images are part of their recorded settings: a comparison across validation
+    # sets says it compares roughly; one across training shares only, that it is scored alike.
+    full, cut = {"subset": {}}, {"subset": {"train_per_class": 12, "val_per_class": 10}}
+    held = {"validation": {"source": "augmented_split", "fraction": 0.2}}
+    assert prose.same_images_clause([full, full]) == (
+        ", on the same training and validation images",
+        "",
+    )
+    assert "different validation images" in prose.same_images_clause([full, cut])[1]
+    assert (
+        "the same validation images"
+        in prose.same_images_clause([full, {"subset": {"train_per_class": 12}}])[1]
+    )
+    assert "different validation images" in prose.same_images_clause([full, held])[1]
+    assert prose.images_words(cut, "train") == "first 12 a class"
+    assert prose.images_words(cut, "val") == "first 10 a class"
+    assert prose.images_words(full, "val") == "all"
+    assert prose.images_words(held, "val") == "20% of the augmented training samples, held out"
 
 
 def test_no_beyond_runs_no_beyond_section(render: Render, aggregate: Path, tmp_path: Path) -> None:

@@ -124,6 +124,18 @@ def subset(settings: Mapping[str, Any] | None) -> dict[str, int]:
     return {key: parts[key] for key in SUBSET_PARTS if parts.get(key)}
 
 
+def images(settings: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    """Which images a run trains on and is scored on, as its settings record them: (training
+    images a class, validation images a class; None for all), and the validation's source and
+    held-out fraction. Runs with equal ``images`` saw the same images."""
+    s = settings or {}
+    parts = subset(s)
+    validation = s.get("validation") or {}
+    source = validation.get("source", "official")
+    fraction = validation.get("fraction", 0.1) if source == "augmented_split" else None
+    return parts.get("train_per_class"), parts.get("val_per_class"), source, fraction
+
+
 def step_schedule(settings: Mapping[str, Any] | None) -> tuple[float, int] | None:
     """(divisor, step size in epochs) of a StepLR schedule; None for any other."""
     scheduler = (settings or {}).get("scheduler")

@@ -144,6 +144,37 @@ def subset_phrase(settings: Mapping[str, Any] | None) -> str | None:
     return f"the first {fmt_list(parts)} images of each class" if parts else None
 
 
+def images_words(settings: Mapping[str, Any] | None, part: str) -> str:
+    """A recipe table's cell for ``part`` "train" or "val": ``all``, ``first 12 a class``, or
+    for a validation on held-out augmented training samples, ``10% of the augmented training
+    samples, held out``."""
+    train, val, source, fraction = facts.images(settings)
+    if part == "train":
+        return "all" if train is None else f"first {fmt_int(train)} a class"
+    if source == "augmented_split":
+        return f"{fmt_short(100 * fraction)}% of the augmented training samples, held out"
+    return "all" if val is None else f"first {fmt_int(val)} a class"
+
+
+def same_images_clause(settings: Sequence[Mapping[str, Any] | None]) -> tuple[str, str]:
+    """(what follows "sets A beside B", a sentence after it) on whether the runs saw the same
+    images: accuracies scored on different validation images compare only roughly."""
+    seen = [facts.images(s) for s in settings]
+    train_same = len({i[0] for i in seen}) == 1
+    val_same = len({i[1:] for i in seen}) == 1
+    if train_same and val_same:
+        return ", on the same training and validation images", ""
+    if val_same:
+        return "", (
+            " They trained on different shares of the training images (its rows “training "
+            "images”) and are scored on the same validation images."
+        )
+    return "", (
+        " They are scored on different validation images (its rows “training images” and "
+        "“validation images”): their accuracies compare only roughly."
+    )
+
+
 def subsets(
     exps: Sequence[Experiment], settings: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, str]:
@@ -1356,22 +1387,28 @@ def _seeds_margin(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
     return f" ({'beyond' if abs(g) > s else 'within'} the seeds' spread of ±{fmt_num(s)})"
 
 
-def beyond_paragraph(rows: Sequence[Mapping[str, Any]], table: Any, recipe: Any) -> Markup:
+def beyond_paragraph(
+    rows: Sequence[Mapping[str, Any]],
+    table: Any,
+    recipe: Any,
+    settings: Mapping[str, Mapping[str, Any] | None],
+) -> Markup:
     """What the runs beyond the paper measured, against each baseline, at the best epoch and
-    at the common epoch, and what they cost."""
+    at the common epoch, and what they cost; whether they saw the same images (``settings``:
+    each run's, as the recipe table shows them)."""
     baselines = [r for r in rows if r["role"] == "baseline"]
     modern = [r for r in rows if r["role"] == "beyond"]
     commons = [r["common_epoch"] for r in rows if r.get("common_epoch") is not None]
     common = int(commons[0]) if commons else None
-    text = Markup(
-        "{} sets {} beside {}, on the same training and validation images, and {} gives the "
-        "recipe of each."
-    ).format(
+    same, apart = same_images_clause([settings.get(r["experiment"]) for r in rows])
+    text = Markup("{} sets {} beside {}{}, and {} gives the recipe of each.{}").format(
         ref(table),
         fmt_list([f"{r['experiment']} ({r['model']})" for r in modern]),
         fmt_list([f"the paper's {r['experiment']} ({r['model']})" for r in baselines])
         or "no run of the paper",
+        same,
         ref(recipe),
+        apart,
     )
     for m in modern:
         if not facts.ran(m):

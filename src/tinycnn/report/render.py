@@ -583,6 +583,8 @@ def beyond_tables(
         ("augmentation", lambda s: prose.augmentation_words(s["augmentation"])),
         ("batch size", lambda s: str(s["batch_size"])),
         ("epochs", lambda s: str(s["epochs"])),
+        ("training images", lambda s: prose.images_words(s, "train")),
+        ("validation images", lambda s: prose.images_words(s, "val")),
     ]
     recipe_rows = [
         Row([title, *(get(recorded[n]) if recorded[n] else "—" for n in recorded)])
@@ -927,7 +929,12 @@ def build_context(
             "recipe": beyond_recipe,
             "figure": aggregate_figure(numbering, results, curves_spec) if curves_spec else None,
             "preview": preview_figure(numbering, config, beyond_previews),
-            "text": prose.beyond_paragraph(beyond_rows, beyond_results, beyond_recipe),
+            "text": prose.beyond_paragraph(
+                beyond_rows,
+                beyond_results,
+                beyond_recipe,
+                {r["experiment"]: settings.get(r["experiment"]) for r in beyond_rows},
+            ),
         }
     curves = {}
     curve_specs = {s["experiment"]: s for s in specs.get("curves", [])}
