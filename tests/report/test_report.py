@@ -915,6 +915,9 @@ def test_recipe_table_cell_by_cell(html: str, aggregate: Path) -> None:
         ["scheduler", row(lambda e: e["scheduler"])],
         ["augmentation sets", row(lambda e: e["sets"])],
         ["augmentation mode", row(lambda e: e["mode"])],
+        # Every run's images are part of its recorded settings (the fixture's: all of them).
+        ["training images", "all"],
+        ["validation images", "all"],
         ["seeds per run", row(lambda e: str(int(e["n_seeds"])))],
     ]
     # what config.yaml's recipe gives, written out

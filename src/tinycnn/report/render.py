@@ -335,6 +335,13 @@ def recipe_table(numbering: Numbering, exps: Sequence[Mapping], settings: Mappin
 
         return get
 
+    def images(part: str) -> Callable[[Mapping], str | None]:
+        def get(e: Mapping) -> str | None:
+            recorded = settings.get(e["experiment"])
+            return prose.images_words(recorded, part) if recorded else None
+
+        return get
+
     rows_spec = [
         ("optimizer", optimizer("name"), str),
         ("learning rate", lambda e: e["lr"], formatting.fmt_lr),
@@ -346,6 +353,8 @@ def recipe_table(numbering: Numbering, exps: Sequence[Mapping], settings: Mappin
         ("scheduler", lambda e: e["scheduler"], str),
         ("augmentation sets", lambda e: e["sets"], str),
         ("augmentation mode", lambda e: e["mode"], str),
+        ("training images", images("train"), str),
+        ("validation images", images("val"), str),
         ("seeds per run", lambda e: int(e["n_seeds"]) if facts.ran(e) else None, str),
     ]
     rows = []
