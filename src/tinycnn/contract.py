@@ -197,7 +197,9 @@ CLAIMS_CSV_COLUMNS = (
 # numbers; `gap`: accuracy_mean − paper_accuracy; `closes_gap`: agrees with the paper (within
 # report.tolerance of a stated accuracy, experiments.csv's within_tolerance; a bound met, its
 # bound_met); `narrows_gap` (variants only): nearer the paper
-# than the base, as displayed; `closest`: nearest the paper in its question (ties all true).
+# than the base, as displayed; `closest`: nearest the paper in its question (ties all true);
+# `within_seed_noise` (variants with several seeds, as the base): the change of distance to the
+# paper is no larger than the seeds' spread, the claims' rule (empty where not measured).
 ABLATIONS_CSV_COLUMNS = (
     "question",
     "title",
@@ -215,6 +217,7 @@ ABLATIONS_CSV_COLUMNS = (
     "closes_gap",
     "narrows_gap",
     "closest",
+    "within_seed_noise",
 )
 # beyond.csv: the runs beyond the paper (the config's `beyond_paper.experiments`, role "beyond",
 # in name order) after the paper's runs they are set beside (its `baselines`, role "baseline",

@@ -176,6 +176,7 @@ ABLATIONS = {
 ABLATION_COLUMNS = ["question", "title", "variant", "experiment", "overrides", "reported"]
 ABLATION_COLUMNS += ["leak", "n_seeds", "accuracy_mean", "accuracy_std", "paper_accuracy"]
 ABLATION_COLUMNS += ["paper_stated", "gap", "closes_gap", "narrows_gap", "closest"]
+ABLATION_COLUMNS += ["within_seed_noise"]
 # A run beyond the paper (another recipe, 4 epochs) beside two of the paper's runs and one
 # without results.
 BEYOND = {
@@ -569,10 +570,15 @@ def test_ablations_table(out: Path) -> None:
     assert last["experiment"] == "two_seeds" and last["overrides"] == "reported=last"
     assert (last["reported"], last["n_seeds"], last["accuracy_mean"]) == ("last", 2, 32.5)
     assert last["narrows_gap"] and not last["closest"]
+    # ... by 0.5 points, where the seeds spread by ±4.5 (2.83 and 3.54): the claims' rule says
+    # the seeds cannot tell it from the base. Online's 3.0 points lie within ±3.2 too.
+    assert last["within_seed_noise"] and online["within_seed_noise"]
+    assert math.isnan(base["within_seed_noise"])
     # A variant without runs: no accuracy, no verdict; the base is then the closest.
     low = rows["lr", "low"]
     assert low["n_seeds"] == 0 and math.isnan(low["accuracy_mean"]) and math.isnan(low["gap"])
     assert math.isnan(low["closes_gap"]) and math.isnan(low["closest"])
+    assert math.isnan(low["within_seed_noise"])
     assert rows["lr", "base"]["closest"]
 
 

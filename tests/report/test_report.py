@@ -887,6 +887,15 @@ def test_no_beyond_runs_no_beyond_section(render: Render, aggregate: Path, tmp_p
     assert html.count('alt="preview of modern"') == 1
 
 
+def test_a_narrowing_within_the_seeds_spread_is_not_called_narrowing() -> None:
+    # The claims' rule: a change of distance no larger than the seeds' spread is noise.
+    row = {"variant": "last", "n_seeds": 2, "accuracy_mean": 32.5, "closes_gap": False,
+           "narrows_gap": True, "within_seed_noise": True, "leak": False}  # fmt: skip
+    assert prose.ablation_verdict(row) == "within seed noise"
+    assert prose.ablation_verdict({**row, "within_seed_noise": False}) == "narrows it"
+    assert prose.ablation_verdict({**row, "within_seed_noise": None}) == "narrows it"
+
+
 def test_every_reason_has_words() -> None:
     from tinycnn.contract import CLAIM_REASONS
 

@@ -409,16 +409,35 @@ def ablations_table(
         base = group[0]["distance"]
         distances = [r["distance"] for r in group if r["distance"] is not None]
         for r in group:
-            d = r.pop("distance")
+            d = r["distance"]
             r["narrows_gap"] = (
                 None if r["variant"] == "base" or d is None or base is None else d < base
             )
             r["closest"] = None if d is None else d == min(distances)
+        for r in group:
+            r["within_seed_noise"] = _narrowing_noise(r, group[0])
+        for r in group:
+            del r["distance"]
     frame = pd.DataFrame(rows, columns=list(ABLATIONS_CSV_COLUMNS))
     frame["n_seeds"] = frame["n_seeds"].astype("Int64")
-    for column in ("closes_gap", "narrows_gap", "closest"):
+    for column in ("closes_gap", "narrows_gap", "closest", "within_seed_noise"):
         frame[column] = frame[column].astype("boolean")
     return frame
+
+
+def _narrowing_noise(row: Mapping[str, Any], base: Mapping[str, Any]) -> bool | None:
+    """Whether a variant's change of distance to the paper is within the seeds' spread, by the
+    claims' rule (facts.claim_verdict): both readings have several seeds, the spread (root sum
+    of squares of the two standard deviations, as displayed) is above zero and the change is no
+    larger. None where it is not measured: the base, one seed, no distance."""
+    if row["variant"] == "base" or row["distance"] is None or base["distance"] is None:
+        return None
+    if min(row["n_seeds"], base["n_seeds"]) < 2:
+        return None
+    spread = round(math.hypot(row["accuracy_std"] or 0.0, base["accuracy_std"] or 0.0), 1)
+    if not spread:
+        return None
+    return abs(round(base["distance"] - row["distance"], 1)) <= spread
 
 
 def beyond_table(

@@ -1117,7 +1117,13 @@ def ablation_verdict(row: Mapping[str, Any]) -> str:
     leak = " (a leak)" if _leaks(row) else ""
     if row["closes_gap"]:
         return "yes" + leak
+    if _noise(row):  # the seeds cannot tell it from the base
+        return "within seed noise" + leak
     return "narrows it" + leak if row.get("narrows_gap") else "no"
+
+
+def _noise(row: Mapping[str, Any]) -> bool:
+    return str(row.get("within_seed_noise")).lower() == "true"
 
 
 def _leaks(row: Mapping[str, Any]) -> bool:
@@ -1154,7 +1160,8 @@ def ablations_note(tolerance: float) -> Markup:
         "reading with reported=last), mean ± standard deviation over n seeds. Δ: against the "
         "paper's number for the base. Closes the gap: within the tolerance of {} points of the "
         "accuracy the paper states (below the bound it states); narrows it: nearer the paper "
-        "than the base, but still beyond it."
+        "than the base, but still beyond it; within seed noise: nearer or further by no more "
+        "than the seeds' spread, where both have several seeds."
     ).format(fmt_num(tolerance))
 
 
@@ -1208,6 +1215,8 @@ def ablation_sentence(rows: Sequence[Mapping[str, Any]]) -> Markup:
         )
     elif best.get("closes_gap"):
         verdict = "the base already agreed with the paper's number"
+    elif _noise(best):
+        verdict = "the seeds' spread is as large as the gap it narrows: it explains nothing yet"
     else:
         verdict = "it narrows the gap without closing it"
     names = fmt_list([f"{r['variant']} ({ablation_changes(r)})" for r in closest])
