@@ -24,15 +24,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
+import torchvision
 from torch import nn
 
 from tinycnn.errors import UserError
-
-if TYPE_CHECKING:
-    import torchvision
 
 
 @dataclass(frozen=True)
@@ -263,15 +261,6 @@ def architecture_record(arch: str, model: nn.Module, image_size: int = 64) -> di
 # --- torchvision models ----------------------------------------------------------------------
 
 
-def _torchvision_models():
-    """torchvision.models, imported when one of its models is built. Importing torchvision loads
-    torch._dynamo (torchvision.ops), about 2.4 s of each train job's start on 2 cores, which the
-    runs of M1, M4 and their variants do not need."""
-    import torchvision.models
-
-    return torchvision.models
-
-
 @register(
     "alexnet",
     description="The ImageNet network of Krizhevsky et al. {alexnet}, kept whole up to its "
@@ -285,7 +274,7 @@ def alexnet(num_classes: int = 200) -> torchvision.models.AlexNet:
     layer follows the 1000-way logits directly. It is appended to ``classifier`` (index 7).
     On 64x64 inputs the features end at 1x1, which ``AdaptiveAvgPool2d(6)`` replicates to 6x6.
     """
-    model = _torchvision_models().alexnet(weights=None)
+    model = torchvision.models.alexnet(weights=None)
     model.classifier.append(nn.Linear(1000, num_classes))
     return model
 
@@ -297,7 +286,7 @@ def alexnet(num_classes: int = 200) -> torchvision.models.AlexNet:
 )
 def resnet18(num_classes: int = 200) -> torchvision.models.ResNet:
     """torchvision ResNet18 with a ``num_classes`` head."""
-    return _torchvision_models().resnet18(weights=None, num_classes=num_classes)
+    return torchvision.models.resnet18(weights=None, num_classes=num_classes)
 
 
 @register(
@@ -310,7 +299,7 @@ def resnet18(num_classes: int = 200) -> torchvision.models.ResNet:
 def resnet18_64(num_classes: int = 200) -> torchvision.models.ResNet:
     """torchvision ResNet18 with ``conv1`` a 3x3 stride-1 convolution (64 channels, no bias, as
     the original) and ``maxpool`` an identity: stages at 64, 32, 16 and 8 pixels, not 16 to 2."""
-    model = _torchvision_models().resnet18(weights=None, num_classes=num_classes)
+    model = torchvision.models.resnet18(weights=None, num_classes=num_classes)
     model.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
     model.maxpool = nn.Identity()
     # torchvision initializes conv weights with kaiming_normal_(fan_out, relu); the new stem too.
@@ -326,7 +315,7 @@ def resnet18_64(num_classes: int = 200) -> torchvision.models.ResNet:
 )
 def resnet34(num_classes: int = 200) -> torchvision.models.ResNet:
     """torchvision ResNet34 (basic blocks) with a ``num_classes`` head."""
-    return _torchvision_models().resnet34(weights=None, num_classes=num_classes)
+    return torchvision.models.resnet34(weights=None, num_classes=num_classes)
 
 
 @register(
@@ -337,7 +326,7 @@ def resnet34(num_classes: int = 200) -> torchvision.models.ResNet:
 )
 def densenet161(num_classes: int = 200) -> torchvision.models.DenseNet:
     """torchvision DenseNet161 with a ``num_classes`` head."""
-    return _torchvision_models().densenet161(weights=None, num_classes=num_classes)
+    return torchvision.models.densenet161(weights=None, num_classes=num_classes)
 
 
 # --- ResNet34 with full pre-activation blocks -------------------------------------------------
