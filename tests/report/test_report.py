@@ -491,6 +491,29 @@ def test_a_run_at_chance_is_named_and_compared_with_nothing() -> None:
     assert "Its validation loss diverged, from 8.89 at epoch 1 to 23.37." in text
 
 
+def test_a_family_comparison_sets_the_papers_best_of_each_against_ours() -> None:
+    # Our best M4 is its lr 1e-4 run (the paper's 24%), the paper's best M4 its lr 1e-3 run
+    # (35.9%): the paper has M4 ahead of M1 (29.5%), as its claim says, not behind.
+    m4 = [_exp(30.0, 24.0, model="M4", run=4), _exp(25.0, 35.9, model="M4", run=5)]
+    m1 = [_exp(28.0, 29.5, model="M1", run=2)]
+    said = prose.against_previous(m4, m1)
+    assert "M4 (run 4) beats M1 (run 2) by 2.0 points" in said
+    assert (
+        "the paper's best of each, M4 (run 5) and M1 (run 2), have the same order (35.9% vs 29.5%)"
+    ) in said
+    assert "opposite" not in said and "24%" not in said
+    # The conclusion counts it the same way: by the paper's best of each family.
+    drawn = facts.Drawn("M4 against M1", [m1[0], m4[0]], (m1[0], m4[1]))
+    assert facts.settled([drawn]) == {"M4 against M1": True}  # 35.9 > 29.5, ours 30 > 28
+    assert facts.settled([drawn[:2]]) == {"M4 against M1": False}  # 24% against 29.5% instead
+    # Where our best is the paper's best too, the paper's numbers are those of the two runs.
+    said = prose.against_previous(m4[1:], m1)
+    assert (
+        "M4 (run 5) trails M1 (run 2) by 3.0 points (25.0% against 28.0%); the paper has the "
+        "opposite order (35.9% vs 29.5%)."
+    ) in said
+
+
 def test_comparisons_flip_and_tie() -> None:
     a, b = _exp(35.9, 35.9), _exp(29.5, 29.5)
     assert "A beats B by 6.4 points" in prose.compare(a, b, "A", "B")

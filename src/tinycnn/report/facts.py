@@ -306,16 +306,35 @@ def top_of_model(exps: Sequence[Experiment], model: str) -> float:
     return max(acc(e) for e in exps if e["model"] == model and e.get("parameters") is not None)
 
 
-def settled(comparisons: Sequence[tuple[str, Sequence[Experiment]]]) -> dict[str, bool]:
-    """Of (title, experiments) comparisons the paper orders (last against first), whether
+class Drawn(NamedTuple):
+    """A comparison the paper draws: its title, its experiments (the later last), and where the
+    paper's side is other runs than ours, those (first, last): a family's best in the paper
+    against its best here."""
+
+    title: str
+    experiments: Sequence[Experiment]
+    theirs: tuple[Experiment, Experiment] | None = None
+
+
+def drawn_order(comparison: Sequence[Any]) -> int | None:
+    """The paper's order of a comparison (last against first; see :func:`paper_order`), from
+    the paper's side of it."""
+    c = Drawn(*comparison)
+    first, last = c.theirs or (c.experiments[0], c.experiments[-1])
+    return paper_order(last, first)
+
+
+def settled(comparisons: Sequence[Sequence[Any]]) -> dict[str, bool]:
+    """Of the comparisons (:class:`Drawn`, or (title, experiments)) the paper orders, whether
     ours comes out in the same direction; none where a run is at chance level."""
     out = {}
-    for title, exps in comparisons:
-        first, last = exps[0], exps[-1]
+    for comparison in comparisons:
+        c = Drawn(*comparison)
+        first, last = c.experiments[0], c.experiments[-1]
         if at_chance(first) or at_chance(last):
             continue
-        if (theirs := paper_order(last, first)) is not None:
-            out[title] = theirs == our_order(last, first)
+        if (theirs := drawn_order(c)) is not None:
+            out[c.title] = theirs == our_order(last, first)
     return out
 
 

@@ -727,23 +727,24 @@ def _comparisons(config: Mapping, exps: Sequence[dict[str, Any]]) -> list[Compar
     return out
 
 
-def _drawn_comparisons(
-    sections: Sequence[ModelSection],
-) -> list[tuple[str, Sequence[dict[str, Any]]]]:
-    """Every comparison Section 2 draws between runs with results, as (title, experiments) with
-    the later run last: each section's configured comparisons, then its best run against the
-    previous family's best (prose.against_previous)."""
+def _drawn_comparisons(sections: Sequence[ModelSection]) -> list[facts.Drawn]:
+    """Every comparison Section 2 draws between runs with results, the later run last: each
+    section's configured comparisons, then its best run against the previous family's best
+    (prose.against_previous), whose paper side is the paper's best of each family."""
     drawn = []
     for i, section in enumerate(sections):
         drawn += [
-            (c.title, c.experiments)
+            facts.Drawn(c.title, c.experiments)
             for c in section.comparisons
             if not facts.pending(c.experiments)
         ]
-        ours, theirs = facts.made(section.experiments), facts.made(sections[i - 1].experiments)
-        if i and ours and theirs:
+        earlier = sections[i - 1].experiments
+        ours, before = facts.made(section.experiments), facts.made(earlier)
+        if i and ours and before:
+            tops = facts.paper_best(earlier), facts.paper_best(section.experiments)
+            theirs = (tops[0][0], tops[1][0]) if all(tops) else None
             title = f"{section.title} against {sections[i - 1].title}"
-            drawn.append((title, [facts.best(theirs)[0], facts.best(ours)[0]]))
+            drawn.append(facts.Drawn(title, [facts.best(before)[0], facts.best(ours)[0]], theirs))
     return drawn
 
 
