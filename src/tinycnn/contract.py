@@ -39,6 +39,7 @@ SUMMARY_RESULTS = (
     "compile",  # "none", or the torch.compile mode
     "classes",  # how many classes the run tells apart: chance level is 100 / classes percent
     "val_images",  # how many images each validation scores: how far chance may reach
+    "train_images",  # how many images an epoch trains on: what an epoch's time is for
 )
 # The keys of summary.json the aggregate needs. `resolved` is the run's full resolved settings
 # (what its training job received); `architecture` describes its model (ARCHITECTURE_KEYS).
@@ -163,6 +164,7 @@ CLAIM_REASONS = (
     "training_loss_rises",
     "still_rising",
     "at_chance",
+    "epochs_differ",
 )
 # claims.csv: one row per claim of the config, in its order. `experiments`: the names measured,
 # space-separated (for `best`: the claimed best, then the runner-up); `paper_value`, `stated`,

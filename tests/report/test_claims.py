@@ -153,8 +153,9 @@ def test_a_claim_on_a_run_at_chance_is_untested() -> None:
     best = facts.measure_claim(claim("best", "b"), {"a": guess, "b": learnt}, {})
     assert (best.value, best.reason) == (None, "no_rival")
     ratio = claim("ratio", "a", "b", value=1.0, stated="above")
-    timed = {"images_per_second_mean": 100.0, "device_name": "cpu"}
-    assert verdict(ratio, [{**guess, **timed}, {**learnt, **timed}]) != "untested"
+    timed = {"history": [{"epoch": 1, "epoch_seconds": 5.0}], "train_images": 100}
+    runs = {"a": [{**timed, "best_epoch": 1}], "b": [{**timed, "best_epoch": 1}]}
+    assert verdict(ratio, [guess, learnt], runs) == "holds"
 
 
 def test_overfitting() -> None:
@@ -201,17 +202,35 @@ def test_peak_at_rate_drop() -> None:
 
 
 def test_ratio() -> None:
+    # "An epoch of a takes about 3 times one of b": training seconds an epoch, not images/s.
     c = claim("ratio", "a", "b", value=3.0, stated="approx", tolerance=1.0)
 
-    def e(name: str, speed: float, std: float = 0.0, n: int = 1, device: str = "H100") -> dict:
-        more = {"images_per_second_mean": speed, "images_per_second_std": std}
-        return {**exp(name, [30.0] * n), **more, "device_name": device}
+    def e(name: str, n: int = 1, device: str = "H100") -> dict:
+        return {**exp(name, [30.0] * n), "device_name": device}
 
-    assert verdict(c, [e("a", 1000.0), e("b", 3100.0)]) == "holds"  # 3.1x slower
-    assert verdict(c, [e("a", 1000.0), e("b", 6000.0)]) == "fails"
-    noisy = [e("a", 1000.0, 200.0, 2), e("b", 4200.0, 400.0, 2)]  # 4.2 ± 0.9
-    assert verdict(c, noisy) == "within seed noise"
-    assert verdict(c, [e("a", 1000.0), e("b", 3000.0, device="A100")]) == "untested"
+    def timed(*seconds: list[float], images: int = 1000) -> list[dict]:
+        """A run per list: its epochs' training seconds; ``images`` trained an epoch."""
+        runs = []
+        for s in seconds:
+            history = [{"epoch": i + 1, "epoch_seconds": x} for i, x in enumerate(s)]
+            runs.append({"best_epoch": 1, "history": history, "train_images": images})
+        return runs
+
+    def measure(a: list[dict], b: list[dict], **more: Any) -> facts.Measure:
+        n = min(len(a), len(b))
+        exps = {"a": e("a", n, **more), "b": e("b", n)}
+        return facts.measure_claim(c, exps, {"a": a, "b": b})
+
+    # 31 s and 29 s an epoch (mean 30) against 10 s: 3.0x.
+    assert measure(timed([31.0, 29.0]), timed([10.0, 10.0])).value == 3.0
+    assert verdict(c, [e("a"), e("b")], {"a": timed([31.0]), "b": timed([10.0])}) == "holds"
+    assert verdict(c, [e("a"), e("b")], {"a": timed([60.0]), "b": timed([10.0])}) == "fails"
+    noisy = measure(timed([40.0], [44.0]), timed([10.0], [10.0]))  # 4.2 ± 0.3
+    assert (noisy.value, noisy.spread, noisy.n) == (4.2, 0.3, 2)
+    # Epochs of different sizes do not compare, whatever their throughput says; nor devices.
+    other = measure(timed([30.0]), timed([10.0], images=500))
+    assert (other.value, other.reason) == (None, "epochs_differ")
+    assert measure(timed([30.0]), timed([10.0]), device="A100").reason == "devices_differ"
 
 
 def test_best() -> None:

@@ -479,10 +479,14 @@ def measure_claim(
     elif kind == "peak_at_rate_drop":
         return _peaks_at_drops(claim, runs, names)
     elif kind == "ratio":
-        value = speed_ratio(es[0], es[1])
-        if value is None:
+        if es[0].get("device_name") != es[1].get("device_name"):
             return Measure(None, None, n, names, "devices_differ")
-        spread_ = _ratio_spread(value, es) if n > 1 else None
+        timed = [runs[name] for name in names]
+        if len({r.get("train_images") for rs in timed for r in rs}) != 1:
+            return Measure(None, None, n, names, "epochs_differ")
+        (a, sa), (b, sb) = (seed_stats([epoch_seconds(r) for r in rs]) for rs in timed)
+        value = a / b
+        spread_ = value * math.hypot(sa / a, sb / b) if sa is not None and sb is not None else None
     elif kind == "stability":
         falls = [[fall_back(r["history"]) for r in runs[name]] for name in names]
         if any(None in fs for fs in falls):
@@ -509,11 +513,9 @@ def _decided_from_below(claim: Mapping[str, Any], at_least: float) -> bool:
     return margin >= 0 if claim.get("stated") == "above" else margin < 0
 
 
-def _ratio_spread(ratio: float, exps: Sequence[Experiment]) -> float:
-    """The spread of a ratio of means: the ratio times the root sum of squares of the relative
-    standard deviations."""
-    rel = [(e.get("images_per_second_std") or 0.0) / e["images_per_second_mean"] for e in exps]
-    return ratio * math.hypot(*rel)
+def epoch_seconds(run: Run) -> float:
+    """A run's training seconds an epoch, mean over its epochs (epochs.csv's epoch_seconds)."""
+    return sum(h["epoch_seconds"] for h in run["history"]) / len(run["history"])
 
 
 def _overfitting(runs: Sequence[Run], n: int, names: tuple[str, ...]) -> Measure:

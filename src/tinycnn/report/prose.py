@@ -1004,6 +1004,7 @@ CLAIM_REASONS = {
     "training_loss_rises": "while the training loss does not fall",
     "still_rising": "the run is best at its last epoch: its peak lies beyond it",
     "at_chance": "a run involved is at chance level",
+    "epochs_differ": "their epochs hold different numbers of images",
 }
 # A claim's quantity as the test and the measurement name it: (before, unit), by kind.
 CLAIM_QUANTITIES = {

@@ -836,6 +836,7 @@ def _summary(
         "data": dict(record),
         "classes": data.num_classes,
         "val_images": len(data.val_y),
+        "train_images": len(data.train),
         "precision": describe_numerics(state.numerics, with_compile=False),
         "compile": state.numerics.compile,
         "architecture": architecture_record(
