@@ -514,6 +514,12 @@ def test_a_family_comparison_sets_the_papers_best_of_each_against_ours() -> None
     ) in said
 
 
+def test_runs_are_told_apart_by_their_sets_named_once() -> None:
+    # "M1 (set1)" and "M1 (set1+set2)", not "M1 (sets set1)".
+    a, b = _exp(21.8, model="M1", sets="set1"), _exp(29.6, model="M1", sets="set1+set2")
+    assert prose.labels([a, b]) == ["M1 (set1)", "M1 (set1+set2)"]
+
+
 def test_comparisons_flip_and_tie() -> None:
     a, b = _exp(35.9, 35.9), _exp(29.5, 29.5)
     assert "A beats B by 6.4 points" in prose.compare(a, b, "A", "B")

@@ -26,7 +26,7 @@ from train_fixtures import (
 
 from tinycnn.contract import METRIC_COLUMNS
 from tinycnn.training.models import build_model, count_parameters
-from tinycnn.training.train import evaluate, load_data, train_run
+from tinycnn.training.train import device_name, evaluate, load_data, train_run
 
 # The demo data, the runs and their helpers: tests/training/train_fixtures.py.
 pytest_plugins = ["train_fixtures"]
@@ -177,3 +177,15 @@ def test_trains_on_cuda(demo: SimpleNamespace, demo_config: dict[str, Any], tmp_
     model = build_model("m1", NUM_CLASSES)
     model.load_state_dict(torch.load(tmp_path / "out" / "model.pt", weights_only=True))
     assert not (tmp_path / "ckpt.pt").exists()
+
+
+def test_a_cpu_is_named_with_its_threads_in_words() -> None:
+    # "(1 thread)", not "(1 threads)": the name is printed in the paper's Appendix B.
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert device_name(torch.device("cpu")).endswith(" (1 thread)")
+        torch.set_num_threads(2)
+        assert device_name(torch.device("cpu")).endswith(" (2 threads)")
+    finally:
+        torch.set_num_threads(threads)

@@ -41,7 +41,7 @@ from tinycnn.report.facts import Experiment, acc, has_paper, within
 
 # How a label qualifies an experiment by a setting that differs (facts.DISTINGUISHING).
 QUALIFIERS = {
-    "sets": "sets {}",
+    "sets": "{}",  # "set1", "set1+set2": the value names itself
     "lr": "lr {}",
     "scheduler": "scheduler {}",
     "epochs": "{} epochs",
