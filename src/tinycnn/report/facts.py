@@ -324,6 +324,21 @@ def drawn_order(comparison: Sequence[Any]) -> int | None:
     return paper_order(last, first)
 
 
+def against_family(
+    section: Sequence[Experiment], previous: Sequence[Experiment], title: str = ""
+) -> Drawn | None:
+    """A family's best run here against the previous family's (the later last), the paper's
+    side being the paper's best of each family, as the claims table checks it, not the
+    paper's numbers of the runs that happen to be best here; None where either family has no
+    results."""
+    ours, before = made(section), made(previous)
+    if not (ours and before):
+        return None
+    tops = paper_best(previous), paper_best(section)
+    theirs = (tops[0][0], tops[1][0]) if all(tops) else None
+    return Drawn(title, [best(before)[0], best(ours)[0]], theirs)
+
+
 def settled(comparisons: Sequence[Sequence[Any]]) -> dict[str, bool]:
     """Of the comparisons (:class:`Drawn`, or (title, experiments)) the paper orders, whether
     ours comes out in the same direction; none where a run is at chance level."""

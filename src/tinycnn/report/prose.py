@@ -794,11 +794,10 @@ def against_previous(section: Sequence[Experiment], previous: Sequence[Experimen
         return Markup("Against the previous family: {}, as no run of {} has results yet.").format(
             NOT_RUN, fmt_list(list(models))
         )
-    a, b = facts.best(facts.made(section))[0], facts.best(facts.made(previous))[0]
-    # The paper's side of it is its best of each family, as the claims table checks it; not
-    # the paper's numbers of the runs that happen to be best here.
-    tops = facts.paper_best(section), facts.paper_best(previous)
-    theirs = (tops[0][0], tops[1][0]) if all(tops) else None
+    family = facts.against_family(section, previous)
+    assert family is not None  # both families have results
+    b, a = family.experiments
+    theirs = family.theirs[::-1] if family.theirs else None  # (ours', the previous') paper bests
     text = Markup("Against the previous family: {}").format(
         compare(a, b, model_name(a), model_name(b), theirs)
     )

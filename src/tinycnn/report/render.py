@@ -738,13 +738,11 @@ def _drawn_comparisons(sections: Sequence[ModelSection]) -> list[facts.Drawn]:
             for c in section.comparisons
             if not facts.pending(c.experiments)
         ]
-        earlier = sections[i - 1].experiments
-        ours, before = facts.made(section.experiments), facts.made(earlier)
-        if i and ours and before:
-            tops = facts.paper_best(earlier), facts.paper_best(section.experiments)
-            theirs = (tops[0][0], tops[1][0]) if all(tops) else None
-            title = f"{section.title} against {sections[i - 1].title}"
-            drawn.append(facts.Drawn(title, [facts.best(before)[0], facts.best(ours)[0]], theirs))
+        if i:
+            previous = sections[i - 1]
+            title = f"{section.title} against {previous.title}"
+            family = facts.against_family(section.experiments, previous.experiments, title)
+            drawn += [family] if family else []
     return drawn
 
 
