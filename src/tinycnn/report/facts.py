@@ -65,16 +65,17 @@ def has_paper(e: Experiment) -> bool:
     return e.get("paper_accuracy") is not None
 
 
+def flag(row: Mapping[str, Any], column: str) -> bool:
+    """A yes/no column of the aggregate's tables as the record holds it (True, or "True" read
+    back from a CSV); empty or missing is no."""
+    return str(row.get(column)).lower() == "true"
+
+
 def at_chance(e: Mapping[str, Any]) -> bool:
     """The aggregate's verdict: every seed's best accuracy within what guessing reaches
     (tinycnn.report.aggregate.chance_bound). Such a run is named as such and left out of every
     comparison: its differences are noise."""
-    return str(e.get("at_chance")).lower() == "true"
-
-
-def learnt(exps: Sequence[Experiment]) -> list[Experiment]:
-    """The experiments above chance level."""
-    return [e for e in exps if not at_chance(e)]
+    return flag(e, "at_chance")
 
 
 def bounded(e: Experiment) -> bool:
@@ -85,13 +86,13 @@ def bounded(e: Experiment) -> bool:
 def within(e: Experiment) -> bool:
     """The aggregate's verdict on a stated accuracy: within the tolerance of it (False for a
     bound and without a paper number: only a point value has a tolerance)."""
-    return str(e.get("within_tolerance")).lower() == "true"
+    return flag(e, "within_tolerance")
 
 
 def bound_met(e: Experiment) -> bool:
     """The aggregate's verdict on a bound: ours at most the paper's "below X" (False for a
     point value and without a paper number)."""
-    return str(e.get("bound_met")).lower() == "true"
+    return flag(e, "bound_met")
 
 
 def agrees(e: Experiment) -> bool:
@@ -377,6 +378,13 @@ def overfitting(history: Sequence[Mapping[str, Any]]) -> Overfitting | None:
         last["val_loss"],
         last["val_loss"] > low["val_loss"] and last["train_loss"] < low["train_loss"],
     )
+
+
+def diverged(history: Sequence[Mapping[str, Any]], classes: int) -> Overfitting | None:
+    """Where a run's validation loss ends above twice a uniform guess's (2 ln classes): it
+    diverged, from its low to its last epoch; None otherwise (and with one epoch)."""
+    fit = overfitting(history)
+    return fit if fit is not None and fit.last_loss > 2 * math.log(classes) else None
 
 
 def longest(jobs: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:

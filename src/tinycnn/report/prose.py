@@ -13,7 +13,6 @@ An experiment is a mapping with the columns of experiments.csv (missing values N
 from __future__ import annotations
 
 import html
-import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -750,8 +749,7 @@ def chance_level(e: Experiment, history: Sequence[Mapping[str, Any]]) -> Markup:
     text = Markup(" It is at chance level: a guess among {} classes scores {}%.").format(
         classes, fmt_short(e["chance_acc"])
     )
-    fit = facts.overfitting(history)
-    if fit is not None and fit.last_loss > 2 * math.log(classes):
+    if fit := facts.diverged(history, classes):
         text += Markup(" Its validation loss diverged, from {} at epoch {} to {}.").format(
             fmt_loss(fit.low_loss), fit.low_epoch, fmt_loss(fit.last_loss)
         )
@@ -1147,11 +1145,11 @@ def ablation_verdict(row: Mapping[str, Any]) -> str:
 
 
 def _noise(row: Mapping[str, Any]) -> bool:
-    return str(row.get("within_seed_noise")).lower() == "true"
+    return facts.flag(row, "within_seed_noise")
 
 
 def _leaks(row: Mapping[str, Any]) -> bool:
-    return str(row.get("leak")).lower() == "true"
+    return facts.flag(row, "leak")
 
 
 LEAK_SENTENCE = Markup(
