@@ -437,7 +437,7 @@ def _narrowing_noise(row: Mapping[str, Any], base: Mapping[str, Any]) -> bool | 
     spread = round(math.hypot(row["accuracy_std"] or 0.0, base["accuracy_std"] or 0.0), 1)
     if not spread:
         return None
-    return abs(round(base["distance"] - row["distance"], 1)) <= spread
+    return facts.within_spread(round(base["distance"] - row["distance"], 1), spread)
 
 
 def beyond_table(

@@ -588,6 +588,12 @@ def claim_margin(claim: Mapping[str, Any], value: float) -> float:
     return round(margin, 6)  # so that e.g. 25.5 - 23.8 is 1.7 against a tolerance of 1.7
 
 
+def within_spread(margin: float, spread: float | None) -> bool:
+    """The seed-noise rule: a spread measured and above zero (as displayed), and a margin no
+    larger than it. Claims (claim_verdict) and the ablations' narrowing follow it."""
+    return bool(spread) and abs(margin) <= spread
+
+
 def claim_verdict(claim: Mapping[str, Any], measure: Measure) -> tuple[str, float | None]:
     """(verdict, margin): "untested" without a measurement; "fails" outright for a reason (a
     training loss that does not fall); "within seed noise" where the spread is measured, above
@@ -600,7 +606,7 @@ def claim_verdict(claim: Mapping[str, Any], measure: Measure) -> tuple[str, floa
     if measure.reason:
         return "fails", margin
     # Seeds that agree exactly (a spread of zero, as displayed) explain no margin, not even 0.
-    if measure.spread and abs(margin) <= measure.spread:
+    if within_spread(margin, measure.spread):
         return "within seed noise", margin
     holds = margin >= 0 if "value" in claim else margin > 0
     return ("holds" if holds else "fails"), margin
