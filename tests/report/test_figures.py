@@ -162,11 +162,15 @@ def test_captions_print_numbers_as_the_tables_do() -> None:
         "paper_train_accuracy": None,
     }  # fmt: skip
     caption = curves_caption(row)
-    assert "with learning rate 1e-3 and scheduler StepLR(7, 0.1)" in caption
-    assert "(< 20%, its Figure 7)." in caption
+    assert "learning rate 1e-3, scheduler StepLR(7, 0.1)." in caption
+    assert "The paper: < 20% (its Figure 7)." in caption
     assert "0.001" not in caption and "below 20" not in caption
     approx = curves_caption({**row, "lr": 2.5e-4, "paper_accuracy": 22.0, "paper_stated": "approx"})
-    assert "learning rate 2.5e-4" in approx and "(~22%, its Figure 7)" in approx
+    assert "learning rate 2.5e-4" in approx and "The paper: ~22% at best (its Figure 7)." in approx
+    # The paper's numbers of the run, not a promise of what is drawn: a star off the axis of a
+    # run shorter than the paper's peak epoch is named only in the legend, where it is drawn.
+    peak = curves_caption({**row, "paper_stated": "exact", "paper_best_epoch": 7})
+    assert "at best (its Figure 7), at epoch 7." in peak and "star" not in peak
 
 
 # --- what is plotted: the tables' numbers, in the right place -----------------------------------

@@ -438,7 +438,7 @@ def test_the_conclusion_counts_every_comparison_section_2_draws(html: str) -> No
     # The fixture's Section 2 draws 2 configured comparisons and 3 of a family against the one
     # before: the conclusion counts all 5, not the configured ones alone.
     text = _plain(html)
-    assert text.count("Against the previous family:") == 3
+    assert text.count("Against the previous family,") == 3
     assert (
         "Section 2 draws 5 comparisons between runs. The paper states the order of 5 of them: 4 "
         "come out in the same order here; not so “ResNet34: basic vs full pre-activation blocks”."
@@ -465,13 +465,11 @@ def test_a_run_at_chance_is_named_and_compared_with_nothing() -> None:
     # 10 classes: 10.3% against 10.0% is a guess, not "beats by 0.3 points".
     chance = {"at_chance": True, "chance_acc": 10.0}
     a, b = _exp(10.3, 35.9, **chance), _exp(10.0, 29.5, **chance)
-    assert (
-        prose.compare(a, b, "A", "B")
-        == "A against B: no comparison, as A and B are at chance level."
-    )
+    assert prose.compare(a, b, "A", "B") == "A and B are both at chance level, and not compared."
     c = _exp(45.0, 45.0)
     said = prose.compare(c, a, "C", "A")
-    assert said == "C against A: no comparison, as A is at chance level."
+    assert said == "C is not set against A, which is at chance level."
+    assert prose.compare(a, c, "A", "C") == "C is not set against A, which is at chance level."
     ranking = prose.compare_group([c, a, _exp(30.0)])
     assert "Ranked by accuracy:" in ranking and "e10.3 (" not in ranking
     assert ranking.endswith("at chance level, and not ranked.")
@@ -482,12 +480,13 @@ def test_a_run_at_chance_is_named_and_compared_with_nothing() -> None:
     e = {**_exp(10.0, 35.9, **chance), "run": 5, "model": "M4", "sets": "set1+set2", "lr": 1e-3,
          "scheduler": "none", "epochs": 2, "best_val_top5_mean": 50.0, "final_val_acc_mean": 10.0,
          "diff": -25.9, "within_tolerance": False}  # fmt: skip
-    text = prose.run_paragraph(e, 3.0, None, history, None)
-    assert "It is at chance level: a guess among 10 classes scores 10%." in text
-    assert "still falling" not in text and "overfitting" not in text and "diverged" not in text
+    text = prose.run_paragraph(e, history, None)
+    assert "peaks at a validation accuracy of 10.0%, chance level for 10 classes, with" in text
+    assert "lowest at the last epoch" not in text and "overfitting" not in text
+    assert "diverged" not in text
     blown = [{"epoch": 1, "val_loss": 8.89, "train_loss": 2.4},
              {"epoch": 2, "val_loss": 23.37, "train_loss": 4.35}]  # fmt: skip
-    text = prose.run_paragraph(e, 3.0, None, blown, None)
+    text = prose.run_paragraph(e, blown, None)
     assert "Its validation loss diverged, from 8.89 at epoch 1 to 23.37." in text
 
 
@@ -790,10 +789,17 @@ def test_claims_table_cell_by_cell(html: str, aggregate: Path) -> None:
     assert table["rows"] == [
         (
             {"class": "verdict-" + c["verdict"].replace(" ", "-"), "data-experiment": c["id"]},
-            [c["statement"], prose.claim_test(c), prose.claim_measured(c), c["verdict"]],
+            [
+                c["statement"],
+                prose.claim_test(c),
+                prose.claim_measured(c) if c["measured"] is not None else "—a",
+                c["verdict"],
+            ],
         )
         for c in claims
     ]
+    # Why a claim is untested is said once, in the note, by the letter that marks its cell.
+    assert "No measurement (—), because: a not yet run." in _plain(html)
     shown = {attrs["data-experiment"]: (cells[1], cells[2]) for attrs, cells in table["rows"]}
     assert shown == CLAIMS_SHOWN
     assert {cells[3] for cells in _cells(table)} == {"holds", "fails", "within seed noise",
@@ -876,7 +882,7 @@ def test_beyond_the_paper_cell_by_cell(html: str) -> None:
     text = _plain(html)
     assert (
         "modern_resnet18_64 reaches 58.4 ± 0.6% over 2 seeds at its best epoch (20 of 20), "
-        "+12.3 points against resnet34 and +41.2 points against alexnet; after epoch 8 it "
+        "12.3 points above resnet34 and 41.2 points above alexnet; after epoch 8 it "
         "stood at 31.7%. It took 7.8 min at 4,400 training images per second."
     ) in text
     assert "and what the same budget buys with today's training recipe" in text
@@ -1162,10 +1168,10 @@ MISSING = ("m4_lr1e-3", "resnet34_preact")
 # What the reproduction table prints for them: their settings as configured, the paper's
 # number, and "not yet run" in the measured cells (ours, n, Δ).
 MISSING_ROWS = {
-    "m4_lr1e-3": ["5", "M4", "set1+set2", "1e-3", "none", "20", "35.9", *[NOT_RUN] * 3],
+    "m4_lr1e-3": ["5", "M4", "set1+set2", "1e-3", "none", "20", "35.9", NOT_RUN, "—", "—"],
     "resnet34_preact": [
         *("10", "ResNet34-PreAct", "set1+set2", "1e-3", "StepLR(7, 0.1)", "20", "48"),
-        *[NOT_RUN] * 3,
+        *(NOT_RUN, "—", "—"),
     ],
 }
 
@@ -1256,9 +1262,13 @@ def test_missing_runs_say_not_yet_run(render: Render, aggregate: Path, tmp_path:
         "Run 5 (M4; set1+set2, lr 1e-3, constant learning rate, 20 epochs) is not yet run: it "
         "has no results here. The paper reports 35.9%."
     ) in m4
-    assert "Against the previous family: not yet run, as no run of M4 has results yet." in m4
-    assert "Against the previous family: not yet run, as no run of M4 has results yet." in (
-        _section(html, "2.4")
+    assert (
+        "The comparison with the previous family is not yet run: no run of M4 has results yet."
+        in m4
+    )
+    assert (
+        "The comparison with the previous family is not yet run: no run of M4 has results yet."
+        in (_section(html, "2.4"))
     )  # AlexNet against M4
     assert (
         "ResNet34: basic vs full pre-activation blocks: not yet run, as ResNet34-PreAct (run 10) "
@@ -1273,9 +1283,12 @@ def test_missing_runs_say_not_yet_run(render: Render, aggregate: Path, tmp_path:
         "All 3 runs with a stated accuracy are within ±3 points of it; run 6, which the paper "
         "reports only as below 20%, stays below that."
     ) in text
+    # Said in the abstract and the conclusion; the summary says it its own way (no sentence
+    # three times).
     assert (
-        text.count("2 of the 6 runs the configuration names are not yet run (runs 5 and 10).") == 3
+        text.count("2 of the 6 runs the configuration names are not yet run (runs 5 and 10).") == 2
     )
+    assert "Runs 5 and 10 are not yet run; their rows show the paper's numbers alone." in text
     best = (
         "Of the runs made so far, the best model is ResNet34 (run 9) with 46.1%; the paper's "
         "best, ResNet34-PreAct (run 10) with 48%, is not yet run."
@@ -1284,13 +1297,14 @@ def test_missing_runs_say_not_yet_run(render: Render, aggregate: Path, tmp_path:
     # Claims that involve them: untested, not yet run; the others as measured.
     (claims,) = _html_tables(html)["claims"]
     shown = {a["data-experiment"]: (cells[2], cells[3]) for a, cells in claims["rows"]}
-    assert shown["m4_beats_m1"] == ("— (not yet run: m4_lr1e-3)", "untested")
-    assert shown["preact_beats_basic"] == ("— (not yet run: resnet34_preact)", "untested")
-    assert shown["best"] == ("— (not yet run: resnet34_preact)", "untested")
+    assert shown["m4_beats_m1"] == ("—a", "untested")
+    assert shown["preact_beats_basic"] == ("—b", "untested")
+    assert shown["best"] == ("—b", "untested")  # the same reason, the same mark
+    assert "No measurement (—), because: a not yet run: m4_lr1e-3; b not yet run: " in text
     assert shown["m1_overfits"] == (CLAIMS_SHOWN["m1_overfits"][1], "holds")
-    # The ablations read from m4_lr1e-3's runs: not yet run in every measured cell.
+    # The ablations read from m4_lr1e-3's runs: not yet run, said once a row.
     for question in _html_tables(html)["ablations"]:
-        assert _cells(question)[0] == ["base (m4_lr1e-3)", "—", *[NOT_RUN] * 4]
+        assert _cells(question)[0] == ["base (m4_lr1e-3)", "—", NOT_RUN, "—", "—", "—"]
     # No curves of theirs; the appendix says why.
     assert "Runs 5 and 10 are not yet run and have no curves." in text
     assert len(re.findall(r'<span class="label">Figure A\d+\.', html)) == 4
@@ -1318,12 +1332,21 @@ def test_no_results_at_all(render: Render, aggregate: Path, tmp_path: Path) -> N
     (table,) = tables["results"]
     assert [a["data-experiment"] for a, _ in table["rows"]] == list(EXPERIMENTS)
     for attrs, cells in table["rows"]:
-        assert attrs["class"] == "not-run" and cells[7:] == [NOT_RUN] * 3
-    assert _cells(table)[0] == ["1", "M1", "set1", "1e-3", "none", "20", "~22", *[NOT_RUN] * 3]
-    assert [(c[2], c[3]) for c in _cells(tables["claims"][0])] == [
-        (f"— (not yet run: {formatting.fmt_list(c['experiments'])})", "untested")
+        assert attrs["class"] == "not-run" and cells[7:] == [NOT_RUN, "—", "—"]
+    assert _cells(table)[0] == ["1", "M1", "set1", "1e-3", "none", "20", "~22", NOT_RUN, "—", "—"]
+    # Each claim's cell is marked with the letter of its reason, which the note says once.
+    reasons: dict[str, str] = {}
+    marks = [
+        reasons.setdefault(
+            f"not yet run: {formatting.fmt_list(c['experiments'])}", "abcdefg"[len(reasons)]
+        )
         for c in config["report"]["claims"]
     ]
+    assert [(c[2], c[3]) for c in _cells(tables["claims"][0])] == [
+        (f"—{mark}", "untested") for mark in marks
+    ]
+    for why, mark in reasons.items():
+        assert f"{mark} {why}" in text
     assert not _cells(tables["timing"][0]) and "No training job has been recorded yet." in text
     for number, title in enumerate(("M1", "M4", "AlexNet", "ResNet34"), 2):
         assert f"<h3>2.{number}&ensp;{title}</h3>" in html
@@ -1429,7 +1452,7 @@ def test_reference_notice_and_stale_runs(render: Render, tmp_path: Path) -> None
     measured = {a["data-experiment"]: c[2] for a, c in claims["rows"]}
     assert measured["m4_beats_m1"] == CLAIMS_SHOWN["m4_beats_m1"][1] + " ‡ stale"
     assert measured["m1_overfits"].endswith("‡ stale")
-    assert measured["densenet_epoch_time"] == "— (not yet run)"  # no number: no mark
+    assert measured["densenet_epoch_time"] == "—a"  # no number: no stale mark
     assert "a run recorded with settings that today's configuration resolves otherwise" in text
 
 

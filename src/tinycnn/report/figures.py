@@ -334,10 +334,6 @@ def _record(row: pd.Series) -> dict[str, Any]:
     return {k: None if pd.isna(v) else v for k, v in row.items()}
 
 
-def _several(experiments: pd.DataFrame) -> bool:
-    return bool((experiments["n_seeds"] > 1).any())
-
-
 def write_figures(
     runs: pd.DataFrame,
     experiments: pd.DataFrame,
@@ -379,7 +375,7 @@ def write_figures(
         "paper_vs_ours",
         "paper_vs_ours",
         prose.FIGURE_TITLES["paper_vs_ours"],
-        prose.paper_vs_ours_caption(_several(experiments)),
+        prose.paper_vs_ours_caption(),
     )
     by_name = experiments.set_index("experiment", drop=False)
     for comparison in config["report"].get("comparisons", []):
@@ -392,7 +388,7 @@ def write_figures(
             f"comparison_{comparison['id']}",
             "comparison",
             comparison["title"],
-            prose.comparison_caption(comparison["title"], names, _several(shown)),
+            prose.comparison_caption(comparison["title"], names),
             comparison=comparison["id"],
         )
     save(
@@ -400,14 +396,14 @@ def write_figures(
         "accuracy_vs_parameters",
         "accuracy_vs_parameters",
         prose.FIGURE_TITLES["accuracy_vs_parameters"],
-        prose.parameters_caption(_several(experiments)),
+        prose.parameters_caption(),
     )
     save(
         plot_accuracy_vs_time(experiments, styles),
         "accuracy_vs_time",
         "accuracy_vs_time",
         prose.FIGURE_TITLES["accuracy_vs_time"],
-        prose.time_caption(list(dict.fromkeys(runs["device_name"])), _several(experiments)),
+        prose.time_caption(list(dict.fromkeys(runs["device_name"]))),
     )
     return _beyond_figure(entries, save, beyond_rows, beyond_epochs, styles)
 
@@ -426,6 +422,6 @@ def _beyond_figure(
             "beyond",
             "beyond",
             prose.FIGURE_TITLES["beyond"],
-            prose.beyond_figure_caption(_several(rows)),
+            prose.beyond_figure_caption(),
         )
     return entries

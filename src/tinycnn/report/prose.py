@@ -36,7 +36,7 @@ from tinycnn.formatting import (
     fmt_short,
 )
 from tinycnn.report import facts
-from tinycnn.report.facts import Experiment, acc, has_paper, within
+from tinycnn.report.facts import Experiment, acc, has_paper
 
 # How a label qualifies an experiment by a setting that differs (facts.DISTINGUISHING).
 QUALIFIERS = {
@@ -196,8 +196,12 @@ def compare(
     paper's numbers of ``theirs``, default ``a`` and ``b``); no comparison where either is at
     chance level (its differences are noise)."""
     if chance := [label for e, label in ((a, label_a), (b, label_b)) if facts.at_chance(e)]:
-        return Markup("{} against {}: no comparison, as {} {} at chance level.").format(
-            label_a, label_b, fmt_list(chance), "is" if len(chance) == 1 else "are"
+        if len(chance) == 2:
+            return Markup("{} and {} are both at chance level, and not compared.").format(
+                label_a, label_b
+            )
+        return Markup("{} is not set against {}, which is at chance level.").format(
+            *((label_a, label_b) if chance == [label_b] else (label_b, label_a))
         )
     gap = facts.gap(a, b)
     if gap == 0:
@@ -291,14 +295,16 @@ def best_sentence(exps: Sequence[Experiment], not_run: Sequence[Experiment] = ()
     return out + Markup("; the paper's best is {} with {}.").format(named, paper_text(theirs[0]))
 
 
-def tolerance_sentence(exps: Sequence[Experiment], tolerance: float) -> Markup:
+def tolerance_sentence(
+    exps: Sequence[Experiment], tolerance: float, capital: bool = True
+) -> Markup:
     """``8 of the 10 runs with a stated accuracy are within ±3 points of it; run 6, which the
     paper reports only as below 20%, stays below that.`` A bound is met or not: only a stated
     accuracy has a tolerance, and the count says which runs it covers."""
     n, total = facts.agreement(exps)
     bounds = [e for e in exps if facts.bounded(e)]
     if total == 0 and not bounds:
-        return Markup("The paper reports no accuracy to compare with.")
+        return Markup(f"{'T' if capital else 't'}he paper reports no accuracy to compare with.")
     parts = []
     if total:
         if total == 1:
@@ -323,7 +329,8 @@ def tolerance_sentence(exps: Sequence[Experiment], tolerance: float) -> Markup:
                 met, len(bounds)
             )
         )
-    return Markup(capitalized(Markup("; ").join(parts)) + ".")
+    text = Markup("; ").join(parts) + Markup(".")
+    return Markup(capitalized(text)) if capital else text
 
 
 def _bound_words(e: Experiment) -> str:
@@ -463,13 +470,11 @@ def layers_caption(model: str, arch: str) -> Markup:
 
 
 def reproduction_note(
-    partial: Sequence[str],
-    tolerance: float,
-    not_run: bool = False,
-    stale: Sequence[str] = (),
+    recipe: Any, tolerance: float, not_run: bool = False, stale: Sequence[str] = ()
 ) -> Markup:
-    """The reproduction table's legend; ``partial``: runs on part of the data, described;
-    ``not_run``: whether some rows are not yet run; ``stale``: the stale runs, described."""
+    """The reproduction table's legend; ``recipe``: the table that gives the images of the runs
+    on part of the data (†), None where every run used all of them; ``not_run``: whether some
+    rows are not yet run; ``stale``: the stale runs, described."""
     note = Markup(
         "Paper: as the paper states it (~ approximate, &lt; an upper bound). Ours: the best "
         "top-1 validation accuracy over the epochs; with several seeds, mean ± standard "
@@ -477,8 +482,10 @@ def reproduction_note(
         "from the accuracy the paper states by more than the ±{}-point tolerance, or exceed "
         "the bound it states."
     ).format(fmt_short(tolerance))
-    if partial:
-        note += Markup(" † Trained on part of the data: {}.").format("; ".join(partial))
+    if recipe is not None:
+        note += Markup(" † Trained or scored on part of the images ({} gives which).").format(
+            ref(recipe)
+        )
     if not_run:
         note += Markup(
             " Not yet run: the configuration names the run, which has no results yet; its "
@@ -522,83 +529,59 @@ def op_params(spec: Mapping[str, Any], fmt: Callable[[Any], str]) -> str:
 
 # --- figure captions (figures.json) --------------------------------------------------------------
 
-COLORS_NOTE = (
-    " Each model has one colour in all figures; further experiments of the same model are "
-    "drawn in a darker or lighter shade of it, with another marker."
-)
-SEEDS_NOTE = (
-    " Where an experiment has several seeds, its value is the mean over seeds and {} span"
-    " ± one standard deviation."
-)
-
-
-def _seeds_note(several: bool, spread: str) -> str:
-    return SEEDS_NOTE.format(spread) if several else ""
+# What every figure draws alike (validation solid, training dashed, a colour a model, the seeds'
+# mean and spread) is said once, in Section 2.1 of the template; a caption says what is its own.
 
 
 def curves_caption(e: Experiment) -> str:
+    """Which run is drawn, how it was trained, and the paper's numbers for it (the lines that
+    draw them are named in the legend and in Appendix A's first paragraph)."""
+    seeds = facts.seeds(e)
     caption = (
-        f"Top-1 accuracy (left) and cross-entropy loss (right) per epoch of experiment "
-        f"{e['experiment']}: {e['model']} trained on augmentation {e['sets']} "
-        f"({e['mode']}) with learning rate {fmt_lr(e['lr'])}"
-        + (", constant" if e["scheduler"] == "none" else f" and scheduler {e['scheduler']}")
-        + ", on the training images (dashed) and the validation images (solid)."
+        f"Experiment {e['experiment']}: {e['model']} on augmentation {e['sets']} ({e['mode']}), "
+        f"learning rate {fmt_lr(e['lr'])}"
+        + (", constant" if e["scheduler"] == "none" else f", scheduler {e['scheduler']}")
+        + (f"; mean of {seeds} seeds" if seeds > 1 else "")
+        + "."
     )
-    if facts.seeds(e) > 1:
-        caption += (
-            f" Lines are means over {facts.seeds(e)} seeds and shaded bands span ± one "
-            "standard deviation."
-        )
     if has_paper(e):
-        caption += (
-            f" The dotted grey line is the best validation accuracy the paper reports for this "
-            f"run ({paper_text(e)}, its Figure {e['paper_figure']})"
-        )
+        best = "" if facts.bounded(e) else " at best"
+        said = [f"{paper_text(e)}{best} (its Figure {e['paper_figure']})"]
         if e.get("paper_best_epoch") is not None:
-            caption += ", the star the epoch of that peak"
+            said.append(f"at epoch {int(e['paper_best_epoch'])}")
         if e.get("paper_train_accuracy") is not None:
-            caption += ", the dash-dotted line the training accuracy it reports"
-        caption += "."
+            said.append(f"training accuracy about {fmt_short(e['paper_train_accuracy'])}%")
+        caption += f" The paper: {', '.join(said)}."
     return caption
 
 
-def paper_vs_ours_caption(several: bool) -> str:
-    """``several``: whether any experiment shown has several seeds."""
+def paper_vs_ours_caption() -> str:
     return (
-        "Best top-1 validation accuracy of every experiment in this run (coloured bars) beside "
-        "the accuracy the paper reports for the same run (grey): a solid bar where the paper "
-        "states the value exactly, a hatched bar where it states it approximately (~), and an "
-        "arrow pointing left from the bound where it says only 'below'."
-        + COLORS_NOTE
-        + _seeds_note(several, "error bars")
+        "Best top-1 validation accuracy of every run here (coloured bars) beside the accuracy "
+        "the paper reports for it (grey): a solid bar where the paper states the value "
+        "exactly, a hatched bar where it states it approximately (~), and an arrow pointing "
+        "left from the bound where it says only 'below'."
     )
 
 
-def comparison_caption(title: str, names: Sequence[str], several: bool) -> str:
+def comparison_caption(title: str, names: Sequence[str]) -> str:
+    return f"{title}: accuracy (left) and loss (right) per epoch of {', '.join(names)}."
+
+
+def parameters_caption() -> str:
     return (
-        f"{title}: top-1 accuracy (left) and cross-entropy loss (right) per "
-        f"epoch of experiments {', '.join(names)}, on the validation images (solid) and "
-        "the training images (dashed)." + COLORS_NOTE + _seeds_note(several, "shaded bands")
+        "Best top-1 validation accuracy against the number of trainable parameters (log "
+        "scale). Filled markers are this run; hollow markers, joined to them by a thin line, "
+        "the accuracy the paper reports for the same run, with an arrow pointing down where it "
+        "gives only an upper bound. Runs of one model share its parameter count, and are set "
+        "slightly apart along the axis so that none hides another."
     )
 
 
-def parameters_caption(several: bool) -> str:
+def time_caption(devices: Sequence[str]) -> str:
     return (
-        "Best top-1 validation accuracy of every experiment against the number of trainable "
-        "parameters of its model (log scale). Filled markers are this run; hollow markers, "
-        "joined to them by a thin line, the accuracy the paper reports for the same run, with "
-        "an arrow pointing down where it gives only an upper bound."
-        + COLORS_NOTE
-        + _seeds_note(several, "error bars")
-    )
-
-
-def time_caption(devices: Sequence[str], several: bool) -> str:
-    return (
-        "Best top-1 validation accuracy of every experiment against the wall time of its "
-        f"training run (log scale), measured on {', '.join(devices)}."
-        + COLORS_NOTE
-        + _seeds_note(several, "error bars")
+        "Best top-1 validation accuracy against the wall time of each training run (log "
+        f"scale), measured on {', '.join(devices)}."
     )
 
 
@@ -644,19 +627,17 @@ def architecture_paragraph(
     return Markup(" ").join(parts)
 
 
-def run_paragraph(
-    e: Experiment,
-    tolerance: float,
-    partial: str | None,
-    history: Sequence[Mapping[str, Any]],
-    curves: Any,
-) -> Markup:
-    """One run: settings, accuracies, the paper's number, overfitting, training accuracy."""
+def run_paragraph(e: Experiment, history: Sequence[Mapping[str, Any]], curves: Any) -> Markup:
+    """One run: settings, accuracies (at chance level, if so), the paper's number, overfitting
+    or divergence, training accuracy. Its images are in the recipe table, the tolerance in the
+    summary: said once, not in every run's paragraph."""
     n = facts.seeds(e)
     lr_schedule = "constant learning rate" if e["scheduler"] in (None, "none") else e["scheduler"]
     where = ""
     if e.get("best_epoch") is not None:
         where = f" ({'best seed: ' if n > 1 else ''}epoch {int(e['best_epoch'])})"
+    if facts.at_chance(e):
+        where += f", chance level for {round(100 / e['chance_acc'])} classes"
     text = Markup(
         "<strong>{}</strong> ({}; {}, lr {}, {}, {}) peaks at a validation accuracy of {}{}, "
         "with a top-5 accuracy of {}%, and ends at {}%. "
@@ -672,16 +653,14 @@ def run_paragraph(
         fmt_num(e["best_val_top5_mean"]),
         fmt_num(e["final_val_acc_mean"]),
     )
-    if partial:
-        text += Markup("It trains on {}. ").format(partial)
     if facts.stale(e):
         text += Markup("{}: {} recorded settings that today's configuration changes ({}); the "
                        "run must be redone. ").format(
             STALE, fmt_list([f"seed {s['seed']}" for s in e["stale"]]),
             ", ".join(dict.fromkeys(k for s in e["stale"] for k in s.get("differs") or [])),
         )  # fmt: skip
-    text += against_paper(e, tolerance)
-    text += chance_level(e, history) if facts.at_chance(e) else overfitting(history)
+    text += against_paper(e)
+    text += diverged(e, history) if facts.at_chance(e) else overfitting(history)
     if e.get("final_train_acc_mean") is not None:
         theirs = e.get("paper_train_accuracy")
         text += Markup(" Training accuracy ends at {}%{}.").format(
@@ -691,7 +670,7 @@ def run_paragraph(
     return text + (Markup(" Curves: {}.").format(ref(curves)) if curves else "")
 
 
-def not_run_paragraph(e: Experiment, partial: str | None) -> Markup:
+def not_run_paragraph(e: Experiment) -> Markup:
     """A run the configuration names that has no results: its settings as configured, and the
     paper's number; no number of ours."""
     lr_schedule = "constant learning rate" if e["scheduler"] in (None, "none") else e["scheduler"]
@@ -706,8 +685,6 @@ def not_run_paragraph(e: Experiment, partial: str | None) -> Markup:
         plural(int(e["epochs"]), "epoch"),
         NOT_RUN,
     )
-    if partial:
-        text += Markup("It will train on {}. ").format(partial)
     if not has_paper(e):
         return text + Markup("The paper reports no accuracy for this run.")
     epoch = e.get("paper_best_epoch")
@@ -716,11 +693,11 @@ def not_run_paragraph(e: Experiment, partial: str | None) -> Markup:
     )
 
 
-def against_paper(e: Experiment, tolerance: float) -> Markup:
+def against_paper(e: Experiment) -> Markup:
+    """The paper's number beside ours (whether that is within the tolerance, the summary's
+    table and sentences say, once for every run)."""
     if not has_paper(e):
         return Markup("The paper reports no accuracy for this run.")
-    band = f"the ±{fmt_short(tolerance)}-point tolerance"
-    verdict = f"within {band}" if within(e) else f"beyond {band}"
     diff = e.get("diff") or 0.0
     if facts.bounded(e):
         # A bound is met or not: no tolerance.
@@ -733,27 +710,22 @@ def against_paper(e: Experiment, tolerance: float) -> Markup:
             "The paper reports only that it stays below {}%; ours exceeds that by {} points."
         ).format(bound, fmt_num(diff))
     epoch = e.get("paper_best_epoch")
-    return Markup("The paper reports {}{}: a difference of {} points, {}.").format(
-        paper_text(e),
-        f", at epoch {int(epoch)}" if epoch is not None else "",
-        fmt_diff(diff),
-        verdict,
+    at = f" at epoch {int(epoch)}" if epoch is not None else ""
+    if round(diff, 1) == 0:
+        return Markup("The paper reports {}{}, as ours.").format(paper_text(e), at)
+    return Markup("The paper reports {}{}; ours is {} points {}.").format(
+        paper_text(e), at, fmt_num(abs(diff)), "higher" if diff > 0 else "lower"
     )
 
 
-def chance_level(e: Experiment, history: Sequence[Mapping[str, Any]]) -> Markup:
-    """`` It is at chance level: a guess among 10 classes scores 10%.`` The trend of its
-    losses says nothing then, but that it diverged where its validation loss ends far above a
-    guess's (twice ln classes)."""
-    classes = round(100 / e["chance_acc"])
-    text = Markup(" It is at chance level: a guess among {} classes scores {}%.").format(
-        classes, fmt_short(e["chance_acc"])
-    )
-    if fit := facts.diverged(history, classes):
-        text += Markup(" Its validation loss diverged, from {} at epoch {} to {}.").format(
+def diverged(e: Experiment, history: Sequence[Mapping[str, Any]]) -> Markup:
+    """Of a run at chance level: the trend of its losses says nothing, but that it diverged
+    where its validation loss ends far above a guess's (twice ln classes)."""
+    if fit := facts.diverged(history, round(100 / e["chance_acc"])):
+        return Markup(" Its validation loss diverged, from {} at epoch {} to {}.").format(
             fmt_loss(fit.low_loss), fit.low_epoch, fmt_loss(fit.last_loss)
         )
-    return text
+    return Markup("")
 
 
 def overfitting(history: Sequence[Mapping[str, Any]]) -> Markup:
@@ -761,7 +733,9 @@ def overfitting(history: Sequence[Mapping[str, Any]]) -> Markup:
     if fit is None:
         return Markup("")
     if fit.low_epoch == fit.last_epoch:
-        return Markup(" Its validation loss is still falling at the last epoch.")
+        return Markup(" Its validation loss is lowest at the last epoch, {}.").format(
+            fmt_loss(fit.last_loss)
+        )
     text = Markup(" Its validation loss is lowest at epoch {} ({}) and ends at {}").format(
         fit.low_epoch, fmt_loss(fit.low_loss), fmt_loss(fit.last_loss)
     )
@@ -789,14 +763,13 @@ def against_previous(section: Sequence[Experiment], previous: Sequence[Experimen
     empty = [group for group in (previous, section) if not facts.made(group)]
     if empty:
         models = dict.fromkeys(e["model"] for group in empty for e in group)
-        return Markup("Against the previous family: {}, as no run of {} has results yet.").format(
-            NOT_RUN, fmt_list(list(models))
-        )
+        return Markup("The comparison with the previous family is {}: no run of {} has "
+                      "results yet.").format(NOT_RUN, fmt_list(list(models)))  # fmt: skip
     family = facts.against_family(section, previous)
     assert family is not None  # both families have results
     b, a = family.experiments
     theirs = family.theirs[::-1] if family.theirs else None  # (ours', the previous') paper bests
-    text = Markup("Against the previous family: {}").format(
+    text = Markup("Against the previous family, {}").format(
         compare(a, b, model_name(a), model_name(b), theirs)
     )
     ratio = facts.speed_ratio(a, b)
@@ -825,12 +798,13 @@ def summary_paragraph(
 ) -> Markup:
     """The text before the reproduction table: ``exps`` the experiments with results,
     ``missing`` those the configuration names without."""
-    if not exps:
-        return Markup("{} sets every run beside the paper. {}").format(
-            ref(table), nothing_run(missing)
-        )
-    text = Markup("{} sets every run beside the paper. {}").format(
-        ref(table), tolerance_sentence(exps, tolerance)
+    if not exps:  # the abstract and the conclusion say that nothing is measured
+        return Markup("{} sets every run beside the paper; as none has results yet, its rows "
+                      "show the paper's numbers alone.").format(ref(table))  # fmt: skip
+    # The abstract and the conclusion say the tolerance and not-run sentences as they are;
+    # here they are part of the table's own sentence, so that none is said three times.
+    text = Markup("{} sets every run beside the paper: {}").format(
+        ref(table), tolerance_sentence(exps, tolerance, capital=False)
     )
     if outside := facts.outside_tolerance(exps):
         named = [
@@ -845,7 +819,11 @@ def summary_paragraph(
             " Over the {} with a stated accuracy, ours lies on average {} points from it."
         ).format(covered, fmt_num(mean))
     if missing:
-        text += Markup(" ") + not_run_sentence(missing, len(exps) + len(missing))
+        text += Markup(" {} {} not yet run; {} the paper's numbers alone.").format(
+            capitalized(runs_phrase(missing)),
+            "is" if len(missing) == 1 else "are",
+            "its row shows" if len(missing) == 1 else "their rows show",
+        )
     if stale := [e for e in exps if facts.stale(e)]:
         text += Markup(" {} {} {} ({}): recorded with settings that today's configuration "
                        "resolves otherwise, {} must be redone.").format(
@@ -987,9 +965,9 @@ CLAIMS_NOTE = Markup(
     "spread over seeds (for a difference, the root sum of squares of the two standard "
     "deviations); n: the fewest seeds among the experiments involved. A claim is within seed "
     "noise when every experiment involved has several seeds and the measurement lies no further "
-    "than the spread from the test's boundary; with one seed the noise is not measured, and the "
-    "verdict is holds or fails. Fall-back: how far the validation accuracy falls from one epoch "
-    "to the next, mean over the epochs (our reading of stability)."
+    "than the spread from the test's boundary; with one seed (n = 1) the noise is not measured, "
+    "and the verdict is holds or fails. Mean drop: how far the validation accuracy falls from "
+    "one epoch to the next, averaged over the epochs, which is how we read 'more stably'."
 )
 # Why a claim is untested, or fails outright (contract.CLAIM_REASONS).
 CLAIM_REASONS = {
@@ -1014,13 +992,13 @@ CLAIM_QUANTITIES = {
     "overfitting": ("validation loss ", " after its low"),
     "peak_at_rate_drop": ("", "% of runs"),
     "ratio": ("", "×"),
-    "stability": ("fall-back ", " points less"),
+    "stability": ("mean drop ", " points less"),
 }
 CLAIM_TESTS = {  # the kinds without a paper value: what "above zero" means
     "order": "gap > 0 points",
     "best": "ahead of every other experiment",
     "overfitting": "validation loss climbs back, training loss falls",
-    "stability": "less fall-back than the other",
+    "stability": "a smaller mean drop than the other",
 }
 
 
@@ -1046,17 +1024,21 @@ def claim_test(row: Mapping[str, Any]) -> str:
     return text
 
 
-def claim_measured(row: Mapping[str, Any], not_run: Sequence[str] = ()) -> str:
-    """What we measured: ``gap +6.8 ± 1.2 points (n = 2)``, ``17.2% (n = 1: noise not
-    measured)``, ``4 of 6 runs (66.7%)``; for an untested claim, why (``— (not yet run:
-    m1_lr1e-4)``, ``not_run`` naming the claim's experiments the configuration names without
-    results)."""
-    kind, value, spread, n = row["kind"], row.get("measured"), row.get("spread"), int(row["n"])
+def claim_reason(row: Mapping[str, Any], not_run: Sequence[str] = ()) -> str:
+    """Why a claim has no measurement: ``a run involved is at chance level``, ``not yet run:
+    m1_lr1e-4`` (``not_run`` naming the claim's experiments the configuration names without
+    results); the table marks its cell and says it once, in its note."""
     reason = CLAIM_REASONS.get(row.get("reason") or "", "")
-    if value is None:
-        if row.get("reason") == "no_results" and not_run:
-            return f"— ({reason}: {fmt_list(list(not_run))})"
-        return f"— ({reason})"
+    if row.get("reason") == "no_results" and not_run:
+        return f"{reason}: {fmt_list(list(not_run))}"
+    return reason
+
+
+def claim_measured(row: Mapping[str, Any]) -> str:
+    """What we measured: ``gap +6.8 ± 1.2 points (n = 2)``, ``17.2% (n = 1)``, ``4 of 6 runs
+    (66.7%)``; a claim without a measurement has :func:`claim_reason` instead."""
+    kind, value, spread, n = row["kind"], row["measured"], row.get("spread"), int(row["n"])
+    reason = CLAIM_REASONS.get(row.get("reason") or "", "")
     if kind == "peak_at_rate_drop":
         return f"{round(value * n / 100)} of {plural(n, 'run')} ({_claim_number(row, value)}%)"
     signed = kind in ("order", "difference", "best", "overfitting", "stability")
@@ -1065,11 +1047,23 @@ def claim_measured(row: Mapping[str, Any], not_run: Sequence[str] = ()) -> str:
     if spread is not None:
         number += f" ± {_claim_number(row, spread)}"
     text = f"{before}{number}{unit}"
-    if kind == "best":
-        text += f" ahead of {row['experiments'].split()[-1]}"
+    if kind == "best":  # "69.2 points behind densenet161", never "−69.2 points ahead"
+        rival = row["experiments"].split()[-1]
+        text = f"{_claim_number(row, abs(value))}"
+        text += f" ± {_claim_number(row, spread)}" if spread is not None else ""
+        text += f" points {'ahead of' if value >= 0 else 'behind'} {rival}"
     if reason:
         text += f", {reason}"
-    return text + (f" (n = {n})" if n > 1 else " (n = 1: noise not measured)")
+    return text + f" (n = {n})"
+
+
+def untested_note(reasons: Mapping[str, str]) -> Markup:
+    """`` Untested (—), because: a, a run involved is at chance level; b, ...`` from the
+    reasons and the letters that mark them in the claims table."""
+    if not reasons:
+        return Markup("")
+    said = [Markup("<sup>{}</sup> {}").format(letter, why) for why, letter in reasons.items()]
+    return Markup(" No measurement (—), because: {}.").format(Markup("; ").join(said))
 
 
 def claims_count(rows: Sequence[Mapping[str, Any]]) -> Markup:
@@ -1208,22 +1202,38 @@ def ablation_sentence(rows: Sequence[Mapping[str, Any]]) -> Markup:
     tail = _not_run_tail([ablation_reading(r) for r in variants if not ablation_ran(r)])
     closest = [r for r in rows if r.get("closest")]
     if not closest:
-        tail = _not_run_tail([ablation_reading(r) for r in rows if not ablation_ran(r)])
+        waiting = [ablation_reading(r) for r in rows if not ablation_ran(r)]
+        if len(waiting) == len(rows):
+            return Markup("None of {} has results yet.").format(fmt_list(waiting))
         return Markup("No reading of this question can be set beside a paper number yet.{}").format(
-            tail
+            _not_run_tail(waiting)
         )
     paper = fmt_paper(base["paper_accuracy"], base["paper_stated"]) + "%"
     if any(r["variant"] == "base" for r in closest):
+        # The base is shared by several questions: the nearest variant makes the sentence this
+        # question's own.
+        ran = [r for r in variants if ablation_ran(r) and r.get("gap") is not None]
+        nearest = min(ran, key=lambda r: abs(r["gap"])) if ran else None
         if base.get("closes_gap"):
-            text = Markup(
-                "The base already {} the paper's {} ({}, Δ {} points), and no variant comes closer."
-            ).format(_agrees_words(base), paper, _reading_accuracy(base), fmt_diff(base["gap"]))
+            text = Markup("The base already {} the paper's {} ({}, Δ {} points)").format(
+                _agrees_words(base), paper, _reading_accuracy(base), fmt_diff(base["gap"])
+            )
         else:
             text = Markup(
-                "No variant comes closer to the paper's {} than the base ({}, Δ {} points): "
-                "none of these readings explains the gap."
+                "No variant comes closer to the paper's {} than the base ({}, Δ {} points)"
             ).format(paper, _reading_accuracy(base), fmt_diff(base["gap"]))
-        return text + tail
+        if nearest is not None:
+            text += Markup("; the nearest variant, {} ({}, Δ {} points), is no closer").format(
+                nearest["variant"], _reading_accuracy(nearest), fmt_diff(nearest["gap"])
+            )
+        elif waiting := [ablation_reading(r) for r in variants if not ablation_ran(r)]:
+            text += Markup("; {} {} {}").format(
+                fmt_list(waiting), "is" if len(waiting) == 1 else "are", NOT_RUN
+            )
+            tail = ""
+        if not base.get("closes_gap"):
+            text += Markup(": none of these readings explains the gap")
+        return text + Markup(".") + tail
     best = closest[0]
     against = Markup("the base's {} (Δ {})").format(
         _reading_accuracy(base) if ablation_ran(base) else "—", fmt_diff(base.get("gap"))
@@ -1312,8 +1322,9 @@ def ablations_paragraph(tables: Sequence[Any]) -> Markup:
     return Markup(
         "The paper leaves some choices unstated that move its numbers. Each question below keeps "
         "one experiment, the base, and changes one such choice at a time: a variant, trained "
-        "with the base's recipe and seeds, or the same runs read another way. {} {} every "
-        "reading beside the base and the paper's number."
+        "with the base's recipe and seeds, or the same runs read another way. Each is a reading "
+        "of what the paper may have done; {} {} every reading beside the base and the paper's "
+        "number."
     ).format(_markup_list([ref(t) for t in tables]), "sets" if len(tables) == 1 else "set")
 
 
@@ -1393,12 +1404,12 @@ def beyond_caption(common_epoch: int | None) -> Markup:
     ).format(after)
 
 
-def beyond_figure_caption(several: bool) -> str:
+def beyond_figure_caption() -> str:
     return (
-        "The runs beyond the paper beside the paper's runs they are compared with: validation "
-        "(solid) and training (dashed) accuracy, left, and loss, right, per epoch. The training "
-        "loss of a run with label smoothing is the smoothed loss it minimized, higher than plain "
-        "cross-entropy for the same predictions." + _seeds_note(several, "bands")
+        "The runs beyond the paper beside the paper's runs they are compared with: accuracy "
+        "(left) and loss (right) per epoch. The training loss of a run with label smoothing is "
+        "the smoothed loss it minimized, higher than plain cross-entropy for the same "
+        "predictions."
     )
 
 
@@ -1418,23 +1429,45 @@ def _seeds_margin(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
     return f" ({'beyond' if abs(g) > s else 'within'} the seeds' spread of ±{fmt_num(s)})"
 
 
+def _points_from(gap: float) -> str:
+    """``3.0 points above``, ``1.0 points below``, ``level with``: a gap in words, not a
+    signed number of points "against" a run."""
+    if round(gap, 1) == 0:
+        return "level with"
+    return f"{fmt_num(abs(gap))} points {'above' if gap > 0 else 'below'}"
+
+
 def beyond_paragraph(
     rows: Sequence[Mapping[str, Any]],
     table: Any,
     recipe: Any,
     settings: Mapping[str, Mapping[str, Any] | None],
+    models: Mapping[str, str] | None = None,
+    figure: Any = None,
+    preview: Any = None,
 ) -> Markup:
     """What the runs beyond the paper measured, against each baseline, at the best epoch and
     at the common epoch, and what they cost; whether they saw the same images (``settings``:
-    each run's, as the recipe table shows them)."""
+    each run's, as the recipe table shows them). ``models``: what a model the paper does not
+    have is (its description), said where its name first appears; ``figure`` (their curves)
+    and ``preview`` (their augmentation's draws) are referred to."""
+    models = models or {}
     baselines = [r for r in rows if r["role"] == "baseline"]
     modern = [r for r in rows if r["role"] == "beyond"]
     commons = [r["common_epoch"] for r in rows if r.get("common_epoch") is not None]
     common = int(commons[0]) if commons else None
     same, apart = same_images_clause([settings.get(r["experiment"]) for r in rows])
+    named = []
+    for r in modern:
+        what = models.get(r["model"])
+        named.append(
+            f"{r['experiment']} ({r['model']}: {what[:1].lower() + what[1:].rstrip('.')})"
+            if what and r["model"] not in [n["model"] for n in modern[: len(named)]]
+            else f"{r['experiment']} ({r['model']})"
+        )
     text = Markup("{} sets {} beside {}{}, and {} gives the recipe of each.{}").format(
         ref(table),
-        fmt_list([f"{r['experiment']} ({r['model']})" for r in modern]),
+        fmt_list(named),
         fmt_list([f"the paper's {r['experiment']} ({r['model']})" for r in baselines])
         or "no run of the paper",
         same,
@@ -1446,8 +1479,7 @@ def beyond_paragraph(
             text += Markup(" {} is {}.").format(m["experiment"], NOT_RUN)
             continue
         vs = [
-            f"{fmt_diff(facts.gap(m, b))} points against {b['experiment']}{stale_mark(b)}"
-            f"{_seeds_margin(m, b)}"
+            f"{_points_from(facts.gap(m, b))} {b['experiment']}{stale_mark(b)}{_seeds_margin(m, b)}"
             for b in facts.made(baselines)
         ]
         vs += [f"{b['experiment']} is {NOT_RUN}" for b in facts.pending(baselines)]
@@ -1467,6 +1499,14 @@ def beyond_paragraph(
             f" at {fmt_int(speed)} training images per second" if speed else "",
         )
         text += sentence
+    drawn = [f for f in (figure, preview) if f is not None]
+    if figure is not None:
+        text += Markup(" {} draws their curves beside the paper's runs'").format(ref(figure))
+    if preview is not None:
+        text += Markup("{} {} shows draws of their augmentation").format(
+            ";" if figure is not None else "", ref(preview)
+        )
+    text += Markup(".") if drawn else Markup("")
     devices = list(dict.fromkeys(r["device_name"] for r in rows if r.get("device_name")))
     if len(devices) > 1:
         text += Markup(

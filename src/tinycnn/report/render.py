@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -403,10 +404,12 @@ def reproduction_table(
     exps: Sequence[Mapping],
     subsets: Mapping[str, str],
     tolerance: float,
+    recipe: Table,
     stale: Sequence[str] = (),
 ) -> Table:
-    """Every run the config names beside the paper: ours, n and Δ, or "not yet run" in those
-    cells for a run without results; ``stale``: the stale runs described, for the note."""
+    """Every run the config names beside the paper: ours, n and Δ, or "not yet run" for a run
+    without results; † marks a run on part of the images, which ``recipe`` gives; ``stale``:
+    the stale runs described, for the note."""
     rows = []
     for e in exps:
         if facts.ran(e):
@@ -418,7 +421,7 @@ def reproduction_table(
                 c for c, on in (("beyond-tolerance", beyond), ("stale", facts.stale(e))) if on
             )
         else:
-            measured, cls = [prose.NOT_RUN] * 3, "not-run"
+            measured, cls = [prose.NOT_RUN, "—", "—"], "not-run"
         rows.append(
             Row(
                 [
@@ -437,13 +440,14 @@ def reproduction_table(
         )
     head = [("run", "num"), ("model", ""), ("augmentation", ""), ("lr", ""), ("scheduler", "")]
     head += [("epochs", "num"), ("paper", "num"), ("ours", "num"), ("n", "num"), ("Δ", "num")]
-    partial = [f"{prose.name(e)}, {subsets[n]}" for e in exps if (n := e["experiment"]) in subsets]
     return Table(
         *numbering.next("Table"),
         prose.REPRODUCTION_CAPTION,
         [Column(title, align or "text") for title, align in head],
         rows,
-        prose.reproduction_note(partial, tolerance, bool(facts.pending(exps)), stale),
+        prose.reproduction_note(
+            recipe if subsets else None, tolerance, bool(facts.pending(exps)), stale
+        ),
         "results",
     )
 
@@ -459,10 +463,15 @@ def claims_table(
     ``not_run`` the experiments the config names without results (an untested claim names
     those it involves), ``stale`` the experiments with stale runs (a measurement from one is
     marked; ``results``, the reproduction table, explains the mark)."""
-    rows, marked = [], False
+    rows, marked, reasons = [], False, {}
     for c in claims:
         names = str(c.get("experiments") or "").split()
-        measured = prose.claim_measured(c, [n for n in names if n in not_run])
+        if c.get("measured") is None:  # why, marked here and said once in the note
+            why = prose.claim_reason(c, [n for n in names if n in not_run])
+            letter = reasons.setdefault(why, "abcdefghijklmnopqrstuvwxyz"[len(reasons)])
+            measured = Markup("—<sup>{}</sup>").format(letter)
+        else:
+            measured = prose.claim_measured(c)
         if c.get("measured") is not None and any(n in stale for n in names):
             measured, marked = f"{measured} {prose.STALE}", True
         rows.append(
@@ -472,7 +481,7 @@ def claims_table(
                 c["id"],
             )
         )
-    note = prose.CLAIMS_NOTE
+    note = prose.CLAIMS_NOTE + prose.untested_note(reasons)
     if marked and results is not None:
         note += Markup(" ") + prose.stale_reference(results)
     return Table(
@@ -489,7 +498,7 @@ def ablation_tables(
     numbering: Numbering, rows: Sequence[Mapping], tolerance: float, results: Table | None = None
 ) -> list[tuple[Table, list[Mapping]]]:
     """One table per question of ablations.csv (its rows, the base first), with the rows; a
-    reading without results says "not yet run" in its measured cells, a stale one is marked
+    reading without results says "not yet run" in its accuracy cell, a stale one is marked
     (``results``, the reproduction table, explains the mark)."""
     out = []
     for question, group in facts.by(rows, lambda r: r["question"]).items():
@@ -502,9 +511,9 @@ def ablation_tables(
                     *(
                         [int(r["n_seeds"]), formatting.fmt_diff(r.get("gap"))]
                         if prose.ablation_ran(r)
-                        else [prose.NOT_RUN] * 2
+                        else ["—", "—"]
                     ),
-                    prose.ablation_verdict(r),
+                    prose.ablation_verdict(r) if prose.ablation_ran(r) else "—",
                 ],
                 "closest" if r.get("closest") else "",
                 r["experiment"],
@@ -746,6 +755,22 @@ def _drawn_comparisons(sections: Sequence[ModelSection]) -> list[facts.Drawn]:
     return drawn
 
 
+def _model_descriptions(
+    results: Results, config: Mapping, rows: Sequence[Mapping]
+) -> dict[str, str]:
+    """What each model of ``rows`` is, in words: its runs' recorded description, else the
+    configuration's; the paper's own models are described in their sections."""
+    out = {}
+    for r in rows:
+        if r["role"] == "baseline":
+            continue
+        recorded = results.architectures.get(r.get("arch"), {}).get("description")
+        words = recorded or config["models"].get(r["model"], {}).get("description")
+        if words:
+            out[r["model"]] = re.sub(r"\s*\{\w+\}", "", words)
+    return out
+
+
 def _architecture(results: Results, arch: str) -> dict[str, Any]:
     if arch not in results.architectures:
         path = results.folder / AGGREGATE_FILES["architectures"]
@@ -758,11 +783,9 @@ def _section_text(
     previous: ModelSection | None,
     results: Results,
     config: Mapping,
-    subsets: Mapping[str, str],
     curves: Mapping[str, Figure],
 ) -> list[Markup]:
     """The architecture, every run, the configured comparisons, the previous family."""
-    tolerance = float(config["report"]["tolerance"])
     members = []
     for model in dict.fromkeys(e["model"] for e in section.experiments):
         of_model = [e for e in section.experiments if e["model"] == model]
@@ -774,15 +797,9 @@ def _section_text(
         members.append((e, text, table))
     paragraphs = [prose.architecture_paragraph(members)]
     paragraphs += [
-        prose.run_paragraph(
-            e,
-            tolerance,
-            subsets.get(e["experiment"]),
-            results.history(e["experiment"]),
-            curves.get(e["experiment"]),
-        )
+        prose.run_paragraph(e, results.history(e["experiment"]), curves.get(e["experiment"]))
         if facts.ran(e)
-        else prose.not_run_paragraph(e, subsets.get(e["experiment"]))
+        else prose.not_run_paragraph(e)
         for e in section.experiments
     ]
     paragraphs += [
@@ -912,7 +929,9 @@ def build_context(
                     comparison.figure = aggregate_figure(numbering, results, spec)
                     section.figures.append(comparison.figure)
     subsets = prose.subsets(exps, settings)
-    table = reproduction_table(numbering, exps, subsets, tolerance, _stale_words(exps, stale))
+    table = reproduction_table(
+        numbering, exps, subsets, tolerance, recipe, _stale_words(exps, stale)
+    )
     waiting = {name for name in entries if name in planned}
     claims = (
         claims_table(numbering, results.claims, sorted(waiting), list(stale), table)
@@ -932,16 +951,21 @@ def build_context(
         beyond_results, beyond_recipe = beyond_tables(numbering, beyond_rows, settings, table)
         beyond_previews = {s: p for s, p in previews.items() if s in beyond_sets}
         curves_spec = (specs.get("beyond") or [None])[0]
+        beyond_figure = aggregate_figure(numbering, results, curves_spec) if curves_spec else None
+        beyond_preview = preview_figure(numbering, config, beyond_previews)
         beyond_section = {
             "table": beyond_results,
             "recipe": beyond_recipe,
-            "figure": aggregate_figure(numbering, results, curves_spec) if curves_spec else None,
-            "preview": preview_figure(numbering, config, beyond_previews),
+            "figure": beyond_figure,
+            "preview": beyond_preview,
             "text": prose.beyond_paragraph(
                 beyond_rows,
                 beyond_results,
                 beyond_recipe,
                 {r["experiment"]: settings.get(r["experiment"]) for r in beyond_rows},
+                _model_descriptions(results, config, beyond_rows),
+                beyond_figure,
+                beyond_preview,
             ),
         }
     curves = {}
@@ -955,7 +979,7 @@ def build_context(
 
     for i, section in enumerate(sections):
         previous = sections[i - 1] if i > 0 else None
-        section.paragraphs = _section_text(section, previous, results, config, subsets, curves)
+        section.paragraphs = _section_text(section, previous, results, config, curves)
     kinds = {f.kind: f for f in summary_figures}
     summary = [prose.summary_paragraph(made, tolerance, table, not_run)]
     if "paper_vs_ours" in kinds:
@@ -1013,6 +1037,7 @@ def build_context(
         "set_names": list(sets),
         "models": list(dict.fromkeys(e["model"] for e in made)),
         "n_runs": len(made),
+        "several_seeds": any(facts.seeds(e) > 1 for e in made),
         "n_not_run": len(not_run),
         "n_rows": len(exps),
         "summary_number": f"2.{len(sections) + 2}",
@@ -1033,6 +1058,28 @@ def _stale_seed(
     return next((s for s in stale.get(job["experiment"], []) if s["seed"] == job["seed"]), None)
 
 
+# Where a long token of a table cell may break: after _ . = / ; , and before an inner capital
+# (RandomHorizontal|Flip), never inside a number. Tokens shorter than this stay whole.
+BREAK_AFTER = 14
+_BREAK = re.compile(r"(?<=[_=/;,])(?=\S)|(?<=[a-z])(?=[A-Z])|(?<=[a-z]\.)(?=[a-z])")
+
+
+def breakable(cell: Any) -> Markup:
+    """A table cell whose long tokens may wrap at their joints (``<wbr>``), so that a narrow
+    column wraps ``Random·Horizontal·Flip`` rather than running into the margin or breaking a
+    word anywhere; Markup (links, marks) is left as it is."""
+    if isinstance(cell, Markup):
+        return cell
+    words = str(cell).split(" ")
+    out = []
+    for word in words:
+        if len(word) < BREAK_AFTER:
+            out.append(Markup.escape(word))
+            continue
+        out.append(Markup("<wbr>").join(Markup.escape(p) for p in _BREAK.split(word)))
+    return Markup(" ").join(out)
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -1043,9 +1090,13 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(
-        count=formatting.fmt_int, and_list=formatting.fmt_list, stat=formatting.fmt_stat
+        count=formatting.fmt_int,
+        and_list=formatting.fmt_list,
+        stat=formatting.fmt_stat,
+        stat_short=formatting.fmt_short,
     )
     env.filters["capitalize_first"] = prose.capitalized
+    env.filters["breakable"] = breakable
     env.globals.update(ref=prose.ref, plural=prose.plural)
     return env
 
