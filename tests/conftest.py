@@ -22,6 +22,7 @@ from tinycnn.data.tinyimagenet import write_archive
 # The training tests' shared fixtures and helpers (tests/training/train_fixtures.py), imported by
 # the test modules before pytest loads them as a plugin: their asserts are rewritten all the same.
 pytest.register_assert_rewrite("train_fixtures")
+pytest.register_assert_rewrite("paper_checks")
 
 # Not sorted: the class order is wnids.txt's order.
 WNIDS = ("n01629819", "n01443537", "n01641577")

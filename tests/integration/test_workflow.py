@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from paper_checks import repeated_sentences, unreferenced, words_outside_the_text_box
 
 from tinycnn.config import experiment_entries, resolve_experiment, training_settings
 from tinycnn.merging import deep_merge
@@ -297,7 +298,12 @@ def test_demo_paper_agrees_with_the_table_and_the_metrics(demo):
     assert "The paper's claims, checked" in text
     two_seeds = next(c for c in claims if c["id"] == "augmentation_m1")  # both with two seeds
     assert int(two_seeds["n"]) == 2 and two_seeds["spread"] != ""
-    assert (demo / "results/demo/paper.html").read_text().count("data:image/png;base64") >= 13
+    html = (demo / "results/demo/paper.html").read_text()
+    assert html.count("data:image/png;base64") >= 13
+    # What a reviewer checks of any paper (tests/paper_checks.py).
+    assert repeated_sentences(html) == {}
+    assert unreferenced(html) == []
+    assert words_outside_the_text_box(pdf) == []
     # The demo's ablation: the base, drawn online (its own two runs), the base's last epochs.
     ablations = list(csv.DictReader((demo / "results/demo/aggregate/ablations.csv").open()))
     rows = {r["variant"]: r for r in ablations}

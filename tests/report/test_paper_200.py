@@ -1,0 +1,107 @@
+"""The paper rendered from a realistic results folder (tests/report/paper_200.py: the real
+configuration, 200 classes, accuracies of 5-45%, a diverged run, a missing run, seeds for some
+runs), aggregated by the real aggregate, figures included, and read as a reviewer would."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from paper_200 import BEST, DIVERGED, MISSING, ROOT, config, write_results
+from paper_checks import repeated_sentences, unreferenced, words_outside_the_text_box
+
+from tinycnn.report.aggregate import aggregate
+from tinycnn.report.provenance import collect_provenance
+from tinycnn.report.render import render_html, render_pdf
+
+STATS = {
+    "archive": "tiny-imagenet-200.zip", "classes": 200, "train": 100000, "val": 10000,
+    "grayscale": 1821, "source_modes": {"CMYK": 1, "L": 1821, "RGB": 108178},
+    "mean": [0.4802, 0.4481, 0.3975], "std": [0.2770, 0.2691, 0.2821],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def paper(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """results/: runs, aggregate/ and paper.html (paper.pdf where poppler can read it)."""
+    root = tmp_path_factory.mktemp("paper200")
+    cfg = config()
+    run_dirs = write_results(root, cfg)
+    folder = root / "aggregate"
+    aggregate(run_dirs, cfg, folder)
+    (root / "stats.json").write_text(json.dumps(STATS))
+    rows = [f"{i}\tn{i:08d}\tclass {i}" for i in range(200)]
+    (root / "classes.tsv").write_text("index\twnid\twords\n" + "\n".join(rows) + "\n")
+    files = [ROOT / p for p in ("config.yaml", "presets/ablations.yaml", "presets/modern.yaml")]
+    provenance = collect_provenance(root, files, cfg, folder / "runs.csv")
+    render_html(
+        folder, cfg, root / "stats.json", root / "classes.tsv", {}, root / "paper.html",
+        provenance=provenance,
+    )  # fmt: skip
+    return root
+
+
+@pytest.fixture(scope="module")
+def html(paper: Path) -> str:
+    return (paper / "paper.html").read_text()
+
+
+@pytest.fixture(scope="module")
+def pdf(paper: Path) -> Path:
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    render_pdf(paper / "paper.html", paper / "paper.pdf")
+    return paper / "paper.pdf"
+
+
+def _section(html: str, id_: str) -> str:
+    start = html.index(f'id="{id_}"')
+    return html[start : html.index("</section>", start)]
+
+
+def _plain(fragment: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", fragment))
+
+
+def test_the_fixture_is_what_it_says(paper: Path) -> None:
+    exps = pd.read_csv(paper / "aggregate" / "experiments.csv")
+    assert MISSING not in set(exps["experiment"])
+    ran = exps[exps["experiment"] != DIVERGED]
+    assert ran["best_val_acc_mean"].between(5, 46).all()
+    assert (exps["n_seeds"] > 1).sum() >= 2
+    assert set(exps.loc[exps["at_chance"], "experiment"]) == {DIVERGED}
+    assert (pd.read_csv(paper / "aggregate" / "runs.csv")["classes"] == 200).all()
+
+
+def test_no_sentence_is_said_more_than_twice(html: str) -> None:
+    assert repeated_sentences(html) == {}
+
+
+def test_every_figure_and_table_is_referred_to(html: str) -> None:
+    assert unreferenced(html) == []
+
+
+def test_no_word_past_the_margins(pdf: Path) -> None:
+    assert words_outside_the_text_box(pdf) == []
+
+
+def test_the_diverged_run_is_named_and_left_out(html: str) -> None:
+    text = _plain(html)
+    run = re.search(r"Run 6 \(AlexNet[^)]*\)[^<]*?(?=Run 7|Against|Figure)", text)
+    assert run, "no paragraph of run 6"
+    assert "diverged" in run.group(0) and "chance" in run.group(0)
+    assert "AlexNet (run 6) against" not in text.replace("no comparison", "")
+
+
+def test_the_missing_run_is_not_yet_run(html: str) -> None:
+    row = re.search(r'<tr[^>]*data-experiment="resnet18_lr1e-4"[^>]*>(.*?)</tr>', html, re.S)
+    assert row and "not yet run" in _plain(row.group(1))
+
+
+def test_seeds_are_counted(html: str) -> None:
+    text = _plain(html)
+    assert f"over {len(BEST['m1_lr1e-3'])} seeds" in text
