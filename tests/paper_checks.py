@@ -21,8 +21,8 @@ MARGIN_MM = 20.0  # paper.css: @page's left and right margins
 SLACK = 1.0  # points: a glyph's side bearing past the box is not a word past it
 
 
-def pdf_words(pdf: Path) -> list[tuple[int, float, float, str]]:
-    """(page, xMin, xMax, word) of every word, read with poppler's ``pdftotext -bbox``."""
+def pdf_words(pdf: Path) -> list[tuple[int, float, float, float, str]]:
+    """(page, xMin, xMax, yMax, word) of every word, read with poppler's ``pdftotext -bbox``."""
     done = subprocess.run(
         ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
     )
@@ -31,9 +31,11 @@ def pdf_words(pdf: Path) -> list[tuple[int, float, float, str]]:
         if m := re.search(r'<page width="([\d.]+)"', line):
             page, width = page + 1, float(m.group(1))
         elif m := re.search(
-            r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)"[^>]*>(.*)</word>', line
+            r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" yMax="([\d.]+)">(.*)</word>',
+            line,
         ):
-            words.append((page, float(m.group(1)), float(m.group(2)), unescape(m.group(3))))
+            x0, x1, y1 = (float(v) for v in m.group(1, 2, 3))
+            words.append((page, x0, x1, y1, unescape(m.group(4))))
     assert width > 0, f"pdftotext found no page in {pdf}"
     return words
 
@@ -44,8 +46,34 @@ def words_outside_the_text_box(pdf: Path, margin_mm: float = MARGIN_MM) -> list[
     left, right = margin_mm * MM - SLACK, width - margin_mm * MM + SLACK
     return [
         f"page {page}: {word!r} at x {x0:.0f}-{x1:.0f} pt (text box {left:.0f}-{right:.0f})"
-        for page, x0, x1, word in pdf_words(pdf)
+        for page, x0, x1, _, word in pdf_words(pdf)
         if x0 < left or x1 > right
+    ]
+
+
+TOP_MM, BOTTOM_MM = 22.0, 24.0  # paper.css: @page's top and bottom margins
+
+
+def half_empty_pages(pdf: Path, filled: float = 0.5) -> list[str]:
+    """The pages whose text ends above ``filled`` of the text box's height, but the last page
+    and those before an appendix (which starts a page): a table or figure pushed to the next
+    page where letting it continue there would have filled this one. A page that ends in a
+    figure ends in its caption, so its last words are low."""
+    height = 297 * MM
+    top, bottom = TOP_MM * MM, height - BOTTOM_MM * MM
+    lowest: dict[int, float] = {}
+    first: dict[int, str] = {}
+    for page, _, _, y1, word in pdf_words(pdf):
+        if top <= y1 <= bottom:  # the running title and the page number are outside
+            lowest[page] = max(lowest.get(page, 0.0), y1)
+            first.setdefault(page, word)
+    last = max(lowest)
+    return [
+        f"page {page}: text ends {100 * (y - top) / (bottom - top):.0f}% down the page"
+        for page, y in sorted(lowest.items())
+        if page != last
+        and first.get(page + 1) != "Appendix"
+        and (y - top) < filled * (bottom - top)
     ]
 
 

@@ -13,7 +13,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from paper_checks import repeated_sentences, unreferenced, words_outside_the_text_box
+from paper_checks import (
+    half_empty_pages,
+    repeated_sentences,
+    unreferenced,
+    words_outside_the_text_box,
+)
 
 from tinycnn import reference
 from tinycnn.errors import UserError
@@ -479,6 +484,7 @@ def test_committed_reference_paper_matches_its_records(tmp_path: Path) -> None:
     assert repeated_sentences(html) == {}
     assert unreferenced(html) == []
     assert words_outside_the_text_box(tmp_path / "paper.pdf") == []
+    assert half_empty_pages(tmp_path / "paper.pdf") == []
     shown = check_against_records(html, folder, config)
     context = json.loads((tmp_path / "reference.json").read_text())
     assert context["recorded"] == shown

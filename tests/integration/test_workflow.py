@@ -15,7 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from paper_checks import repeated_sentences, unreferenced, words_outside_the_text_box
+from paper_checks import (
+    half_empty_pages,
+    repeated_sentences,
+    unreferenced,
+    words_outside_the_text_box,
+)
 
 from tinycnn.config import experiment_entries, resolve_experiment, training_settings
 from tinycnn.merging import deep_merge
@@ -304,6 +309,7 @@ def test_demo_paper_agrees_with_the_table_and_the_metrics(demo):
     assert repeated_sentences(html) == {}
     assert unreferenced(html) == []
     assert words_outside_the_text_box(pdf) == []
+    assert half_empty_pages(pdf) == []
     # The demo's ablation: the base, drawn online (its own two runs), the base's last epochs.
     ablations = list(csv.DictReader((demo / "results/demo/aggregate/ablations.csv").open()))
     rows = {r["variant"]: r for r in ablations}

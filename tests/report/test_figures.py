@@ -15,6 +15,7 @@ from matplotlib.patches import Rectangle
 
 from tinycnn.formatting import fmt_stated as stated
 from tinycnn.report.figures import (
+    DODGE,
     experiment_styles,
     model_colors,
     plot_accuracy_vs_parameters,
@@ -287,4 +288,92 @@ def test_scatter_points_are_the_tables_values(plot, x: str) -> None:
     points = {c.get_label(): list(c.lines[0].get_xydata()[0]) for c in ax.containers}
     for _, row in EXPERIMENTS.iterrows():
         label = f"run {row['run']}: {row['experiment']}" if pd.notna(row["run"]) else "alexnet"
-        assert points[label] == [row[x], row["best_val_acc_mean"]], label
+        px, py = points[label]
+        # at the table's value, or set apart from a run at the same x by at most DODGE
+        assert py == row["best_val_acc_mean"] and row[x] / DODGE <= px <= row[x] * DODGE, label
+        shared = (EXPERIMENTS[x] == row[x]).sum() > 1
+        assert (px == row[x]) != shared, label
+
+
+# --- nothing hidden, nothing to decode -----------------------------------------------------------
+
+SAME = pd.DataFrame(  # two runs of one model with the same numbers everywhere
+    {
+        **{k: v[:2] for k, v in EXPERIMENTS.to_dict("list").items()},
+        "n_seeds": [1, 1],
+        "best_val_acc_mean": [10.0, 10.0],
+        "best_val_acc_std": [0.0, 0.0],
+        "wall_seconds_mean": [9.0, 12.0],
+        "wall_seconds_std": [0.0, 0.0],
+    }
+)
+FLAT = pd.DataFrame(  # 10% training and validation accuracy, losses a few 1e-6 apart
+    [
+        {"experiment": name, "seed": 0, "epoch": epoch, "train_acc": 10.0, "val_acc": 10.0,
+         "train_loss": 2.303010 + 2e-6 * epoch, "val_loss": 2.303000 - 2e-6 * epoch}
+        for name in ("m1_a", "m1_b")
+        for epoch in (1, 2)
+    ]
+)  # fmt: skip
+
+
+def _coinciding(fig: Figure) -> list[tuple[str, str]]:
+    """Pairs of lines with the same points where the one drawn first is not the wider (its
+    line and its markers): the later one would hide it."""
+    hidden = []
+    for ax in fig.axes:
+        lines = [
+            ln for ln in ax.get_lines() if len(ln.get_xdata()) and ln.get_label()[:5] != "paper"
+        ]
+        for i, a in enumerate(lines):
+            for b in lines[i + 1 :]:
+                same = np.array_equal(a.get_xydata(), b.get_xydata())
+                wider = a.get_linewidth() > b.get_linewidth()
+                bigger = a.get_marker() in ("None", "") or a.get_markersize() > b.get_markersize()
+                if same and not (wider and bigger):
+                    hidden.append((a.get_label(), b.get_label()))
+    return hidden
+
+
+def test_series_that_coincide_stay_visible() -> None:
+    styles = experiment_styles(CONFIG)
+    # training and validation of one run on the same points; two runs on the same points
+    assert _coinciding(plot_curves(FLAT, SAME.iloc[0], styles["m1_a"])) == []
+    assert _coinciding(plot_comparison(FLAT, SAME, styles)) == []
+    # the check sees a hidden series: the same line drawn twice alike
+    fig = Figure()
+    ax = fig.subplots()
+    ax.plot([1, 2], [10, 10], lw=1.3)
+    ax.plot([1, 2], [10, 10], lw=1.3)
+    assert len(_coinciding(fig)) == 1
+    # two runs of one model (one parameter count) at one accuracy: two markers, set apart
+    ax = plot_accuracy_vs_parameters(SAME, styles).axes[0]
+    ours = [tuple(c.lines[0].get_xydata()[0]) for c in ax.containers if c.get_label()[:3] == "run"]
+    assert len(ours) == 2 and ours[0] != ours[1]
+
+
+def _tick_labels(fig: Figure) -> list[str]:
+    fig.canvas.draw()
+    return [t.get_text() for ax in fig.axes for t in ax.get_xticklabels() + ax.get_yticklabels()]
+
+
+def test_no_axis_needs_an_offset_to_read() -> None:
+    fig = plot_curves(FLAT, SAME.iloc[0], experiment_styles(CONFIG)["m1_a"])
+    fig.canvas.draw()
+    for ax in fig.axes:
+        assert ax.yaxis.get_major_formatter().get_offset() == ""
+        assert ax.xaxis.get_major_formatter().get_offset() == ""
+    assert any(label.startswith("2.303") for label in _tick_labels(fig))
+
+
+def test_a_log_axis_of_less_than_a_decade_has_readable_ticks() -> None:
+    # 9 to 12 seconds: no power of ten and no 2 or 5 inside; ticks at every digit instead
+    ax = plot_accuracy_vs_time(SAME, experiment_styles(CONFIG)).axes[0]
+    low, high = ax.get_xlim()
+    ax.figure.canvas.draw()
+    shown = [
+        t.get_text()
+        for t in ax.get_xticklabels()
+        if t.get_text() and low <= t.get_position()[0] <= high
+    ]
+    assert len(shown) >= 3, shown

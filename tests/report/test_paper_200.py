@@ -12,7 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from paper_200 import BEST, DIVERGED, MISSING, ROOT, config, write_results
-from paper_checks import repeated_sentences, unreferenced, words_outside_the_text_box
+from paper_checks import (
+    half_empty_pages,
+    repeated_sentences,
+    unreferenced,
+    words_outside_the_text_box,
+)
 
 from tinycnn.report.aggregate import aggregate
 from tinycnn.report.provenance import collect_provenance
@@ -87,6 +92,36 @@ def test_every_figure_and_table_is_referred_to(html: str) -> None:
 
 def test_no_word_past_the_margins(pdf: Path) -> None:
     assert words_outside_the_text_box(pdf) == []
+
+
+def test_no_page_left_half_empty(pdf: Path) -> None:
+    assert half_empty_pages(pdf) == []
+
+
+def test_the_checks_can_fail(tmp_path: Path) -> None:
+    """Each check finds what it looks for: a sentence said three times, a figure nothing
+    refers to, a table past the margin, a page left half empty by a table pushed on."""
+    said = "<p>Run 3 is at chance level. Run 3 is at chance level.</p>"
+    html = f"<html><body>{said}<p>Run 3 is at chance level.</p></body></html>"
+    assert repeated_sentences(html) == {"Run 3 is at chance level.": 3}
+    assert repeated_sentences(html.replace("</p></body>", " Once.</p></body>"), most=3) == {}
+    figures = '<p>See <a href="#figure-1">Figure 1</a>.</p><figure id="figure-1"></figure>'
+    figures += (
+        '<figure id="figure-2"><figcaption><a href="#figure-2">Figure 2</a></figcaption></figure>'
+    )
+    assert unreferenced(f"<body>{figures}</body>") == ["figure-2"]
+    from weasyprint import HTML
+
+    css = (
+        "<style>@page { size: A4; margin: 22mm 20mm 24mm 20mm } td { white-space: nowrap }</style>"
+    )
+    wide = "<table><tr>" + "<td>a_very_long_unbreakable_cell_value</td>" * 6 + "</tr></table>"
+    HTML(string=css + wide).write_pdf(tmp_path / "wide.pdf")
+    assert words_outside_the_text_box(tmp_path / "wide.pdf")
+    rows = "".join(f"<tr><td>row {i}</td></tr>" for i in range(60))
+    pushed = "<p>One line.</p><table style='break-inside: avoid'>" + rows + "</table><p>End.</p>"
+    HTML(string=css + pushed).write_pdf(tmp_path / "pushed.pdf")
+    assert [p.split(":")[0] for p in half_empty_pages(tmp_path / "pushed.pdf")] == ["page 1"]
 
 
 def test_the_diverged_run_is_named_and_left_out(html: str) -> None:

@@ -26,6 +26,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import (
     EngFormatter,
+    FixedLocator,
     LogLocator,
     MaxNLocator,
     MultipleLocator,
@@ -55,6 +56,8 @@ STYLE = {
     "grid.alpha": 0.4,
     "lines.linewidth": 1.3,
     "lines.markersize": 4,
+    # Tick labels say the value itself: 2.3031, never "1e-5 + 2.303" and an offset to add.
+    "axes.formatter.useoffset": False,
 }
 PAPER_COLOR = "0.45"
 # (column prefix, label, line style): validation solid, training dashed, in every figure.
@@ -62,6 +65,14 @@ SPLITS = (("val", "validation", "-"), ("train", "training", "--"))
 MARKERS = ("o", "s", "^", "D", "P", "X")
 # How the k-th experiment of a model shades the model's colour: toward black (< 0) or white.
 SHADES = (0.0, -0.4, 0.45, -0.65, 0.7)
+# Series that coincide must not hide each other: the k-th of n series of a plot is drawn wider
+# (and with bigger markers) than those drawn after it, so that a later one that lies on it shows
+# inside it, and it shows around the later one. (Widths in points, markers in points.)
+WIDEST, NARROWEST = 3.0, 1.1
+BIGGEST, SMALLEST = 7.5, 3.5
+# Markers of runs at one x (the runs of one model share its parameter count) are set apart by
+# this factor along a log axis, around the shared value.
+DODGE = 1.09
 
 
 class Style(NamedTuple):
@@ -109,6 +120,16 @@ def _per_epoch(epochs: pd.DataFrame, experiment: str, column: str) -> pd.DataFra
     return rows.groupby("epoch")[column].agg(["mean", "std"])
 
 
+def _layer(k: int, n: int) -> dict[str, float]:
+    """Line width and marker size of the k-th of n series drawn on one axes: the first
+    widest, the last narrowest (see :data:`WIDEST`)."""
+    t = k / (n - 1) if n > 1 else 1.0
+    return {
+        "lw": WIDEST + (NARROWEST - WIDEST) * t,
+        "markersize": BIGGEST + (SMALLEST - BIGGEST) * t,
+    }
+
+
 def _curve(ax: Axes, stats: pd.DataFrame, color: str, **line: Any) -> None:
     """A mean line, with a ± std band where there are several seeds; markers for very short
     runs (a single epoch draws no line)."""
@@ -149,10 +170,12 @@ def plot_curves(epochs: pd.DataFrame, experiment: pd.Series, style: Style) -> Fi
     name = experiment["experiment"]
     fig = Figure(figsize=(WIDTH, 3.0), layout="constrained")
     acc_ax, loss_ax = fig.subplots(1, 2)
-    for prefix, label, ls in SPLITS:
+    for k, (prefix, label, ls) in enumerate(SPLITS):  # validation under training, wider
         acc = _per_epoch(epochs, name, f"{prefix}_acc")
-        _curve(acc_ax, acc, style.color, ls=ls, label=label)
-        _curve(loss_ax, _per_epoch(epochs, name, f"{prefix}_loss"), style.color, ls=ls)
+        layer = _layer(k, len(SPLITS))
+        _curve(acc_ax, acc, style.color, ls=ls, label=label, **layer)
+        _curve(loss_ax, _per_epoch(epochs, name, f"{prefix}_loss"), style.color, ls=ls, **layer)
+    acc = _per_epoch(epochs, name, "val_acc")
     accuracy = experiment["paper_accuracy"]
     if pd.notna(accuracy):
         how = fmt_stated(accuracy, experiment["paper_stated"])
@@ -178,10 +201,11 @@ def plot_comparison(
     fig = Figure(figsize=(WIDTH, 3.2), layout="constrained")
     acc_ax, loss_ax = fig.subplots(1, 2)
     handles: list[Any] = []
-    for _, row in experiments.iterrows():
+    n = len(experiments) * len(SPLITS)
+    for i, (_, row) in enumerate(experiments.iterrows()):
         name, style = row["experiment"], styles[row["experiment"]]
-        for prefix, _, ls in SPLITS:
-            line = {"ls": ls, "marker": style.marker}
+        for j, (prefix, _, ls) in enumerate(SPLITS):
+            line = {"ls": ls, "marker": style.marker, **_layer(i * len(SPLITS) + j, n)}
             _curve(acc_ax, _per_epoch(epochs, name, f"{prefix}_acc"), style.color, **line)
             _curve(loss_ax, _per_epoch(epochs, name, f"{prefix}_loss"), style.color, **line)
         handles.append(Line2D([], [], color=style.color, marker=style.marker, label=_label(row)))
@@ -257,11 +281,12 @@ def _accuracy_scatter(
     fig = Figure(figsize=(WIDTH, 3.6), layout="constrained")
     ax = fig.subplots()
     handles = []
-    for _, row in experiments.iterrows():
+    at = _dodged(experiments[x])
+    for (_, row), x_at in zip(experiments.iterrows(), at, strict=True):
         style, several = styles[row["experiment"]], row["n_seeds"] > 1
         handles.append(
             ax.errorbar(
-                row[x],
+                x_at,
                 row["best_val_acc_mean"],
                 yerr=row["best_val_acc_std"] if several else None,
                 xerr=row[xerr] if xerr and several else None,
@@ -274,12 +299,38 @@ def _accuracy_scatter(
             )
         )
     ax.set_xscale("log")
-    # Ticks at 1, 2 and 5 of each decade, labelled 500k, 1M, 2M...
-    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(EngFormatter(sep=""))
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    _log_ticks(ax)
     ax.set_ylabel("best validation accuracy (%)")
     return fig, ax, handles
+
+
+def _dodged(values: pd.Series) -> list[float]:
+    """``values`` with the markers that would fall on one x set apart by :data:`DODGE` around
+    it (in the order given), so that none hides another."""
+    groups = values.groupby(values.round(6)).groups
+    out = list(values.astype(float))
+    for members in groups.values():
+        m = len(members)
+        for k, index in enumerate(members):
+            out[values.index.get_loc(index)] *= DODGE ** (k - (m - 1) / 2)
+    return out
+
+
+def _log_ticks(ax: Axes, least: int = 3) -> None:
+    """Readable major ticks on a log x axis, labelled 10, 20, 500k, 1M: at 1, 2 and 5 of each
+    decade; at every digit where that leaves fewer than ``least`` inside the axis (a range of
+    less than a decade); else ``least`` round values spread over the range."""
+    low, high = ax.get_xlim()
+    for subs in ((1.0, 2.0, 5.0), tuple(float(d) for d in range(1, 10))):
+        ticks = [t for t in LogLocator(subs=subs).tick_values(low, high) if low <= t <= high]
+        if len(ticks) >= least:
+            ax.xaxis.set_major_locator(LogLocator(subs=subs))
+            break
+    else:
+        spread = np.geomspace(low, high, least + 2)[1:-1]
+        ax.xaxis.set_major_locator(FixedLocator([float(f"{v:.2g}") for v in spread]))
+    ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 @_styled
@@ -287,8 +338,9 @@ def plot_accuracy_vs_parameters(experiments: pd.DataFrame, styles: Mapping[str, 
     """Best validation accuracy against the parameter count (log x), with the paper's accuracy
     of the same run as a hollow marker joined to ours (an arrow down for an upper bound)."""
     fig, ax, handles = _accuracy_scatter(experiments, "parameters", styles)
+    at = dict(zip(experiments["experiment"], _dodged(experiments["parameters"]), strict=True))
     for _, row in experiments[experiments["paper_accuracy"].notna()].iterrows():
-        style, x, paper = styles[row["experiment"]], row["parameters"], row["paper_accuracy"]
+        style, x, paper = styles[row["experiment"]], at[row["experiment"]], row["paper_accuracy"]
         ax.plot([x, x], [paper, row["best_val_acc_mean"]], color=style.color, lw=0.6, alpha=0.6)
         below = row["paper_stated"] == "below"
         ax.errorbar(

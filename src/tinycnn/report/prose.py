@@ -512,12 +512,18 @@ def stale_reference(table: Any) -> Markup:
     ).format(STALE, ref(table))
 
 
-def preview_caption(draws: int | None) -> Markup:
+def preview_caption(draws: int | None, sets: Sequence[str]) -> Markup:
+    """What a preview figure shows: the sets by name (and panel, where there are several)."""
     what = f"{draws} independent draws" if draws else "independent draws"
+    named = (
+        f"set {sets[0]}"
+        if len(sets) == 1
+        else "sets " + fmt_list([f"{s} ({chr(97 + i)})" for i, s in enumerate(sets)])
+    )
     return Markup(
-        "The augmentation sets at work: in each grid a row is one training image, the original "
+        "The augmentation {} at work: in each grid a row is one training image, the original "
         "on the left followed by {} of the set."
-    ).format(what)
+    ).format(named, what)
 
 
 def op_params(spec: Mapping[str, Any], fmt: Callable[[Any], str]) -> str:

@@ -694,13 +694,16 @@ def preview_figure(
     ]
     if not names:
         return None
+    one = len(names) == 1  # one panel: no "(a)", the caption names its set
     images = [
-        Image(_data_uri(Path(previews[s])), f"preview of {s}", f"({chr(ord('a') + i)}) {s}")
+        Image(
+            _data_uri(Path(previews[s])), f"preview of {s}", "" if one else f"({chr(97 + i)}) {s}"
+        )
         for i, s in enumerate(names)
     ]
     return Figure(
         *numbering.next("Figure"),
-        prose.preview_caption(config["augmentation"].get("preview", {}).get("draws")),
+        prose.preview_caption(config["augmentation"].get("preview", {}).get("draws"), names),
         images,
         "preview",
     )
