@@ -119,6 +119,7 @@ def _aggregate(args: argparse.Namespace) -> None:
 
 
 def _paper_html(args: argparse.Namespace) -> None:
+    from tinycnn.contract import AGGREGATE_FILES
     from tinycnn.report.render import collect_provenance, render_html
 
     config = _load_config(args.config)
@@ -128,7 +129,7 @@ def _paper_html(args: argparse.Namespace) -> None:
         Path(args.workflow_dir),
         [Path(p) for p in args.config_file],
         config,
-        aggregate_dir / "runs.csv",
+        aggregate_dir / AGGREGATE_FILES["jobs"],
     )
     render_html(
         aggregate_dir,

@@ -75,6 +75,7 @@ AGGREGATE_FILES = {
     "claims": "claims.csv",
     "ablations": "ablations.csv",
     "beyond": "beyond.csv",
+    "jobs": "jobs.csv",
 }
 # The settings that describe an experiment, in runs.csv and experiments.csv.
 SETTING_COLUMNS = (
@@ -262,8 +263,12 @@ FIGURE_KINDS = (
 
 # --- the report ----------------------------------------------------------------------------------
 
-# The columns of runs.csv that the provenance keeps for every training job (Appendix B).
+# jobs.csv: every training job, the paper's runs (role paper), the ablation variants' (role
+# ablation) and the runs beyond the paper (role beyond), with the columns of runs.csv that the
+# provenance keeps of each (Appendix B), in that order of roles.
+JOB_ROLES = ("paper", "ablation", "beyond")
 JOB_COLUMNS = (
+    "role",
     "experiment",
     "run",
     "model",

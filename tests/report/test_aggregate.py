@@ -23,7 +23,7 @@ from PIL import Image
 from report_fixtures import architecture
 
 from tinycnn.config import experiment_entries, training_settings, validate
-from tinycnn.contract import FIGURE_KINDS
+from tinycnn.contract import FIGURE_KINDS, JOB_COLUMNS
 from tinycnn.errors import UserError
 from tinycnn.merging import deep_merge
 from tinycnn.report.aggregate import (
@@ -470,6 +470,23 @@ def test_a_bound_closes_an_ablation_gap_only_when_met() -> None:
     # closes_gap uses the bound for a bound, the tolerance for a point value.
     assert agrees(2.0, "below", 3.0) is False and agrees(-9.0, "below", 3.0) is True
     assert agrees(2.0, "exact", 3.0) is True and agrees(-9.0, "exact", 3.0) is False
+
+
+def test_jobs_table(out: Path) -> None:
+    """jobs.csv: every training job, the paper's runs in runs.csv's order, then the ablation
+    variants', then the runs beyond the paper (Appendix B lists them all)."""
+    jobs = pd.read_csv(out / "jobs.csv", dtype={"commit": str}, keep_default_na=False)
+    assert list(jobs.columns) == list(JOB_COLUMNS)
+    runs = read(out, "runs")
+    paper = jobs[jobs["role"] == "paper"]
+    assert list(zip(paper["experiment"], paper["seed"], strict=True)) == list(
+        zip(runs["experiment"], runs["seed"], strict=True)
+    )
+    assert list(jobs["role"]) == ["paper"] * len(runs) + ["ablation"] * 2 + ["beyond"] * 2
+    others = jobs[jobs["role"] != "paper"]
+    assert set(others["experiment"]) == {"draw__online", "modern"}
+    assert (others["run"] == "").all() and (others["commit"] == COMMIT[:12]).all()
+    assert sorted(jobs["wall_seconds"]) == sorted(wall for _, wall in RUNS.values())
 
 
 def test_epochs_table(out: Path) -> None:

@@ -42,7 +42,7 @@ def paper(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rows = [f"{i}\tn{i:08d}\tclass {i}" for i in range(200)]
     (root / "classes.tsv").write_text("index\twnid\twords\n" + "\n".join(rows) + "\n")
     files = [ROOT / p for p in ("config.yaml", "presets/ablations.yaml", "presets/modern.yaml")]
-    provenance = collect_provenance(root, files, cfg, folder / "runs.csv")
+    provenance = collect_provenance(root, files, cfg, folder / "jobs.csv")
     render_html(
         folder, cfg, root / "stats.json", root / "classes.tsv", {}, root / "paper.html",
         provenance=provenance,

@@ -38,7 +38,12 @@ from report_fixtures import (
 
 from tinycnn import formatting
 from tinycnn.config import training_settings
-from tinycnn.contract import ABLATIONS_CSV_COLUMNS, BEYOND_CSV_COLUMNS, CLAIMS_CSV_COLUMNS
+from tinycnn.contract import (
+    ABLATIONS_CSV_COLUMNS,
+    BEYOND_CSV_COLUMNS,
+    CLAIMS_CSV_COLUMNS,
+    JOB_COLUMNS,
+)
 from tinycnn.merging import deep_merge
 from tinycnn.report import facts, prose
 from tinycnn.report.provenance import collect_provenance, config_hash
@@ -171,6 +176,26 @@ def _tables(accuracies: dict[str, list[float]] | None = None) -> tuple[pd.DataFr
     return pd.DataFrame(runs), pd.DataFrame(exps), pd.DataFrame(epochs)
 
 
+def _jobs(runs: pd.DataFrame) -> pd.DataFrame:
+    """jobs.csv: the paper's runs, then a job of each seed of the ablation variants and of the
+    runs beyond the paper that the fixture's ablations.csv and beyond.csv say trained."""
+    trained = [
+        ("ablation", r) for r in ABLATIONS if r["variant"] != "base" and "__" in r["experiment"]
+    ]
+    trained += [("beyond", r) for r in BEYOND if r["role"] == "beyond"]
+    others = [
+        {"role": role, "experiment": row["experiment"], "seed": seed, "model": "M4",
+         "epochs": 20, "device_name": "NVIDIA H100", "commit": "0123456789ab",
+         "precision": "bf16 autocast, channels_last", "compile": "none",
+         "train_seconds": 590.0, "wall_seconds": 600.0, "images_per_second": 2000.0}
+        for role, row in trained
+        for seed in range(int(row["n_seeds"] or 0))
+    ]  # fmt: skip
+    return pd.concat([runs.assign(role="paper"), pd.DataFrame(others)], ignore_index=True).reindex(
+        columns=list(JOB_COLUMNS)
+    )
+
+
 def _settings(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """settings.json: what the fixture's runs recorded as their resolved settings, those of
     presets/modern.yaml's run beyond the paper included."""
@@ -259,6 +284,7 @@ def aggregate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     runs, exps, epochs = _tables()
     folder.mkdir()
     runs.to_csv(folder / "runs.csv", index=False)
+    _jobs(runs).to_csv(folder / "jobs.csv", index=False)
     exps.to_csv(folder / "experiments.csv", index=False)
     epochs.to_csv(folder / "epochs.csv", index=False)
     (folder / "settings.json").write_text(json.dumps(_settings(config)))
@@ -303,7 +329,7 @@ def render(aggregate: Path) -> Render:
     ) -> Path:
         config = config or _config(demo=demo)
         folder = folder or aggregate
-        provenance = collect_provenance(root, [ROOT / "config.yaml"], config, folder / "runs.csv")
+        provenance = collect_provenance(root, [ROOT / "config.yaml"], config, folder / "jobs.csv")
         render_html(
             folder,
             config,
@@ -1030,7 +1056,7 @@ def test_provenance_tables_cell_by_cell(html: str, aggregate: Path) -> None:
     tables = _html_tables(html)
     (software,) = tables["software"]
     provenance = collect_provenance(
-        aggregate.parent, [ROOT / "config.yaml"], _config(), aggregate / "runs.csv"
+        aggregate.parent, [ROOT / "config.yaml"], _config(), aggregate / "jobs.csv"
     )
     assert _cells(software) == [list(item) for item in provenance["packages"].items()]
     versions = dict(_cells(software))
@@ -1042,19 +1068,29 @@ def test_provenance_tables_cell_by_cell(html: str, aggregate: Path) -> None:
     assert timing["head"] == [
         *("run", "experiment", "seed", "device", "commit", "precision", "wall time", "images/s")
     ]
+    # every training job: the paper's runs, then the ablation variants', then those beyond it
+    roles = [r["role"] for r in provenance["runs"]]
+    assert roles == sorted(roles, key=["paper", "ablation", "beyond"].index)
+    assert roles.count("paper") == 7 and "ablation" in roles and "beyond" in roles
     assert _cells(timing) == [
         [
-            str(int(r["run"])),
+            "" if r["run"] is None else str(int(r["run"])),
             r["experiment"],
             str(int(r["seed"])),
             r["device_name"],
-            commit(r["experiment"]),  # as runs.csv holds it, text even when all digits
+            r["commit"],  # as jobs.csv holds it, text even when all digits
             r["precision"],  # compile "none": nothing added
             formatting.fmt_duration(r["wall_seconds"]),
             formatting.fmt_int(r["images_per_second"]),
         ]
-        for r in _csv(aggregate, "runs")
+        for r in provenance["runs"]
     ]
+    assert [r["experiment"] for r in provenance["runs"]] == [
+        *(r["experiment"] for r in _csv(aggregate, "runs")),
+        *("draw_m4__online", "draw_m4__online", "split_m4__augmented_split"),
+        *("modern_resnet18_64", "modern_resnet18_64"),
+    ]
+    assert _cells(timing)[0][4] == "012345678901"  # a commit of digits, its leading zero kept
     assert _cells(timing)[2] == [
         *("2", "m1_lr1e-3", "1", "NVIDIA H100", "0123456789ab", "bf16 autocast, channels_last"),
         *("20.3 min", "10,000"),
@@ -1086,16 +1122,33 @@ def _line_of(lines: list[str], cells: list[str], start: int) -> int:
 def test_pdf_tables_keep_their_rows(pdf: Path) -> None:
     """Each row of the reproduction, recipe, timing and software tables (checked cell by cell in
     the HTML above) is one line of the PDF's layout text, its cells in order, the rows in
-    order."""
+    order; in the timing table, the numerics (the one cell that may wrap there) aside."""
     lines = _text(pdf, "-layout").splitlines()
     tables = _html_tables(pdf.with_name("paper.html").read_text())
     for cls in ("recipe", "results", "software", "timing"):
         (table,) = tables[cls]
         at = _line_of(lines, table["head"], 0) if cls != "recipe" else 0
         for cells in _cells(table):
-            at = _line_of(lines, cells, at + 1)
+            if cls != "timing":
+                at = _line_of(lines, cells, at + 1)
+                continue
+            # a long experiment name may wrap at its joints, the numerics at a space
+            at = _line_of(lines, cells[2:5], at + 1)
+            assert _line_of(lines, cells[6:], at) == at, cells
+            first = lines[at].split()[0]
+            assert first == cells[0] if cells[0] else cells[1].startswith(first), cells
     row = _line_of(lines, ["5", "M4", "set1+set2", "1e-3", "none", "20", "35.9", "42.3"], 0)
     assert lines[row].split()[-2:] == ["1", "+6.4"]
+
+
+def test_pdf_prints_hashes_unbroken(pdf: Path) -> None:
+    """Every SHA-256 of Appendix B is on one line of the PDF, whole (a hash broken over two
+    lines cannot be copied or searched)."""
+    hashes = re.findall(r"<code>([0-9a-f]{64})</code>", pdf.with_name("paper.html").read_text())
+    assert len(hashes) >= 2  # the configuration file's, the merged configuration's
+    lines = _text(pdf).splitlines()
+    for h in hashes:
+        assert any(h in line for line in lines), h
 
 
 def test_pdf_pages_images_and_ink(pdf: Path, aggregate: Path, tmp_path: Path) -> None:
@@ -1129,12 +1182,14 @@ def test_pdf_demo_notice_first(render: Render, tmp_path: Path) -> None:
 
 def test_provenance_outside_git(aggregate: Path, tmp_path: Path) -> None:
     config = _config()
-    p = collect_provenance(tmp_path, [ROOT / "config.yaml"], config, aggregate / "runs.csv")
+    p = collect_provenance(tmp_path, [ROOT / "config.yaml"], config, aggregate / "jobs.csv")
     assert p["git"] == {"commit": "unknown", "dirty": "unknown", "changed": 0}
     assert p["config_sha256"] == config_hash(copy.deepcopy(dict(reversed(config.items()))))
     assert set(p["packages"]) >= {"python", "torch", "weasyprint", "snakemake", "jinja2"}
     assert p["hardware"]["training_devices"] == ["NVIDIA H100"]
-    assert [r["run"] for r in p["runs"]] == [1, 2, 2, 5, 6, 9, 10]
+    paper = [r["run"] for r in p["runs"] if r["role"] == "paper"]
+    assert paper == [1, 2, 2, 5, 6, 9, 10]
+    assert all(r["run"] is None for r in p["runs"] if r["role"] != "paper")
     json.dumps(p)  # serializable
 
 
@@ -1145,11 +1200,11 @@ def test_provenance_in_git(aggregate: Path, tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text("name: x\n")
     subprocess.run([*git, "add", "config.yaml"], check=True)
     subprocess.run([*git, "commit", "-qm", "x"], check=True)
-    p = collect_provenance(tmp_path, [tmp_path / "config.yaml"], {}, aggregate / "runs.csv")
+    p = collect_provenance(tmp_path, [tmp_path / "config.yaml"], {}, aggregate / "jobs.csv")
     assert re.fullmatch(r"[0-9a-f]{40}", p["git"]["commit"]) and p["git"]["dirty"] is False
     assert p["config_files"][0]["path"] == "config.yaml"
     (tmp_path / "config.yaml").write_text("name: y\n")
-    assert collect_provenance(tmp_path, [], {}, aggregate / "runs.csv")["git"]["dirty"] is True
+    assert collect_provenance(tmp_path, [], {}, aggregate / "jobs.csv")["git"]["dirty"] is True
 
 
 def test_numerics_words_name_the_compile_mode() -> None:

@@ -46,6 +46,7 @@ from tinycnn.contract import (
     COMMIT_LENGTH,
     EPOCHS_CSV_COLUMNS,
     EXPERIMENTS_CSV_COLUMNS,
+    JOB_COLUMNS,
     LAYER_KEYS,
     METRIC_COLUMNS,
     PAPER_COLUMNS,
@@ -612,12 +613,16 @@ def aggregate(
         [metrics[key] for key in zip(runs["experiment"], runs["seed"], strict=True)],
         EPOCHS_CSV_COLUMNS,
     )
+    job_tables = [runs.assign(role="paper")]
+    if variant_summaries:
+        job_tables.append(variant_runs.assign(role="ablation"))
     beyond_rows = pd.DataFrame(columns=list(BEYOND_CSV_COLUMNS))
     all_epochs = epochs  # the paper's runs' and those beyond it, for the figure `beyond`
     settings = settings_record(runs, summaries)
     if beyond_summaries:
         beyond_config = {**config, "experiments": modern}
         beyond_runs = runs_table(list(beyond_summaries.values()), beyond_config)
+        job_tables.append(beyond_runs.assign(role="beyond"))
         beyond_epochs = _concat(
             [metrics[k] for k in zip(beyond_runs["experiment"], beyond_runs["seed"], strict=True)],
             EPOCHS_CSV_COLUMNS,
@@ -638,6 +643,7 @@ def aggregate(
     tables = (
         *(("runs", runs), ("experiments", experiments), ("epochs", epochs)),
         *(("claims", claims), ("ablations", ablation_rows), ("beyond", beyond_rows)),
+        ("jobs", _concat(job_tables, JOB_COLUMNS).reindex(columns=list(JOB_COLUMNS))),
     )
     for name, frame in tables:
         csv = frame.to_csv(index=False, lineterminator="\n")

@@ -456,7 +456,8 @@ REPRODUCTION_CAPTION = Markup(
 )
 SOFTWARE_CAPTION = Markup("Software that rendered this report.")
 TIMING_CAPTION = Markup(
-    "Every training job: device, the commit it trained at, wall time and training throughput."
+    "Every training job, the paper's runs (numbered), then the ablations' variants and the runs "
+    "beyond the paper: device, the commit it trained at, wall time and training throughput."
 )
 
 

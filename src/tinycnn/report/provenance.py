@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from tinycnn.code_version import git
-from tinycnn.contract import JOB_COLUMNS
+from tinycnn.contract import JOB_COLUMNS, JOB_ROLES
 from tinycnn.hardware import cpu_model
 
 UNKNOWN = "unknown"
@@ -69,21 +69,25 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def _runs(runs_csv: Path) -> list[dict[str, Any]]:
-    """One record per (experiment, seed) with its device and timing, in paper order."""
-    table = pd.read_csv(runs_csv, dtype={"commit": str})  # a commit of digits stays text
+def _runs(jobs_csv: Path) -> list[dict[str, Any]]:
+    """One record per training job (experiment and seed) with its role, device and timing:
+    the paper's runs in its order, then the ablation variants', then the runs beyond it."""
+    table = pd.read_csv(jobs_csv, dtype={"commit": str})  # a commit of digits stays text
     table = table[[c for c in JOB_COLUMNS if c in table.columns]]
-    if "run" in table.columns:
-        table = table.sort_values(["run", "seed"], kind="stable", na_position="last")
-    return json.loads(table.to_json(orient="records"))
+    order = table["role"].map({role: i for i, role in enumerate(JOB_ROLES)})
+    table = table.assign(_order=order).sort_values(
+        ["_order", "run", "experiment", "seed"], kind="stable", na_position="last"
+    )
+    return json.loads(table.drop(columns="_order").to_json(orient="records"))
 
 
 def collect_provenance(
-    workflow_dir: Path, config_files: Sequence[Path], config: Mapping, runs_csv: Path
+    workflow_dir: Path, config_files: Sequence[Path], config: Mapping, jobs_csv: Path
 ) -> dict:
-    """Git state, config files and hash, package versions, hardware, render date, run timing."""
+    """Git state, config files and hash, package versions, hardware, render date, and the
+    timing of every training job (``jobs_csv``: the aggregate's jobs.csv)."""
     workflow_dir = Path(workflow_dir)
-    runs = _runs(Path(runs_csv))
+    runs = _runs(Path(jobs_csv))
     files = []
     for path in map(Path, config_files):
         shown = path.resolve()

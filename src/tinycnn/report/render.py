@@ -34,7 +34,7 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from tinycnn import ablations, beyond, formatting
+from tinycnn import beyond, formatting
 from tinycnn.atomic import write_bytes, write_text
 from tinycnn.contract import AGGREGATE_FILES, EXPERIMENTS_CSV_COLUMNS, PAPER_KEYS
 from tinycnn.data.pack import read_classes
@@ -843,21 +843,6 @@ def _beyond_rows(
     return out + list(have.values())
 
 
-def _recorded_runs(
-    provenance: Mapping, beyond_rows: Sequence[Mapping], ablation_rows: Sequence[Mapping]
-) -> int:
-    """The runs behind the paper's numbers: runs.csv's jobs, the runs beyond the paper and
-    those of the ablation variants that trained."""
-    variants = {
-        r["experiment"]: int(r.get("n_seeds") or 0)
-        for r in ablation_rows
-        if r["variant"] != "base" and ablations.SEPARATOR in str(r["experiment"])
-    }
-    modern = [r for r in beyond_rows if r["role"] == "beyond" and facts.ran(r)]
-    n_beyond = sum(int(r.get("n_seeds") or 0) for r in modern)
-    return len(provenance.get("runs") or []) + n_beyond + sum(variants.values())
-
-
 def build_context(
     results: Results,
     config: Mapping,
@@ -990,14 +975,15 @@ def build_context(
     if "accuracy_vs_parameters" in kinds:
         summary.append(prose.size_paragraph(made, kinds["accuracy_vs_parameters"]))
     if "accuracy_vs_time" in kinds:
-        summary.append(prose.time_paragraph(jobs, kinds["accuracy_vs_time"]))
+        paper_jobs = [j for j in jobs if j["role"] == "paper"]
+        summary.append(prose.time_paragraph(paper_jobs, kinds["accuracy_vs_time"]))
     settled = _drawn_comparisons(sections)
     modes = dict(stats.get("source_modes") or {})
     notice = None
     if reference is not None:
         notice = prose.reference_notice(
             reference,
-            _recorded_runs(provenance, beyond_rows, results.ablations),
+            len(jobs),  # every training job: the paper's, the ablations' and those beyond it
             sum(len(v) for v in stale.values()),
             facts.devices(jobs),
         )
