@@ -140,3 +140,13 @@ def test_the_missing_run_is_not_yet_run(html: str) -> None:
 def test_seeds_are_counted(html: str) -> None:
     text = _plain(html)
     assert f"over {len(BEST['m1_lr1e-3'])} seeds" in text
+
+
+def test_section_numbers_come_from_the_template(html: str) -> None:
+    """The template numbers the subsections of Section 2 in page order; the conclusion cites
+    the ablations' section by the number its heading has."""
+    numbers = re.findall(r"<h3>2\.(\d+)&ensp;", html)
+    assert [int(n) for n in numbers] == list(range(1, len(numbers) + 1))
+    (ablations,) = re.findall(r"<h3>(2\.\d+)&ensp;Where the differences come from</h3>", html)
+    conclusion = _plain(_section(html, "conclusion"))
+    assert f"tried in Section {ablations}," in conclusion

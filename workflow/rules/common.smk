@@ -213,7 +213,7 @@ def paper_inputs(wildcards):
         **aggregate_files(),
         "stats": PACKED_FILES["stats"],
         "classes": PACKED_FILES["classes"],
-        "template": str(TEMPLATES / "paper.html.j2"),
+        "templates": sorted(str(p) for p in TEMPLATES.rglob("*.j2")),  # the partials too
         "css": str(TEMPLATES / "paper.css"),
         **{name: str(path) for name, path in figure_outputs().items()},
     }

@@ -22,6 +22,7 @@ and the fixed narrative; templates/paper.css the A4 print style.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 from collections import Counter
@@ -106,7 +107,6 @@ class Comparison:
 
 @dataclass
 class ModelSection:
-    number: str
     title: str
     experiments: list[dict[str, Any]]
     tables: list[Table] = field(default_factory=list)
@@ -720,10 +720,7 @@ def _family(e: Mapping[str, Any]) -> str:
 def _sections(exps: Sequence[dict[str, Any]]) -> list[ModelSection]:
     """One section per model family, in paper run order."""
     groups = facts.by(exps, _family)
-    return [
-        ModelSection(f"2.{i}", title, members)
-        for i, (title, members) in enumerate(groups.items(), 2)
-    ]
+    return [ModelSection(title, members) for title, members in groups.items()]
 
 
 def _comparisons(config: Mapping, exps: Sequence[dict[str, Any]]) -> list[Comparison]:
@@ -1012,8 +1009,9 @@ def build_context(
             "summary": summary,
             "claims": prose.claims_paragraph(claims, results.claims) if claims else None,
             "ablations": prose.ablations_paragraph([t for t, _ in ablations_]),
-            "ablations_summary": prose.ablations_summary(
-                [rows for _, rows in ablations_], f"2.{len(sections) + 3 + bool(claims)}"
+            # the number of its section comes from the template, which numbers the sections
+            "ablations_summary": functools.partial(
+                prose.ablations_summary, [rows for _, rows in ablations_]
             ),
             "conclusion": prose.conclusion(made, tolerance, settled, results.claims, not_run),
             "not_run": prose.runs_phrase(not_run) if not_run else "",
@@ -1029,11 +1027,7 @@ def build_context(
         "several_seeds": any(facts.seeds(e) > 1 for e in made),
         "n_not_run": len(not_run),
         "n_rows": len(exps),
-        "summary_number": f"2.{len(sections) + 2}",
-        "claims_number": f"2.{len(sections) + 3}",
-        "ablations_number": f"2.{len(sections) + 3 + bool(claims)}",
         "beyond": beyond_section,
-        "beyond_number": f"2.{len(sections) + 3 + bool(claims) + bool(ablations_)}",
         "provenance": provenance,
         "references": prose.references(config),
         "cite": prose.CITE,
