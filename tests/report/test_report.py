@@ -863,7 +863,7 @@ def test_ablation_tables_cell_by_cell(html: str) -> None:
         assert sentence in text
     assert "the readings the paper leaves open tried one at a time" in text
     assert "Table 7, Table 8 and Table 9 set every reading beside the base" in text
-    assert text.count("Closes the gap: within the tolerance of 3.0 points") == 1  # one note
+    assert text.count("Closes the gap: within the tolerance of 3 points") == 1  # one note
     bases = {r["question"]: r for r in ABLATIONS if r["variant"] == "base"}
     draw, split = (f"“{bases[q]['title']}”" for q in ("draw_m4", "split_m4"))
     assert (

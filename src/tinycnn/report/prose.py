@@ -445,21 +445,6 @@ def schedules(exps: Sequence[Experiment], settings: Mapping[str, Mapping[str, An
 
 # --- table captions and notes --------------------------------------------------------------------
 
-AUGMENTATION_CAPTION = Markup(
-    "The augmentation sets as configured, operations in the order applied."
-)
-RECIPE_CAPTION = Markup(
-    "The training recipe; values that differ in some runs follow in parentheses."
-)
-REPRODUCTION_CAPTION = Markup(
-    "Every run: the best validation accuracy (%) the paper reports and ours."
-)
-SOFTWARE_CAPTION = Markup("Software that rendered this report.")
-TIMING_CAPTION = Markup(
-    "Every training job, the paper's runs (numbered), then the ablations' variants and the runs "
-    "beyond the paper: device, the commit it trained at, wall time and training throughput."
-)
-
 
 def layers_caption(model: str, arch: str) -> Markup:
     number = ORIGINAL_TABLES.get(arch)
@@ -470,19 +455,11 @@ def layers_caption(model: str, arch: str) -> Markup:
     ).format(model, original)
 
 
-def reproduction_note(
-    recipe: Any, tolerance: float, not_run: bool = False, stale: Sequence[str] = ()
-) -> Markup:
-    """The reproduction table's legend; ``recipe``: the table that gives the images of the runs
-    on part of the data (†), None where every run used all of them; ``not_run``: whether some
-    rows are not yet run; ``stale``: the stale runs, described."""
-    note = Markup(
-        "Paper: as the paper states it (~ approximate, &lt; an upper bound). Ours: the best "
-        "top-1 validation accuracy over the epochs; with several seeds, mean ± standard "
-        "deviation over the n seeds. Δ: ours minus the paper's, in points. Shaded rows differ "
-        "from the accuracy the paper states by more than the ±{}-point tolerance, or exceed "
-        "the bound it states."
-    ).format(fmt_short(tolerance))
+def reproduction_note(recipe: Any, not_run: bool = False, stale: Sequence[str] = ()) -> Markup:
+    """The reproduction table's note after the template's legend: ``recipe``, the table that
+    gives the images of the runs on part of the data (†), None where every run used all of
+    them; ``not_run``, whether some rows are not yet run; ``stale``, the stale runs, described."""
+    note = Markup("")  # what the columns and the shading mean is the template's
     if recipe is not None:
         note += Markup(" † Trained or scored on part of the images ({} gives which).").format(
             ref(recipe)
@@ -963,19 +940,6 @@ def comparisons_count(comparisons: Sequence[Sequence[Any]]) -> Markup:
 
 # --- the paper's claims (claims.csv) -------------------------------------------------------------
 
-CLAIMS_CAPTION = Markup(
-    "The paper's claims besides its per-run numbers, checked one by one: what the paper says, "
-    "the test that makes it checkable here, what we measured and the verdict."
-)
-CLAIMS_NOTE = Markup(
-    "Points are differences of best validation accuracy (%), means over seeds. Measured: ± the "
-    "spread over seeds (for a difference, the root sum of squares of the two standard "
-    "deviations); n: the fewest seeds among the experiments involved. A claim is within seed "
-    "noise when every experiment involved has several seeds and the measurement lies no further "
-    "than the spread from the test's boundary; with one seed (n = 1) the noise is not measured, "
-    "and the verdict is holds or fails. Mean drop: how far the validation accuracy falls from "
-    "one epoch to the next, averaged over the epochs, which is how we read 'more stably'."
-)
 # Why a claim is untested, or fails outright (contract.CLAIM_REASONS).
 CLAIM_REASONS = {
     "no_results": NOT_RUN,
@@ -1175,17 +1139,6 @@ def _agrees_words(row: Mapping[str, Any], agrees: bool = True) -> str:
     if row.get("paper_stated") == "below":
         return "meets" if agrees else "exceeds"
     return f"lands {'within' if agrees else 'beyond'} the tolerance of"
-
-
-def ablations_note(tolerance: float) -> Markup:
-    return Markup(
-        "Accuracy: best-epoch validation accuracy (%) of each run (the last epoch's for a "
-        "reading with reported=last), mean ± standard deviation over n seeds. Δ: against the "
-        "paper's number for the base. Closes the gap: within the tolerance of {} points of the "
-        "accuracy the paper states (below the bound it states); narrows it: nearer the paper "
-        "than the base, but still beyond it; within seed noise: nearer or further by no more "
-        "than the seeds' spread, where both have several seeds."
-    ).format(fmt_num(tolerance))
 
 
 def _reading_accuracy(row: Mapping[str, Any]) -> str:
@@ -1418,13 +1371,6 @@ def beyond_figure_caption() -> str:
         "the smoothed loss it minimized, higher than plain cross-entropy for the same "
         "predictions."
     )
-
-
-BEYOND_RECIPE_CAPTION = Markup(
-    "The recipe of each run of the comparison, as the runs recorded it; the runs beyond the "
-    "paper change it all at once, so the table shows what one of their numbers stands for, "
-    "not which change bought how much."
-)
 
 
 def _seeds_margin(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:

@@ -84,14 +84,19 @@ class Row:
 
 @dataclass
 class Table:
+    """A numbered table; ``caption`` None takes the caption of its ``kind`` from the template
+    (captions.html.j2), which also gives the fixed part of the note of a kind that has one
+    ("<kind>_note"), before ``note``, the part that depends on the results."""
+
     id: str
     label: str
-    caption: Markup
+    caption: Markup | None
     columns: list[Column]
     rows: list[Row]
     note: Markup | None = None
     cls: str = ""
     key: str = ""  # the model of an architecture table
+    kind: str = ""
 
 
 @dataclass
@@ -319,9 +324,10 @@ def augmentation_table(numbering: Numbering, sets: Mapping[str, Sequence[Mapping
     ]
     return Table(
         *numbering.next("Table"),
-        prose.AUGMENTATION_CAPTION,
+        None,
         [Column("set"), Column("step", "num"), Column("operation"), Column("parameters")],
         rows,
+        kind="augmentation",
     )
 
 
@@ -366,10 +372,11 @@ def recipe_table(numbering: Numbering, exps: Sequence[Mapping], settings: Mappin
             rows.append(Row([title, prose.common_with_exceptions(values, fmt)]))
     return Table(
         *numbering.next("Table"),
-        prose.RECIPE_CAPTION,
+        None,
         [Column("setting"), Column("value")],
         rows,
         cls="recipe",
+        kind="recipe",
     )
 
 
@@ -442,13 +449,12 @@ def reproduction_table(
     head += [("epochs", "num"), ("paper", "num"), ("ours", "num"), ("n", "num"), ("Δ", "num")]
     return Table(
         *numbering.next("Table"),
-        prose.REPRODUCTION_CAPTION,
+        None,
         [Column(title, align or "text") for title, align in head],
         rows,
-        prose.reproduction_note(
-            recipe if subsets else None, tolerance, bool(facts.pending(exps)), stale
-        ),
+        prose.reproduction_note(recipe if subsets else None, bool(facts.pending(exps)), stale),
         "results",
+        kind="results",
     )
 
 
@@ -481,16 +487,17 @@ def claims_table(
                 c["id"],
             )
         )
-    note = prose.CLAIMS_NOTE + prose.untested_note(reasons)
+    note = prose.untested_note(reasons)
     if marked and results is not None:
         note += Markup(" ") + prose.stale_reference(results)
     return Table(
         *numbering.next("Table"),
-        prose.CLAIMS_CAPTION,
+        None,
         [Column("the paper says"), Column("test"), Column("measured"), Column("verdict")],
         rows,
         note,
         "claims",
+        kind="claims",
     )
 
 
@@ -520,7 +527,7 @@ def ablation_tables(
             )
             for r in group
         ]
-        note = prose.ablations_note(tolerance) if not out else None  # said once, the first
+        note = None  # the fixed note is the template's, under the first table only
         if results is not None and any(facts.stale(r) and prose.ablation_ran(r) for r in group):
             note = (note + Markup(" ") if note else Markup("")) + prose.stale_reference(results)
         table = Table(
@@ -534,6 +541,7 @@ def ablation_tables(
             note,
             "ablations",
             question,
+            "ablations" if not out else "",  # the fixed note under the first table only
         )
         out.append((table, group))
     return out
@@ -615,11 +623,12 @@ def beyond_tables(
     ]
     recipe = Table(
         *numbering.next("Table"),
-        prose.BEYOND_RECIPE_CAPTION,
+        None,
         [Column("setting"), *(Column(t) for t in titles)],
         recipe_rows,
         None,
         "recipe beyond",
+        kind="beyond_recipe",
     )
     return results, recipe
 
@@ -627,10 +636,11 @@ def beyond_tables(
 def software_table(numbering: Numbering, provenance: Mapping) -> Table:
     return Table(
         *numbering.next("Table", "B"),
-        prose.SOFTWARE_CAPTION,
+        None,
         [Column("package"), Column("version")],
         [Row([package, version]) for package, version in provenance["packages"].items()],
         cls="software",
+        kind="software",
     )
 
 
@@ -658,7 +668,7 @@ def timing_table(
     ]
     return Table(
         *numbering.next("Table", "B"),
-        prose.TIMING_CAPTION,
+        None,
         [
             *(Column("run", "num"), Column("experiment"), Column("seed", "num")),
             *(Column("device"), Column("commit"), Column("precision")),
@@ -666,6 +676,7 @@ def timing_table(
         ],
         rows,
         cls="timing",
+        kind="timing",
     )
 
 
@@ -1018,6 +1029,7 @@ def build_context(
         },
         "stats": stats,
         "image_size": IMAGE_SIZE,
+        "tolerance": formatting.fmt_short(tolerance),  # the fixed notes' (captions.html.j2)
         "class_examples": list(classes[:EXAMPLE_CLASSES]),
         "n_images": sum(modes.values()) or stats["train"] + stats["val"],
         "other_modes": {m: n for m, n in modes.items() if m not in ("RGB", "L")},
