@@ -251,7 +251,9 @@ BEYOND_CSV_COLUMNS = (
     "paper_stated",
 )
 # One entry of figures.json, and the kinds of figure in the order the aggregate lists them.
-FIGURE_KEYS = ("file", "kind", "experiment", "comparison", "title", "caption")
+# A figure's entry in figures.json: what it draws; its caption is the report's (the template's,
+# or tinycnn.report.prose's where the words depend on the results).
+FIGURE_KEYS = ("file", "kind", "experiment", "comparison", "title")
 FIGURE_KINDS = (
     "curves",
     "paper_vs_ours",

@@ -37,7 +37,6 @@ from tinycnn import beyond
 from tinycnn.atomic import atomic_path
 from tinycnn.contract import FIGURE_KEYS
 from tinycnn.formatting import fmt_acc, fmt_short, fmt_stated
-from tinycnn.report import prose
 
 WIDTH = 16 / 2.54  # inches
 DPI = 200
@@ -60,6 +59,14 @@ STYLE = {
     "axes.formatter.useoffset": False,
 }
 PAPER_COLOR = "0.45"
+# Each figure's title (its image's alt text in the paper); the caption is the report's.
+FIGURE_TITLES = {
+    "curves": "Training curves of {}",
+    "paper_vs_ours": "Best validation accuracy: the paper and this run",
+    "accuracy_vs_parameters": "Accuracy against model size",
+    "accuracy_vs_time": "Accuracy against training time",
+    "beyond": "Beyond the paper: the same budget with today's recipe",
+}
 # (column prefix, label, line style): validation solid, training dashed, in every figure.
 SPLITS = (("val", "validation", "-"), ("train", "training", "--"))
 MARKERS = ("o", "s", "^", "D", "P", "X")
@@ -380,12 +387,6 @@ def save_png(fig: Figure, path: Path) -> None:
         fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
 
 
-def _record(row: pd.Series) -> dict[str, Any]:
-    """A table row as a plain record, missing values as None (read by
-    :mod:`tinycnn.report.prose`)."""
-    return {k: None if pd.isna(v) else v for k, v in row.items()}
-
-
 def write_figures(
     runs: pd.DataFrame,
     experiments: pd.DataFrame,
@@ -405,9 +406,9 @@ def write_figures(
     styles = experiment_styles(config)
     entries: list[dict[str, Any]] = []
 
-    def save(fig: Figure, name: str, kind: str, title: str, caption: str, **keys: Any) -> None:
+    def save(fig: Figure, name: str, kind: str, title: str, **keys: Any) -> None:
         save_png(fig, Path(out_dir) / "figures" / f"{name}.png")
-        entry = {"file": f"figures/{name}.png", "kind": kind, "title": title, "caption": caption}
+        entry = {"file": f"figures/{name}.png", "kind": kind, "title": title}
         entries.append({k: entry.get(k, keys.get(k)) for k in FIGURE_KEYS})
 
     for _, row in experiments.iterrows():
@@ -416,8 +417,7 @@ def write_figures(
             plot_curves(epochs, row, styles[name]),
             f"curves_{name}",
             "curves",
-            prose.FIGURE_TITLES["curves"].format(name),
-            prose.curves_caption(_record(row)),
+            FIGURE_TITLES["curves"].format(name),
             experiment=name,
         )
     if experiments.empty:  # nothing measured: no figure of the paper's runs
@@ -426,8 +426,7 @@ def write_figures(
         plot_paper_vs_ours(experiments, styles),
         "paper_vs_ours",
         "paper_vs_ours",
-        prose.FIGURE_TITLES["paper_vs_ours"],
-        prose.paper_vs_ours_caption(),
+        FIGURE_TITLES["paper_vs_ours"],
     )
     by_name = experiments.set_index("experiment", drop=False)
     for comparison in config["report"].get("comparisons", []):
@@ -440,22 +439,19 @@ def write_figures(
             f"comparison_{comparison['id']}",
             "comparison",
             comparison["title"],
-            prose.comparison_caption(comparison["title"], names),
             comparison=comparison["id"],
         )
     save(
         plot_accuracy_vs_parameters(experiments, styles),
         "accuracy_vs_parameters",
         "accuracy_vs_parameters",
-        prose.FIGURE_TITLES["accuracy_vs_parameters"],
-        prose.parameters_caption(),
+        FIGURE_TITLES["accuracy_vs_parameters"],
     )
     save(
         plot_accuracy_vs_time(experiments, styles),
         "accuracy_vs_time",
         "accuracy_vs_time",
-        prose.FIGURE_TITLES["accuracy_vs_time"],
-        prose.time_caption(list(dict.fromkeys(runs["device_name"]))),
+        FIGURE_TITLES["accuracy_vs_time"],
     )
     return _beyond_figure(entries, save, beyond_rows, beyond_epochs, styles)
 
@@ -473,7 +469,6 @@ def _beyond_figure(
             plot_comparison(epochs, rows, styles),
             "beyond",
             "beyond",
-            prose.FIGURE_TITLES["beyond"],
-            prose.beyond_figure_caption(),
+            FIGURE_TITLES["beyond"],
         )
     return entries

@@ -511,10 +511,11 @@ def op_params(spec: Mapping[str, Any], fmt: Callable[[Any], str]) -> str:
     return ", ".join(f"{k} = {fmt(v)}" for k, v in spec.items() if k != "op") or "—"
 
 
-# --- figure captions (figures.json) --------------------------------------------------------------
+# --- figure captions -----------------------------------------------------------------------------
 
 # What every figure draws alike (validation solid, training dashed, a colour a model, the seeds'
-# mean and spread) is said once, in Section 2.1 of the template; a caption says what is its own.
+# mean and spread) is said once, in Section 2.1 of the template; the fixed captions are the
+# template's (captions.html.j2); here, those whose words depend on the run drawn.
 
 
 def curves_caption(e: Experiment) -> str:
@@ -539,43 +540,8 @@ def curves_caption(e: Experiment) -> str:
     return caption
 
 
-def paper_vs_ours_caption() -> str:
-    return (
-        "Best top-1 validation accuracy of every run here (coloured bars) beside the accuracy "
-        "the paper reports for it (grey): a solid bar where the paper states the value "
-        "exactly, a hatched bar where it states it approximately (~), and an arrow pointing "
-        "left from the bound where it says only 'below'."
-    )
-
-
 def comparison_caption(title: str, names: Sequence[str]) -> str:
     return f"{title}: accuracy (left) and loss (right) per epoch of {', '.join(names)}."
-
-
-def parameters_caption() -> str:
-    return (
-        "Best top-1 validation accuracy against the number of trainable parameters (log "
-        "scale). Filled markers are this run; hollow markers, joined to them by a thin line, "
-        "the accuracy the paper reports for the same run, with an arrow pointing down where it "
-        "gives only an upper bound. Runs of one model share its parameter count, and are set "
-        "slightly apart along the axis so that none hides another."
-    )
-
-
-def time_caption(devices: Sequence[str]) -> str:
-    return (
-        "Best top-1 validation accuracy against the wall time of each training run (log "
-        f"scale), measured on {', '.join(devices)}."
-    )
-
-
-FIGURE_TITLES = {
-    "curves": "Training curves of {}",
-    "paper_vs_ours": "Best validation accuracy: the paper and this run",
-    "accuracy_vs_parameters": "Accuracy against model size",
-    "accuracy_vs_time": "Accuracy against training time",
-    "beyond": "Beyond the paper: the same budget with today's recipe",
-}
 
 
 # --- Section 2: a model family -------------------------------------------------------------------
@@ -1362,15 +1328,6 @@ def beyond_caption(common_epoch: int | None) -> Markup:
         "{}, the paper's number, the run's wall time (training and validation) and its "
         "training throughput."
     ).format(after)
-
-
-def beyond_figure_caption() -> str:
-    return (
-        "The runs beyond the paper beside the paper's runs they are compared with: accuracy "
-        "(left) and loss (right) per epoch. The training loss of a run with label smoothing is "
-        "the smoothed loss it minimized, higher than plain cross-entropy for the same "
-        "predictions."
-    )
 
 
 def _seeds_margin(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:

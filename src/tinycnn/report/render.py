@@ -62,11 +62,15 @@ class Image:
 
 @dataclass
 class Figure:
+    """A numbered figure; ``caption`` None takes the caption of its ``kind`` from the template
+    (captions.html.j2)."""
+
     id: str
     label: str
-    caption: Markup
+    caption: Markup | None
     images: list[Image]
     kind: str
+    title: str = ""
 
 
 @dataclass
@@ -684,13 +688,21 @@ def timing_table(
 
 
 def aggregate_figure(
-    numbering: Numbering, results: Results, spec: Mapping, prefix: str = ""
+    numbering: Numbering,
+    results: Results,
+    spec: Mapping,
+    prefix: str = "",
+    caption: str | None = None,
 ) -> Figure:
+    """A figure of figures.json; ``caption`` where its words depend on what it draws (a run's
+    curves, a comparison's runs), else the template's for its kind."""
+    title = spec.get("title") or spec["file"]
     return Figure(
         *numbering.next("Figure", prefix),
-        Markup.escape(spec["caption"]),
-        [Image(_data_uri(results.folder / spec["file"]), spec.get("title") or spec["file"])],
+        None if caption is None else Markup.escape(caption),
+        [Image(_data_uri(results.folder / spec["file"]), title)],
         spec["kind"],
+        title,
     )
 
 
@@ -922,7 +934,9 @@ def build_context(
                 section.comparisons.append(comparison)
                 spec = comparison_specs.pop(comparison.id, None)
                 if spec and not facts.pending(comparison.experiments):
-                    comparison.figure = aggregate_figure(numbering, results, spec)
+                    names = [e["experiment"] for e in comparison.experiments]
+                    caption = prose.comparison_caption(comparison.title, names)
+                    comparison.figure = aggregate_figure(numbering, results, spec, "", caption)
                     section.figures.append(comparison.figure)
     subsets = prose.subsets(exps, settings)
     table = reproduction_table(
@@ -969,7 +983,8 @@ def build_context(
     for e in made:
         if e["experiment"] in curve_specs:
             spec = curve_specs[e["experiment"]]
-            curves[e["experiment"]] = aggregate_figure(numbering, results, spec, "A")
+            caption = prose.curves_caption(e)
+            curves[e["experiment"]] = aggregate_figure(numbering, results, spec, "A", caption)
     software = software_table(numbering, provenance)
     timing = timing_table(numbering, provenance, stale)
 
@@ -1030,6 +1045,8 @@ def build_context(
         "stats": stats,
         "image_size": IMAGE_SIZE,
         "tolerance": formatting.fmt_short(tolerance),  # the fixed notes' (captions.html.j2)
+        # the devices of the paper's runs, which the figure of accuracy against time draws
+        "time_devices": facts.devices([j for j in jobs if j["role"] == "paper"]),
         "class_examples": list(classes[:EXAMPLE_CLASSES]),
         "n_images": sum(modes.values()) or stats["train"] + stats["val"],
         "other_modes": {m: n for m, n in modes.items() if m not in ("RGB", "L")},
