@@ -76,6 +76,7 @@ AGGREGATE_FILES = {
     "ablations": "ablations.csv",
     "beyond": "beyond.csv",
     "jobs": "jobs.csv",
+    "numbers": "numbers.json",
 }
 # The settings that describe an experiment, in runs.csv and experiments.csv.
 SETTING_COLUMNS = (

@@ -25,6 +25,7 @@ from report_fixtures import architecture
 from tinycnn.config import experiment_entries, training_settings, validate
 from tinycnn.contract import FIGURE_KINDS, JOB_COLUMNS
 from tinycnn.errors import UserError
+from tinycnn.formatting import fmt_acc
 from tinycnn.merging import deep_merge
 from tinycnn.report.aggregate import (
     aggregate,
@@ -487,6 +488,28 @@ def test_jobs_table(out: Path) -> None:
     assert set(others["experiment"]) == {"draw__online", "modern"}
     assert (others["run"] == "").all() and (others["commit"] == COMMIT[:12]).all()
     assert sorted(jobs["wall_seconds"]) == sorted(wall for _, wall in RUNS.values())
+
+
+def test_numbers_are_the_tables_formatted(out: Path) -> None:
+    """numbers.json: each experiment's numbers as the paper prints them, by flat name, and the
+    counts over runs, jobs and claims."""
+    numbers = json.loads((out / "numbers.json").read_text())
+    assert all(isinstance(v, str) for v in numbers.values())
+    exps = read(out, "experiments")
+    for _, e in exps.iterrows():
+        name, n = e["experiment"], int(e["n_seeds"])
+        assert numbers[f"{name}.ours"] == fmt_acc(e["best_val_acc_mean"], e["best_val_acc_std"], n)
+        assert numbers[f"{name}.n"] == str(n)
+        assert numbers[f"{name}.parameters"] == f"{int(e['parameters']):,}"
+    assert numbers["two_seeds.ours"] == "33.0 ± 2.8"  # 31 and 35 at their best epochs
+    assert numbers["below.paper"] == "< 20" and numbers["below.diff"] == "−8.0"
+    assert numbers["runs.count"] == str(len(exps))
+    jobs = pd.read_csv(out / "jobs.csv")
+    assert numbers["jobs.count"] == str(len(jobs)) == "8"
+    claims = read(out, "claims")
+    assert numbers["claims.count"] == str(len(claims))
+    assert sum(int(numbers[f"claims.{v}"]) for v in ("holds", "fails", "within_seed_noise",
+                                                       "untested")) == len(claims)  # fmt: skip
 
 
 def test_epochs_table(out: Path) -> None:

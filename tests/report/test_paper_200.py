@@ -150,3 +150,13 @@ def test_section_numbers_come_from_the_template(html: str) -> None:
     (ablations,) = re.findall(r"<h3>(2\.\d+)&ensp;Where the differences come from</h3>", html)
     conclusion = _plain(_section(html, "conclusion"))
     assert f"tried in Section {ablations}," in conclusion
+
+
+def test_appendix_b_counts_every_job_from_the_numbers_file(paper: Path, html: str) -> None:
+    numbers = json.loads((paper / "aggregate" / "numbers.json").read_text())
+    jobs = pd.read_csv(paper / "aggregate" / "jobs.csv")
+    assert numbers["jobs.count"] == str(len(jobs)) == str(sum(map(len, BEST.values())))
+    appendix = _plain(_section(html, "appendix-b"))
+    assert (
+        f"its {len(jobs)} training jobs took {numbers['jobs.wall']} of wall time in all" in appendix
+    )

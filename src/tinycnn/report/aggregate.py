@@ -58,7 +58,16 @@ from tinycnn.contract import (
     SUMMARY_RESULTS,
 )
 from tinycnn.errors import UserError
-from tinycnn.formatting import fmt_scheduler
+from tinycnn.formatting import (
+    fmt_acc,
+    fmt_diff,
+    fmt_duration,
+    fmt_int,
+    fmt_num,
+    fmt_paper,
+    fmt_scheduler,
+    fmt_short,
+)
 from tinycnn.report import facts, records
 from tinycnn.report.figures import write_figures
 
@@ -536,6 +545,50 @@ def architectures_record(
     return out
 
 
+def numbers_record(
+    experiments: pd.DataFrame, claims: pd.DataFrame, jobs: pd.DataFrame
+) -> dict[str, str]:
+    """numbers.json: every number the paper may print, formatted as it prints it, by one flat
+    name, so that a sentence of the paper's source can name any of them (``m1_lr1e-3.ours``);
+    the tables and the computed sentences print the same numbers through the same formatting.
+
+    Per experiment with results: ``<experiment>.ours`` (mean ± std over seeds), ``.n``,
+    ``.paper`` (as the paper states it, "—" without), ``.diff``, ``.top5``, ``.final``,
+    ``.best_epoch``, ``.parameters``, ``.wall`` (mean wall time), ``.images_per_second``,
+    ``.chance``. Over all: ``runs.count`` (experiments with results), ``runs.seeds``,
+    ``jobs.count`` and ``jobs.wall`` (every training job, jobs.csv), ``claims.count`` and
+    ``claims.<verdict>``."""
+    out: dict[str, str] = {}
+    for _, e in experiments.iterrows():
+        name, n = e["experiment"], int(e["n_seeds"])
+        std = None if pd.isna(e["best_val_acc_std"]) else e["best_val_acc_std"]
+        paper = None if pd.isna(e["paper_accuracy"]) else e["paper_accuracy"]
+        out |= {
+            f"{name}.ours": fmt_acc(e["best_val_acc_mean"], std, n),
+            f"{name}.n": str(n),
+            f"{name}.paper": fmt_paper(paper, e["paper_stated"]),
+            f"{name}.diff": fmt_diff(None if pd.isna(e["diff"]) else e["diff"]),
+            f"{name}.top5": fmt_num(e["best_val_top5_mean"]),
+            f"{name}.final": fmt_num(e["final_val_acc_mean"]),
+            f"{name}.best_epoch": str(int(e["best_epoch"])),
+            f"{name}.parameters": fmt_int(e["parameters"]),
+            f"{name}.wall": fmt_duration(e["wall_seconds_mean"]),
+            f"{name}.images_per_second": fmt_int(e["images_per_second_mean"]),
+            f"{name}.chance": fmt_short(e["chance_acc"]),
+        }
+    out |= {
+        "runs.count": str(len(experiments)),
+        "runs.seeds": str(int(experiments["n_seeds"].sum())) if len(experiments) else "0",
+        "jobs.count": str(len(jobs)),
+        "jobs.wall": fmt_duration(float(jobs["wall_seconds"].sum())),
+        "claims.count": str(len(claims)),
+    }
+    for verdict in ("holds", "fails", "within seed noise", "untested"):
+        count = int((claims["verdict"] == verdict).sum()) if len(claims) else 0
+        out[f"claims.{verdict.replace(' ', '_')}"] = str(count)
+    return out
+
+
 def aggregate(
     run_dirs: Sequence[Path],
     config: Mapping[str, Any],
@@ -643,12 +696,13 @@ def aggregate(
     tables = (
         *(("runs", runs), ("experiments", experiments), ("epochs", epochs)),
         *(("claims", claims), ("ablations", ablation_rows), ("beyond", beyond_rows)),
-        ("jobs", _concat(job_tables, JOB_COLUMNS).reindex(columns=list(JOB_COLUMNS))),
+        ("jobs", jobs := _concat(job_tables, JOB_COLUMNS).reindex(columns=list(JOB_COLUMNS))),
     )
     for name, frame in tables:
         csv = frame.to_csv(index=False, lineterminator="\n")
         write_text(out_dir / AGGREGATE_FILES[name], csv)
     write_json(out_dir / AGGREGATE_FILES["settings"], settings)
     write_json(out_dir / AGGREGATE_FILES["architectures"], architectures)
+    write_json(out_dir / AGGREGATE_FILES["numbers"], numbers_record(experiments, claims, jobs))
     entries = write_figures(runs, experiments, epochs, config, out_dir, beyond_rows, all_epochs)
     write_json(out_dir / AGGREGATE_FILES["figures_json"], entries)

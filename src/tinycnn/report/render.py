@@ -174,6 +174,7 @@ class Results:
     claims: list[dict[str, Any]]
     ablations: list[dict[str, Any]]
     beyond: list[dict[str, Any]]
+    numbers: dict[str, str]  # numbers.json: every number, formatted, by name
 
     @classmethod
     def load(cls, folder: Path) -> Results:
@@ -192,6 +193,7 @@ class Results:
             _records(_read_csv(path("claims"))),
             _records(_read_csv(path("ablations"))),
             _records(_read_csv(path("beyond"))),
+            _read_json(path("numbers")),
         )
 
     def history(self, experiment: str) -> list[dict[str, Any]]:
@@ -1045,6 +1047,7 @@ def build_context(
         "stats": stats,
         "image_size": IMAGE_SIZE,
         "tolerance": formatting.fmt_short(tolerance),  # the fixed notes' (captions.html.j2)
+        "numbers": results.numbers,  # the aggregate's numbers.json, for the fixed narrative
         # the devices of the paper's runs, which the figure of accuracy against time draws
         "time_devices": facts.devices([j for j in jobs if j["role"] == "paper"]),
         "class_examples": list(classes[:EXAMPLE_CLASSES]),
