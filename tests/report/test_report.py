@@ -543,6 +543,42 @@ def test_runs_are_told_apart_by_their_sets_named_once() -> None:
     assert prose.labels([a, b]) == ["M1 (set1)", "M1 (set1+set2)"]
 
 
+def test_the_order_sentence_counts_in_words() -> None:
+    # one pair, or one of several, is singular: never "Of the 1 pairs ..., 1 come out"
+    a, b = _exp(30.0, 29.5), _exp(20.0, 22.0, stated="approx")
+    assert prose.order_sentence([a, b]) == (
+        "The one pair of runs whose order the paper's figures settle comes out in the same "
+        "order here."
+    )
+    flipped = [_exp(20.0, 29.5), _exp(30.0, 22.0, stated="approx")]
+    assert "comes out in another order here." in prose.order_sentence(flipped)
+    three = prose.order_sentence([a, b, _exp(10.0, 35.0)])
+    assert three == (  # the paper has c above a above b, ours a above b above c
+        "Of the 3 pairs of runs whose order the paper's figures settle, 1 comes out in the same "
+        "order here."
+    )
+
+
+def test_the_size_paragraph_says_each_fact_once() -> None:
+    fig = type("F", (), {"id": "figure-8", "label": "Figure 8"})()
+    m1 = _exp(72.7, model="M1", parameters=535_290)
+    chance = {"at_chance": True, "chance_acc": 10.0}
+    alexnet = _exp(10.0, model="AlexNet", parameters=61_110_850, **chance)
+    text = re.sub(r"<[^>]+>", "", prose.size_paragraph([m1, alexnet], fig))
+    # a run at chance is compared with nothing; the smallest, the most accurate, named once
+    assert text == (
+        "Figure 8 relates accuracy to model size. The largest model, AlexNet (61.1 M "
+        "parameters), stays at chance level (10.0%); the smallest, M1 (0.535 M), is the most "
+        "accurate, with 72.7%."
+    )
+    learnt = {**alexnet, "best_val_acc_mean": 20.0, "at_chance": False}
+    text = re.sub(r"<[^>]+>", "", prose.size_paragraph([m1, learnt], fig))
+    assert text.endswith(
+        "reaches 20.0% at best, against 72.7% for the most accurate, M1 (0.535 M), which is "
+        "also the smallest."
+    )
+
+
 def test_comparisons_flip_and_tie() -> None:
     a, b = _exp(35.9, 35.9), _exp(29.5, 29.5)
     assert "A beats B by 6.4 points" in prose.compare(a, b, "A", "B")

@@ -345,10 +345,15 @@ def order_sentence(exps: Sequence[Experiment]) -> Markup:
     agree, total = facts.pair_agreement(exps)
     if total == 0:
         return Markup("")
+    if total == 1:
+        return Markup(
+            "The one pair of runs whose order the paper's figures settle comes out in {} order "
+            "here."
+        ).format("the same" if agree else "another")
     return Markup(
-        "Of the {} pairs of runs whose order the paper's figures settle, {} come out in the "
+        "Of the {} pairs of runs whose order the paper's figures settle, {} {} out in the "
         "same order here."
-    ).format(total, agree)
+    ).format(total, agree, "comes" if agree == 1 else "come")
 
 
 def not_run_sentence(not_run: Sequence[Experiment], total: int) -> Markup:
@@ -812,15 +817,24 @@ def size_paragraph(exps: Sequence[Experiment], figure: Any) -> Markup:
     text += Markup(" The largest model, {} ({} parameters), ").format(
         largest["model"], fmt_params(largest["parameters"])
     )
+    at_chance = all(facts.at_chance(e) for e in exps if e["model"] == largest["model"])
     if largest["model"] == winner["model"]:
         text += Markup("is also the most accurate")
+    elif at_chance:  # no comparison with a run at chance level
+        text += Markup("stays at chance level ({})").format(top(largest["model"]))
     else:
-        text += Markup("reaches {} at best, against {} for {} ({})").format(
+        text += Markup("reaches {} at best, against {} for the most accurate, {} ({})").format(
             top(largest["model"]),
             top(winner["model"]),
             winner["model"],
             fmt_params(winner["parameters"]),
         )
+    if smallest["model"] == winner["model"]:
+        if at_chance:
+            return text + Markup("; the smallest, {} ({}), is the most accurate, with {}.").format(
+                smallest["model"], fmt_params(smallest["parameters"]), top(smallest["model"])
+            )
+        return text + Markup(", which is also the smallest.")
     return text + Markup("; the smallest, {} ({}), reaches {}.").format(
         smallest["model"], fmt_params(smallest["parameters"]), top(smallest["model"])
     )
