@@ -579,6 +579,19 @@ def test_the_size_paragraph_says_each_fact_once() -> None:
     )
 
 
+def test_a_question_without_results_says_so_once() -> None:
+    from report_fixtures import _ablation
+
+    unrun = {"n_seeds": 0, "closest": None, "closes_gap": None, "gap": None}
+    rows = [_ablation("q", "Q", "base", "m4_lr1e-3", **unrun),
+            _ablation("q", "Q", "split", "q__split", **unrun)]  # fmt: skip
+    assert prose.ablation_sentence(rows) == "Neither base (m4_lr1e-3) nor split has results yet."
+    rows.append(_ablation("q", "Q", "late", "q__late", **unrun))
+    assert prose.ablation_sentence(rows) == (
+        "None of base (m4_lr1e-3), split and late has results yet."
+    )
+
+
 def test_comparisons_flip_and_tie() -> None:
     a, b = _exp(35.9, 35.9), _exp(29.5, 29.5)
     assert "A beats B by 6.4 points" in prose.compare(a, b, "A", "B")
@@ -1477,8 +1490,8 @@ def test_beyond_the_paper_not_yet_run(render: Render, aggregate: Path, tmp_path:
     rows = _cells(results)
     assert [r[0] for r in rows] == ["resnet34", "alexnet", "modern_resnet18_64", "modern_resnet18"]
     assert rows[0][4] == "46.1" and rows[1][4] == "17.2"  # the baselines' numbers
-    assert rows[2] == ["modern_resnet18_64", "ResNet18-64", "—", "20", *[NOT_RUN] * 2, "—",
-                       *[NOT_RUN] * 2]  # fmt: skip
+    assert rows[2] == ["modern_resnet18_64", "ResNet18-64", "—", "20", NOT_RUN, "—", "—",
+                       "—", "—"]  # fmt: skip
     (recipe,) = _html_tables(html)["recipe beyond"]
     assert recipe["head"][3] == "modern_resnet18_64 (not yet run: as configured)"
     assert _cells(recipe)[0][3] == "SGD, Nesterov momentum 0.9"

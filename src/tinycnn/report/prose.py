@@ -1143,6 +1143,8 @@ def ablation_sentence(rows: Sequence[Mapping[str, Any]]) -> Markup:
     closest = [r for r in rows if r.get("closest")]
     if not closest:
         waiting = [ablation_reading(r) for r in rows if not ablation_ran(r)]
+        if len(waiting) == len(rows) == 2:
+            return Markup("Neither {} nor {} has results yet.").format(*waiting)
         if len(waiting) == len(rows):
             return Markup("None of {} has results yet.").format(fmt_list(waiting))
         return Markup("No reading of this question can be set beside a paper number yet.{}").format(

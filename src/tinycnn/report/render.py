@@ -559,8 +559,9 @@ def _beyond_cells(r: Mapping[str, Any]) -> list[Any]:
     epochs = int(r["epochs"]) if r.get("epochs") is not None else "—"
     paper = formatting.fmt_paper(r.get("paper_accuracy"), r.get("paper_stated"))
     if not facts.ran(r):
-        return [r["experiment"], r["model"], parameters, epochs, prose.NOT_RUN, prose.NOT_RUN,
-                paper, prose.NOT_RUN, prose.NOT_RUN]  # fmt: skip
+        # said once a row, as in the other tables; the other measured cells empty
+        return [r["experiment"], r["model"], parameters, epochs, prose.NOT_RUN, "—", paper,
+                "—", "—"]  # fmt: skip
     mark = prose.stale_mark(r)
     at_common = r.get("common_epoch_val_acc_mean")
     return [
