@@ -250,10 +250,12 @@ BEYOND_CSV_COLUMNS = (
     "precision",
     "paper_accuracy",
     "paper_stated",
+    "chance_acc",
+    "at_chance",
 )
-# One entry of figures.json, and the kinds of figure in the order the aggregate lists them.
-# A figure's entry in figures.json: what it draws; its caption is the report's (the template's,
-# or tinycnn.report.prose's where the words depend on the results).
+# One entry of figures.json: what a figure draws (its caption is the report's: the template's,
+# or tinycnn.report.prose's where the words depend on the results); then the kinds of figure in
+# the order the aggregate lists them.
 FIGURE_KEYS = ("file", "kind", "experiment", "comparison", "title")
 FIGURE_KINDS = (
     "curves",

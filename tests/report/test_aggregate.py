@@ -199,7 +199,7 @@ BEYOND_COLUMNS = ["experiment", "role", "model", "arch", "parameters", "epochs"]
 BEYOND_COLUMNS += ["n_seeds", "best_val_acc_mean", "best_val_acc_std", "best_epoch"]
 BEYOND_COLUMNS += ["final_val_acc_mean", "common_epoch", "common_epoch_val_acc_mean"]
 BEYOND_COLUMNS += ["wall_seconds_mean", "images_per_second_mean", "device_name", "precision"]
-BEYOND_COLUMNS += ["paper_accuracy", "paper_stated"]
+BEYOND_COLUMNS += ["paper_accuracy", "paper_stated", "chance_acc", "at_chance"]
 PARAMETERS = {"M1": 535_290, "AlexNet": 61_110_850}
 # (experiment, seed): validation accuracy per epoch, and wall seconds of the run.
 RUNS = {

@@ -579,6 +579,23 @@ def test_the_size_paragraph_says_each_fact_once() -> None:
     )
 
 
+def test_a_run_beyond_the_paper_at_chance_is_set_against_no_run() -> None:
+    table = type("T", (), {"id": "table-8", "label": "Table 8"})()
+    common = {"role": "beyond", "model": "ResNet18", "n_seeds": 1, "best_epoch": 1,
+              "epochs": 2, "wall_seconds_mean": 4.0, "images_per_second_mean": 51.0,
+              "chance_acc": 10.0}  # fmt: skip
+    base = {**common, "experiment": "resnet18_lr1e-3", "role": "baseline",
+            "best_val_acc_mean": 11.0, "at_chance": True}  # fmt: skip
+    modern = {**common, "experiment": "modern_resnet18", "best_val_acc_mean": 10.0,
+              "at_chance": True}  # fmt: skip
+    text = re.sub(r"<[^>]+>", "", prose.beyond_paragraph([base, modern], table, table, {}))
+    assert "modern_resnet18 reaches 10.0% at its best epoch (1 of 2), chance level for 10 " in text
+    assert "classes, set against no run." in text and "points below" not in text
+    learnt = {**modern, "best_val_acc_mean": 40.0, "at_chance": False}
+    text = re.sub(r"<[^>]+>", "", prose.beyond_paragraph([base, learnt], table, table, {}))
+    assert "(1 of 2), resnet18_lr1e-3 being at chance level." in text
+
+
 def test_a_question_without_results_says_so_once() -> None:
     from report_fixtures import _ablation
 

@@ -487,6 +487,8 @@ def beyond_table(
                 "precision": " / ".join(dict.fromkeys(precision.get(name, []))),
                 "paper_accuracy": e["paper_accuracy"],
                 "paper_stated": e["paper_stated"],
+                "chance_acc": e["chance_acc"],
+                "at_chance": e["at_chance"],
             }
         )
     frame = pd.DataFrame(rows, columns=list(BEYOND_CSV_COLUMNS))

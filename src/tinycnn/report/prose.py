@@ -1404,10 +1404,17 @@ def beyond_paragraph(
         if not facts.ran(m):
             text += Markup(" {} is {}.").format(m["experiment"], NOT_RUN)
             continue
-        vs = [
-            f"{_points_from(facts.gap(m, b))} {b['experiment']}{stale_mark(b)}{_seeds_margin(m, b)}"
-            for b in facts.made(baselines)
-        ]
+        made = facts.made(baselines)
+        if facts.at_chance(m):  # its differences are noise: set against no run
+            vs = [f"chance level for {round(100 / m['chance_acc'])} classes, set against no run"]
+        else:
+            vs = [
+                f"{_points_from(facts.gap(m, b))} {b['experiment']}{stale_mark(b)}"
+                f"{_seeds_margin(m, b)}"
+                for b in made
+                if not facts.at_chance(b)
+            ]
+            vs += [f"{b['experiment']} being at chance level" for b in made if facts.at_chance(b)]
         vs += [f"{b['experiment']} is {NOT_RUN}" for b in facts.pending(baselines)]
         at_common = m.get("common_epoch_val_acc_mean")
         sentence = Markup(" {} reaches {} at its best epoch ({} of {})").format(
