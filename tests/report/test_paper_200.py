@@ -160,3 +160,12 @@ def test_appendix_b_counts_every_job_from_the_numbers_file(paper: Path, html: st
     assert (
         f"its {len(jobs)} training jobs took {numbers['jobs.wall']} of wall time in all" in appendix
     )
+
+
+def test_the_ablations_are_introduced_with_their_tables(html: str) -> None:
+    text = _plain(_section(html, "ablations"))
+    tables = re.findall(r'<figure id="(table-\d+)" class="table-figure ablations', html)
+    first, last = (int(t.split("-")[1]) for t in (tables[0], tables[-1]))
+    assert len(tables) > 2 and last - first == len(tables) - 1
+    listed = ", ".join(f"Table {n}" for n in range(first, last)) + f" and Table {last}"
+    assert f"may have done; {listed} set every reading beside" in text

@@ -1033,14 +1033,6 @@ def claims_count(rows: Sequence[Mapping[str, Any]]) -> Markup:
     )
 
 
-def claims_paragraph(table: Any, rows: Sequence[Mapping[str, Any]]) -> Markup:
-    """The text before the claims table."""
-    return Markup(
-        "Besides its per-run numbers, the paper makes claims about how the runs compare: {} "
-        "checks each of them against this regeneration's results. {}"
-    ).format(ref(table), claims_count(rows))
-
-
 # --- the ablations (ablations.csv) ---------------------------------------------------------------
 
 
@@ -1257,24 +1249,6 @@ def ablations_summary(groups: Sequence[Sequence[Mapping[str, Any]]], number: str
             "training images, not a reading of the paper's method."
         ).format(fmt_list([f"“{title}”" for title in leaking]))
     return text + pending
-
-
-def ablations_paragraph(tables: Sequence[Any]) -> Markup:
-    """The text before the ablation tables."""
-    return Markup(
-        "The paper leaves some choices unstated that move its numbers. Each question below keeps "
-        "one experiment, the base, and changes one such choice at a time: a variant, trained "
-        "with the base's recipe and seeds, or the same runs read another way. Each is a reading "
-        "of what the paper may have done; {} {} every reading beside the base and the paper's "
-        "number."
-    ).format(_markup_list([ref(t) for t in tables]), "sets" if len(tables) == 1 else "set")
-
-
-def _markup_list(items: Sequence[Markup]) -> Markup:
-    """``a``, ``a and b``, ``a, b and c`` of markup (links)."""
-    if len(items) <= 1:
-        return Markup("").join(items)
-    return Markup(", ").join(items[:-1]) + Markup(" and ") + items[-1]
 
 
 # --- beyond the paper ----------------------------------------------------------------------------

@@ -1036,8 +1036,7 @@ def build_context(
             "modes": prose.modes(exps, subsets, stats["train"], config["augmentation"].get("seed")),
             "schedules": prose.schedules(exps, settings),
             "summary": summary,
-            "claims": prose.claims_paragraph(claims, results.claims) if claims else None,
-            "ablations": prose.ablations_paragraph([t for t, _ in ablations_]),
+            "claims_count": prose.claims_count(results.claims) if claims else None,
             # the number of its section comes from the template, which numbers the sections
             "ablations_summary": functools.partial(
                 prose.ablations_summary, [rows for _, rows in ablations_]
