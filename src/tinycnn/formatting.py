@@ -70,8 +70,8 @@ def fmt_int(n: float) -> str:
 
 
 def fmt_loss(x: float) -> str:
-    """A loss: ``3.14``."""
-    return f"{x:.2f}"
+    """A loss: ``3.14``; a diverged one in thousands, not to the hundredth: ``14,745,577``."""
+    return f"{x:.2f}" if abs(x) < 1000 else fmt_int(x)
 
 
 def fmt_stat(x: float) -> str:

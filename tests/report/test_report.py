@@ -492,8 +492,8 @@ def test_a_run_at_chance_is_named_and_compared_with_nothing() -> None:
     assert prose.compare(a, b, "A", "B") == "A and B are both at chance level, and not compared."
     c = _exp(45.0, 45.0)
     said = prose.compare(c, a, "C", "A")
-    assert said == "C is not set against A, which is at chance level."
-    assert prose.compare(a, c, "A", "C") == "C is not set against A, which is at chance level."
+    assert said == "C and A are not compared: A is at chance level."
+    assert prose.compare(a, c, "A", "C") == "A and C are not compared: A is at chance level."
     ranking = prose.compare_group([c, a, _exp(30.0)])
     assert "Ranked by accuracy:" in ranking and "e10.3 (" not in ranking
     assert ranking.endswith("at chance level, and not ranked.")
@@ -512,6 +512,9 @@ def test_a_run_at_chance_is_named_and_compared_with_nothing() -> None:
              {"epoch": 2, "val_loss": 23.37, "train_loss": 4.35}]  # fmt: skip
     text = prose.run_paragraph(e, blown, None)
     assert "Its validation loss diverged, from 8.89 at epoch 1 to 23.37." in text
+    # a loss in the millions is printed in thousands, not to the hundredth
+    far = [*blown[:1], {"epoch": 2, "val_loss": 14745576.76, "train_loss": 4.35}]
+    assert "from 8.89 at epoch 1 to 14,745,577." in prose.run_paragraph(e, far, None)
 
 
 def test_a_family_comparison_sets_the_papers_best_of_each_against_ours() -> None:

@@ -200,8 +200,8 @@ def compare(
             return Markup("{} and {} are both at chance level, and not compared.").format(
                 label_a, label_b
             )
-        return Markup("{} is not set against {}, which is at chance level.").format(
-            *((label_a, label_b) if chance == [label_b] else (label_b, label_a))
+        return Markup("{} and {} are not compared: {} is at chance level.").format(
+            label_a, label_b, chance[0]
         )
     gap = facts.gap(a, b)
     if gap == 0:
