@@ -1395,8 +1395,8 @@ def test_missing_runs_say_not_yet_run(render: Render, aggregate: Path, tmp_path:
         in (_section(html, "2.4"))
     )  # AlexNet against M4
     assert (
-        "ResNet34: basic vs full pre-activation blocks: not yet run, as ResNet34-PreAct (run 10) "
-        "is not yet run."
+        "The comparison “ResNet34: basic vs full pre-activation blocks” waits for "
+        "ResNet34-PreAct (run 10), which is not yet run."
     ) in text
     assert (
         "Run 10 (ResNet34-PreAct; set1+set2, lr 1e-3, StepLR(7, 0.1), 20 epochs) is not yet run"

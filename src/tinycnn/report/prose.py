@@ -701,11 +701,10 @@ def overfitting(history: Sequence[Mapping[str, Any]]) -> Markup:
 
 def comparison_paragraph(title: str, figure: Any, exps: Sequence[Experiment]) -> Markup:
     if waiting := facts.pending(exps):
-        return Markup("{}: {}, as {} {} {}.").format(
+        return Markup("The comparison “{}” waits for {}, {} {}.").format(
             title,
-            NOT_RUN,
             fmt_list([model_name(e) for e in waiting]),
-            "is" if len(waiting) == 1 else "are",
+            "which is" if len(waiting) == 1 else "which are",
             NOT_RUN,
         )
     where = Markup("{} ({})").format(ref(figure), title) if figure else title
@@ -850,7 +849,9 @@ def time_paragraph(jobs: Sequence[Mapping[str, Any]], figure: Any) -> Markup:
         job = f"run {int(longest['run'])} ({longest.get('model', longest['experiment'])}, "
         job += f"seed {longest['seed']})"
     devices = fmt_list(facts.devices(jobs))
-    return text + Markup(" The {} took {} of wall time in all{}; the longest, {}, took {}.").format(
+    return text + Markup(
+        " The paper's {} took {} of wall time in all{}; the longest, {}, took {}."
+    ).format(
         plural(len(jobs), "training job"),
         fmt_duration(sum(r["wall_seconds"] for r in jobs)),
         f" on {devices}" if devices else "",
