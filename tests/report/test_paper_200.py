@@ -169,3 +169,9 @@ def test_the_ablations_are_introduced_with_their_tables(html: str) -> None:
     assert len(tables) > 2 and last - first == len(tables) - 1
     listed = ", ".join(f"Table {n}" for n in range(first, last)) + f" and Table {last}"
     assert f"may have done; {listed} set every reading beside" in text
+
+
+def test_the_runs_beyond_define_only_the_models_the_paper_lacks(html: str) -> None:
+    text = _plain(_section(html, "beyond"))
+    assert "modern_resnet18_64 (ResNet18-64: ResNet18 with a 3x3 stride-1 stem" in text
+    assert "modern_resnet18 (ResNet18) beside" in text  # the paper's ResNet18: its own section

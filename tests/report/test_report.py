@@ -599,6 +599,24 @@ def test_a_run_beyond_the_paper_at_chance_is_set_against_no_run() -> None:
     assert "(1 of 2), resnet18_lr1e-3 being at chance level." in text
 
 
+def test_no_gap_no_gap_to_close() -> None:
+    from report_fixtures import _ablation
+
+    agrees = {"closes_gap": True, "closest": True, "gap": -0.9, "accuracy_mean": 28.6}
+    groups = [
+        [_ablation("q", "Q", "base", "m1_lr1e-3", **agrees),
+         _ablation("q", "Q", "online", "q__online", closes_gap=True, closest=False, gap=1.3,
+                   accuracy_mean=30.8)],
+    ]  # fmt: skip
+    said = prose.ablations_summary(groups, "2.10")
+    assert said == (
+        "Of the one question the paper leaves open and tried in Section 2.10, none has a gap to "
+        "explain: its base already lands within the tolerance of the paper's number."
+    )
+    assert prose._as_clause("A residual network.") == "a residual network"
+    assert prose._as_clause("ResNet18 with a 3x3 stem") == "ResNet18 with a 3x3 stem"
+
+
 def test_a_question_without_results_says_so_once() -> None:
     from report_fixtures import _ablation
 

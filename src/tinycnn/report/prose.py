@@ -1233,11 +1233,22 @@ def ablations_summary(groups: Sequence[Sequence[Mapping[str, Any]]], number: str
             "is" if waiting == 1 else "are",
             NOT_RUN,
         )
+    agreeing = sum(bool(rows[0].get("closes_gap")) for rows in groups)  # no gap to close
+    if not closing and agreeing == len(groups):
+        return Markup(
+            "Of {} the paper leaves open and tried in Section {}, none has a gap to explain: "
+            "{} already lands within the tolerance of the paper's number.{}"
+        ).format(what, number, "its base" if len(groups) == 1 else "the base of every one", pending)
     if not closing:
+        already = (
+            Markup(" (the base of {} of them already agrees with it)").format(agreeing)
+            if agreeing
+            else Markup("")
+        )
         return Markup(
             "Of {} the paper leaves open and tried in Section {}, no reading closes the gap its "
-            "base leaves to the paper's number.{}"
-        ).format(what, number, pending)
+            "base leaves to the paper's number{}.{}"
+        ).format(what, number, already, pending)
     text = Markup("Of {} the paper leaves open and tried in Section {}, {} {} a reading that "
                   "closes the gap its base leaves to the paper's number: {}.").format(
         what, number, len(closing), "has" if len(closing) == 1 else "have",
@@ -1330,6 +1341,14 @@ def _seeds_margin(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
     return f" ({'beyond' if abs(g) > s else 'within'} the seeds' spread of ±{fmt_num(s)})"
 
 
+def _as_clause(text: str) -> str:
+    """A description to follow a colon: its first word lowercased where it is a plain word
+    ("A residual network" → "a residual network"), a name kept ("ResNet18 with a 3x3 stem")."""
+    text = text.rstrip(".")
+    first = text.split(" ", 1)[0]
+    return text[:1].lower() + text[1:] if first[1:] == first[1:].lower() else text
+
+
 def _points_from(gap: float) -> str:
     """``3.0 points above``, ``1.0 points below``, ``level with``: a gap in words, not a
     signed number of points "against" a run."""
@@ -1362,7 +1381,7 @@ def beyond_paragraph(
     for r in modern:
         what = models.get(r["model"])
         named.append(
-            f"{r['experiment']} ({r['model']}: {what[:1].lower() + what[1:].rstrip('.')})"
+            f"{r['experiment']} ({r['model']}: {_as_clause(what)})"
             if what and r["model"] not in [n["model"] for n in modern[: len(named)]]
             else f"{r['experiment']} ({r['model']})"
         )

@@ -787,8 +787,9 @@ def _model_descriptions(
     """What each model of ``rows`` is, in words: its runs' recorded description, else the
     configuration's; the paper's own models are described in their sections."""
     out = {}
+    papers = {e.get("model") for e in config["experiments"].values()}
     for r in rows:
-        if r["role"] == "baseline":
+        if r["role"] == "baseline" or r["model"] in papers:  # described in its own section
             continue
         recorded = results.architectures.get(r.get("arch"), {}).get("description")
         words = recorded or config["models"].get(r["model"], {}).get("description")
