@@ -213,8 +213,8 @@ def paper_inputs(wildcards):
         **aggregate_files(),
         "stats": PACKED_FILES["stats"],
         "classes": PACKED_FILES["classes"],
-        "templates": sorted(str(p) for p in TEMPLATES.rglob("*.j2")),  # the partials too
-        "css": str(TEMPLATES / "paper.css"),
+        # the paper's source: its partials, captions, references and style
+        "templates": sorted(str(p) for p in TEMPLATES.rglob("*") if p.is_file()),
         **{name: str(path) for name, path in figure_outputs().items()},
     }
     inputs.update({s: preview(s) for s in AUG_SETS})

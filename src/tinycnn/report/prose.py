@@ -15,8 +15,10 @@ from __future__ import annotations
 import html
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+import yaml
 from markupsafe import Markup
 
 from tinycnn.errors import UserError
@@ -1504,24 +1506,10 @@ def reference_notice(
 
 # --- references ----------------------------------------------------------------------------------
 
-REFERENCES = {
-    "original": "",  # from the config
-    "tiny": "Y. Le and X. Yang. Tiny ImageNet visual recognition challenge. CS231n course "
-    "report, Stanford University, 2015. Data: http://cs231n.stanford.edu/tiny-imagenet-200.zip.",
-    "ting": "J. Ting. Course project report on Tiny ImageNet classification, CS231n: "
-    "Convolutional Neural Networks for Visual Recognition, Stanford University (the source of "
-    "models M1 and M4).",
-    "alexnet": "A. Krizhevsky, I. Sutskever and G. E. Hinton. ImageNet classification with deep "
-    "convolutional neural networks. NeurIPS, 2012.",
-    "resnet": "K. He, X. Zhang, S. Ren and J. Sun. Deep residual learning for image "
-    "recognition. CVPR, 2016.",
-    "preact": "K. He, X. Zhang, S. Ren and J. Sun. Identity mappings in deep residual networks. "
-    "ECCV, 2016.",
-    "densenet": "G. Huang, Z. Liu, L. van der Maaten and K. Q. Weinberger. Densely connected "
-    "convolutional networks. CVPR, 2017.",
-    "radam": "L. Liu, H. Jiang, P. He, W. Chen, X. Liu, J. Gao and J. Han. On the variance of "
-    "the adaptive learning rate and beyond. ICLR, 2020.",
-}
+# The references (templates/references.yaml: the paper's source), in citation order.
+REFERENCES: dict[str, str | None] = yaml.safe_load(
+    (Path(__file__).resolve().parent / "templates" / "references.yaml").read_text(encoding="utf-8")
+)
 CITE = {
     key: Markup('<a class="cite" href="#ref-{}">[{}]</a>').format(key, i)
     for i, key in enumerate(REFERENCES, 1)
