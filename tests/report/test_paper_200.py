@@ -175,3 +175,12 @@ def test_the_runs_beyond_define_only_the_models_the_paper_lacks(html: str) -> No
     text = _plain(_section(html, "beyond"))
     assert "modern_resnet18_64 (ResNet18-64: ResNet18 with a 3x3 stride-1 stem" in text
     assert "modern_resnet18 (ResNet18) beside" in text  # the paper's ResNet18: its own section
+
+
+def test_every_term_is_the_readers_or_defined(html: str) -> None:
+    """No undefined shorthand: the claims' stability measure is named in words and defined in
+    the note, and "reading" is defined where the ablations begin."""
+    text = _plain(html)
+    assert "fall-back" not in text.lower()
+    assert "Mean drop: how far the validation accuracy falls from one epoch to the next" in text
+    assert "Each is a reading of what the paper may have done" in text

@@ -599,6 +599,15 @@ def test_a_run_beyond_the_paper_at_chance_is_set_against_no_run() -> None:
     assert "(1 of 2), resnet18_lr1e-3 being at chance level." in text
 
 
+def test_a_claim_of_the_best_model_says_behind_not_negative_ahead() -> None:
+    row = {"kind": "best", "measured": -69.2, "spread": None, "n": 1,
+           "experiments": "m1_lr1e-3 densenet161", "reason": None}  # fmt: skip
+    assert prose.claim_measured(row) == "69.2 points behind densenet161 (n = 1)"
+    assert (
+        prose.claim_measured({**row, "measured": 0.3}) == "0.3 points ahead of densenet161 (n = 1)"
+    )
+
+
 def test_no_gap_no_gap_to_close() -> None:
     from report_fixtures import _ablation
 
@@ -992,6 +1001,8 @@ def test_beyond_the_paper_cell_by_cell(html: str) -> None:
     assert "The runs beyond the paper beside the paper's runs they are compared with" in words
     assert "label smoothing is the smoothed loss it minimized" in words
     assert html.count('alt="preview of modern"') == 1  # not in Section 1's figure
+    # one panel alone is not "(a)": its caption names its set
+    assert "(a) modern" not in section and "The augmentation set modern at work" in section
     text = _plain(html)
     assert (
         "modern_resnet18_64 reaches 58.4 ± 0.6% over 2 seeds at its best epoch (20 of 20), "
