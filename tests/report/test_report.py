@@ -45,7 +45,15 @@ from tinycnn.contract import (
     JOB_COLUMNS,
 )
 from tinycnn.merging import deep_merge
-from tinycnn.report import facts, prose
+from tinycnn.report import (
+    ablation_words,
+    beyond_words,
+    claim_words,
+    facts,
+    prose,
+    provenance_words,
+    words,
+)
 from tinycnn.report.aggregate import numbers_record
 from tinycnn.report.provenance import collect_provenance, config_hash
 from tinycnn.report.render import render_html, render_pdf
@@ -543,7 +551,7 @@ def test_a_family_comparison_sets_the_papers_best_of_each_against_ours() -> None
 def test_runs_are_told_apart_by_their_sets_named_once() -> None:
     # "M1 (set1)" and "M1 (set1+set2)", not "M1 (sets set1)".
     a, b = _exp(21.8, model="M1", sets="set1"), _exp(29.6, model="M1", sets="set1+set2")
-    assert prose.labels([a, b]) == ["M1 (set1)", "M1 (set1+set2)"]
+    assert words.labels([a, b]) == ["M1 (set1)", "M1 (set1+set2)"]
 
 
 def test_the_order_sentence_counts_in_words() -> None:
@@ -591,20 +599,21 @@ def test_a_run_beyond_the_paper_at_chance_is_set_against_no_run() -> None:
             "best_val_acc_mean": 11.0, "at_chance": True}  # fmt: skip
     modern = {**common, "experiment": "modern_resnet18", "best_val_acc_mean": 10.0,
               "at_chance": True}  # fmt: skip
-    text = re.sub(r"<[^>]+>", "", prose.beyond_paragraph([base, modern], table, table, {}))
+    text = re.sub(r"<[^>]+>", "", beyond_words.beyond_paragraph([base, modern], table, table, {}))
     assert "modern_resnet18 reaches 10.0% at its best epoch (1 of 2), chance level for 10 " in text
     assert "classes, set against no run." in text and "points below" not in text
     learnt = {**modern, "best_val_acc_mean": 40.0, "at_chance": False}
-    text = re.sub(r"<[^>]+>", "", prose.beyond_paragraph([base, learnt], table, table, {}))
+    text = re.sub(r"<[^>]+>", "", beyond_words.beyond_paragraph([base, learnt], table, table, {}))
     assert "(1 of 2), resnet18_lr1e-3 being at chance level." in text
 
 
 def test_a_claim_of_the_best_model_says_behind_not_negative_ahead() -> None:
     row = {"kind": "best", "measured": -69.2, "spread": None, "n": 1,
            "experiments": "m1_lr1e-3 densenet161", "reason": None}  # fmt: skip
-    assert prose.claim_measured(row) == "69.2 points behind densenet161 (n = 1)"
+    assert claim_words.claim_measured(row) == "69.2 points behind densenet161 (n = 1)"
     assert (
-        prose.claim_measured({**row, "measured": 0.3}) == "0.3 points ahead of densenet161 (n = 1)"
+        claim_words.claim_measured({**row, "measured": 0.3})
+        == "0.3 points ahead of densenet161 (n = 1)"
     )
 
 
@@ -617,13 +626,13 @@ def test_no_gap_no_gap_to_close() -> None:
          _ablation("q", "Q", "online", "q__online", closes_gap=True, closest=False, gap=1.3,
                    accuracy_mean=30.8)],
     ]  # fmt: skip
-    said = prose.ablations_summary(groups, "2.10")
+    said = ablation_words.ablations_summary(groups, "2.10")
     assert said == (
         "Of the one question the paper leaves open and tried in Section 2.10, none has a gap to "
         "explain: its base already lands within the tolerance of the paper's number."
     )
-    assert prose._as_clause("A residual network.") == "a residual network"
-    assert prose._as_clause("ResNet18 with a 3x3 stem") == "ResNet18 with a 3x3 stem"
+    assert beyond_words._as_clause("A residual network.") == "a residual network"
+    assert beyond_words._as_clause("ResNet18 with a 3x3 stem") == "ResNet18 with a 3x3 stem"
 
 
 def test_a_question_without_results_says_so_once() -> None:
@@ -632,9 +641,12 @@ def test_a_question_without_results_says_so_once() -> None:
     unrun = {"n_seeds": 0, "closest": None, "closes_gap": None, "gap": None}
     rows = [_ablation("q", "Q", "base", "m4_lr1e-3", **unrun),
             _ablation("q", "Q", "split", "q__split", **unrun)]  # fmt: skip
-    assert prose.ablation_sentence(rows) == "Neither base (m4_lr1e-3) nor split has results yet."
+    assert (
+        ablation_words.ablation_sentence(rows)
+        == "Neither base (m4_lr1e-3) nor split has results yet."
+    )
     rows.append(_ablation("q", "Q", "late", "q__late", **unrun))
-    assert prose.ablation_sentence(rows) == (
+    assert ablation_words.ablation_sentence(rows) == (
         "None of base (m4_lr1e-3), split and late has results yet."
     )
 
@@ -911,8 +923,8 @@ def test_claims_table_cell_by_cell(html: str, aggregate: Path) -> None:
             {"class": "verdict-" + c["verdict"].replace(" ", "-"), "data-experiment": c["id"]},
             [
                 c["statement"],
-                prose.claim_test(c),
-                prose.claim_measured(c) if c["measured"] is not None else "—a",
+                claim_words.claim_test(c),
+                claim_words.claim_measured(c) if c["measured"] is not None else "—a",
                 c["verdict"],
             ],
         )
@@ -1018,20 +1030,20 @@ def test_beyond_runs_on_other_images_say_so() -> None:
     # sets says it compares roughly; one across training shares only, that it is scored alike.
     full, cut = {"subset": {}}, {"subset": {"train_per_class": 12, "val_per_class": 10}}
     held = {"validation": {"source": "augmented_split", "fraction": 0.2}}
-    assert prose.same_images_clause([full, full]) == (
+    assert words.same_images_clause([full, full]) == (
         ", on the same training and validation images",
         "",
     )
-    assert "different validation images" in prose.same_images_clause([full, cut])[1]
+    assert "different validation images" in words.same_images_clause([full, cut])[1]
     assert (
         "the same validation images"
-        in prose.same_images_clause([full, {"subset": {"train_per_class": 12}}])[1]
+        in words.same_images_clause([full, {"subset": {"train_per_class": 12}}])[1]
     )
-    assert "different validation images" in prose.same_images_clause([full, held])[1]
-    assert prose.images_words(cut, "train") == "first 12 a class"
-    assert prose.images_words(cut, "val") == "first 10 a class"
-    assert prose.images_words(full, "val") == "all"
-    assert prose.images_words(held, "val") == "20% of the augmented training samples, held out"
+    assert "different validation images" in words.same_images_clause([full, held])[1]
+    assert words.images_words(cut, "train") == "first 12 a class"
+    assert words.images_words(cut, "val") == "first 10 a class"
+    assert words.images_words(full, "val") == "all"
+    assert words.images_words(held, "val") == "20% of the augmented training samples, held out"
 
 
 def test_no_beyond_runs_no_beyond_section(render: Render, aggregate: Path, tmp_path: Path) -> None:
@@ -1050,15 +1062,15 @@ def test_a_narrowing_within_the_seeds_spread_is_not_called_narrowing() -> None:
     # The claims' rule: a change of distance no larger than the seeds' spread is noise.
     row = {"variant": "last", "n_seeds": 2, "accuracy_mean": 32.5, "closes_gap": False,
            "narrows_gap": True, "within_seed_noise": True, "leak": False}  # fmt: skip
-    assert prose.ablation_verdict(row) == "within seed noise"
-    assert prose.ablation_verdict({**row, "within_seed_noise": False}) == "narrows it"
-    assert prose.ablation_verdict({**row, "within_seed_noise": None}) == "narrows it"
+    assert ablation_words.ablation_verdict(row) == "within seed noise"
+    assert ablation_words.ablation_verdict({**row, "within_seed_noise": False}) == "narrows it"
+    assert ablation_words.ablation_verdict({**row, "within_seed_noise": None}) == "narrows it"
 
 
 def test_every_reason_has_words() -> None:
     from tinycnn.contract import CLAIM_REASONS
 
-    assert set(prose.CLAIM_REASONS) == set(CLAIM_REASONS)
+    assert set(claim_words.CLAIM_REASONS) == set(CLAIM_REASONS)
 
 
 def test_recipe_table_cell_by_cell(html: str, aggregate: Path) -> None:
@@ -1113,7 +1125,7 @@ def test_data_tables_cell_by_cell(html: str, aggregate: Path) -> None:
         [
             name if i == 1 else "",
             str(i),
-            prose.op_name(spec["op"]),
+            words.op_name(spec["op"]),
             prose.op_params(spec, formatting.fmt_value),
         ]
         for name in order
@@ -1306,9 +1318,9 @@ def test_provenance_in_git(aggregate: Path, tmp_path: Path) -> None:
 
 
 def test_numerics_words_name_the_compile_mode() -> None:
-    assert prose.numerics("fp32, contiguous", "none") == "fp32, contiguous"
+    assert provenance_words.numerics("fp32, contiguous", "none") == "fp32, contiguous"
     assert (
-        prose.numerics("bf16 autocast, channels_last", "reduce-overhead")
+        provenance_words.numerics("bf16 autocast, channels_last", "reduce-overhead")
         == "bf16 autocast, channels_last; compiled (reduce-overhead)"
     )
 

@@ -42,7 +42,15 @@ from tinycnn.data.pack import read_classes
 from tinycnn.data.tinyimagenet import IMAGE_SIZE
 from tinycnn.errors import UserError
 from tinycnn.merging import recipe_of
-from tinycnn.report import facts, prose
+from tinycnn.report import (
+    ablation_words,
+    beyond_words,
+    claim_words,
+    facts,
+    prose,
+    provenance_words,
+    words,
+)
 from tinycnn.report.provenance import collect_provenance
 
 __all__ = ["collect_provenance", "render_html", "render_pdf"]
@@ -281,7 +289,7 @@ def _stale_words(
 ) -> list[str]:
     """Each stale run of ``records``' experiments: ``run 2, seed 0: optimizer.lr, epochs``."""
     return [
-        f"{prose.name(e)}, seed {s['seed']}: {', '.join(s['differs']) or 'settings'}"
+        f"{words.name(e)}, seed {s['seed']}: {', '.join(s['differs']) or 'settings'}"
         for e in records
         for s in stale.get(e["experiment"], [])
     ]
@@ -321,7 +329,7 @@ def augmentation_table(numbering: Numbering, sets: Mapping[str, Sequence[Mapping
             [
                 name if i == 1 else "",
                 i,
-                prose.op_name(spec["op"]),
+                words.op_name(spec["op"]),
                 prose.op_params(spec, formatting.fmt_value),
             ]
         )
@@ -351,7 +359,7 @@ def recipe_table(numbering: Numbering, exps: Sequence[Mapping], settings: Mappin
     def images(part: str) -> Callable[[Mapping], str | None]:
         def get(e: Mapping) -> str | None:
             recorded = settings.get(e["experiment"])
-            return prose.images_words(recorded, part) if recorded else None
+            return words.images_words(recorded, part) if recorded else None
 
         return get
 
@@ -375,7 +383,7 @@ def recipe_table(numbering: Numbering, exps: Sequence[Mapping], settings: Mappin
         values = [(e, get(e)) for e in exps]
         values = [(e, v) for e, v in values if v is not None]
         if values:
-            rows.append(Row([title, prose.common_with_exceptions(values, fmt)]))
+            rows.append(Row([title, words.common_with_exceptions(values, fmt)]))
     return Table(
         *numbering.next("Table"),
         None,
@@ -428,13 +436,13 @@ def reproduction_table(
         if facts.ran(e):
             n = int(e["n_seeds"])
             ours = formatting.fmt_acc(e["best_val_acc_mean"], e.get("best_val_acc_std"), n)
-            measured = [ours + prose.stale_mark(e), n, formatting.fmt_diff(e.get("diff"))]
+            measured = [ours + words.stale_mark(e), n, formatting.fmt_diff(e.get("diff"))]
             beyond = facts.has_paper(e) and not facts.agrees(e)
             cls = " ".join(
                 c for c, on in (("beyond-tolerance", beyond), ("stale", facts.stale(e))) if on
             )
         else:
-            measured, cls = [prose.NOT_RUN, "—", "—"], "not-run"
+            measured, cls = [words.NOT_RUN, "—", "—"], "not-run"
         rows.append(
             Row(
                 [
@@ -479,21 +487,21 @@ def claims_table(
     for c in claims:
         names = str(c.get("experiments") or "").split()
         if c.get("measured") is None:  # why, marked here and said once in the note
-            why = prose.claim_reason(c, [n for n in names if n in not_run])
+            why = claim_words.claim_reason(c, [n for n in names if n in not_run])
             letter = reasons.setdefault(why, "abcdefghijklmnopqrstuvwxyz"[len(reasons)])
             measured = Markup("—<sup>{}</sup>").format(letter)
         else:
-            measured = prose.claim_measured(c)
+            measured = claim_words.claim_measured(c)
         if c.get("measured") is not None and any(n in stale for n in names):
-            measured, marked = f"{measured} {prose.STALE}", True
+            measured, marked = f"{measured} {words.STALE}", True
         rows.append(
             Row(
-                [c["statement"], prose.claim_test(c), measured, c["verdict"]],
+                [c["statement"], claim_words.claim_test(c), measured, c["verdict"]],
                 "verdict-" + c["verdict"].replace(" ", "-"),
                 c["id"],
             )
         )
-    note = prose.untested_note(reasons)
+    note = claim_words.untested_note(reasons)
     if marked and results is not None:
         note += Markup(" ") + prose.stale_reference(results)
     return Table(
@@ -518,15 +526,15 @@ def ablation_tables(
         cells = [
             Row(
                 [
-                    prose.ablation_reading(r),
-                    prose.ablation_changes(r),
-                    prose.ablation_accuracy(r),
+                    ablation_words.ablation_reading(r),
+                    ablation_words.ablation_changes(r),
+                    ablation_words.ablation_accuracy(r),
                     *(
                         [int(r["n_seeds"]), formatting.fmt_diff(r.get("gap"))]
-                        if prose.ablation_ran(r)
+                        if ablation_words.ablation_ran(r)
                         else ["—", "—"]
                     ),
-                    prose.ablation_verdict(r) if prose.ablation_ran(r) else "—",
+                    ablation_words.ablation_verdict(r) if ablation_words.ablation_ran(r) else "—",
                 ],
                 "closest" if r.get("closest") else "",
                 r["experiment"],
@@ -534,11 +542,13 @@ def ablation_tables(
             for r in group
         ]
         note = None  # the fixed note is the template's, under the first table only
-        if results is not None and any(facts.stale(r) and prose.ablation_ran(r) for r in group):
+        if results is not None and any(
+            facts.stale(r) and ablation_words.ablation_ran(r) for r in group
+        ):
             note = (note + Markup(" ") if note else Markup("")) + prose.stale_reference(results)
         table = Table(
             *numbering.next("Table"),
-            prose.ablation_caption(group),
+            ablation_words.ablation_caption(group),
             [
                 *(Column("reading"), Column("changes"), Column("ours", "num")),
                 *(Column("n", "num"), Column("Δ", "num"), Column("closes the gap?")),
@@ -560,9 +570,9 @@ def _beyond_cells(r: Mapping[str, Any]) -> list[Any]:
     paper = formatting.fmt_paper(r.get("paper_accuracy"), r.get("paper_stated"))
     if not facts.ran(r):
         # said once a row, as in the other tables; the other measured cells empty
-        return [r["experiment"], r["model"], parameters, epochs, prose.NOT_RUN, "—", paper,
+        return [r["experiment"], r["model"], parameters, epochs, words.NOT_RUN, "—", paper,
                 "—", "—"]  # fmt: skip
-    mark = prose.stale_mark(r)
+    mark = words.stale_mark(r)
     at_common = r.get("common_epoch_val_acc_mean")
     return [
         r["experiment"],
@@ -595,7 +605,7 @@ def beyond_tables(
     marked = any(facts.stale(r) and facts.ran(r) for r in rows)
     results = Table(
         *numbering.next("Table"),
-        prose.beyond_caption(common),
+        beyond_words.beyond_caption(common),
         [
             *(Column("run"), Column("model"), Column("params", "num"), Column("epochs", "num")),
             Column("ours", "num"),
@@ -608,16 +618,16 @@ def beyond_tables(
     )
     recorded = {r["experiment"]: settings.get(r["experiment"]) or {} for r in rows}
     spec = [
-        ("optimizer", lambda s: prose.optimizer_words(s["optimizer"])),
+        ("optimizer", lambda s: beyond_words.optimizer_words(s["optimizer"])),
         ("learning rate", lambda s: formatting.fmt_lr(s["optimizer"]["lr"])),
         ("weight decay", lambda s: formatting.fmt_lr(s["optimizer"]["weight_decay"])),
-        ("schedule", lambda s: prose.schedule_words(s.get("scheduler"))),
-        ("loss", lambda s: prose.loss_words(s.get("loss"))),
-        ("augmentation", lambda s: prose.augmentation_words(s["augmentation"])),
+        ("schedule", lambda s: beyond_words.schedule_words(s.get("scheduler"))),
+        ("loss", lambda s: beyond_words.loss_words(s.get("loss"))),
+        ("augmentation", lambda s: beyond_words.augmentation_words(s["augmentation"])),
         ("batch size", lambda s: str(s["batch_size"])),
         ("epochs", lambda s: str(s["epochs"])),
-        ("training images", lambda s: prose.images_words(s, "train")),
-        ("validation images", lambda s: prose.images_words(s, "val")),
+        ("training images", lambda s: words.images_words(s, "train")),
+        ("validation images", lambda s: words.images_words(s, "val")),
     ]
     recipe_rows = [
         Row([title, *(get(recorded[n]) if recorded[n] else "—" for n in recorded)])
@@ -625,7 +635,7 @@ def beyond_tables(
     ]
     recipe_rows.append(Row(["precision", *(r.get("precision") or "—" for r in rows)]))
     titles = [
-        r["experiment"] + ("" if facts.ran(r) else f" ({prose.NOT_RUN}: as configured)")
+        r["experiment"] + ("" if facts.ran(r) else f" ({words.NOT_RUN}: as configured)")
         for r in rows
     ]
     recipe = Table(
@@ -662,11 +672,11 @@ def timing_table(
             [
                 "" if r.get("run") is None else int(r["run"]),
                 r["experiment"]
-                + (f" {prose.STALE}" if (r["experiment"], r["seed"]) in seeds else ""),
+                + (f" {words.STALE}" if (r["experiment"], r["seed"]) in seeds else ""),
                 r["seed"],
                 r.get("device_name") or "",
                 r.get("commit") or "unknown",
-                prose.numerics(r.get("precision"), r.get("compile")),
+                provenance_words.numerics(r.get("precision"), r.get("compile")),
                 formatting.fmt_duration(r["wall_seconds"]),
                 formatting.fmt_int(r["images_per_second"]),
             ]
@@ -942,7 +952,7 @@ def build_context(
                     caption = prose.comparison_caption(comparison.title, names)
                     comparison.figure = aggregate_figure(numbering, results, spec, "", caption)
                     section.figures.append(comparison.figure)
-    subsets = prose.subsets(exps, settings)
+    subsets = words.subsets(exps, settings)
     table = reproduction_table(
         numbering, exps, subsets, tolerance, recipe, _stale_words(exps, stale)
     )
@@ -972,7 +982,7 @@ def build_context(
             "recipe": beyond_recipe,
             "figure": beyond_figure,
             "preview": beyond_preview,
-            "text": prose.beyond_paragraph(
+            "text": beyond_words.beyond_paragraph(
                 beyond_rows,
                 beyond_results,
                 beyond_recipe,
@@ -1008,7 +1018,7 @@ def build_context(
     modes = dict(stats.get("source_modes") or {})
     notice = None
     if reference is not None:
-        notice = prose.reference_notice(
+        notice = provenance_words.reference_notice(
             reference,
             len(jobs),  # every training job: the paper's, the ablations' and those beyond it
             sum(len(v) for v in stale.values()),
@@ -1022,7 +1032,8 @@ def build_context(
         "results_table": table,
         "claims_table": claims,
         "ablations": [
-            {"table": table, "text": prose.ablation_sentence(rows)} for table, rows in ablations_
+            {"table": table, "text": ablation_words.ablation_sentence(rows)}
+            for table, rows in ablations_
         ],
         "summary_figures": summary_figures,
         "curves": curves,
@@ -1037,13 +1048,13 @@ def build_context(
             "modes": prose.modes(exps, subsets, stats["train"], config["augmentation"].get("seed")),
             "schedules": prose.schedules(exps, settings),
             "summary": summary,
-            "claims_count": prose.claims_count(results.claims) if claims else None,
+            "claims_count": claim_words.claims_count(results.claims) if claims else None,
             # the number of its section comes from the template, which numbers the sections
             "ablations_summary": functools.partial(
-                prose.ablations_summary, [rows for _, rows in ablations_]
+                ablation_words.ablations_summary, [rows for _, rows in ablations_]
             ),
             "conclusion": prose.conclusion(made, tolerance, settled, results.claims, not_run),
-            "not_run": prose.runs_phrase(not_run) if not_run else "",
+            "not_run": words.runs_phrase(not_run) if not_run else "",
         },
         "stats": stats,
         "image_size": IMAGE_SIZE,
@@ -1062,8 +1073,8 @@ def build_context(
         "n_rows": len(exps),
         "beyond": beyond_section,
         "provenance": provenance,
-        "references": prose.references(config),
-        "cite": prose.CITE,
+        "references": provenance_words.references(config),
+        "cite": provenance_words.CITE,
     }
 
 
@@ -1111,9 +1122,9 @@ def _environment() -> jinja2.Environment:
         stat=formatting.fmt_stat,
         stat_short=formatting.fmt_short,
     )
-    env.filters["capitalize_first"] = prose.capitalized
+    env.filters["capitalize_first"] = words.capitalized
     env.filters["breakable"] = breakable
-    env.globals.update(ref=prose.ref, plural=prose.plural)
+    env.globals.update(ref=words.ref, plural=words.plural)
     return env
 
 

@@ -1,0 +1,163 @@
+"""The paper's small words: how an experiment, a run list, an accuracy, a stale mark and a
+reference are named, used by every module that words the results (:mod:`prose`,
+:mod:`claim_words`, :mod:`ablation_words`, :mod:`beyond_words`, :mod:`provenance_words`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from markupsafe import Markup
+
+from tinycnn.formatting import (
+    fmt_acc,
+    fmt_int,
+    fmt_list,
+    fmt_paper,
+    fmt_runs,
+    fmt_setting,
+    fmt_short,
+)
+from tinycnn.report import facts
+from tinycnn.report.facts import Experiment
+
+# How a label qualifies an experiment by a setting that differs (facts.DISTINGUISHING).
+QUALIFIERS = {
+    "sets": "{}",  # "set1", "set1+set2": the value names itself
+    "lr": "lr {}",
+    "scheduler": "scheduler {}",
+    "epochs": "{} epochs",
+    "mode": "{} mode",
+    "batch_size": "batch {}",
+}
+# What a table cell or a sentence says in place of a number of an experiment without results.
+NOT_RUN = "not yet run"
+# The mark after every number of a stale run (recorded under settings today's config changes).
+STALE = "‡ stale"
+
+
+# --- small pieces --------------------------------------------------------------------------------
+
+
+def ref(item: Any) -> Markup:
+    """A link to a figure or table, by its label."""
+    return Markup('<a class="ref" href="#{}">{}</a>').format(item.id, item.label)
+
+
+def capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def plural(n: int, word: str, plural: str | None = None) -> str:
+    """``1 run``, ``2 runs``; ``plural`` for irregular words."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
+def name(e: Experiment) -> str:
+    """``run 5`` (the paper's run number), or the experiment's name."""
+    return f"run {int(e['run'])}" if e.get("run") is not None else e["experiment"]
+
+
+def model_name(e: Experiment) -> str:
+    """``M4 (run 5)``."""
+    return f"{e['model']} ({name(e)})"
+
+
+def stale_mark(e: Mapping[str, Any]) -> str:
+    """`` ‡ stale`` after a number of a stale run (:func:`tinycnn.report.facts.stale`);
+    else empty."""
+    return f" {STALE}" if facts.stale(e) else ""
+
+
+def acc_text(e: Experiment) -> str:
+    """Our accuracy with a percent sign and, for several seeds, how many; marked if stale."""
+    n = facts.seeds(e)
+    text = fmt_acc(e["best_val_acc_mean"], e.get("best_val_acc_std"), n) + "%"
+    return (f"{text} over {n} seeds" if n > 1 else text) + stale_mark(e)
+
+
+def paper_text(e: Experiment) -> str:
+    """The paper's accuracy with a percent sign, as stated."""
+    return fmt_paper(e.get("paper_accuracy"), e.get("paper_stated")) + "%"
+
+
+def labels(exps: Sequence[Experiment]) -> list[str]:
+    """Names that tell ``exps`` apart: the model, qualified by the settings that differ."""
+    varying = facts.varying(exps)
+    out = []
+    for e in exps:
+        quals = [QUALIFIERS[c].format(fmt_setting(c, e.get(c))) for c in varying]
+        out.append(f"{e['model']} ({', '.join(quals)})" if quals else e["model"])
+    if len(set(out)) < len(out):
+        out = [model_name(e) for e in exps]
+    return out
+
+
+def op_name(op: str) -> str:
+    """An augmentation op by its torchvision name: ``random_horizontal_flip`` → ``Random...``."""
+    return "".join(part.capitalize() for part in op.split("_"))
+
+
+def runs_phrase(exps: Sequence[Experiment]) -> str:
+    """``runs 1–5`` (paper run numbers), or the experiments' names where one has none."""
+    if all(e.get("run") is not None for e in exps):
+        return fmt_runs([int(e["run"]) for e in exps])
+    return fmt_list([name(e) for e in exps])
+
+
+def common_with_exceptions(
+    values: Sequence[tuple[Experiment, Any]], fmt: Callable[[Any], str]
+) -> str:
+    """The most common value, then the others with their runs: ``1e-3 (1e-4: runs 3, 4)``."""
+    ordered = facts.grouped([(e, fmt(v)) for e, v in values])
+    main, rest = ordered[0][0], ordered[1:]
+    if not rest:
+        return main
+    return f"{main} ({'; '.join(f'{v}: {runs_phrase(es)}' for v, es in rest)})"
+
+
+def subset_phrase(settings: Mapping[str, Any] | None) -> str | None:
+    """``the first 50 training images of each class``; None for a run on all the data."""
+    what = {"train_per_class": "training", "val_per_class": "validation"}
+    parts = [f"{fmt_int(n)} {what[key]}" for key, n in facts.subset(settings).items()]
+    return f"the first {fmt_list(parts)} images of each class" if parts else None
+
+
+def images_words(settings: Mapping[str, Any] | None, part: str) -> str:
+    """A recipe table's cell for ``part`` "train" or "val": ``all``, ``first 12 a class``, or
+    for a validation on held-out augmented training samples, ``10% of the augmented training
+    samples, held out``."""
+    train, val, source, fraction = facts.images(settings)
+    if part == "train":
+        return "all" if train is None else f"first {fmt_int(train)} a class"
+    if source == "augmented_split":
+        return f"{fmt_short(100 * fraction)}% of the augmented training samples, held out"
+    return "all" if val is None else f"first {fmt_int(val)} a class"
+
+
+def same_images_clause(settings: Sequence[Mapping[str, Any] | None]) -> tuple[str, str]:
+    """(what follows "sets A beside B", a sentence after it) on whether the runs saw the same
+    images: accuracies scored on different validation images compare only roughly."""
+    seen = [facts.images(s) for s in settings]
+    train_same = len({i[0] for i in seen}) == 1
+    val_same = len({i[1:] for i in seen}) == 1
+    if train_same and val_same:
+        return ", on the same training and validation images", ""
+    if val_same:
+        return "", (
+            " They trained on different shares of the training images (its rows “training "
+            "images”) and are scored on the same validation images."
+        )
+    return "", (
+        " They are scored on different validation images (its rows “training images” and "
+        "“validation images”): their accuracies compare only roughly."
+    )
+
+
+def subsets(
+    exps: Sequence[Experiment], settings: Mapping[str, Mapping[str, Any]]
+) -> dict[str, str]:
+    """Experiments trained or validated on part of the data, and on which part."""
+    phrases = {e["experiment"]: subset_phrase(settings.get(e["experiment"])) for e in exps}
+    return {k: v for k, v in phrases.items() if v}
