@@ -424,9 +424,8 @@ def ablations_table(
                 None if r["variant"] == "base" or d is None or base is None else d < base
             )
             r["closest"] = None if d is None else d == min(distances)
-        for r in group:
             r["within_seed_noise"] = _narrowing_noise(r, group[0])
-        for r in group:
+        for r in group:  # after the loop above: every row reads the base's distance
             del r["distance"]
     frame = pd.DataFrame(rows, columns=list(ABLATIONS_CSV_COLUMNS))
     frame["n_seeds"] = frame["n_seeds"].astype("Int64")
@@ -580,13 +579,13 @@ def numbers_record(
         }
     out |= {
         "runs.count": str(len(experiments)),
-        "runs.seeds": str(int(experiments["n_seeds"].sum())) if len(experiments) else "0",
+        "runs.seeds": str(int(experiments["n_seeds"].sum())),
         "jobs.count": str(len(jobs)),
         "jobs.wall": fmt_duration(float(jobs["wall_seconds"].sum())),
         "claims.count": str(len(claims)),
     }
     for verdict in ("holds", "fails", "within seed noise", "untested"):
-        count = int((claims["verdict"] == verdict).sum()) if len(claims) else 0
+        count = int((claims["verdict"] == verdict).sum())
         out[f"claims.{verdict.replace(' ', '_')}"] = str(count)
     return out
 

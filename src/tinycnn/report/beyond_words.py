@@ -20,6 +20,7 @@ from tinycnn.report import facts
 from tinycnn.report.words import (
     NOT_RUN,
     acc_text,
+    chance_words,
     op_name,
     plural,
     ref,
@@ -164,7 +165,7 @@ def beyond_paragraph(
             continue
         made = facts.made(baselines)
         if facts.at_chance(m):  # its differences are noise: set against no run
-            vs = [f"chance level for {round(100 / m['chance_acc'])} classes, set against no run"]
+            vs = [f"{chance_words(m)}, set against no run"]
         else:
             vs = [
                 f"{_points_from(facts.gap(m, b))} {b['experiment']}{stale_mark(b)}"

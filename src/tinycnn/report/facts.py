@@ -78,6 +78,11 @@ def at_chance(e: Mapping[str, Any]) -> bool:
     return flag(e, "at_chance")
 
 
+def classes(e: Mapping[str, Any]) -> int:
+    """How many classes a run tells apart, from the aggregate's chance level (100 / classes)."""
+    return round(100 / e["chance_acc"])
+
+
 def bounded(e: Experiment) -> bool:
     """Whether the paper states only a bound for the run ("below X"), not an accuracy."""
     return has_paper(e) and e.get("paper_stated") == "below"

@@ -47,6 +47,7 @@ from tinycnn.report.words import (
     STALE,
     acc_text,
     capitalized,
+    chance_words,
     labels,
     model_name,
     name,
@@ -472,7 +473,7 @@ def run_paragraph(e: Experiment, history: Sequence[Mapping[str, Any]], curves: A
     if e.get("best_epoch") is not None:
         where = f" ({'best seed: ' if n > 1 else ''}epoch {int(e['best_epoch'])})"
     if facts.at_chance(e):
-        where += f", chance level for {round(100 / e['chance_acc'])} classes"
+        where += f", {chance_words(e)}"
     text = Markup(
         "<strong>{}</strong> ({}; {}, lr {}, {}, {}) peaks at a validation accuracy of {}{}, "
         "with a top-5 accuracy of {}%, and ends at {}%. "
@@ -556,7 +557,7 @@ def against_paper(e: Experiment) -> Markup:
 def diverged(e: Experiment, history: Sequence[Mapping[str, Any]]) -> Markup:
     """Of a run at chance level: the trend of its losses says nothing, but that it diverged
     where its validation loss ends far above a guess's (twice ln classes)."""
-    if fit := facts.diverged(history, round(100 / e["chance_acc"])):
+    if fit := facts.diverged(history, facts.classes(e)):
         return Markup(" Its validation loss diverged, from {} at epoch {} to {}.").format(
             fmt_loss(fit.low_loss), fit.low_epoch, fmt_loss(fit.last_loss)
         )

@@ -488,12 +488,12 @@ def claims_table(
         names = str(c.get("experiments") or "").split()
         if c.get("measured") is None:  # why, marked here and said once in the note
             why = claim_words.claim_reason(c, [n for n in names if n in not_run])
-            letter = reasons.setdefault(why, "abcdefghijklmnopqrstuvwxyz"[len(reasons)])
+            letter = reasons.setdefault(why, chr(ord("a") + len(reasons)))
             measured = Markup("—<sup>{}</sup>").format(letter)
-        else:
+        else:  # a number from a stale run is marked (a missing one is not)
             measured = claim_words.claim_measured(c)
-        if c.get("measured") is not None and any(n in stale for n in names):
-            measured, marked = f"{measured} {words.STALE}", True
+            if any(n in stale for n in names):
+                measured, marked = f"{measured} {words.STALE}", True
         rows.append(
             Row(
                 [c["statement"], claim_words.claim_test(c), measured, c["verdict"]],
@@ -541,11 +541,9 @@ def ablation_tables(
             )
             for r in group
         ]
-        note = None  # the fixed note is the template's, under the first table only
-        if results is not None and any(
-            facts.stale(r) and ablation_words.ablation_ran(r) for r in group
-        ):
-            note = (note + Markup(" ") if note else Markup("")) + prose.stale_reference(results)
+        # the fixed note is the template's, under the first table only (kind below)
+        stale = any(facts.stale(r) and ablation_words.ablation_ran(r) for r in group)
+        note = prose.stale_reference(results) if stale and results is not None else None
         table = Table(
             *numbering.next("Table"),
             ablation_words.ablation_caption(group),
@@ -802,9 +800,9 @@ def _model_descriptions(
         if r["role"] == "baseline" or r["model"] in papers:  # described in its own section
             continue
         recorded = results.architectures.get(r.get("arch"), {}).get("description")
-        words = recorded or config["models"].get(r["model"], {}).get("description")
-        if words:
-            out[r["model"]] = re.sub(r"\s*\{\w+\}", "", words)
+        text = recorded or config["models"].get(r["model"], {}).get("description")
+        if text:
+            out[r["model"]] = re.sub(r"\s*\{\w+\}", "", text)
     return out
 
 
@@ -895,6 +893,7 @@ def build_context(
         for r in provenance.get("runs") or []
     ]
     provenance = {**provenance, "runs": jobs}
+    paper_jobs = [j for j in jobs if j["role"] == "paper"]  # those the summary's figures time
     for record in [*results.experiments, *results.ablations]:
         if record["experiment"] in stale and (record.get("n_seeds") or 0):
             record[facts.STALE] = stale[record["experiment"]]
@@ -1012,7 +1011,6 @@ def build_context(
     if "accuracy_vs_parameters" in kinds:
         summary.append(prose.size_paragraph(made, kinds["accuracy_vs_parameters"]))
     if "accuracy_vs_time" in kinds:
-        paper_jobs = [j for j in jobs if j["role"] == "paper"]
         summary.append(prose.time_paragraph(paper_jobs, kinds["accuracy_vs_time"]))
     settled = _drawn_comparisons(sections)
     modes = dict(stats.get("source_modes") or {})
@@ -1061,7 +1059,7 @@ def build_context(
         "tolerance": formatting.fmt_short(tolerance),  # the fixed notes' (captions.html.j2)
         "numbers": results.numbers,  # the aggregate's numbers.json, for the fixed narrative
         # the devices of the paper's runs, which the figure of accuracy against time draws
-        "time_devices": facts.devices([j for j in jobs if j["role"] == "paper"]),
+        "time_devices": facts.devices(paper_jobs),
         "class_examples": list(classes[:EXAMPLE_CLASSES]),
         "n_images": sum(modes.values()) or stats["train"] + stats["val"],
         "other_modes": {m: n for m, n in modes.items() if m not in ("RGB", "L")},
@@ -1097,9 +1095,8 @@ def breakable(cell: Any) -> Markup:
     word anywhere; Markup (links, marks) is left as it is."""
     if isinstance(cell, Markup):
         return cell
-    words = str(cell).split(" ")
     out = []
-    for word in words:
+    for word in str(cell).split(" "):
         if len(word) < BREAK_AFTER:
             out.append(Markup.escape(word))
             continue

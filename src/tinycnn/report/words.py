@@ -99,6 +99,11 @@ def op_name(op: str) -> str:
     return "".join(part.capitalize() for part in op.split("_"))
 
 
+def chance_words(e: Experiment) -> str:
+    """``chance level for 10 classes``: what a run at chance level is said to be."""
+    return f"chance level for {facts.classes(e)} classes"
+
+
 def runs_phrase(exps: Sequence[Experiment]) -> str:
     """``runs 1–5`` (paper run numbers), or the experiments' names where one has none."""
     if all(e.get("run") is not None for e in exps):
