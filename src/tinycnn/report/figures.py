@@ -182,13 +182,13 @@ def plot_curves(epochs: pd.DataFrame, experiment: pd.Series, style: Style) -> Fi
         layer = _layer(k, len(SPLITS))
         _curve(acc_ax, acc, style.color, ls=ls, label=label, **layer)
         _curve(loss_ax, _per_epoch(epochs, name, f"{prefix}_loss"), style.color, ls=ls, **layer)
-    acc = _per_epoch(epochs, name, "val_acc")
+    last_epoch = acc.index.max()  # the same for both splits
     accuracy = experiment["paper_accuracy"]
     if pd.notna(accuracy):
         how = fmt_stated(accuracy, experiment["paper_stated"])
         acc_ax.axhline(accuracy, color=PAPER_COLOR, ls=":", label=f"paper: validation {how}")
         peak = experiment["paper_best_epoch"]
-        if pd.notna(peak) and peak <= acc.index.max():
+        if pd.notna(peak) and peak <= last_epoch:
             acc_ax.plot(peak, accuracy, "*", markersize=9, color=PAPER_COLOR, label="paper: peak")
     train = experiment["paper_train_accuracy"]
     if pd.notna(train):
@@ -282,14 +282,16 @@ def plot_paper_vs_ours(experiments: pd.DataFrame, styles: Mapping[str, Style]) -
 
 def _accuracy_scatter(
     experiments: pd.DataFrame, x: str, styles: Mapping[str, Style], xerr: str | None = None
-) -> tuple[Figure, Axes, list[Any]]:
+) -> tuple[Figure, Axes, list[Any], dict[str, float]]:
     """Our best validation accuracy (filled markers, ± std) against column ``x`` (log scale),
-    and one legend entry per experiment."""
+    one legend entry per experiment, and where each experiment's marker stands on the x axis
+    (set apart from others at the same x, :func:`_dodged`)."""
     fig = Figure(figsize=(WIDTH, 3.6), layout="constrained")
     ax = fig.subplots()
     handles = []
-    at = _dodged(experiments[x])
-    for (_, row), x_at in zip(experiments.iterrows(), at, strict=True):
+    at = dict(zip(experiments["experiment"], _dodged(experiments[x]), strict=True))
+    for _, row in experiments.iterrows():
+        x_at = at[row["experiment"]]
         style, several = styles[row["experiment"]], row["n_seeds"] > 1
         handles.append(
             ax.errorbar(
@@ -308,7 +310,7 @@ def _accuracy_scatter(
     ax.set_xscale("log")
     _log_ticks(ax)
     ax.set_ylabel("best validation accuracy (%)")
-    return fig, ax, handles
+    return fig, ax, handles, at
 
 
 def _dodged(values: pd.Series) -> list[float]:
@@ -344,8 +346,7 @@ def _log_ticks(ax: Axes, least: int = 3) -> None:
 def plot_accuracy_vs_parameters(experiments: pd.DataFrame, styles: Mapping[str, Style]) -> Figure:
     """Best validation accuracy against the parameter count (log x), with the paper's accuracy
     of the same run as a hollow marker joined to ours (an arrow down for an upper bound)."""
-    fig, ax, handles = _accuracy_scatter(experiments, "parameters", styles)
-    at = dict(zip(experiments["experiment"], _dodged(experiments["parameters"]), strict=True))
+    fig, ax, handles, at = _accuracy_scatter(experiments, "parameters", styles)
     for _, row in experiments[experiments["paper_accuracy"].notna()].iterrows():
         style, x, paper = styles[row["experiment"]], at[row["experiment"]], row["paper_accuracy"]
         ax.plot([x, x], [paper, row["best_val_acc_mean"]], color=style.color, lw=0.6, alpha=0.6)
@@ -373,7 +374,7 @@ def plot_accuracy_vs_parameters(experiments: pd.DataFrame, styles: Mapping[str, 
 @_styled
 def plot_accuracy_vs_time(experiments: pd.DataFrame, styles: Mapping[str, Style]) -> Figure:
     """Best validation accuracy against the wall time of training (log x)."""
-    fig, ax, handles = _accuracy_scatter(
+    fig, ax, handles, _ = _accuracy_scatter(
         experiments, "wall_seconds_mean", styles, xerr="wall_seconds_std"
     )
     ax.set_xlabel("wall time (s)")
