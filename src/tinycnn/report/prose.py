@@ -58,11 +58,6 @@ from tinycnn.report.words import (
     stale_mark,
 )
 
-# The original's number of the tables of layers it prints, by architecture; an architecture
-# with a recorded layer table that is not here gets its table without the cross-reference.
-ORIGINAL_TABLES = {"m1": 1, "m4": 2}
-
-
 # --- comparisons ---------------------------------------------------------------------------------
 
 
@@ -332,64 +327,6 @@ def schedules(exps: Sequence[Experiment], settings: Mapping[str, Mapping[str, An
 # --- table captions and notes --------------------------------------------------------------------
 
 
-def layers_caption(model: str, arch: str) -> Markup:
-    number = ORIGINAL_TABLES.get(arch)
-    original = Markup(" (Table {} of the original)").format(number) if number else ""
-    return Markup(
-        "The {} architecture{}, generated from the model definition: output shape for one "
-        "image and trainable parameters per layer."
-    ).format(model, original)
-
-
-def reproduction_note(recipe: Any, not_run: bool = False, stale: Sequence[str] = ()) -> Markup:
-    """The reproduction table's note after the template's legend: ``recipe``, the table that
-    gives the images of the runs on part of the data (†), None where every run used all of
-    them; ``not_run``, whether some rows are not yet run; ``stale``, the stale runs, described."""
-    note = Markup("")  # what the columns and the shading mean is the template's
-    if recipe is not None:
-        note += Markup(" † Trained or scored on part of the images ({} gives which).").format(
-            ref(recipe)
-        )
-    if not_run:
-        note += Markup(
-            " Not yet run: the configuration names the run, which has no results yet; its "
-            "settings are the configuration's."
-        )
-    if stale:
-        note += Markup(" ") + stale_note(stale)
-    return note
-
-
-def stale_note(stale: Sequence[str]) -> Markup:
-    """What ‡ stale means, with the stale runs (``run 2, seed 0: optimizer.lr, epochs``)."""
-    return Markup(
-        "{} Stale: {}. These runs recorded settings that today's configuration resolves "
-        "otherwise; their numbers stand for what they recorded, and each must be redone."
-    ).format(STALE.split()[0], "; ".join(stale))
-
-
-def stale_reference(table: Any) -> Markup:
-    """The short legend of ‡ stale under a table other than the reproduction table."""
-    return Markup(
-        "{}: a run recorded with settings that today's configuration resolves otherwise (see "
-        "the note of {}); it must be redone."
-    ).format(STALE, ref(table))
-
-
-def preview_caption(draws: int | None, sets: Sequence[str]) -> Markup:
-    """What a preview figure shows: the sets by name (and panel, where there are several)."""
-    what = f"{draws} independent draws" if draws else "independent draws"
-    named = (
-        f"set {sets[0]}"
-        if len(sets) == 1
-        else "sets " + fmt_list([f"{s} ({chr(97 + i)})" for i, s in enumerate(sets)])
-    )
-    return Markup(
-        "The augmentation {} at work: in each grid a row is one training image, the original "
-        "on the left followed by {} of the set."
-    ).format(named, what)
-
-
 def op_params(spec: Mapping[str, Any], fmt: Callable[[Any], str]) -> str:
     """The parameters of an augmentation op: ``p = 0.5``; ``—`` for none."""
     if spec["op"] == "normalize":
@@ -464,26 +401,19 @@ def architecture_paragraph(
 
 
 def run_paragraph(e: Experiment, history: Sequence[Mapping[str, Any]], curves: Any) -> Markup:
-    """One run: settings, accuracies (at chance level, if so), the paper's number, overfitting
+    """One run after the head of its paragraph, which names it with its settings
+    (2_models.html.j2): accuracies (at chance level, if so), the paper's number, overfitting
     or divergence, training accuracy. Its images are in the recipe table, the tolerance in the
     summary: said once, not in every run's paragraph."""
     n = facts.seeds(e)
-    lr_schedule = "constant learning rate" if e["scheduler"] in (None, "none") else e["scheduler"]
     where = ""
     if e.get("best_epoch") is not None:
         where = f" ({'best seed: ' if n > 1 else ''}epoch {int(e['best_epoch'])})"
     if facts.at_chance(e):
         where += f", {chance_words(e)}"
     text = Markup(
-        "<strong>{}</strong> ({}; {}, lr {}, {}, {}) peaks at a validation accuracy of {}{}, "
-        "with a top-5 accuracy of {}%, and ends at {}%. "
+        "peaks at a validation accuracy of {}{}, with a top-5 accuracy of {}%, and ends at {}%. "
     ).format(
-        capitalized(name(e)),
-        e["model"],
-        e["sets"],
-        fmt_lr(e["lr"]),
-        lr_schedule,
-        plural(int(e["epochs"]), "epoch"),
         acc_text(e),
         where,
         fmt_num(e["best_val_top5_mean"]),
@@ -504,29 +434,6 @@ def run_paragraph(e: Experiment, history: Sequence[Mapping[str, Any]], curves: A
             f" (the paper: about {fmt_short(theirs)}%)" if theirs is not None else "",
         )
     return text + (Markup(" Curves: {}.").format(ref(curves)) if curves else "")
-
-
-def not_run_paragraph(e: Experiment) -> Markup:
-    """A run the configuration names that has no results: its settings as configured, and the
-    paper's number; no number of ours."""
-    lr_schedule = "constant learning rate" if e["scheduler"] in (None, "none") else e["scheduler"]
-    text = Markup(
-        "<strong>{}</strong> ({}; {}, lr {}, {}, {}) is {}: it has no results here. "
-    ).format(
-        capitalized(name(e)),
-        e["model"],
-        e["sets"],
-        fmt_lr(e["lr"]) if e.get("lr") is not None else "—",
-        lr_schedule,
-        plural(int(e["epochs"]), "epoch"),
-        NOT_RUN,
-    )
-    if not has_paper(e):
-        return text + Markup("The paper reports no accuracy for this run.")
-    epoch = e.get("paper_best_epoch")
-    return text + Markup("The paper reports {}{}.").format(
-        paper_text(e), f", at epoch {int(epoch)}" if epoch is not None else ""
-    )
 
 
 def against_paper(e: Experiment) -> Markup:

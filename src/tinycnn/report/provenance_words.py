@@ -1,5 +1,5 @@
-"""The words of the paper's provenance: the notice of the reference runs, the references (from
-templates/references.yaml) and their citation links, a run's numerics."""
+"""The words of the paper's provenance: what the notice of the reference runs says, the
+references (from templates/references.yaml) and their citation links, a run's numerics."""
 
 from __future__ import annotations
 
@@ -13,70 +13,31 @@ from markupsafe import Markup
 from tinycnn.formatting import (
     fmt_int,
 )
-from tinycnn.report.words import (
-    NOT_RUN,
-    STALE,
-    plural,
-)
 
 # --- the reference runs (tinycnn paper-html --reference) ----------------------------------------
 
 
-def reference_notice(
+def reference_facts(
     reference: Mapping[str, Any], recorded: int, stale: int, devices: Sequence[str]
-) -> Markup:
-    """The paper's first lines with ``--reference``: what data and hardware made its numbers
-    (``recorded`` runs, ``stale`` of them stale; ``devices`` where the reference names no
-    hardware), and how many runs of the order are not yet run; or that none is recorded."""
-    folder = reference.get("folder")
-    where = f" ({folder})" if folder else ""
-    planned = len(reference["planned"])
-    if not recorded:
-        return Markup(
-            "<strong>No reference run recorded yet.</strong> No run has been recorded in the "
-            "reference folder{} yet, so nothing in this paper is measured: every result reads "
-            "“{}”. {} of the order {} planned."
-        ).format(where, NOT_RUN, plural(planned, "run"), "is" if planned == 1 else "are")
-    hardware = list(reference.get("hardware") or devices)
+) -> dict[str, Any]:
+    """What the reference notice (templates/paper/00_notices.html.j2) says with ``--reference``:
+    the folder, the ``recorded`` runs (``stale`` of them stale), the hardware (``devices``
+    where the reference names none), the archive's details and how many runs of the order are
+    planned, not yet run."""
     archive = reference.get("archive") or {}
     details = [
         str(archive["name"]) if archive.get("name") else "",
         f"MD5 {archive['md5']}" if archive.get("md5") else "",
         f"{fmt_int(archive['size'])} bytes" if archive.get("size") else "",
     ]
-    details = [d for d in details if d]
-    data = Markup("the real Tiny ImageNet-200 archive{}").format(
-        f" ({', '.join(details)})" if details else ""
-    )
-    if planned:
-        rest = Markup("{} of the order {} {}").format(
-            plural(planned, "run"), "is" if planned == 1 else "are", NOT_RUN
-        )
-    else:
-        rest = Markup("every run of the order is recorded")
-    text = Markup(
-        "<strong>Reference runs.</strong> Numbers from {} reference {}{}{}, trained on {}; {}."
-    ).format(
-        recorded,
-        "run" if recorded == 1 else "runs",
-        f" on {'; '.join(hardware)}" if hardware else "",
-        where,
-        data,
-        rest,
-    )
-    if stale:
-        text += Markup(
-            " {} of them {} stale ({}): {} recorded settings that today's configuration "
-            "resolves otherwise, and every number of {} is marked; {} must be redone."
-        ).format(
-            stale,
-            "is" if stale == 1 else "are",
-            STALE,
-            "it" if stale == 1 else "they",
-            "it" if stale == 1 else "theirs",
-            "it" if stale == 1 else "they",
-        )
-    return text
+    return {
+        "folder": reference.get("folder") or "",
+        "recorded": recorded,
+        "stale": stale,
+        "planned": len(reference["planned"]),
+        "hardware": list(reference.get("hardware") or devices),
+        "archive": [d for d in details if d],
+    }
 
 
 # --- references ----------------------------------------------------------------------------------

@@ -79,6 +79,7 @@ class Figure:
     images: list[Image]
     kind: str
     title: str = ""
+    about: dict[str, Any] = field(default_factory=dict)  # what its caption of ``kind`` needs
 
 
 @dataclass
@@ -109,6 +110,11 @@ class Table:
     cls: str = ""
     key: str = ""  # the model of an architecture table
     kind: str = ""
+    # What the template's fixed words of this table need (captions.html.j2's ``legend`` and
+    # its caption of ``kind``): ``part``, the table giving the images of the runs on part of
+    # the data (†); ``not_run``, whether a row is not yet run; ``stale``, the stale runs
+    # described (‡, the results table); ``stale_ref``, the table whose note explains ‡.
+    about: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -129,7 +135,11 @@ class ModelSection:
     tables: list[Table] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     comparisons: list[Comparison] = field(default_factory=list)
-    paragraphs: list[Markup] = field(default_factory=list)
+    architecture: Markup = field(default_factory=Markup)
+    # each run: its settings as the template's head of the run's paragraph prints them, and
+    # what follows the head (None for a run not yet run, whose words are the template's)
+    runs: list[tuple[dict[str, Any], Markup | None]] = field(default_factory=list)
+    paragraphs: list[Markup] = field(default_factory=list)  # the comparisons, the previous
 
 
 @dataclass
@@ -412,11 +422,13 @@ def layer_table_of(numbering: Numbering, architecture: Mapping, model: str) -> T
     rows.append(Row(["total", "", "", total], "total"))
     return Table(
         *numbering.next("Table"),
-        prose.layers_caption(model, architecture["arch"]),
+        None,
         [Column("name"), Column("layer"), Column("output shape"), Column("parameters", "num")],
         rows,
         cls="layers",
         key=model,
+        kind="layers",
+        about={"arch": architecture["arch"]},
     )
 
 
@@ -466,9 +478,14 @@ def reproduction_table(
         None,
         [Column(title, align or "text") for title, align in head],
         rows,
-        prose.reproduction_note(recipe if subsets else None, bool(facts.pending(exps)), stale),
+        None,
         "results",
         kind="results",
+        about={
+            "part": recipe if subsets else None,
+            "not_run": bool(facts.pending(exps)),
+            "stale": list(stale),
+        },
     )
 
 
@@ -501,17 +518,15 @@ def claims_table(
                 c["id"],
             )
         )
-    note = claim_words.untested_note(reasons)
-    if marked and results is not None:
-        note += Markup(" ") + prose.stale_reference(results)
     return Table(
         *numbering.next("Table"),
         None,
         [Column("the paper says"), Column("test"), Column("measured"), Column("verdict")],
         rows,
-        note,
+        claim_words.untested_note(reasons),
         "claims",
         kind="claims",
+        about={"stale_ref": results if marked else None},
     )
 
 
@@ -543,7 +558,6 @@ def ablation_tables(
         ]
         # the fixed note is the template's, under the first table only (kind below)
         stale = any(facts.stale(r) and ablation_words.ablation_ran(r) for r in group)
-        note = prose.stale_reference(results) if stale and results is not None else None
         table = Table(
             *numbering.next("Table"),
             ablation_words.ablation_caption(group),
@@ -552,10 +566,11 @@ def ablation_tables(
                 *(Column("n", "num"), Column("Δ", "num"), Column("closes the gap?")),
             ],
             cells,
-            note,
+            None,
             "ablations",
             question,
             "ablations" if not out else "",  # the fixed note under the first table only
+            {"stale_ref": results if stale else None},
         )
         out.append((table, group))
     return out
@@ -611,8 +626,9 @@ def beyond_tables(
             *(Column("paper", "num"), Column("time", "num"), Column("img/s", "num")),
         ],
         cells,
-        prose.stale_reference(reproduction) if marked and reproduction is not None else None,
+        None,
         "beyond",
+        about={"stale_ref": reproduction if marked else None},
     )
     recorded = {r["experiment"]: settings.get(r["experiment"]) or {} for r in rows}
     spec = [
@@ -735,11 +751,9 @@ def preview_figure(
         )
         for i, s in enumerate(names)
     ]
+    draws = config["augmentation"].get("preview", {}).get("draws")
     return Figure(
-        *numbering.next("Figure"),
-        prose.preview_caption(config["augmentation"].get("preview", {}).get("draws"), names),
-        images,
-        "preview",
+        *numbering.next("Figure"), None, images, "preview", about={"sets": names, "draws": draws}
     )
 
 
@@ -813,13 +827,31 @@ def _architecture(results: Results, arch: str) -> dict[str, Any]:
     return results.architectures[arch]
 
 
+def run_head(e: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's settings as the head of its paragraph prints them (2_models.html.j2), and the
+    paper's number for a run not yet run."""
+    epoch = e.get("paper_best_epoch")
+    return {
+        "name": words.capitalized(words.name(e)),
+        "model": e["model"],
+        "sets": e["sets"],
+        "lr": formatting.fmt_lr(e["lr"]) if e.get("lr") is not None else "—",
+        "schedule": (
+            "constant learning rate" if e["scheduler"] in (None, "none") else e["scheduler"]
+        ),
+        "epochs": int(e["epochs"]),
+        "paper": words.paper_text(e) if facts.has_paper(e) else None,
+        "paper_epoch": int(epoch) if epoch is not None else None,
+    }
+
+
 def _section_text(
     section: ModelSection,
     previous: ModelSection | None,
     results: Results,
     config: Mapping,
     curves: Mapping[str, Figure],
-) -> list[Markup]:
+) -> None:
     """The architecture, every run, the configured comparisons, the previous family."""
     members = []
     for model in dict.fromkeys(e["model"] for e in section.experiments):
@@ -830,19 +862,21 @@ def _section_text(
         text = prose.description(record.get("description"), e["arch"], fallback)
         table = next((t for t in section.tables if t.key == model), None)
         members.append((e, text, table))
-    paragraphs = [prose.architecture_paragraph(members)]
-    paragraphs += [
-        prose.run_paragraph(e, results.history(e["experiment"]), curves.get(e["experiment"]))
-        if facts.ran(e)
-        else prose.not_run_paragraph(e)
+    section.architecture = prose.architecture_paragraph(members)
+    section.runs = [
+        (
+            run_head(e),
+            prose.run_paragraph(e, results.history(e["experiment"]), curves.get(e["experiment"]))
+            if facts.ran(e)
+            else None,
+        )
         for e in section.experiments
     ]
-    paragraphs += [
+    section.paragraphs = [
         prose.comparison_paragraph(c.title, c.figure, c.experiments) for c in section.comparisons
     ]
     if previous is not None:
-        paragraphs.append(prose.against_previous(section.experiments, previous.experiments))
-    return paragraphs
+        section.paragraphs.append(prose.against_previous(section.experiments, previous.experiments))
 
 
 def _beyond_rows(
@@ -1003,7 +1037,7 @@ def build_context(
 
     for i, section in enumerate(sections):
         previous = sections[i - 1] if i > 0 else None
-        section.paragraphs = _section_text(section, previous, results, config, curves)
+        _section_text(section, previous, results, config, curves)
     kinds = {f.kind: f for f in summary_figures}
     summary = [prose.summary_paragraph(made, tolerance, table, not_run)]
     if "paper_vs_ours" in kinds:
@@ -1016,7 +1050,7 @@ def build_context(
     modes = dict(stats.get("source_modes") or {})
     notice = None
     if reference is not None:
-        notice = provenance_words.reference_notice(
+        notice = provenance_words.reference_facts(
             reference,
             len(jobs),  # every training job: the paper's, the ablations' and those beyond it
             sum(len(v) for v in stale.values()),
@@ -1030,7 +1064,11 @@ def build_context(
         "results_table": table,
         "claims_table": claims,
         "ablations": [
-            {"table": table, "text": ablation_words.ablation_sentence(rows)}
+            {
+                "table": table,
+                "text": ablation_words.ablation_sentence(rows),
+                "leak": ablation_words.ablation_leaks(rows),
+            }
             for table, rows in ablations_
         ],
         "summary_figures": summary_figures,
@@ -1040,7 +1078,7 @@ def build_context(
         "title": config["report"]["title"],
         "original": config["report"].get("original") or {},
         "demo": bool(config["report"].get("demo")),
-        "reference_notice": notice,
+        "reference": notice,  # what the reference notice says (00_notices.html.j2)
         "text": {
             "findings": prose.findings(made, tolerance, not_run),
             "modes": prose.modes(exps, subsets, stats["train"], config["augmentation"].get("seed")),
