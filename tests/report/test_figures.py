@@ -24,7 +24,16 @@ from tinycnn.report.figures import (
     plot_curves,
     plot_paper_vs_ours,
 )
-from tinycnn.report.prose import curves_caption
+from tinycnn.report.render import Figure as PaperFigure
+from tinycnn.report.render import _environment, curves_about
+
+
+def curves_caption(row: dict) -> str:
+    """The caption of ``row``'s curves as the paper's template words it."""
+    captions = _environment().get_template("captions.html.j2").module
+    figure = PaperFigure("f", "Figure A1", [], "curves", about=curves_about(row))
+    return captions.curves(figure).striptags()  # as read: entities unescaped, spaces one
+
 
 CONFIG = {
     "models": {"M1": {"arch": "m1"}, "M4": {"arch": "m4"}, "AlexNet": {"arch": "alexnet"}},

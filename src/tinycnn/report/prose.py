@@ -29,7 +29,6 @@ from tinycnn.formatting import (
     fmt_int,
     fmt_list,
     fmt_loss,
-    fmt_lr,
     fmt_num,
     fmt_params,
     fmt_short,
@@ -332,39 +331,6 @@ def op_params(spec: Mapping[str, Any], fmt: Callable[[Any], str]) -> str:
     if spec["op"] == "normalize":
         return "mean and std of the training set"
     return ", ".join(f"{k} = {fmt(v)}" for k, v in spec.items() if k != "op") or "—"
-
-
-# --- figure captions -----------------------------------------------------------------------------
-
-# What every figure draws alike (validation solid, training dashed, a colour a model, the seeds'
-# mean and spread) is said once, in Section 2.1 of the template; the fixed captions are the
-# template's (captions.html.j2); here, those whose words depend on the run drawn.
-
-
-def curves_caption(e: Experiment) -> str:
-    """Which run is drawn, how it was trained, and the paper's numbers for it (the lines that
-    draw them are named in the legend and in Appendix A's first paragraph)."""
-    seeds = facts.seeds(e)
-    caption = (
-        f"Experiment {e['experiment']}: {e['model']} on augmentation {e['sets']} ({e['mode']}), "
-        f"learning rate {fmt_lr(e['lr'])}"
-        + (", constant" if e["scheduler"] == "none" else f", scheduler {e['scheduler']}")
-        + (f"; mean of {seeds} seeds" if seeds > 1 else "")
-        + "."
-    )
-    if has_paper(e):
-        best = "" if facts.bounded(e) else " at best"
-        said = [f"{paper_text(e)}{best} (its Figure {e['paper_figure']})"]
-        if e.get("paper_best_epoch") is not None:
-            said.append(f"at epoch {int(e['paper_best_epoch'])}")
-        if e.get("paper_train_accuracy") is not None:
-            said.append(f"training accuracy about {fmt_short(e['paper_train_accuracy'])}%")
-        caption += f" The paper: {', '.join(said)}."
-    return caption
-
-
-def comparison_caption(title: str, names: Sequence[str]) -> str:
-    return f"{title}: accuracy (left) and loss (right) per epoch of {', '.join(names)}."
 
 
 # --- Section 2: a model family -------------------------------------------------------------------

@@ -70,12 +70,10 @@ class Image:
 
 @dataclass
 class Figure:
-    """A numbered figure; ``caption`` None takes the caption of its ``kind`` from the template
-    (captions.html.j2)."""
+    """A numbered figure, captioned by the template for its ``kind`` (captions.html.j2)."""
 
     id: str
     label: str
-    caption: Markup | None
     images: list[Image]
     kind: str
     title: str = ""
@@ -719,18 +717,38 @@ def aggregate_figure(
     results: Results,
     spec: Mapping,
     prefix: str = "",
-    caption: str | None = None,
+    about: Mapping[str, Any] | None = None,
 ) -> Figure:
-    """A figure of figures.json; ``caption`` where its words depend on what it draws (a run's
-    curves, a comparison's runs), else the template's for its kind."""
+    """A figure of figures.json, captioned by the template for its kind; ``about``: what that
+    caption names of what it draws (a run's curves, a comparison's runs)."""
     title = spec.get("title") or spec["file"]
     return Figure(
         *numbering.next("Figure", prefix),
-        None if caption is None else Markup.escape(caption),
         [Image(_data_uri(results.folder / spec["file"]), title)],
         spec["kind"],
         title,
+        dict(about or {}),
     )
+
+
+def curves_about(e: Mapping[str, Any]) -> dict[str, Any]:
+    """What the caption of a run's curves names (captions.html.j2): the run, how it was
+    trained, and the paper's numbers for it."""
+    epoch, train = e.get("paper_best_epoch"), e.get("paper_train_accuracy")
+    return {
+        "experiment": e["experiment"],
+        "model": e["model"],
+        "sets": e["sets"],
+        "mode": e["mode"],
+        "lr": formatting.fmt_lr(e["lr"]),
+        "scheduler": e["scheduler"],
+        "seeds": facts.seeds(e),
+        "paper": words.paper_text(e) if facts.has_paper(e) else None,
+        "at_best": not facts.bounded(e),  # a bound is no best
+        "paper_figure": e.get("paper_figure"),
+        "paper_epoch": int(epoch) if epoch is not None else None,
+        "paper_train": formatting.fmt_short(train) if train is not None else None,
+    }
 
 
 def preview_figure(
@@ -753,7 +771,7 @@ def preview_figure(
     ]
     draws = config["augmentation"].get("preview", {}).get("draws")
     return Figure(
-        *numbering.next("Figure"), None, images, "preview", about={"sets": names, "draws": draws}
+        *numbering.next("Figure"), images, "preview", about={"sets": names, "draws": draws}
     )
 
 
@@ -981,9 +999,11 @@ def build_context(
                 section.comparisons.append(comparison)
                 spec = comparison_specs.pop(comparison.id, None)
                 if spec and not facts.pending(comparison.experiments):
-                    names = [e["experiment"] for e in comparison.experiments]
-                    caption = prose.comparison_caption(comparison.title, names)
-                    comparison.figure = aggregate_figure(numbering, results, spec, "", caption)
+                    about = {
+                        "title": comparison.title,
+                        "runs": [e["experiment"] for e in comparison.experiments],
+                    }
+                    comparison.figure = aggregate_figure(numbering, results, spec, "", about)
                     section.figures.append(comparison.figure)
     subsets = words.subsets(exps, settings)
     table = reproduction_table(
@@ -1030,8 +1050,8 @@ def build_context(
     for e in made:
         if e["experiment"] in curve_specs:
             spec = curve_specs[e["experiment"]]
-            caption = prose.curves_caption(e)
-            curves[e["experiment"]] = aggregate_figure(numbering, results, spec, "A", caption)
+            about = curves_about(e)
+            curves[e["experiment"]] = aggregate_figure(numbering, results, spec, "A", about)
     software = software_table(numbering, provenance)
     timing = timing_table(numbering, provenance, stale)
 
