@@ -5,14 +5,17 @@ realistic 200-class fixture), of the demo pipeline and of the reference paper:
   right margins (a table past the margin shows here);
 - :func:`repeated_sentences`: no sentence of the HTML is said more than twice (a thing is said
   once, where it belongs: a table note, a legend);
-- :func:`unreferenced`: the text refers to every figure and table, outside its own caption.
+- :func:`unreferenced`: the text refers to every figure and table, outside its own caption;
+- :func:`half_empty_pages`: no page left half empty by a table or figure pushed on;
+- :func:`split_blocks`: a paragraph split by a page keeps three lines on each page, a table
+  three rows (paper.css's orphans, widows and long tables), read from WeasyPrint's layout.
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
-from collections import Counter
+from collections import Counter, defaultdict
 from html import unescape
 from pathlib import Path
 
@@ -110,3 +113,41 @@ def unreferenced(html: str) -> list[str]:
     figures = re.findall(r'<figure id="([^"]+)"', html)
     outside = re.sub(r"<figure\b.*?</figure>", "", html, flags=re.S)
     return [f for f in figures if f'href="#{f}"' not in outside]
+
+
+LINES, ROWS = 3, 3  # paper.css: a paragraph's orphans and widows; a long table's rows a page
+
+
+def _boxes(box):
+    yield box
+    for child in getattr(box, "children", None) or []:
+        yield from _boxes(child)
+
+
+def split_blocks(html: Path, lines: int = LINES, rows: int = ROWS) -> list[str]:
+    """Each paragraph a page break leaves with fewer than ``lines`` lines on a page, and each
+    table it leaves with fewer than ``rows`` rows, laid out as the PDF is (WeasyPrint's boxes:
+    a line box of a ``<p>``, a row of a ``<tbody>``, counted per page)."""
+    from weasyprint import HTML
+    from weasyprint.formatting_structure.boxes import LineBox, TableRowBox
+
+    document = HTML(filename=str(html)).render()
+    root = document.pages[0]._page_box.children[0].element
+    parent = {child: node for node in root.iter() for child in node}
+    per_page: dict[tuple[str, int], Counter] = defaultdict(Counter)
+    names: dict[int, str] = {}
+    for number, page in enumerate(document.pages, 1):
+        for box in _boxes(page._page_box):
+            element = getattr(box, "element", None)
+            if isinstance(box, LineBox) and element is not None and element.tag == "p":
+                per_page["lines", id(element)][number] += 1
+                names[id(element)] = " ".join("".join(element.itertext()).split()[:8])
+            elif isinstance(box, TableRowBox) and parent[element].tag == "tbody":
+                table = parent[parent[element]]
+                per_page["rows", id(table)][number] += 1
+                names[id(table)] = parent[table].get("id") or "a table"
+    return [
+        f"{names[key]!r}: {dict(pages)} {what} by page"
+        for (what, key), pages in per_page.items()
+        if len(pages) > 1 and min(pages.values()) < (lines if what == "lines" else rows)
+    ]

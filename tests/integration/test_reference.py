@@ -16,6 +16,7 @@ import pytest
 from paper_checks import (
     half_empty_pages,
     repeated_sentences,
+    split_blocks,
     unreferenced,
     words_outside_the_text_box,
 )
@@ -485,6 +486,7 @@ def test_committed_reference_paper_matches_its_records(tmp_path: Path) -> None:
     assert unreferenced(html) == []
     assert words_outside_the_text_box(tmp_path / "paper.pdf") == []
     assert half_empty_pages(tmp_path / "paper.pdf") == []
+    assert split_blocks(tmp_path / "paper.html") == []
     shown = check_against_records(html, folder, config)
     context = json.loads((tmp_path / "reference.json").read_text())
     assert context["recorded"] == shown

@@ -18,6 +18,7 @@ import yaml
 from paper_checks import (
     half_empty_pages,
     repeated_sentences,
+    split_blocks,
     unreferenced,
     words_outside_the_text_box,
 )
@@ -310,6 +311,7 @@ def test_demo_paper_agrees_with_the_table_and_the_metrics(demo):
     assert unreferenced(html) == []
     assert words_outside_the_text_box(pdf) == []
     assert half_empty_pages(pdf) == []
+    assert split_blocks(demo / "results/demo/paper.html") == []
     # The demo's ablation: the base, drawn online (its own two runs), the base's last epochs.
     ablations = list(csv.DictReader((demo / "results/demo/aggregate/ablations.csv").open()))
     rows = {r["variant"]: r for r in ablations}

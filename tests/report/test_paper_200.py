@@ -15,6 +15,7 @@ from paper_200 import BEST, DIVERGED, MISSING, ROOT, config, write_results
 from paper_checks import (
     half_empty_pages,
     repeated_sentences,
+    split_blocks,
     unreferenced,
     words_outside_the_text_box,
 )
@@ -98,6 +99,10 @@ def test_no_page_left_half_empty(pdf: Path) -> None:
     assert half_empty_pages(pdf) == []
 
 
+def test_no_paragraph_or_table_split_with_a_line_or_row_left_behind(paper: Path) -> None:
+    assert split_blocks(paper / "paper.html") == []
+
+
 def test_the_checks_can_fail(tmp_path: Path) -> None:
     """Each check finds what it looks for: a sentence said three times, a figure nothing
     refers to, a table past the margin, a page left half empty by a table pushed on."""
@@ -122,6 +127,17 @@ def test_the_checks_can_fail(tmp_path: Path) -> None:
     pushed = "<p>One line.</p><table style='break-inside: avoid'>" + rows + "</table><p>End.</p>"
     HTML(string=css + pushed).write_pdf(tmp_path / "pushed.pdf")
     assert [p.split(":")[0] for p in half_empty_pages(tmp_path / "pushed.pdf")] == ["page 1"]
+    # a paragraph and a table split by a page with one line, one row, left on the first page
+    loose = css.replace("</style>", " p { orphans: 1; widows: 1 } </style>")
+    filler = "<div style='height: 236mm'></div>"  # one line, one row left below it
+    text = "<p>" + " ".join(["A line of words"] * 80) + "</p>"
+    (tmp_path / "split.html").write_text(loose + filler + text)
+    split = split_blocks(tmp_path / "split.html")
+    assert len(split) == 1 and split[0].endswith("{1: 1, 2: 16} lines by page"), split
+    filler = filler.replace("236", "240")
+    (tmp_path / "rows.html").write_text(f"{css}{filler}<table><tbody>{rows}</tbody></table>")
+    split = split_blocks(tmp_path / "rows.html")
+    assert len(split) == 1 and split[0].startswith("'a table': {1: 1,"), split
 
 
 def test_the_diverged_run_is_named_and_left_out(html: str) -> None:
