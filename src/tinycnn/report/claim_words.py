@@ -3,7 +3,6 @@ untested, and the count of verdicts."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -117,19 +116,3 @@ def untested_note(reasons: Mapping[str, str]) -> Markup:
         return Markup("")
     said = [Markup("<sup>{}</sup> {}").format(letter, why) for why, letter in reasons.items()]
     return Markup(" No measurement (—), because: {}.").format(Markup("; ").join(said))
-
-
-def claims_count(rows: Sequence[Mapping[str, Any]]) -> Markup:
-    """``Of the paper's 19 claims, 12 hold here, 3 fail, 2 are within seed noise and 2 could
-    not be tested.``"""
-    counts = Counter(r["verdict"] for r in rows)
-    words = {
-        "holds": ("holds here", "hold here"),
-        "fails": ("fails", "fail"),
-        "within seed noise": ("is within seed noise", "are within seed noise"),
-        "untested": ("could not be tested", "could not be tested"),
-    }
-    parts = [f"{counts[v]} {w[counts[v] != 1]}" for v, w in words.items() if counts[v]]
-    return Markup("Of the paper's {}, {}.").format(
-        plural(len(rows), "checked claim"), fmt_list(parts)
-    )

@@ -34,9 +34,6 @@ from tinycnn.formatting import (
     fmt_short,
 )
 from tinycnn.report import facts
-from tinycnn.report.claim_words import (
-    claims_count,
-)
 from tinycnn.report.facts import Experiment, acc, has_paper
 from tinycnn.report.provenance_words import (
     CITE,
@@ -615,25 +612,16 @@ def time_paragraph(jobs: Sequence[Mapping[str, Any]], figure: Any) -> Markup:
 
 
 def conclusion(
-    exps: Sequence[Experiment],
-    tolerance: float,
-    comparisons: Sequence[Sequence[Any]],
-    claims: Sequence[Mapping[str, Any]] = (),
-    not_run: Sequence[Experiment] = (),
+    exps: Sequence[Experiment], tolerance: float, not_run: Sequence[Experiment] = ()
 ) -> Markup:
-    """Best model, agreement with the paper, which comparisons turn out as it says, and how its
-    claims (claims.csv rows) fare, over the runs made; how many are not yet run."""
+    """Best model and agreement with the paper over the runs made; how many are not yet run.
+    The template follows it with the claims' count and :func:`comparisons_count`."""
     if not exps:
-        text = nothing_run(not_run)
-    else:
-        text = Markup("{} {}").format(
-            best_sentence(exps, not_run), tolerance_sentence(exps, tolerance)
-        )
-        if not_run:
-            text += Markup(" ") + not_run_sentence(not_run, len(exps) + len(not_run))
-    if claims:
-        text += Markup(" ") + claims_count(claims)
-    return text + comparisons_count(comparisons)
+        return nothing_run(not_run)
+    text = Markup("{} {}").format(best_sentence(exps, not_run), tolerance_sentence(exps, tolerance))
+    if not_run:
+        text += Markup(" ") + not_run_sentence(not_run, len(exps) + len(not_run))
+    return text
 
 
 def comparisons_count(comparisons: Sequence[Sequence[Any]]) -> Markup:

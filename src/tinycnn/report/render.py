@@ -1104,12 +1104,12 @@ def build_context(
             "modes": prose.modes(exps, subsets, stats["train"], config["augmentation"].get("seed")),
             "schedules": prose.schedules(exps, settings),
             "summary": summary,
-            "claims_count": claim_words.claims_count(results.claims) if claims else None,
             # the number of its section comes from the template, which numbers the sections
             "ablations_summary": functools.partial(
                 ablation_words.ablations_summary, [rows for _, rows in ablations_]
             ),
-            "conclusion": prose.conclusion(made, tolerance, settled, results.claims, not_run),
+            "conclusion": prose.conclusion(made, tolerance, not_run),
+            "comparisons": prose.comparisons_count(settled),
             "not_run": words.runs_phrase(not_run) if not_run else "",
         },
         "stats": stats,
