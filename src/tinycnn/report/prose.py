@@ -320,7 +320,7 @@ def schedules(exps: Sequence[Experiment], settings: Mapping[str, Mapping[str, An
     )
 
 
-# --- table captions and notes --------------------------------------------------------------------
+# --- the augmentation table ------------------------------------------------------------------
 
 
 def op_params(spec: Mapping[str, Any], fmt: Callable[[Any], str]) -> str:
