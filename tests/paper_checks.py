@@ -109,10 +109,16 @@ def repeated_sentences(html: str, most: int = 2) -> dict[str, int]:
 
 
 def unreferenced(html: str) -> list[str]:
-    """The ids of the figures and tables that no link outside their own ``<figure>`` names."""
+    """The ids of the figures and tables that no link outside their own ``<figure>`` names; a
+    range ("Tables 7–15", its ends links) names those between its ends too."""
     figures = re.findall(r'<figure id="([^"]+)"', html)
     outside = re.sub(r"<figure\b.*?</figure>", "", html, flags=re.S)
-    return [f for f in figures if f'href="#{f}"' not in outside]
+    named = set(re.findall(r'href="#([^"]+)"', outside))
+    for kind, prefix, first, last in re.findall(
+        r'href="#(\w+)-([A-Z]?)(\d+)">[^<]*</a>–<a [^>]*href="#\1-\2(\d+)"', outside
+    ):
+        named |= {f"{kind}-{prefix}{n}" for n in range(int(first), int(last) + 1)}
+    return [f for f in figures if f not in named]
 
 
 LINES, ROWS = 3, 3  # paper.css: a paragraph's orphans and widows; a long table's rows a page

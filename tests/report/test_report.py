@@ -570,6 +570,28 @@ def test_the_order_sentence_counts_in_words() -> None:
     )
 
 
+def test_several_tables_are_referred_to_as_a_range_or_a_list() -> None:
+    def item(label: str) -> Any:
+        return type("T", (), {"id": label.lower().replace(" ", "-"), "label": label})()
+
+    def text(markup: str) -> str:
+        return re.sub(r"<[^>]+>", "", markup)
+
+    tables = [item(f"Table {n}") for n in (7, 8, 9, 10)]
+    assert text(words.refs(tables[:1])) == "Table 7"
+    assert text(words.refs(tables[:2])) == "Tables 7 and 8"
+    assert text(words.refs(tables)) == "Tables 7–10"  # not "Table 7, Table 8, ... and Table 10"
+    assert text(words.refs([tables[0], tables[2], tables[3]])) == "Tables 7, 9 and 10"
+    assert text(words.refs([item("Figure A1"), item("Figure A2"), item("Figure A3")])) == (
+        "Figures A1–A3"
+    )
+    # each end of a range, each number of a list, is a link; the links survive the list
+    assert words.refs(tables).count('<a class="ref" href="#table-') == 2
+    assert words.refs([tables[0], tables[2], tables[3]]).count('href="#table-') == 3
+    mixed = words.refs([item("Table 7"), item("Figure 2")])
+    assert text(mixed) == "Table 7 and Figure 2" and mixed.count("<a ") == 2
+
+
 def test_the_size_paragraph_says_each_fact_once() -> None:
     fig = type("F", (), {"id": "figure-8", "label": "Figure 8"})()
     m1 = _exp(72.7, model="M1", parameters=535_290)
@@ -968,7 +990,7 @@ def test_ablation_tables_cell_by_cell(html: str) -> None:
         assert marked == [bool(r["closest"]) for r in rows]
         assert sentence in text
     assert "the readings the paper leaves open tried one at a time" in text
-    assert "Table 7, Table 8 and Table 9 set every reading beside the base" in text
+    assert "Tables 7–9 set every reading beside the base" in text
     assert text.count("Closes the gap: within the tolerance of 3 points") == 1  # one note
     bases = {r["question"]: r for r in ABLATIONS if r["variant"] == "base"}
     draw, split = (f"“{bases[q]['title']}”" for q in ("draw_m4", "split_m4"))

@@ -1162,6 +1162,14 @@ def breakable(cell: Any) -> Markup:
     return Markup(" ").join(out)
 
 
+def and_list(items: Sequence[Any]) -> Markup:
+    """The template's ``and_list``: ``a, b and c`` of text escaped and links kept."""
+    escaped = [Markup.escape(item) for item in items]
+    if len(escaped) <= 1:
+        return Markup("").join(escaped)
+    return Markup(", ").join(escaped[:-1]) + Markup(" and ") + escaped[-1]
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -1173,13 +1181,13 @@ def _environment() -> jinja2.Environment:
     )
     env.filters.update(
         count=formatting.fmt_int,
-        and_list=formatting.fmt_list,
+        and_list=and_list,
         stat=formatting.fmt_stat,
         stat_short=formatting.fmt_short,
     )
     env.filters["capitalize_first"] = words.capitalized
     env.filters["breakable"] = breakable
-    env.globals.update(ref=words.ref, plural=words.plural)
+    env.globals.update(ref=words.ref, refs=words.refs, plural=words.plural)
     return env
 
 

@@ -5,6 +5,7 @@ reference are named, used by every module that words the results (:mod:`prose`,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -43,6 +44,41 @@ STALE = "‡ stale"
 def ref(item: Any) -> Markup:
     """A link to a figure or table, by its label."""
     return Markup('<a class="ref" href="#{}">{}</a>').format(item.id, item.label)
+
+
+def refs(items: Sequence[Any]) -> Markup:
+    """Links to several figures or tables of one kind, each number a link: ``Table 7``,
+    ``Tables 7 and 8``, ``Tables 7–15`` (consecutive), ``Tables 7, 9 and 12``."""
+    if len(items) == 1:
+        return ref(items[0])
+    kinds = {item.label.split()[0] for item in items}
+    if len(kinds) != 1:
+        return _links_list([ref(item) for item in items])
+    numbers = [item.label.split()[1] for item in items]
+    links = [
+        Markup('<a class="ref" href="#{}">{}</a>').format(item.id, number)
+        for item, number in zip(items, numbers, strict=True)
+    ]
+    digits = [re.fullmatch(r"([A-Z]?)(\d+)", n) for n in numbers]
+    consecutive = (
+        all(digits)
+        and len({d[1] for d in digits}) == 1
+        and [int(d[2]) for d in digits]
+        == list(range(int(digits[0][2]), int(digits[0][2]) + len(items)))
+    )
+    joined = (
+        Markup("–").join([links[0], links[-1]])
+        if consecutive and len(items) > 2
+        else _links_list(links)
+    )
+    return Markup("{}s {}").format(kinds.pop(), joined)
+
+
+def _links_list(links: Sequence[Markup]) -> Markup:
+    """``a, b and c`` of links (:func:`fmt_list` would escape the links before the last)."""
+    if len(links) == 1:
+        return links[0]
+    return Markup(", ").join(links[:-1]) + Markup(" and ") + links[-1]
 
 
 def capitalized(text: str) -> str:
