@@ -5,6 +5,7 @@ realistic 200-class fixture), of the demo pipeline and of the reference paper:
   right margins (a table past the margin shows here);
 - :func:`repeated_sentences`: no sentence of the HTML is said more than twice (a thing is said
   once, where it belongs: a table note, a legend);
+- :func:`numeral_openings`: no sentence opens with a numeral;
 - :func:`unreferenced`: the text refers to every figure and table, outside its own caption;
 - :func:`half_empty_pages`: no page left half empty by a table or figure pushed on;
 - :func:`split_blocks`: a paragraph split by a page keeps three lines on each page, a table
@@ -84,18 +85,37 @@ def _text(fragment: str) -> str:
     return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", "", fragment))).strip()
 
 
+def _blocks(html: str) -> list[str]:
+    """The text of every paragraph, caption, note and list item of the paper's body."""
+    body = html[html.index("<body") :]
+    body = re.sub(r"<(style|script)\b.*?</\1>", "", body, flags=re.S)
+    return [
+        re.sub(r"^(Figure|Table) [A-Z]?\d+\. ", "", _text(block))
+        for tag in ("p", "figcaption", "li")
+        for block in re.findall(rf"<{tag}\b[^>]*>(.*?)</{tag}>", body, flags=re.S)
+    ]
+
+
+def numeral_openings(html: str) -> list[str]:
+    """Each sentence that opens with a numeral ("7 of the 9 runs …", which reads as the end of
+    the sentence before): a sentence opens with a word."""
+    return [
+        m.group(1)
+        for block in _blocks(html)
+        for m in re.finditer(r"(?:^|(?<=[.!?]) )(\d\S*(?: \S+){0,3})", block)
+    ]
+
+
 def sentences(html: str) -> list[str]:
     """The sentences of the paper's body: those of every paragraph, caption, note and list
     item, and each table cell of six words or more (a cell of a few words is a value)."""
     body = html[html.index("<body") :]
-    body = re.sub(r"<(style|script)\b.*?</\1>", "", body, flags=re.S)
-    found = []
-    for tag in ("p", "figcaption", "li"):
-        for block in re.findall(rf"<{tag}\b[^>]*>(.*?)</{tag}>", body, flags=re.S):
-            text = re.sub(r"^(Figure|Table) [A-Z]?\d+\. ", "", _text(block))
-            for sentence in re.split(r"(?<=[.;:!?])\s+(?=[A-Z(])", text):
-                if len(sentence.split()) >= 4:
-                    found.append(sentence)
+    found = [
+        sentence
+        for text in _blocks(html)
+        for sentence in re.split(r"(?<=[.;:!?])\s+(?=[A-Z(])", text)
+        if len(sentence.split()) >= 4
+    ]
     for cell in re.findall(r"<td\b[^>]*>(.*?)</td>", body, flags=re.S):
         text = _text(cell)
         if len(text.split()) >= 6:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from paper_checks import (
     half_empty_pages,
+    numeral_openings,
     repeated_sentences,
     split_blocks,
     unreferenced,
@@ -483,6 +484,7 @@ def test_committed_reference_paper_matches_its_records(tmp_path: Path) -> None:
     assert (tmp_path / "paper.pdf").stat().st_size > 10_000
     # What a reviewer checks of any paper (tests/paper_checks.py).
     assert repeated_sentences(html) == {}
+    assert numeral_openings(html) == []
     assert unreferenced(html) == []
     assert words_outside_the_text_box(tmp_path / "paper.pdf") == []
     assert half_empty_pages(tmp_path / "paper.pdf") == []

@@ -17,6 +17,7 @@ import pytest
 import yaml
 from paper_checks import (
     half_empty_pages,
+    numeral_openings,
     repeated_sentences,
     split_blocks,
     unreferenced,
@@ -308,6 +309,7 @@ def test_demo_paper_agrees_with_the_table_and_the_metrics(demo):
     assert html.count("data:image/png;base64") >= 13
     # What a reviewer checks of any paper (tests/paper_checks.py).
     assert repeated_sentences(html) == {}
+    assert numeral_openings(html) == []
     assert unreferenced(html) == []
     assert words_outside_the_text_box(pdf) == []
     assert half_empty_pages(pdf) == []

@@ -14,6 +14,7 @@ import pytest
 from paper_200 import BEST, DIVERGED, MISSING, ROOT, config, write_results
 from paper_checks import (
     half_empty_pages,
+    numeral_openings,
     repeated_sentences,
     split_blocks,
     unreferenced,
@@ -87,6 +88,10 @@ def test_no_sentence_is_said_more_than_twice(html: str) -> None:
     assert repeated_sentences(html) == {}
 
 
+def test_no_sentence_opens_with_a_numeral(html: str) -> None:
+    assert numeral_openings(html) == []
+
+
 def test_every_figure_and_table_is_referred_to(html: str) -> None:
     assert unreferenced(html) == []
 
@@ -110,6 +115,8 @@ def test_the_checks_can_fail(tmp_path: Path) -> None:
     html = f"<html><body>{said}<p>Run 3 is at chance level.</p></body></html>"
     assert repeated_sentences(html) == {"Run 3 is at chance level.": 3}
     assert repeated_sentences(html.replace("</p></body>", " Once.</p></body>"), most=3) == {}
+    opening = "<body><p>Of the 9 runs, 7 agree. 2 of them fail.</p><p>3 runs wait.</p></body>"
+    assert numeral_openings(opening) == ["2 of them fail.", "3 runs wait."]
     figures = '<p>See <a href="#figure-1">Figure 1</a>.</p><figure id="figure-1"></figure>'
     figures += (
         '<figure id="figure-2"><figcaption><a href="#figure-2">Figure 2</a></figcaption></figure>'

@@ -820,7 +820,7 @@ def test_computed_sentences(html: str) -> None:
     assert "The best model is ResNet34 (run 9) with 46.1%" in text
     # A bound (run 6, "< 20%") is met or not: it is not counted against the tolerance.
     assert (
-        "4 of the 5 runs with a stated accuracy are within ±3 points of it; run 6, which the "
+        "of the 5 runs with a stated accuracy, 4 are within ±3 points of it; run 6, which the "
         "paper reports only as below 20%, stays below that."
     ) in text
     assert (
@@ -857,7 +857,7 @@ def test_a_bound_is_met_or_not_never_within_a_tolerance(
     html = render(tmp_path / "paper.html", folder=folder).read_text()
     text = _plain(html)
     assert (
-        "4 of the 5 runs with a stated accuracy are within ±3 points of it; run 6, which the "
+        "of the 5 runs with a stated accuracy, 4 are within ±3 points of it; run 6, which the "
         f"paper reports only as below 20%, {words}."
     ) in text
     # The run's own paragraph names the bound and no tolerance; the table shades a bound missed.
@@ -1473,7 +1473,7 @@ def test_missing_runs_say_not_yet_run(render: Render, aggregate: Path, tmp_path:
     # Said in the abstract and the conclusion; the summary says it its own way (no sentence
     # three times).
     assert (
-        text.count("2 of the 6 runs the configuration names are not yet run (runs 5 and 10).") == 2
+        text.count("Of the 6 runs the configuration names, 2 are not yet run (runs 5 and 10).") == 2
     )
     assert "Runs 5 and 10 are not yet run; their rows show the paper's numbers alone." in text
     best = (
@@ -1549,7 +1549,8 @@ def test_no_results_at_all(render: Render, aggregate: Path, tmp_path: Path) -> N
     first = text[:400]
     assert "No reference run recorded yet." in first
     assert (
-        "nothing in this paper is measured" in first and "6 runs of the order are planned" in first
+        "nothing in this paper is measured" in first
+        and "The order of the reference runs plans 6 runs." in first
     )
 
 

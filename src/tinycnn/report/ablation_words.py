@@ -192,7 +192,7 @@ def ablations_summary(groups: Sequence[Sequence[Mapping[str, Any]]], number: str
     what = "the one question" if len(groups) == 1 else f"the {len(groups)} questions"
     waiting = sum(not ablation_ran(r) for rows in groups for r in rows)
     pending = (
-        Markup(" {} of their readings {} {}.").format(
+        Markup(" Of their readings, {} {} {}.").format(
             waiting, "is" if waiting == 1 else "are", NOT_RUN
         )
         if waiting

@@ -170,7 +170,7 @@ def best_sentence(exps: Sequence[Experiment], not_run: Sequence[Experiment] = ()
 def tolerance_sentence(
     exps: Sequence[Experiment], tolerance: float, capital: bool = True
 ) -> Markup:
-    """``8 of the 10 runs with a stated accuracy are within ±3 points of it; run 6, which the
+    """``Of the 10 runs with a stated accuracy, 8 are within ±3 points of it; run 6, which the
     paper reports only as below 20%, stays below that.`` A bound is met or not: only a stated
     accuracy has a tolerance, and the count says which runs it covers."""
     n, total = facts.agreement(exps)
@@ -186,7 +186,8 @@ def tolerance_sentence(
         elif n == 0:
             count = f"none of the {total} runs with a stated accuracy is"
         else:
-            count = f"{n} of the {total} runs with a stated accuracy {'is' if n == 1 else 'are'}"
+            # no sentence opens with a numeral: "of the 9 runs …, 7 are", not "7 of the 9 runs"
+            count = f"of the {total} runs with a stated accuracy, {n} {'is' if n == 1 else 'are'}"
         parts.append(Markup("{} within ±{} points of it").format(count, fmt_short(tolerance)))
     if len(bounds) == 1:
         parts.append(
@@ -197,8 +198,8 @@ def tolerance_sentence(
     elif bounds:
         met = sum(facts.bound_met(e) for e in bounds)
         parts.append(
-            Markup("{} of the {} runs the paper reports only as a bound stay below it").format(
-                met, len(bounds)
+            Markup("of the {} runs the paper reports only as a bound, {} {} below it").format(
+                len(bounds), met, "stays" if met == 1 else "stay"
             )
         )
     text = Markup("; ").join(parts) + Markup(".")
@@ -229,10 +230,11 @@ def order_sentence(exps: Sequence[Experiment]) -> Markup:
 
 
 def not_run_sentence(not_run: Sequence[Experiment], total: int) -> Markup:
-    """``5 of the 11 runs the configuration names are not yet run (runs 3, 4, 7, 8 and 11).``"""
-    return Markup("{} of the {} the configuration names {} {} ({}).").format(
-        len(not_run),
+    """``Of the 11 runs the configuration names, 5 are not yet run (runs 3, 4, 7, 8 and
+    11).``"""
+    return Markup("Of the {} the configuration names, {} {} {} ({}).").format(
         plural(total, "run"),
+        len(not_run),
         "is" if len(not_run) == 1 else "are",
         NOT_RUN,
         runs_phrase(not_run),
