@@ -96,13 +96,17 @@ def _blocks(html: str) -> list[str]:
     ]
 
 
+ABBREVIATIONS = re.compile(r"(?:\b(?:al|e\.g|i\.e|cf|vs|Fig|No)|\b[A-Z])\.$")  # no sentence's end
+
+
 def numeral_openings(html: str) -> list[str]:
     """Each sentence that opens with a numeral ("7 of the 9 runs …", which reads as the end of
-    the sentence before): a sentence opens with a word."""
+    the sentence before): a sentence opens with a word. "He et al. 2016" ends no sentence."""
     return [
         m.group(1)
         for block in _blocks(html)
         for m in re.finditer(r"(?:^|(?<=[.!?]) )(\d\S*(?: \S+){0,3})", block)
+        if not ABBREVIATIONS.search(block[: max(m.start(), 0)].rstrip())
     ]
 
 

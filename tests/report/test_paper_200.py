@@ -115,7 +115,8 @@ def test_the_checks_can_fail(tmp_path: Path) -> None:
     html = f"<html><body>{said}<p>Run 3 is at chance level.</p></body></html>"
     assert repeated_sentences(html) == {"Run 3 is at chance level.": 3}
     assert repeated_sentences(html.replace("</p></body>", " Once.</p></body>"), most=3) == {}
-    opening = "<body><p>Of the 9 runs, 7 agree. 2 of them fail.</p><p>3 runs wait.</p></body>"
+    opening = "<body><p>Of the 9 runs, 7 agree. 2 of them fail.</p><p>3 runs wait.</p>"
+    opening += "<p>Blocks (He et al. 2016) and J. 2 words.</p></body>"
     assert numeral_openings(opening) == ["2 of them fail.", "3 runs wait."]
     figures = '<p>See <a href="#figure-1">Figure 1</a>.</p><figure id="figure-1"></figure>'
     figures += (
@@ -209,3 +210,10 @@ def test_every_term_is_the_readers_or_defined(html: str) -> None:
     assert "fall-back" not in text.lower()
     assert "Mean drop: how far the validation accuracy falls from one epoch to the next" in text
     assert "Each is a reading of what the paper may have done" in text
+
+
+def test_several_figures_are_named_as_a_range(html: str) -> None:
+    # Appendix A names its curves "Figures A1–A10", not "Figure A1 to Figure A10"
+    curves = re.findall(r'<figure id="figure-(A\d+)"', html)
+    text = _plain(_section(html, "appendix-a"))
+    assert f"Figures {curves[0]}–{curves[-1]} show the top-1 accuracy" in text
