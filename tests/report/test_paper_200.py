@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from html import unescape
 from pathlib import Path
 
 import pandas as pd
@@ -217,3 +218,31 @@ def test_several_figures_are_named_as_a_range(html: str) -> None:
     curves = re.findall(r'<figure id="figure-(A\d+)"', html)
     text = _plain(_section(html, "appendix-a"))
     assert f"Figures {curves[0]}–{curves[-1]} show the top-1 accuracy" in text
+
+
+def test_the_paper_prints_the_numbers_of_numbers_json(paper: Path, html: str) -> None:
+    """numbers.json is the one list of the paper's numbers as printed: each run's row of the
+    results table and its paragraph print exactly its entries (the tables and the computed
+    sentences format through the same functions, so they cannot drift from the flat file)."""
+    numbers = json.loads((paper / "aggregate" / "numbers.json").read_text())
+    runs = sorted({key.split(".")[0] for key in numbers if key.endswith(".ours")})
+    assert len(runs) == 10
+    for name in runs:
+        row = re.search(rf'<tr[^>]*data-experiment="{re.escape(name)}">(.*?)</tr>', html, re.S)
+        assert row, name
+        cells = [
+            unescape(_plain(c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))
+        ]
+        ours, n, diff = cells[-3:]
+        assert (ours, n, diff) == tuple(numbers[f"{name}.{k}"] for k in ("ours", "n", "diff"))
+        assert cells[-4] == numbers[f"{name}.paper"]
+        paragraph = next(
+            (
+                _plain(p)
+                for p in re.findall(r"<p>(.*?)</p>", html, re.S)
+                if f"top-5 accuracy of {numbers[f'{name}.top5']}%" in _plain(p)
+                and numbers[f"{name}.ours"] in _plain(p)
+            ),
+            name,
+        )
+        assert f"ends at {numbers[f'{name}.final']}%" in paragraph
