@@ -1162,14 +1162,6 @@ def breakable(cell: Any) -> Markup:
     return Markup(" ").join(out)
 
 
-def and_list(items: Sequence[Any]) -> Markup:
-    """The template's ``and_list``: ``a, b and c`` of text escaped and links kept."""
-    escaped = [Markup.escape(item) for item in items]
-    if len(escaped) <= 1:
-        return Markup("").join(escaped)
-    return Markup(", ").join(escaped[:-1]) + Markup(" and ") + escaped[-1]
-
-
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -1181,7 +1173,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters.update(
         count=formatting.fmt_int,
-        and_list=and_list,
+        and_list=words.and_list,
         stat=formatting.fmt_stat,
         stat_short=formatting.fmt_short,
     )

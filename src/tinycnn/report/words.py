@@ -41,9 +41,19 @@ STALE = "‡ stale"
 # --- small pieces --------------------------------------------------------------------------------
 
 
-def ref(item: Any) -> Markup:
-    """A link to a figure or table, by its label."""
-    return Markup('<a class="ref" href="#{}">{}</a>').format(item.id, item.label)
+def ref(item: Any, text: str | None = None) -> Markup:
+    """A link to a figure or table, by its label (or ``text``: the number alone in a list)."""
+    return Markup('<a class="ref" href="#{}">{}</a>').format(item.id, text or item.label)
+
+
+def and_list(items: Sequence[Any]) -> Markup:
+    """``a, b and c`` of text and links: text escaped, links kept (:func:`fmt_list` joins plain
+    strings; ``str + Markup`` would escape the links before the last). The template's
+    ``and_list``."""
+    escaped = [Markup.escape(item) for item in items]
+    if len(escaped) <= 1:
+        return Markup("").join(escaped)
+    return Markup(", ").join(escaped[:-1]) + Markup(" and ") + escaped[-1]
 
 
 def refs(items: Sequence[Any]) -> Markup:
@@ -53,12 +63,9 @@ def refs(items: Sequence[Any]) -> Markup:
         return ref(items[0])
     kinds = {item.label.split()[0] for item in items}
     if len(kinds) != 1:
-        return _links_list([ref(item) for item in items])
+        return and_list([ref(item) for item in items])
     numbers = [item.label.split()[1] for item in items]
-    links = [
-        Markup('<a class="ref" href="#{}">{}</a>').format(item.id, number)
-        for item, number in zip(items, numbers, strict=True)
-    ]
+    links = [ref(item, number) for item, number in zip(items, numbers, strict=True)]
     digits = [re.fullmatch(r"([A-Z]?)(\d+)", n) for n in numbers]
     consecutive = (
         all(digits)
@@ -69,16 +76,9 @@ def refs(items: Sequence[Any]) -> Markup:
     joined = (
         Markup("–").join([links[0], links[-1]])
         if consecutive and len(items) > 2
-        else _links_list(links)
+        else and_list(links)
     )
     return Markup("{}s {}").format(kinds.pop(), joined)
-
-
-def _links_list(links: Sequence[Markup]) -> Markup:
-    """``a, b and c`` of links (:func:`fmt_list` would escape the links before the last)."""
-    if len(links) == 1:
-        return links[0]
-    return Markup(", ").join(links[:-1]) + Markup(" and ") + links[-1]
 
 
 def capitalized(text: str) -> str:
