@@ -167,9 +167,9 @@ def test_stated(how: str, text: str) -> None:
 def test_captions_print_numbers_as_the_tables_do() -> None:
     row = {
         "experiment": "alexnet", "model": "AlexNet", "sets": "set1+set2", "mode": "fixed",
-        "lr": 0.001, "scheduler": "StepLR(7, 0.1)", "n_seeds": 1, "paper_accuracy": 20.0,
-        "paper_stated": "below", "paper_figure": 7, "paper_best_epoch": None,
-        "paper_train_accuracy": None,
+        "lr": 0.001, "scheduler": "StepLR(7, 0.1)", "n_seeds": 1, "epochs": 20,
+        "paper_accuracy": 20.0, "paper_stated": "below", "paper_figure": 7,
+        "paper_best_epoch": None, "paper_train_accuracy": None,
     }  # fmt: skip
     caption = curves_caption(row)
     assert "learning rate 1e-3, scheduler StepLR(7, 0.1)." in caption

@@ -732,21 +732,18 @@ def aggregate_figure(
 
 
 def curves_about(e: Mapping[str, Any]) -> dict[str, Any]:
-    """What the caption of a run's curves names (captions.html.j2): the run, how it was
-    trained, and the paper's numbers for it."""
-    epoch, train = e.get("paper_best_epoch"), e.get("paper_train_accuracy")
+    """What the caption of a run's curves names (captions.html.j2): the run's head
+    (:func:`run_head`: model, sets, learning rate, the paper's number and epoch), its mode,
+    scheduler and seeds, and the rest of what the paper says of it."""
+    train = e.get("paper_train_accuracy")
     return {
+        **run_head(e),
         "experiment": e["experiment"],
-        "model": e["model"],
-        "sets": e["sets"],
         "mode": e["mode"],
-        "lr": formatting.fmt_lr(e["lr"]),
         "scheduler": e["scheduler"],
         "seeds": facts.seeds(e),
-        "paper": words.paper_text(e) if facts.has_paper(e) else None,
         "at_best": not facts.bounded(e),  # a bound is no best
         "paper_figure": e.get("paper_figure"),
-        "paper_epoch": int(epoch) if epoch is not None else None,
         "paper_train": formatting.fmt_short(train) if train is not None else None,
     }
 
