@@ -9,7 +9,8 @@ realistic 200-class fixture), of the demo pipeline and of the reference paper:
 - :func:`unreferenced`: the text refers to every figure and table, outside its own caption;
 - :func:`half_empty_pages`: no page left half empty by a table or figure pushed on;
 - :func:`split_blocks`: a paragraph split by a page keeps three lines on each page, a table
-  three rows (paper.css's orphans, widows and long tables), read from WeasyPrint's layout.
+  three rows (paper.css's orphans, widows and long tables), read from WeasyPrint's layout;
+- :func:`findings`: all of them at once, for a test that checks a whole paper.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import subprocess
 from collections import Counter, defaultdict
 from html import unescape
 from pathlib import Path
+from typing import Any
 
 MM = 72 / 25.4  # PDF points per millimetre
 MARGIN_MM = 20.0  # paper.css: @page's left and right margins
@@ -181,3 +183,18 @@ def split_blocks(html: Path, lines: int = LINES, rows: int = ROWS) -> list[str]:
         for (what, key), pages in per_page.items()
         if len(pages) > 1 and min(pages.values()) < (lines if what == "lines" else rows)
     ]
+
+
+def findings(html: Path, pdf: Path) -> dict[str, Any]:
+    """What each check finds in the paper ``html`` and its ``pdf``, by check; only those that
+    find something (a paper a reviewer would accept gives ``{}``)."""
+    text = html.read_text(encoding="utf-8")
+    found = {
+        "repeated_sentences": repeated_sentences(text),
+        "numeral_openings": numeral_openings(text),
+        "unreferenced": unreferenced(text),
+        "words_outside_the_text_box": words_outside_the_text_box(pdf),
+        "half_empty_pages": half_empty_pages(pdf),
+        "split_blocks": split_blocks(html),
+    }
+    return {check: what for check, what in found.items() if what}

@@ -253,9 +253,8 @@ BEYOND_CSV_COLUMNS = (
     "chance_acc",
     "at_chance",
 )
-# One entry of figures.json: what a figure draws (its caption is the report's: the template's,
-# or tinycnn.report.prose's where the words depend on the results); then the kinds of figure in
-# the order the aggregate lists them.
+# One entry of figures.json: what a figure draws (its caption is the report's template's, by
+# kind); then the kinds of figure in the order the aggregate lists them.
 FIGURE_KEYS = ("file", "kind", "experiment", "comparison", "title")
 FIGURE_KINDS = (
     "curves",

@@ -13,14 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from paper_checks import (
-    half_empty_pages,
-    numeral_openings,
-    repeated_sentences,
-    split_blocks,
-    unreferenced,
-    words_outside_the_text_box,
-)
+from paper_checks import findings
 
 from tinycnn import reference
 from tinycnn.errors import UserError
@@ -483,12 +476,7 @@ def test_committed_reference_paper_matches_its_records(tmp_path: Path) -> None:
     html = _render(folder, tmp_path, list(reference.CONFIG_FILES), pdf=True)
     assert (tmp_path / "paper.pdf").stat().st_size > 10_000
     # What a reviewer checks of any paper (tests/paper_checks.py).
-    assert repeated_sentences(html) == {}
-    assert numeral_openings(html) == []
-    assert unreferenced(html) == []
-    assert words_outside_the_text_box(tmp_path / "paper.pdf") == []
-    assert half_empty_pages(tmp_path / "paper.pdf") == []
-    assert split_blocks(tmp_path / "paper.html") == []
+    assert findings(tmp_path / "paper.html", tmp_path / "paper.pdf") == {}
     shown = check_against_records(html, folder, config)
     context = json.loads((tmp_path / "reference.json").read_text())
     assert context["recorded"] == shown

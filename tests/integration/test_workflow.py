@@ -15,14 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from paper_checks import (
-    half_empty_pages,
-    numeral_openings,
-    repeated_sentences,
-    split_blocks,
-    unreferenced,
-    words_outside_the_text_box,
-)
+from paper_checks import findings
 
 from tinycnn.config import experiment_entries, resolve_experiment, training_settings
 from tinycnn.merging import deep_merge
@@ -308,12 +301,7 @@ def test_demo_paper_agrees_with_the_table_and_the_metrics(demo):
     html = (demo / "results/demo/paper.html").read_text()
     assert html.count("data:image/png;base64") >= 13
     # What a reviewer checks of any paper (tests/paper_checks.py).
-    assert repeated_sentences(html) == {}
-    assert numeral_openings(html) == []
-    assert unreferenced(html) == []
-    assert words_outside_the_text_box(pdf) == []
-    assert half_empty_pages(pdf) == []
-    assert split_blocks(demo / "results/demo/paper.html") == []
+    assert findings(demo / "results/demo/paper.html", pdf) == {}
     # The demo's ablation: the base, drawn online (its own two runs), the base's last epochs.
     ablations = list(csv.DictReader((demo / "results/demo/aggregate/ablations.csv").open()))
     rows = {r["variant"]: r for r in ablations}
