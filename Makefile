@@ -25,7 +25,7 @@ demo: setup
 	snakemake --cores $(CORES) --set-threads train=1 --configfile $(DEMO_CONFIG)
 	@echo "paper: $(CURDIR)/results/demo/paper.pdf"
 
-# The real paper from the reference runs kept in reference/h200/ (docs/reference-runs.md): no GPU,
+# The real paper from the reference runs kept in reference/ (docs/reference-runs.md): no GPU,
 # no data; a run not yet recorded shows as "not yet run". Writes results/reference/paper.pdf.
 paper-reference: setup
 	tinycnn reference render --readme README.md

@@ -63,9 +63,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from tinycnn import beyond  # noqa: E402
+from tinycnn.atomic import write_json  # noqa: E402
 from tinycnn.config import resolve_experiment, training_settings  # noqa: E402
 from tinycnn.data.augment import FixedTrainData, OnlineTrainData, parse_set  # noqa: E402
-from tinycnn.hardware import cpu_model  # noqa: E402
+from tinycnn.hardware import cpu_model, machine  # noqa: E402
 from tinycnn.merging import deep_merge  # noqa: E402
 from tinycnn.training.train import (  # noqa: E402
     Numerics,
@@ -78,6 +79,9 @@ from tinycnn.training.train import (  # noqa: E402
 )
 
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
+# The models only the ablations train (M1-BN, M4-BN): timed beside the paper's seven, so that
+# the rates file projects every reference run.
+ABLATION_MODELS = yaml.safe_load((ROOT / "presets/ablations.yaml").read_text())["models"]
 TRAIN_PER_SET = 100_000  # Tiny ImageNet: 500 training images in each of 200 classes
 VAL_IMAGES = 10_000
 CLASSES = 200
@@ -153,7 +157,8 @@ def recipes(config: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str
         "epochs": config["training"]["epochs"],
         "augmentation": {"mode": "fixed"},
     }
-    timed_ = {m: {**shared, "arch": spec["arch"]} for m, spec in config["models"].items()}
+    models = {**config["models"], **ABLATION_MODELS}
+    timed_ = {m: {**shared, "arch": spec["arch"]} for m, spec in models.items()}
     runs = {e: resolve_experiment(config, e)["model"] for e in config["experiments"]}
     return timed_, runs
 
@@ -352,6 +357,80 @@ def markdown(
     return "\n".join(lines) + "\n"
 
 
+def rates_entry(
+    results: dict[str, dict[str, Any]],
+    recipes_: dict[str, dict[str, Any]],
+    args: argparse.Namespace,
+    device: torch.device,
+) -> dict[str, Any]:
+    """The rates file's entry for this device kind (tinycnn.reference.load_rates): per
+    architecture, the trainer's default path's training rate, its validation rate, its eager
+    rate (the default numerics without compiling) and the share of an eager step that drawing
+    set 1 and set 2 online adds, and the compile time where the default compiles."""
+    default = default_numerics(device)
+    eager = replace(default, compile="none")
+    eager_label = next(
+        label
+        for label, n in numerics_variants(device, compile_modes=args.compile).items()
+        if n == eager
+    )
+    models = {}
+    for name, result in results.items():
+        paths = result["paths"]
+        path = paths.get("default", {})
+        if "img_s" not in path:
+            continue
+        entry = {
+            "train_img_s": round(path["img_s"], 1),
+            "eval_img_s": round(path["val_img_s"], 1),
+            "eager_img_s": round(paths.get(eager_label, path).get("img_s", path["img_s"]), 1),
+            "batch": args.batch,
+        }
+        eager_step = args.batch / entry["eager_img_s"]
+        if "data_online_s" in path:
+            entry["online_share"] = round(path["data_online_s"] / eager_step, 4)
+        if "first_s" in path:
+            entry["compile_s"] = round(path["first_s"], 1)
+        models[recipes_[name]["arch"]] = entry
+    cuda = device.type == "cuda"
+    return {
+        "machine": machine(
+            device.type,
+            gpu=torch.cuda.get_device_name(device) if cuda else None,
+            threads=torch.get_num_threads(),
+            torch=torch.__version__,
+            cuda=torch.version.cuda if cuda else None,
+        ),
+        "numerics": describe_numerics(default),
+        "measured": time.strftime("%Y-%m-%d"),
+        "command": "benchmarks/train_throughput.py " + " ".join(sys.argv[1:]),
+        "train_images": TRAIN_PER_SET,
+        "val_images": VAL_IMAGES,
+        "classes": CLASSES,
+        "eval_speedup": 3.0,  # assumption, used only for a model with no eval_img_s
+        "overhead_s": 20,  # assumption: a run's start-up (loading the arrays)
+        "safety": 1.2,  # assumption: what the projection leaves out
+        "models": models,
+    }
+
+
+def write_rates(path: Path, entry: dict[str, Any], device: torch.device) -> None:
+    """Put ``entry`` into the rates file at ``path`` as this device kind's rates: its models
+    join the ones measured before on the same machine and numerics; another machine's or other
+    numerics' entry is replaced whole (rates of two machines never mix)."""
+    import json
+
+    rates = json.loads(path.read_text()) if path.is_file() else {}
+    old = rates.get(device.type) or {}
+    same = {k: old.get("machine", {}).get(k) for k in ("cpu", "cores", "gpu")} == {
+        k: entry["machine"].get(k) for k in ("cpu", "cores", "gpu")
+    } and old.get("numerics") == entry["numerics"]
+    if same:
+        entry = {**entry, "models": {**old.get("models", {}), **entry["models"]}}
+    rates[device.type] = entry
+    write_json(path, rates)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cuda, cpu")
@@ -372,6 +451,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch threads on the CPU")
     parser.add_argument("--quick", action="store_true", help="a smoke run: M1, batch 32, 2 steps")
     parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    parser.add_argument(
+        "--write-rates",
+        type=Path,
+        metavar="FILE",
+        help="also write the measured rates into this rates file (benchmarks/rates.json), as "
+        "this device kind's entry: what tinycnn reference order and the runner project from",
+    )
     parser.add_argument(
         "--compile",
         nargs="*",
@@ -440,6 +526,8 @@ def main(argv: list[str] | None = None) -> int:
             tmp = args.markdown.with_name(args.markdown.name + ".tmp")
             tmp.write_text(text)
             tmp.replace(args.markdown)
+        if args.write_rates:  # after every model too
+            write_rates(args.write_rates, rates_entry(results, recipes_, args, device), device)
     print(text)
     return 0
 

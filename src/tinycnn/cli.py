@@ -166,6 +166,23 @@ def _check_config(args: argparse.Namespace) -> None:
     print(f"config OK: {len(config['experiments'])} experiments{more}")
 
 
+def _device_kind(requested: str) -> str:
+    """``auto``: ``cuda`` where torch sees a GPU (torch not installed: ``cpu``)."""
+    if requested != "auto":
+        return requested
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _minutes(seconds: float) -> str:
+    """A projected time, minutes up to 10 hours, hours beyond: ' 65.2 min', ' 16.3 h  '."""
+    minutes = seconds / 60
+    return f"{minutes:7.1f} min" if minutes < 600 else f"{minutes / 60:7.1f} h  "
+
+
 def _reference(args: argparse.Namespace) -> None:
     """The reference runs (tinycnn.reference): their order, a merge, the paper from them."""
     from tinycnn import reference
@@ -175,28 +192,35 @@ def _reference(args: argparse.Namespace) -> None:
     if not args.config and not Path(reference.CONFIG_FILES[0]).is_file():
         raise UserError(
             f"no {reference.CONFIG_FILES[0]} here ({Path.cwd()}): run `tinycnn reference` from "
-            "the repository's root, where its paths (config files, reference/h200) are"
+            "the repository's root, where its paths (config files, reference) are"
         )
     args.config = args.config or list(reference.CONFIG_FILES)
     config = reference.load_config(args.config)
     if args.action == "merge":
         for path in args.records:
             added = reference.merge(Path(path), folder, config)
-            print(f"{path}: merged {len(added)} runs into {folder}")
-            for line in added:
+            if added.wrote:
+                print(f"{path}: merged {len(added.runs)} runs into {folder}")
+            else:
+                print(f"{path}: nothing new: {folder} already holds all of it; nothing written")
+            for line in added.runs:
                 print(f"  {line}")
         return
-    rates = reference.load_rates(Path(args.rates or reference.RATES))
-    order = reference.priority_order(config, rates)
+    rates = reference.load_rates(Path(args.rates or reference.RATES), _device_kind(args.device))
+    plan = reference.plan(config, rates)
+    order = [(run["experiment"], run["seed"]) for run in plan]
     if args.action == "order":
         held, recorded = reference.held(folder, config), reference.recorded(folder)
-        for i, (experiment, seed) in enumerate(order, 1):
-            settings = reference.training_settings(config, experiment)
-            minutes = reference.project_seconds(settings, rates) / 60
-            state = "recorded" if (experiment, seed) in held else "not yet run"
-            if (experiment, seed) in recorded and state != "recorded":
+        print(f"projected on this machine ({rates['device']}: {reference.describe_rates(rates)})")
+        for i, run in enumerate(plan, 1):
+            key = (run["experiment"], run["seed"])
+            state = "recorded" if key in held else "not yet run"
+            if key in recorded and state != "recorded":
                 state = "stale: runs again"
-            print(f"{i:3d}  {experiment:40s} seed {seed}  {minutes:5.1f} min  {state}")
+            if state != "recorded" and run["waits_for"]:
+                state += f", waits for {run['waits_for']}"
+            time = "      -    " if run["seconds"] is None else _minutes(run["seconds"])
+            print(f"{i:3d}  {key[0]:40s} seed {key[1]}  {time}  {state}")
         return
     out = Path(args.out)
     write_json(out / "config.json", config)  # the snapshot, as rule config_snapshot writes it
@@ -362,6 +386,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="config files, relative to the repository (default: tinycnn.reference.CONFIG_FILES)",
     )
     p.add_argument("--rates", help="projected rates (default: tinycnn.reference.RATES)")
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="order: project on this kind of machine (auto: CUDA when torch sees a GPU)",
+    )
     p.add_argument("--out", default="results/reference", help="render: the paper's folder")
     p.add_argument("--html-only", action="store_true", help="render: no PDF")
     p.add_argument("--readme", help="render: the README whose reference table to rewrite")

@@ -7,13 +7,13 @@ Here, ``tinycnn reference merge`` checks that file and adds its runs to the fold
 
 The folder::
 
-    reference/h200/identity.json              the data every record must have been trained on:
+    reference/identity.json              the data every record must have been trained on:
                                               the archive's MD5 and size, the packed arrays' and
                                               the materialized sets' SHA-256
-    reference/h200/data/                      stats.json, classes.tsv, <set>_preview.png: what the
+    reference/data/                      stats.json, classes.tsv, <set>_preview.png: what the
                                               paper shows of the data
-    reference/h200/runs/<experiment>/seed<s>/ metrics.csv, summary.json, settings.json, train.log
-    reference/h200/manifest.json              every GPU session merged: machine, versions, commit,
+    reference/runs/<experiment>/seed<s>/ metrics.csv, summary.json, settings.json, train.log
+    reference/manifest.json              every GPU session merged: machine, versions, commit,
                                               budget, each run's measured and projected time
 
 Everything here is torch-free: it runs where the report renders and where the GPU trains.
@@ -24,13 +24,17 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
+import shutil
 import tarfile
+import tempfile
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tinycnn import ablations, beyond
-from tinycnn.atomic import write_bytes, write_json, write_text
+from tinycnn.atomic import write_bytes, write_text
 from tinycnn.config import (
     experiment_entries,
     read_config_file,
@@ -39,6 +43,7 @@ from tinycnn.config import (
     validate,
 )
 from tinycnn.errors import UserError
+from tinycnn.hardware import machine_words
 from tinycnn.merging import COMBINE_DEFAULT, combine_of, deep_merge
 from tinycnn.report import records as run_records
 
@@ -51,8 +56,8 @@ CONFIG_FILES = (
     "presets/modern.yaml",
     "presets/seeds.yaml",
 )
-FOLDER = "reference/h200"
-RATES = "benchmarks/h200-rates.json"
+FOLDER = "reference"
+RATES = "benchmarks/rates.json"
 RUN_FILES = ("metrics.csv", "summary.json", "settings.json", "train.log")
 DATA_FILES = ("stats.json", "classes.tsv")
 PACKED_ARRAYS = ("train_images.npy", "train_labels.npy", "val_images.npy", "val_labels.npy")
@@ -87,14 +92,44 @@ def run_groups(config: Mapping[str, Any]) -> dict[str, list[str]]:
     }
 
 
-# --- what a run costs -----------------------------------------------------------------------
+# --- what a run costs on the machine at hand -----------------------------------------------
+
+# The longest a run may project to on a CPU and still be trained there: a run resumes across
+# sittings (its checkpoint lives in the runner's work folder), so up to two sittings' work. On
+# the development machine's 2 cores M1's runs and its ablation variants project to 1 to 2.2
+# hours (benchmarks/rates.json, with its safety factor); the next cheapest, modern_resnet18, to
+# 8 hours, M4, AlexNet, the ResNets and DenseNet161 to 15 to 32 hours: they wait for a GPU,
+# which trains each in minutes.
+CPU_LIMIT_HOURS = 4.0
 
 
-def load_rates(path: str | Path) -> dict[str, Any]:
+def load_rates(path: str | Path, device: str) -> dict[str, Any]:
+    """The rates of ``device`` (``cpu`` or ``cuda``) in the rates file, as the benchmark wrote
+    them (benchmarks/train_throughput.py --write-rates): the machine measured, its numerics,
+    each architecture's training and validation rates."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        rates = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as err:
         raise UserError(f"cannot read the rates file {path}: {err.strerror or err}") from None
+    except ValueError as err:
+        raise UserError(f"the rates file {path} is not JSON: {err}") from None
+    entry = rates.get(device) if isinstance(rates, Mapping) else None
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("models"), Mapping):
+        raise UserError(
+            f"the rates file {path} has no rates for the device {device!r}: measure them with "
+            f"`benchmarks/train_throughput.py --device {device} --write-rates {path}`"
+        )
+    return {**entry, "device": device}
+
+
+def describe_rates(rates: Mapping[str, Any]) -> str:
+    """Whose rates these are: "AMD EPYC CPU, 2 cores, 2 threads; fp32, channels_last; measured
+    2026-12-07"."""
+    words = [machine_words({"machine": rates.get("machine") or {}})]
+    words += [str(rates[k]) for k in ("numerics",) if rates.get(k)]
+    if rates.get("measured"):
+        words.append(f"measured {rates['measured']}")
+    return "; ".join(words)
 
 
 def images_per_epoch(
@@ -117,15 +152,16 @@ def images_per_epoch(
 
 
 def project_seconds(settings: Mapping[str, Any], rates: Mapping[str, Any]) -> float:
-    """A run's projected wall time on the machine of ``rates`` (benchmarks/h200-rates.json):
-    each epoch's samples at the model's training rate (slower in online mode by the measured
-    share of drawing the sets), the validation images at the evaluation rate, the compile time
-    once, and a fixed start-up overhead; times ``rates["safety"]``."""
+    """A run's projected wall time on the machine of ``rates`` (:func:`load_rates`): each
+    epoch's samples at the model's training rate (slower in online mode by the measured share
+    of drawing the sets), the validation images at the measured evaluation rate (or
+    ``eval_speedup`` times the training rate where none was measured), the compile time once,
+    and a fixed start-up overhead; times ``rates["safety"]``."""
     model = rates["models"].get(settings["arch"])
     if model is None:
         raise UserError(
-            f"the rates file has no rates for architecture {settings['arch']!r}: measure it "
-            "(benchmarks/train_throughput.py) and add it"
+            f"the rates file has no {rates.get('device', '')} rates for architecture "
+            f"{settings['arch']!r}: measure it (benchmarks/train_throughput.py --write-rates)"
         )
     samples, val = images_per_epoch(
         settings, rates["train_images"], rates["val_images"], rates["classes"]
@@ -133,33 +169,65 @@ def project_seconds(settings: Mapping[str, Any], rates: Mapping[str, Any]) -> fl
     step = 1.0 / model["train_img_s"]  # seconds an image
     if settings["augmentation"]["mode"] == "online":
         # Drawing the sets on the device adds the measured share of an eager step.
-        step += model.get("online_share", 0.0) / model["eager_img_s"]
-    epoch = samples * step + val / (model["train_img_s"] * rates["eval_speedup"])
+        eager = model.get("eager_img_s", model["train_img_s"])
+        step += model.get("online_share", 0.0) / eager
+    eval_img_s = model.get("eval_img_s") or model["train_img_s"] * rates["eval_speedup"]
+    epoch = samples * step + val / eval_img_s
     total = settings["epochs"] * epoch + model.get("compile_s", 0.0) + rates["overhead_s"]
     return total * rates["safety"]
 
 
+def waits_for(seconds: float | None, device: str) -> str | None:
+    """Why the machine of ``device`` does not train a run that projects to ``seconds`` (None:
+    no rate for its architecture), or None when it does."""
+    if seconds is None:
+        return f"no {device} rate for its architecture"
+    if device == "cpu" and seconds > CPU_LIMIT_HOURS * 3600:
+        return "a GPU"
+    return None
+
+
 def priority_order(config: Mapping[str, Any], rates: Mapping[str, Any]) -> list[tuple[str, int]]:
-    """Every reference run, in the order the GPU sessions train them: seed 0 of the paper's runs
+    """Every reference run, in the order machines train them: seed 0 of the paper's runs
     (cheapest first), of the runs beyond the paper, of the ablation variants; then every further
-    seed of every run, cheapest first."""
+    seed, the paper's first, then the runs beyond it, then the variants, each cheapest first. A
+    run whose architecture has no rate on this machine goes last in its group."""
     groups = run_groups(config)
-    cost = {
-        name: project_seconds(training_settings(config, name), rates)
-        for names in groups.values()
-        for name in names
-    }
+    cost = {name: _seconds(config, name, rates) for names in groups.values() for name in names}
     seeds = {name: resolve_experiment(config, name)["seeds"] for name in cost}
-    first = [
-        (name, seeds[name][0])
-        for group in ("paper", "beyond", "ablations")
-        for name in sorted(groups[group], key=lambda n: (cost[n], n))
-    ]
-    rest = sorted(
-        ((name, seed) for name in cost for seed in seeds[name][1:]),
-        key=lambda r: (cost[r[0]], r[1], r[0]),
-    )
+
+    def key(name: str) -> tuple[float, str]:
+        return (float("inf") if cost[name] is None else cost[name], name)
+
+    order = ("paper", "beyond", "ablations")
+    first = [(n, seeds[n][0]) for g in order for n in sorted(groups[g], key=key)]
+    rest = [(n, seed) for g in order for n in sorted(groups[g], key=key) for seed in seeds[n][1:]]
     return first + rest
+
+
+def _seconds(config: Mapping[str, Any], name: str, rates: Mapping[str, Any]) -> float | None:
+    settings = training_settings(config, name)
+    if settings["arch"] not in rates["models"]:
+        return None
+    return project_seconds(settings, rates)
+
+
+def plan(config: Mapping[str, Any], rates: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The priority order on the machine of ``rates``: each run with its projected seconds
+    there (None: no rate for its architecture) and what it ``waits_for`` there (None: this
+    machine trains it). The one place that knows which runs a kind of machine can do."""
+    out = []
+    for experiment, seed in priority_order(config, rates):
+        seconds = _seconds(config, experiment, rates)
+        out.append(
+            {
+                "experiment": experiment,
+                "seed": seed,
+                "seconds": seconds,
+                "waits_for": waits_for(seconds, rates["device"]),
+            }
+        )
+    return out
 
 
 # --- checking one record (the checks the aggregate makes too: tinycnn.report.records) -------
@@ -204,6 +272,7 @@ def record_problems(files: Mapping[str, bytes]) -> list[str]:
     problems = run_records.summary_problems(summary, rows, kind="reference")
     problems += run_records.settings_problems(summary, settings, "settings.json")
     problems += run_records.provenance_problems(summary)
+    problems += run_records.machine_problems(summary)
     return problems
 
 
@@ -232,20 +301,98 @@ def _read_json(path: Path, default: Any = None) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else default
 
 
+# A records file comes from another machine: only these members are read, each within its
+# size limit (bytes); any other member (a path outside these, a link, a device, a folder, a
+# second copy) refuses the whole file before anything is read.
+MEMBER_LIMITS = {
+    "manifest.json": 4 << 20,
+    "metrics.csv": 1 << 20,
+    "summary.json": 1 << 20,
+    "settings.json": 1 << 20,
+    "train.log": 16 << 20,
+    "stats.json": 1 << 20,
+    "classes.tsv": 1 << 20,
+    "preview.png": 8 << 20,
+}
+MAX_MEMBERS = 4096  # 63 runs of 4 files and a few data files leave room
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,119}")
+
+
+def member_limit(name: str) -> int | None:
+    """The size limit of an expected member ``name``; None for a name a records file never
+    holds: ``manifest.json``, ``data/<stats.json|classes.tsv|SET_preview.png>``,
+    ``runs/EXPERIMENT/seedN/<RUN_FILES>``, with plain names (no ``..``, no slashes inside)."""
+    parts = name.split("/")
+    if name == "manifest.json":
+        return MEMBER_LIMITS[name]
+    if len(parts) == 2 and parts[0] == "data":
+        if parts[1] in DATA_FILES:
+            return MEMBER_LIMITS[parts[1]]
+        stem = parts[1].removesuffix("_preview.png")
+        if stem != parts[1] and _SAFE_NAME.fullmatch(stem) and ".." not in stem:
+            return MEMBER_LIMITS["preview.png"]
+        return None
+    if (
+        len(parts) == 4
+        and parts[0] == "runs"
+        and _SAFE_NAME.fullmatch(parts[1])
+        and ".." not in parts[1]
+        and re.fullmatch(r"seed[0-9]{1,6}", parts[2])
+        and parts[3] in RUN_FILES
+    ):
+        return MEMBER_LIMITS[parts[3]]
+    return None
+
+
 def read_records(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """A records file: its manifest and every other member, by name."""
+    """A records file: its manifest and every other member, by name. Untrusted: any member
+    other than the expected regular files within their limits (:func:`member_limit`), a
+    damaged archive or a manifest that is not a JSON object with the data's identity refuses
+    the whole file with one line."""
+    members: dict[str, bytes] = {}
+
+    def refuse(why: str) -> UserError:
+        return UserError(f"{path} is refused, nothing was merged: {why}")
+
     try:
         with tarfile.open(path, "r:gz") as tar:
-            members = {
-                m.name: tar.extractfile(m).read()  # type: ignore[union-attr]
-                for m in tar.getmembers()
-                if m.isfile()
-            }
-    except (OSError, tarfile.TarError) as err:
-        raise UserError(f"cannot read the records file {path}: {err}") from None
+            for i, member in enumerate(tar):
+                if i >= MAX_MEMBERS:
+                    raise refuse(f"it holds more than {MAX_MEMBERS} members")
+                name, limit = member.name, member_limit(member.name)
+                if limit is None:
+                    raise refuse(f"it holds {name!r}, which no records file holds")
+                if not member.isfile():
+                    raise refuse(f"{name!r} is not a regular file (a link, folder or device)")
+                if name in members:
+                    raise refuse(f"it holds {name!r} twice")
+                if member.size > limit:
+                    raise refuse(f"{name!r} is {member.size:,} bytes, over its limit of {limit:,}")
+                data = tar.extractfile(member).read(limit + 1)  # type: ignore[union-attr]
+                if len(data) != member.size:
+                    raise refuse(f"{name!r} is truncated")
+                members[name] = data
+    except UserError:
+        raise
+    except (OSError, EOFError, tarfile.TarError, zlib.error) as err:
+        raise UserError(
+            f"cannot read the records file {path} (damaged or not a .tar.gz: {err}); "
+            "nothing was merged"
+        ) from None
     if "manifest.json" not in members:
-        raise UserError(f"{path} holds no manifest.json: it is not a records file")
-    return json.loads(members.pop("manifest.json")), members
+        raise refuse("it holds no manifest.json: it is not a records file")
+    try:
+        manifest = json.loads(members.pop("manifest.json"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise refuse(f"its manifest.json is not JSON ({err})") from None
+    identity = manifest.get("identity") if isinstance(manifest, Mapping) else None
+    if not (
+        isinstance(identity, Mapping)
+        and isinstance(identity.get("archive"), Mapping)
+        and isinstance(identity.get("packed"), Mapping)
+    ):
+        raise refuse("its manifest names no data identity (identity.archive, identity.packed)")
+    return manifest, members
 
 
 def write_records(path: Path, manifest: Mapping[str, Any], files: Mapping[str, bytes]) -> None:
@@ -260,12 +407,22 @@ def write_records(path: Path, manifest: Mapping[str, Any], files: Mapping[str, b
     write_bytes(path, buffer.getvalue())
 
 
-def merge(records: Path, folder: Path, config: Mapping[str, Any]) -> list[str]:
-    """Add the runs of ``records`` to ``folder``; return what was added, one line a run.
+class Merged(NamedTuple):
+    """What a merge did: one line a run added, and whether anything was written (a file
+    merged twice writes nothing)."""
+
+    runs: list[str]
+    wrote: bool
+
+
+def merge(records: Path, folder: Path, config: Mapping[str, Any]) -> Merged:
+    """Add the runs of ``records`` to ``folder``; say what changed (:class:`Merged`).
 
     Refuses the whole file, writing nothing, when any run is refused: its data differs from
     the folder's, its settings from what ``config`` resolves for it today, its summary from its
-    metrics, or the folder already holds it with other numbers.
+    metrics, or the folder already holds it with other files (a held run is replaced only when
+    its record is stale). The new state of the folder is built beside it and moved into place
+    whole (:func:`_replace_folder`): everything or nothing.
     """
     folder = Path(folder)
     manifest, members = read_records(records)
@@ -283,10 +440,10 @@ def merge(records: Path, folder: Path, config: Mapping[str, Any]) -> list[str]:
     runs: dict[str, dict[str, bytes]] = {}
     for name, data in members.items():
         parts = name.split("/")
-        if len(parts) == 4 and parts[0] == "runs":
+        if parts[0] == "runs":
             runs.setdefault("/".join(parts[1:3]), {})[parts[3]] = data
     existing = recorded(folder)
-    problems, added = [], []
+    problems, added, writes = [], [], {}
     for where, files in sorted(runs.items()):
         found = record_problems(files)
         if not found:
@@ -305,29 +462,68 @@ def merge(records: Path, folder: Path, config: Mapping[str, Any]) -> list[str]:
                     identity.setdefault("augmented", {}).setdefault(name.split("/", 1)[1], digest)
             replaces = ""
             if key in existing:
-                old = (existing[key] / "summary.json").read_bytes()
-                if old != files["summary.json"] and not stale_keys(json.loads(old), config):
-                    found.append(f"{folder} already holds {key[0]} seed {key[1]} (other numbers)")
-                elif old != files["summary.json"]:  # the old record is stale: this one redoes it
+                held_files = {
+                    n: (existing[key] / n).read_bytes()
+                    for n in RUN_FILES
+                    if (existing[key] / n).is_file()
+                }
+                old = json.loads(held_files.get("summary.json", b"{}"))
+                if held_files == files:
+                    continue  # already held as it is: nothing to write
+                if not stale_keys(old, config):
+                    found.append(
+                        f"{folder} already holds {key[0]} seed {key[1]} with other files "
+                        f"({', '.join(n for n in RUN_FILES if held_files.get(n) != files[n])}); "
+                        "a held run is replaced only when its record is stale"
+                    )
+                else:  # the old record is stale: this one redoes it
                     replaces = " (replaces its stale record)"
-            added.append(
-                f"{key[0]} seed {key[1]}: {summary['best_val_acc']:.2f}% best top-1{replaces}"
-            )
+            if not found:
+                writes.update({f"runs/{where}/{n}": data for n, data in files.items()})
+                added.append(
+                    f"{key[0]} seed {key[1]}: {summary['best_val_acc']:.2f}% best top-1{replaces}"
+                )
         problems += [f"runs/{where}: {p}" for p in found]
     if problems:
         raise UserError(f"{records} is refused, nothing was merged:\n  " + "\n  ".join(problems))
-    for where, files in runs.items():
-        for name, data in files.items():
-            write_bytes(folder / "runs" / where / name, data)
-    for name in (*DATA_FILES, *(m.split("/", 1)[1] for m in members if m.endswith(".png"))):
-        data = members.get(f"data/{name}")
-        if data is not None and not (folder / "data" / name).exists():
-            write_bytes(folder / "data" / name, data)
-    write_json(folder / "identity.json", identity)
+    for name, data in members.items():
+        if name.startswith("data/") and not (folder / name).exists():
+            writes[name] = data
+    session = {k: v for k, v in manifest.items() if k != "identity"}
     sessions = _read_json(folder / "manifest.json", {"sessions": []})
-    sessions["sessions"].append({k: v for k, v in manifest.items() if k != "identity"})
-    write_json(folder / "manifest.json", sessions)
-    return added
+    if session not in sessions["sessions"]:
+        sessions["sessions"].append(session)
+        writes["manifest.json"] = (json.dumps(sessions, indent=2, sort_keys=True) + "\n").encode()
+    if identity != _read_json(folder / "identity.json"):
+        writes["identity.json"] = (json.dumps(identity, indent=2, sort_keys=True) + "\n").encode()
+    if writes:
+        _replace_folder(folder, writes)
+    return Merged(added, bool(writes))
+
+
+def _replace_folder(folder: Path, writes: Mapping[str, bytes]) -> None:
+    """``folder`` with ``writes`` (relative name -> bytes) added or replaced, as a whole: its
+    new state is built in a sibling folder (a copy plus the writes), then swapped in by two
+    renames; the old state is removed only after. An error before the swap leaves ``folder``
+    as it was."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.merge-", dir=folder.parent))
+    new, old = staging / "new", staging / "old"
+    try:
+        if folder.exists():
+            shutil.copytree(folder, new, symlinks=True)
+        for name, data in writes.items():
+            target = new / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        if folder.exists():
+            folder.rename(old)
+        new.rename(folder)
+    finally:
+        if old.exists() and not folder.exists():  # the second rename failed: put it back
+            old.rename(folder)
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def folder_problems(folder: Path, run_dirs: Iterable[Path]) -> list[str]:
@@ -394,28 +590,45 @@ def context(
     """What the report says of the reference folder (``tinycnn paper-html --reference``)."""
     folder = Path(folder)
     identity = _read_json(folder / "identity.json") or {}
-    manifest = _read_json(folder / "manifest.json", {"sessions": []})
     runs, stale, left_out = shown_runs(folder, config)
     current = _current(runs, stale)
-    keys = ("gpu", "driver", "torch", "cuda")
-    hardware = list(
-        dict.fromkeys(
-            ", ".join(str(s["machine"][k]) for k in keys if s["machine"].get(k))
-            for s in manifest["sessions"]
-            if s.get("machine") and any(r.get("status") == "recorded" for r in s.get("runs", []))
-        )
-    )
     order = [(e, int(s)) for e, s in order]
     return {
         "folder": str(_shown(folder)),
         "archive": identity.get("archive"),
-        "hardware": hardware,
+        "hardware": hardware(runs, config),
         "recorded": len(runs),
         "stale": stale,
         "left_out": left_out,
         "planned": [{"experiment": e, "seed": s} for e, s in order if (e, s) not in current],
         "order": [{"experiment": e, "seed": s} for e, s in order],
     }
+
+
+def hardware(runs: Mapping[tuple[str, int], Path], config: Mapping[str, Any]) -> list[str]:
+    """Which machine made which runs, from each record itself (its summary's machine, torch and
+    numerics): "run 2 seed 0 on AMD EPYC (4 threads), torch 2.14.1+cu130, fp32, channels_last",
+    one entry a machine, its runs in the config's order."""
+    order = {name: i for i, name in enumerate(experiment_entries(config))}
+    machines: dict[str, list[str]] = {}
+    for experiment, seed in sorted(runs, key=lambda r: (order.get(r[0], len(order)), r)):
+        summary = json.loads((runs[(experiment, seed)] / "summary.json").read_text("utf-8"))
+        numerics = summary.get("precision") or ""
+        if summary.get("compile") not in (None, "none"):
+            numerics += f", torch.compile {summary['compile']}"
+        words = ", ".join(
+            w
+            for w in (
+                machine_words(summary),
+                f"torch {summary['torch_version']}" if summary.get("torch_version") else "",
+                numerics,
+            )
+            if w
+        )
+        run = (config["experiments"].get(experiment) or {}).get("paper", {}).get("run")
+        label = f"run {run}" if run is not None else experiment
+        machines.setdefault(words, []).append(f"{label} seed {seed}")
+    return [f"{', '.join(labels)} on {words}" for words, labels in machines.items()]
 
 
 def _shown(path: Path) -> Path:
@@ -432,7 +645,8 @@ README_END = "<!-- end of reference results -->"
 
 def readme_table(folder: Path, config: Mapping[str, Any]) -> str:
     """The paper's runs, the paper's best top-1 beside the reference runs' (mean ± std over the
-    seeds recorded), as a Markdown table; "not yet run" where the folder holds none."""
+    seeds recorded) and the machines that trained them, as a Markdown table; "not yet run"
+    where the folder holds none."""
     import statistics
 
     from tinycnn.formatting import fmt_acc, fmt_lr, fmt_paper
@@ -440,17 +654,19 @@ def readme_table(folder: Path, config: Mapping[str, Any]) -> str:
     runs, stale_runs, _ = shown_runs(folder, config)
     stale = {(s["experiment"], s["seed"]) for s in stale_runs}
     lines = [
-        "| run | experiment | model | lr | paper | reference (best top-1, %) | seeds |",
-        "|---:|---|---|---|---:|---:|---:|",
+        "| run | experiment | model | lr | paper | reference (best top-1, %) | seeds "
+        "| trained on |",
+        "|---:|---|---|---|---:|---:|---:|---|",
     ]
     for name, entry in config["experiments"].items():
         paper = entry.get("paper") or {}
         settings = training_settings(config, name)
-        accs = []
+        accs, machines = [], []
         for (experiment, _seed), run_dir in sorted(runs.items()):
             if experiment == name:
                 summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
                 accs.append(summary["best_val_acc"])
+                machines.append(machine_words(summary))
         ours = "not yet run"
         if accs:
             std = statistics.stdev(accs) if len(accs) > 1 else None
@@ -460,7 +676,8 @@ def readme_table(folder: Path, config: Mapping[str, Any]) -> str:
         lines.append(
             f"| {paper.get('run', '')} | `{name}` | {entry['model']} | "
             f"{fmt_lr(settings['optimizer']['lr'])} | "
-            f"{fmt_paper(paper.get('accuracy'), paper.get('stated'))} | {ours} | {len(accs)} |"
+            f"{fmt_paper(paper.get('accuracy'), paper.get('stated'))} | {ours} | {len(accs)} | "
+            f"{'; '.join(dict.fromkeys(machines))} |"
         )
     return "\n".join(lines)
 

@@ -5,11 +5,13 @@ with runs missing."""
 from __future__ import annotations
 
 import copy
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,8 @@ import reference_runs  # noqa: E402
 
 DEMO_ARCHIVE = ROOT / "presets/demo/tiny-imagenet-demo.zip"
 DEMO_CONFIG = ["config.yaml", "presets/demo.yaml"]
-# What the demo's runs project to on this CPU: M1 cheap, everything else far past any budget.
+# What the demo's runs project to on this CPU: M1 cheap, everything else past what a CPU trains
+# (tinycnn.reference.CPU_LIMIT_HOURS): it waits for a GPU.
 CPU_RATES = {
     "train_images": 1400,
     "val_images": 300,
@@ -33,8 +36,9 @@ CPU_RATES = {
     "eval_speedup": 3.0,
     "overhead_s": 5,
     "safety": 1.0,
+    "device": "cpu",
     "models": {
-        arch: {"train_img_s": 2000.0 if arch == "m1" else 1.0, "compile_s": 0, "eager_img_s": 1.0}
+        arch: {"train_img_s": 2000.0 if arch == "m1" else 0.01, "compile_s": 0, "eager_img_s": 1.0}
         for arch in (
             "m1",
             "m4",
@@ -97,7 +101,7 @@ def test_a_damaged_part_is_refused(parts: tuple[Path, bytes], tmp_path: Path) ->
 
 def test_priority_order_of_the_reference_config() -> None:
     config = reference.load_config()
-    rates = reference.load_rates(ROOT / reference.RATES)
+    rates = reference.load_rates(ROOT / reference.RATES, "cuda")
     order = reference.priority_order(config, rates)
     groups = reference.run_groups(config)
     paper, modern, variants = groups["paper"], groups["beyond"], groups["ablations"]
@@ -114,7 +118,43 @@ def test_priority_order_of_the_reference_config() -> None:
     assert all(seed == 0 for _, seed in order[: n + len(variants)])
     rest = order[n + len(variants) :]
     assert sorted(rest) == sorted((e, s) for e in [*paper, *modern, *variants] for s in (1, 2))
+    # Further seeds: the paper's runs first, in the order of their seed 0, then the others.
+    assert [e for e, _ in rest[: 2 * len(paper)]] == [e for e in first for _ in (1, 2)]
     assert len(set(order)) == len(order)
+
+
+def test_the_cpu_plan_trains_m1_and_leaves_the_rest_to_a_gpu() -> None:
+    """On the committed CPU rates (benchmarks/rates.json, written by the benchmark on the
+    development machine): the paper's M1 runs and M1's ablation variants are the CPU's, every
+    run of a larger model waits for a GPU, and a run of an unmeasured architecture waits too."""
+    config = reference.load_config()
+    rates = reference.load_rates(ROOT / reference.RATES, "cpu")
+    plan = reference.plan(config, rates)
+    here = [r for r in plan if r["waits_for"] is None]
+    arch = {r["experiment"]: reference.training_settings(config, r["experiment"])["arch"]
+            for r in plan}  # fmt: skip
+    assert {"m1_set1", "m1_lr1e-3", "m1_lr1e-4"} <= {r["experiment"] for r in here}
+    assert {arch[r["experiment"]] for r in here} <= {"m1", "m1_bn"}
+    for r in plan:
+        if arch[r["experiment"]] in ("m4", "alexnet", "resnet34", "densenet161"):
+            assert r["waits_for"] == "a GPU", r
+            assert r["seconds"] > reference.CPU_LIMIT_HOURS * 3600
+    assert all(r["seconds"] <= reference.CPU_LIMIT_HOURS * 3600 for r in here)
+    trimmed = {**rates, "models": {k: v for k, v in rates["models"].items() if k != "m1_bn"}}
+    bn = [r for r in reference.plan(config, trimmed) if arch[r["experiment"]] == "m1_bn"]
+    assert bn and all(r["waits_for"] == "no cpu rate for its architecture" for r in bn)
+    assert all(r["seconds"] is None for r in bn)
+
+
+def test_load_rates_names_the_device_it_lacks(tmp_path: Path) -> None:
+    path = tmp_path / "rates.json"
+    path.write_text(json.dumps({"cpu": CPU_RATES}))
+    assert reference.load_rates(path, "cpu")["models"]["m1"]["train_img_s"] == 2000.0
+    with pytest.raises(UserError, match=r"no rates for the device 'cuda'.*--device cuda"):
+        reference.load_rates(path, "cuda")
+    path.write_text("{")
+    with pytest.raises(UserError, match="is not JSON"):
+        reference.load_rates(path, "cpu")
 
 
 def test_projection_counts_epochs_images_compile_and_overhead() -> None:
@@ -127,12 +167,37 @@ def test_projection_counts_epochs_images_compile_and_overhead() -> None:
     # 2 sets x 1,400 images at 1,000 img/s, 300 validation images at 3,000 img/s.
     expected = 3 * (2800 / 1000 + 300 / 3000) + 7 + 5
     assert reference.project_seconds(settings, rates) == pytest.approx(expected)
+    rates["models"]["m1"]["eval_img_s"] = 600.0  # measured: it replaces the assumed speed-up
+    assert reference.project_seconds(settings, rates) == pytest.approx(expected + 3 * 0.4)
+    del rates["models"]["m1"]["eval_img_s"]
     settings["augmentation"]["mode"] = "online"  # plus half an eager step an image
     expected += 3 * 2800 * 0.5 / 500
     assert reference.project_seconds(settings, rates) == pytest.approx(expected)
     rates["models"].pop("m1")
-    with pytest.raises(UserError, match="no rates for architecture 'm1'"):
+    with pytest.raises(UserError, match="no cpu rates for architecture 'm1'"):
         reference.project_seconds(settings, rates)
+
+
+def test_stop_status_says_why_a_run_stopped() -> None:
+    assert reference_runs.stop_status(-15, True) == "stopped at the deadline (checkpoint kept)"
+    assert reference_runs.stop_status(143, True) == "stopped by SIGTERM (checkpoint kept)"
+    assert reference_runs.stop_status(-15, False) == "stopped at the deadline (no checkpoint yet)"
+    assert reference_runs.stop_status(1, True) == "failed (1)"
+
+
+def test_a_run_starts_when_it_fits_or_resumes_later() -> None:
+    """Where the work folder is kept (the CPU), a run longer than what is left starts and
+    resumes at the next sitting; on a machine given back after the call, only what fits."""
+    import time
+
+    runner = reference_runs.Runner.__new__(reference_runs.Runner)
+    runner.deadline = time.monotonic() + 1000
+    runner.args = type("Args", (), {"resume_later": False})()
+    assert runner.starts(900) and not runner.starts(1100)
+    runner.args.resume_later = True
+    assert runner.starts(50_000)
+    runner.deadline = time.monotonic() + reference_runs.MIN_SITTING - 5
+    assert not runner.starts(10)
 
 
 # --- the runner on the CPU over the demo data, then the merge ---------------------------------
@@ -143,14 +208,14 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The runner over the demo archive: M1's run 1 fits its budget, AlexNet's does not."""
     tmp = tmp_path_factory.mktemp("runner")
     rates = tmp / "rates.json"
-    rates.write_text(json.dumps(CPU_RATES))
+    rates.write_text(json.dumps({"cpu": CPU_RATES}))
     out = tmp / "records.tar.gz"
     code = reference_runs.main(
         [
             "--archive", str(DEMO_ARCHIVE),
             "--work", str(tmp / "work"),
             "--out", str(out),
-            "--budget", "240",
+            "--budget", "900",
             "--commit", "0123456789abcdef0123456789abcdef01234567",
             "--config", *DEMO_CONFIG,
             "--rates", str(rates),
@@ -170,7 +235,7 @@ def test_runner_records_what_fits_and_starts_nothing_else(records: Path) -> None
     manifest, files = reference.read_records(records)
     runs = {r["experiment"]: r for r in manifest["runs"]}
     assert runs["m1_set1"]["status"] == "recorded"
-    assert runs["alexnet"]["status"] == "not started: does not fit the budget"
+    assert runs["alexnet"]["status"] == "not started: waits for a GPU"
     assert "wall_seconds" not in runs["alexnet"]  # never started
     m1 = runs["m1_set1"]
     for key in ("projected_seconds", "wall_seconds", "train_seconds", "validation_seconds"):
@@ -186,7 +251,11 @@ def test_runner_records_what_fits_and_starts_nothing_else(records: Path) -> None
     assert set(identity["packed"]) == set(reference.PACKED_ARRAYS)
     assert manifest["code"]["commit"].startswith("0123456789abcdef")
     assert len(manifest["code"]["source_sha256"]) == 64
-    assert manifest["machine"]["torch"]
+    assert manifest["machine"]["torch"] and manifest["machine"]["device"] == "cpu"
+    assert manifest["machine"]["cpu"] and manifest["machine"]["cores"] >= 1
+    run_machine = json.loads(files["runs/m1_set1/seed0/summary.json"])["machine"]
+    assert run_machine["device"] == "cpu" and run_machine["cpu"] == manifest["machine"]["cpu"]
+    assert run_machine["threads"] == run_machine["cores"] == manifest["machine"]["cores"]
     summary = json.loads(files["runs/m1_set1/seed0/summary.json"])
     assert summary["code"]["commit"] == manifest["code"]["commit"]
     assert summary["data"]["archive_md5"] == identity["archive"]["md5"]
@@ -195,18 +264,183 @@ def test_runner_records_what_fits_and_starts_nothing_else(records: Path) -> None
     assert reference.record_problems({k.split("/")[-1]: v for k, v in files.items()}) == []
 
 
+def test_a_stopped_run_resumes_from_its_checkpoint_at_the_next_sitting(
+    records: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SIGTERM after the first epoch's checkpoint: the first sitting records nothing and says
+    why the run stopped; the next, with the same work folder, resumes the run from its
+    checkpoint and records it, with the metrics of the run that was never stopped."""
+    import signal
+    import threading
+    import time
+
+    rates = tmp_path / "rates.json"
+    rates.write_text(json.dumps({"cpu": CPU_RATES}))
+    popen = subprocess.Popen
+
+    def stopping(args, **kwargs):  # the train job gets SIGTERM once its checkpoint exists
+        proc = popen(args, **kwargs)
+        if "train" in args:
+            checkpoint = Path(args[args.index("--checkpoint") + 1])
+
+            def stop() -> None:
+                while not checkpoint.is_file() and proc.poll() is None:
+                    time.sleep(0.02)
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+
+            threading.Thread(target=stop, daemon=True).start()
+        return proc
+
+    def sitting(out: Path) -> tuple[dict, dict]:
+        code = reference_runs.main(
+            [
+                "--archive", str(DEMO_ARCHIVE), "--work", str(tmp_path / "work"),
+                "--out", str(out), "--budget", "900", "--config", *DEMO_CONFIG,
+                "--rates", str(rates), "--reference", str(tmp_path / "empty"),
+                "--only", "m1_set1:0",
+            ]
+        )  # fmt: skip
+        assert code == 0
+        return reference.read_records(out)
+
+    monkeypatch.setattr(subprocess, "Popen", stopping)
+    manifest, files = sitting(tmp_path / "first.tar.gz")
+    (run,) = manifest["runs"]
+    assert run["status"] == "stopped by SIGTERM (checkpoint kept)"
+    assert not any(name.startswith("runs/") for name in files)  # a run cut short: no record
+    monkeypatch.undo()
+    manifest, files = sitting(tmp_path / "second.tar.gz")
+    (run,) = manifest["runs"]
+    assert run["status"] == "recorded"
+    assert b"resuming m1_set1 seed 0 from" in files["runs/m1_set1/seed0/train.log"]
+
+    def results(metrics: bytes) -> list[tuple]:
+        rows = reference.run_records.read_metrics(metrics.decode())
+        return [(r["epoch"], r["train_loss"], r["val_loss"], r["val_acc"]) for r in rows]
+
+    _, uninterrupted = reference.read_records(records)
+    name = "runs/m1_set1/seed0/metrics.csv"
+    assert results(files[name]) == results(uninterrupted[name])
+
+
 def test_merge_adds_the_runs_and_the_data(records: Path, tmp_path: Path) -> None:
     folder = tmp_path / "ref"
     added = reference.merge(records, folder, demo_config())
-    assert len(added) == 1 and added[0].startswith("m1_set1 seed 0: ")
+    assert added.wrote and len(added.runs) == 1 and added.runs[0].startswith("m1_set1 seed 0: ")
     assert list(reference.recorded(folder)) == [("m1_set1", 0)]
     assert (folder / "data/stats.json").is_file() and (folder / "data/set2_preview.png").is_file()
     identity = json.loads((folder / "identity.json").read_text())
     assert set(identity["augmented"]) == {"set1"}
     assert len(json.loads((folder / "manifest.json").read_text())["sessions"]) == 1
-    # The same file again changes no record.
+    # The same file again changes nothing, and says so.
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    again = reference.merge(records, folder, demo_config())
+    assert again == reference.Merged([], False)
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+    assert not list(tmp_path.glob(".ref.merge-*"))  # no staging folder left behind
+
+
+def _tar(path: Path, members: list[tarfile.TarInfo], data: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for info in members:
+            payload = data.get(info.name)
+            tar.addfile(info, io.BytesIO(payload) if payload is not None else None)
+    return path
+
+
+def _file(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    return info, data
+
+
+@pytest.mark.parametrize(
+    ("member", "message"),
+    [
+        ("data/../../../../x.png", "which no records file holds"),
+        ("evil.png", "which no records file holds"),
+        ("../x", "which no records file holds"),
+        ("runs/m1_set1/seed0/model.pt", "which no records file holds"),
+        ("runs/../seed0/summary.json", "which no records file holds"),
+        ("link", "which no records file holds"),
+        ("data/set1_preview.png:link", "not a regular file"),
+        ("runs/m1_set1/seed0/train.log:big", "over its limit"),
+    ],
+)
+def test_merge_refuses_a_member_it_does_not_expect(
+    records: Path, tmp_path: Path, member: str, message: str
+) -> None:
+    """Traversal, stray, link and oversize members refuse the whole file before any write."""
+    manifest, files = reference.read_records(records)
+    name, _, kind = member.partition(":")
+    members = [_file("manifest.json", json.dumps(manifest).encode())[0]]
+    data = {"manifest.json": json.dumps(manifest).encode(), **files}
+    members += [_file(n, d)[0] for n, d in files.items() if n != name]
+    if kind == "link":
+        info = tarfile.TarInfo(name)
+        info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        members.append(info)
+    elif kind == "big":
+        info, payload = _file(name, b"x" * (reference.MEMBER_LIMITS["train.log"] + 1))
+        members.append(info)
+        data[name] = payload
+    else:
+        info, payload = _file(name, b"pwned")
+        members.append(info)
+        data[name] = payload
+    bad = _tar(tmp_path / "bad.tar.gz", members, data)
+    folder = tmp_path / "repo" / "ref"
+    with pytest.raises(UserError, match=message):
+        reference.merge(bad, folder, demo_config())
+    assert not (tmp_path / "repo").exists() and not (tmp_path / "x").exists()
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"not a gzip at all", "damaged or not a .tar.gz"),
+        ("truncated", "damaged or not a .tar.gz"),
+        ("manifest:{", "manifest.json is not JSON"),
+        ("manifest:[]", "names no data identity"),
+        ('manifest:{"runs": []}', "names no data identity"),
+    ],
+)
+def test_merge_refuses_a_malformed_file_in_one_line(
+    records: Path, tmp_path: Path, content, message: str
+) -> None:
+    path = tmp_path / "bad.tar.gz"
+    if content == "truncated":
+        path.write_bytes(records.read_bytes()[: records.stat().st_size // 2])
+    elif isinstance(content, str):
+        body = content.split(":", 1)[1].encode()
+        _tar(path, [_file("manifest.json", body)[0]], {"manifest.json": body})
+    else:
+        path.write_bytes(content)
+    with pytest.raises(UserError, match=message) as err:
+        reference.merge(path, tmp_path / "ref", demo_config())
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "ref").exists()
+
+
+def test_merge_refuses_a_held_run_with_other_metrics(records: Path, tmp_path: Path) -> None:
+    """Same summary, other losses in metrics.csv: not a silent replacement."""
+    folder = tmp_path / "ref"
     reference.merge(records, folder, demo_config())
-    assert list(reference.recorded(folder)) == [("m1_set1", 0)]
+    before = (folder / "runs/m1_set1/seed0/metrics.csv").read_bytes()
+
+    def other_losses(manifest: dict, files: dict) -> None:
+        name = "runs/m1_set1/seed0/metrics.csv"
+        lines = files[name].decode().splitlines()
+        cells = lines[1].split(",")
+        cells[2] = "9.99"  # train_loss of epoch 1
+        lines[1] = ",".join(cells)
+        files[name] = ("\n".join(lines) + "\n").encode()
+
+    with pytest.raises(UserError, match=r"already holds m1_set1 seed 0 with other files \(metrics"):
+        reference.merge(_edited(records, tmp_path, other_losses), folder, demo_config())
+    assert (folder / "runs/m1_set1/seed0/metrics.csv").read_bytes() == before
 
 
 def _edited(records: Path, tmp_path: Path, edit) -> Path:
@@ -244,8 +478,13 @@ def _summary_edit(**changes):
             "a run cut short is not a reference run",
         ),
         (lambda m, f: f.pop("runs/m1_set1/seed0/train.log"), "lacks train.log"),
+        (_summary_edit(device_name=None), "does not record the machine.*device_name"),
+        (_summary_edit(torch_version=""), "does not record the machine.*torch_version"),
     ],
-    ids=["summary-vs-metrics", "run-data", "no-code", "cut-short", "missing-file"],
+    ids=[
+        *("summary-vs-metrics", "run-data", "no-code", "cut-short", "missing-file"),
+        *("no-device-name", "no-torch"),
+    ],
 )
 def test_merge_refuses(records: Path, tmp_path: Path, edit, message: str) -> None:
     folder = tmp_path / "ref"
@@ -379,9 +618,11 @@ def test_readme_table_gives_recorded_numbers_and_not_yet_run(records: Path, tmp_
         for r in reference.readme_table(folder, demo_config()).splitlines()[2:]
     }
     assert len(rows) == 11
-    assert rows["m1_set1"][5:] == [f"{summary['best_val_acc']:.1f}", "1"]
+    cpu = f"{summary['machine']['cpu']} CPU, {summary['machine']['cores']} core"
+    assert rows["m1_set1"][5:7] == [f"{summary['best_val_acc']:.1f}", "1"]
+    assert rows["m1_set1"][7].startswith(cpu)  # the machine that trained it
     assert rows["m1_set1"][4] == "~22"
-    assert all(r[5:] == ["not yet run", "0"] for n, r in rows.items() if n != "m1_set1")
+    assert all(r[5:] == ["not yet run", "0", ""] for n, r in rows.items() if n != "m1_set1")
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{reference.README_BEGIN}\nold\n{reference.README_END}\nrest\n")
     assert reference.update_readme(readme, "new table")
@@ -497,6 +738,11 @@ def test_render_with_runs_missing(records: Path, tmp_path: Path) -> None:
     assert "bd37d950035ffb53b6eda235c0908d17" in notice and str(folder.name) in notice
     summary = json.loads((folder / "runs/m1_set1/seed0/summary.json").read_text())
     assert f"{summary['best_val_acc']:.1f}" in html
+    # Which machine made which run: in the first lines, and in the head of the run's paragraph.
+    machine = summary["machine"]
+    words = f"{machine['cpu']} CPU, {machine['cores']} core"
+    assert f"Hardware: run 1 seed 0 on {words}" in " ".join(notice.split())
+    assert f"trained on {summary['device_name']})" in " ".join(html.split())
     # Today's config gives m1_set1 another learning rate: the record is stale, and marked.
     edited = tmp_path / "stale.yaml"
     edited.write_text("experiments:\n  m1_set1: {optimizer: {lr: 1.0e-2}}\n")
@@ -532,7 +778,7 @@ def test_a_stale_record_is_replaced_by_its_redone_run_and_superseded(
         return edit
 
     added = reference.merge(_edited(records, tmp_path, redo(0)), folder, config)
-    assert added[0].endswith("(replaces its stale record)")
+    assert added.runs[0].endswith("(replaces its stale record)")
     assert reference.shown_runs(folder, config)[1] == []  # nothing stale now
     # Back to the old settings: seed 0 is stale again; a fresh seed 1 supersedes it.
     old = demo_config()

@@ -1511,7 +1511,7 @@ def test_no_results_at_all(render: Render, aggregate: Path, tmp_path: Path) -> N
     run_aggregate([], config, folder)
     reference = tmp_path / "reference.json"
     planned = [{"experiment": name, "seed": 0} for name in EXPERIMENTS]
-    reference.write_text(json.dumps({"folder": "reference/h200", "stale": [], "planned": planned}))
+    reference.write_text(json.dumps({"folder": "reference", "stale": [], "planned": planned}))
     html = render(tmp_path / "paper.html", config=config, folder=folder, reference=reference)
     html = html.read_text()
     text = _plain(html)
@@ -1585,7 +1585,7 @@ def test_beyond_the_paper_not_yet_run(render: Render, aggregate: Path, tmp_path:
 
 
 REFERENCE = {
-    "folder": "reference/h200",
+    "folder": "reference",
     "archive": {"name": "tiny-imagenet-200.zip", "md5": "c5708d893903748360198ec594d04568",
                 "size": 241828375},
     "hardware": ["NVIDIA H200, driver 580.159.04, torch 2.11.0+cu130, CUDA 13.0"],
@@ -1606,10 +1606,10 @@ def test_reference_notice_and_stale_runs(render: Render, tmp_path: Path) -> None
     first = text[:700]
     # 7 jobs of runs.csv, 2 seeds of the run beyond the paper, 3 of the ablation variants
     assert (
-        "Numbers from 12 reference runs on NVIDIA H200, driver 580.159.04, torch 2.11.0+cu130, "
-        "CUDA 13.0 (reference/h200), trained on the real Tiny ImageNet-200 archive "
-        "(tiny-imagenet-200.zip, MD5 c5708d893903748360198ec594d04568, 241,828,375 bytes); 1 run "
-        "of the order is not yet run."
+        "Numbers from 12 reference runs (reference), trained on the real Tiny ImageNet-200 "
+        "archive (tiny-imagenet-200.zip, MD5 c5708d893903748360198ec594d04568, 241,828,375 "
+        "bytes); 1 run of the order is not yet run. Hardware: NVIDIA H200, driver 580.159.04, "
+        "torch 2.11.0+cu130, CUDA 13.0."
     ) in first
     assert "1 of them is stale (‡ stale)" in first
     assert html.index('id="reference-notice"') < html.index('class="title-block"')
@@ -1649,7 +1649,7 @@ def test_reference_file_needs_stale_and_planned(render: Render, tmp_path: Path) 
     from tinycnn.errors import UserError
 
     reference = tmp_path / "reference.json"
-    reference.write_text(json.dumps({"folder": "reference/h200", "stale": []}))
+    reference.write_text(json.dumps({"folder": "reference", "stale": []}))
     with pytest.raises(UserError, match="`stale` and `planned`"):
         render(tmp_path / "paper.html", reference=reference)
 
@@ -1672,4 +1672,6 @@ def test_paper_html_command_takes_the_reference(aggregate: Path, tmp_path: Path)
     args += [f"--preview={s}={root / f'{s}_preview.png'}" for s in ("set1", "set2")]
     assert main([*args, "--out", str(tmp_path / "paper.html")]) == 0
     first = _plain((tmp_path / "paper.html").read_text())[:700]
-    assert "Numbers from 12 reference runs on NVIDIA H200" in first
+    assert (
+        "Numbers from 12 reference runs (reference)" in first and "Hardware: NVIDIA H200" in first
+    )

@@ -107,6 +107,21 @@ def provenance_problems(summary: Mapping[str, Any]) -> list[str]:
     ]
 
 
+# What a record must say of the machine that trained it: the device and its name (the CPU's
+# model and threads, or the GPU), torch, and the numerics as resolved. A record of a machine no
+# one can name is refused by the merge (tinycnn.reference); newer records add ``machine``
+# (tinycnn.hardware.machine: cores, driver).
+MACHINE_KEYS = ("device", "device_name", "torch_version", "precision", "compile")
+
+
+def machine_problems(summary: Mapping[str, Any]) -> list[str]:
+    """A summary that does not name the machine and numerics that trained it."""
+    missing = [k for k in MACHINE_KEYS if not (isinstance(summary.get(k), str) and summary[k])]
+    if missing:
+        return [f"the summary does not record the machine that trained it ({', '.join(missing)})"]
+    return []
+
+
 def place_problems(summary: Mapping[str, Any], where: str) -> list[str]:
     """A summary of another run than its folder's (``where``: ``<experiment>/seed<seed>``)."""
     experiment, seed = summary.get("experiment"), summary.get("seed")

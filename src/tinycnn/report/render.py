@@ -855,6 +855,8 @@ def run_head(e: Mapping[str, Any]) -> dict[str, Any]:
             "constant learning rate" if e["scheduler"] in (None, "none") else e["scheduler"]
         ),
         "epochs": int(e["epochs"]),
+        # The machine that trained it (runs.csv: each seed's, joined when they differ).
+        "device": e.get("device_name") if facts.ran(e) else None,
         "paper": words.paper_text(e) if facts.has_paper(e) else None,
         "paper_epoch": int(epoch) if epoch is not None else None,
     }

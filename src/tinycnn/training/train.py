@@ -58,7 +58,7 @@ from tinycnn.data.augment import (
 )
 from tinycnn.data.pack import load_packed, open_array
 from tinycnn.errors import UserError
-from tinycnn.hardware import cpu_model
+from tinycnn.hardware import cpu_model, machine
 from tinycnn.merging import COMBINE_DEFAULT, combine_of
 from tinycnn.training import checkpoint, recipe
 from tinycnn.training.gpu_lease import lease_gpu, visible_gpu_uuids
@@ -124,6 +124,19 @@ def device_name(device: torch.device) -> str:
         return "Apple MPS"
     threads = torch.get_num_threads()
     return f"{cpu_model()} ({threads} thread{'' if threads == 1 else 's'})"
+
+
+def run_machine(device: torch.device) -> dict[str, Any]:
+    """The machine of a run (:func:`tinycnn.hardware.machine`): what the reference folder
+    requires of every record and the paper names beside each run."""
+    cuda = device.type == "cuda"
+    return machine(
+        device.type,
+        gpu=torch.cuda.get_device_name(device) if cuda else None,
+        threads=torch.get_num_threads(),
+        torch=torch.__version__,
+        cuda=torch.version.cuda if cuda else None,
+    )
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -829,6 +842,7 @@ def _summary(
         "device": state.device.type,
         "device_name": device_name(state.device),
         "torch_version": torch.__version__,
+        "machine": run_machine(state.device),
         "train_seconds": round(seconds, 3),
         "wall_seconds": round(sum(r["wall_seconds"] for r in rows), 3),
         "images_per_second": round(images / seconds, 1),
