@@ -72,3 +72,59 @@ def test_compile_cache_benchmark_runs_each_case_in_its_own_process() -> None:
     assert [r.split("|")[1].strip() for r in rows[1:]] == ["cold", "warm (shared)", "cold again"]
     assert "torch.compile none on cpu" in result.stdout
     assert "cold / warm, first steps: " in result.stdout
+
+
+def test_cpu_paths_benchmark_compares_threads_and_compile_with_the_default() -> None:
+    result = run_benchmark(
+        "cpu_paths.py",
+        *("--models", "M1", "--rounds", "1", "--steps", "1", "--batch", "16", "--compile"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line.split(" | ") for line in result.stdout.splitlines() if line.startswith("| M1 ")]
+    from tinycnn.hardware import usable_cores
+
+    threads = sorted({1, usable_cores(), 2 * usable_cores()})
+    assert [int(r[1]) for r in rows] == threads
+    default = next(r for r in rows if int(r[1]) == usable_cores())
+    assert default[2] == "none" and default[-1].strip(" |") == "1.00x"
+
+
+def test_cpu_real_steps_benchmark_times_each_path(tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "set1.npy", rng.integers(0, 256, (2100, 64, 64, 3), dtype=np.uint8))
+    np.save(tmp_path / "labels.npy", rng.integers(0, 200, 2100))
+    result = run_benchmark(
+        "cpu_real_steps.py",
+        *("--images", str(tmp_path / "set1.npy"), "--labels", str(tmp_path / "labels.npy")),
+        *("--steps", "1", "--rounds", "1", "--batch", "16"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| whole set")]
+    rows += [line for line in result.stdout.splitlines() if line.startswith("| 2,048")]
+    assert len(rows) == 4  # two data sources x denormals off and on, new weights only
+    assert "| 2,048 images | new | off |" in result.stdout and "| 1.00x |" in result.stdout
+
+
+def test_throughput_benchmark_writes_the_rates_the_plan_reads(tmp_path: Path) -> None:
+    """--write-rates: this device kind's entry, which tinycnn.reference.load_rates reads and
+    project_seconds projects from; a second call adds its models to the same entry."""
+    from tinycnn import reference
+
+    rates = tmp_path / "rates.json"
+    for model in ("M1", "M1-BN"):
+        result = run_benchmark(
+            "train_throughput.py",
+            *("--quick", "--device", "cpu", "--models", model, "--write-rates", str(rates)),
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    entry = reference.load_rates(rates, "cpu")
+    assert set(entry["models"]) == {"m1", "m1_bn"}
+    assert entry["numerics"] == "fp32, channels_last"
+    assert entry["machine"]["device"] == "cpu" and entry["machine"]["cores"] >= 1
+    m1 = entry["models"]["m1"]
+    assert m1["train_img_s"] > 0 and m1["eval_img_s"] > 0 and m1["batch"] == 32
+    assert 0 < m1["online_share"] < 10
+    config = reference.load_config()
+    assert reference.project_seconds(reference.training_settings(config, "m1_set1"), entry) > 0
