@@ -39,6 +39,11 @@ MAX_REPORTED = 10
 # The op parameters that are a [min, max] range (the schema says so in their descriptions).
 RANGE_PARAMS = {"random_resized_crop": ("scale", "ratio"), "gaussian_blur": ("sigma",)}
 SIZING_OPS = ("center_crop", "resize", "random_resized_crop")  # the ops that set the size
+# A name becomes a folder or a file name (results/<name>/, runs/<experiment>/seed<s>/,
+# <experiment>_seed<s>.pt): at most this many characters, far below a file system's 255 bytes.
+NAME_LIMIT = 100
+# `name` values whose results/<name>/ another command writes: `tinycnn reference render`.
+RESERVED_NAMES = {"reference": "`tinycnn reference render` writes results/reference/"}
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -123,7 +128,8 @@ def _float_hint(value: Any) -> str:
             f"; YAML reads {value} as text, not a number: write {fixed} (a dot, and a sign "
             "in the exponent)"
         )
-    return f"; write it as a number, without quotes (e.g. {float(value)!r})"
+    number = int(value) if re.fullmatch(r"\s*[-+]?[0-9]+\s*", value) else float(value)
+    return f"; write it as a number, without quotes (e.g. {number!r})"
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
@@ -167,8 +173,27 @@ def _describe(error: jsonschema.ValidationError) -> str:
         )
     if v == "oneOf" and error.context:
         # e.g. scheduler: null or a mapping. Report the branch of the value's own
-        # type rather than "should be null".
+        # type rather than "should be null", and of a mapping the branch its `name` names
+        # (StepLR's errors, not warmup_cosine's).
         same_type = [e for e in error.context if e.validator != "type"]
+        name = value.get("name") if isinstance(value, dict) else None
+        named = [
+            e
+            for e in same_type
+            if (error.validator_value[e.relative_schema_path[0]].get("properties") or {})
+            .get("name", {})
+            .get("const")
+            == name
+        ]
+        names = [
+            (b.get("properties") or {}).get("name", {}).get("const")
+            for b in error.validator_value
+            if isinstance(b, dict)
+        ]
+        names = [n for n in names if n]
+        if name is not None and names and not named:
+            return f"{where}.name: {name!r} is not one of {', '.join(names)}"
+        same_type = named or same_type
         return "\n".join(dict.fromkeys(_describe(e) for e in same_type or error.context))
     if v == "not":
         why = error.schema.get("description", error.message)
@@ -216,6 +241,7 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
                         f"augmentation.sets.{set_name}.{i}.{param}: [{low}, {high}] is "
                         f"[min, max] with min above max; write [{high}, {low}]"
                     )
+        problems += _blur_problems(set_name, ops)
         try:
             size = ops_output_size(ops, IMAGE_SIZE, IMAGE_SIZE)
         except UserError as err:
@@ -235,6 +261,7 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
                 f"{IMAGE_SIZE}x{IMAGE_SIZE} images; end the set at {IMAGE_SIZE}x{IMAGE_SIZE} "
                 f"({fix})"
             )
+    problems += _name_problems(config)
     for where, entry in _written_experiments(config).items():
         model = entry.get("model")
         if model not in models:
@@ -257,6 +284,57 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
                 problems.append(f"report.comparisons.{i}.experiments: unknown experiment {name!r}")
     problems += _claim_problems(config) + _ablation_problems(config) + _beyond_problems(config)
     return problems or _resolved_problems(config)
+
+
+def _name_problems(config: Mapping[str, Any]) -> list[str]:
+    """Names that would take another command's folder, or be too long for a file name."""
+    problems = []
+    name = config.get("name")
+    if name in RESERVED_NAMES:
+        problems.append(f"name: {name!r} is reserved ({RESERVED_NAMES[name]}); choose another")
+    named = {
+        "name": [name] if isinstance(name, str) else [],
+        "experiments": [
+            *config.get("experiments", {}),
+            *beyond.experiments(config),
+            *(
+                ablations.experiment_name(question, variant)
+                for question, spec in (config.get("ablations") or {}).items()
+                for variant in spec.get("variants") or {}
+            ),
+        ],
+        "augmentation.sets": list(config.get("augmentation", {}).get("sets", {})),
+        "models": list(config.get("models", {})),
+    }
+    for where, names in named.items():
+        for n in names:
+            if len(n) > NAME_LIMIT:
+                problems.append(
+                    f"{where}: the name {n[:40]!r}... has {len(n)} characters; at most "
+                    f"{NAME_LIMIT} (it becomes a folder or file name)"
+                )
+    return problems
+
+
+def _blur_problems(set_name: str, ops: list[Mapping[str, Any]]) -> list[str]:
+    """A gaussian_blur kernel wider than its reflect padding allows (half the kernel must be
+    less than the image it blurs, as sized by the ops before it)."""
+    problems = []
+    for i, op in enumerate(ops):
+        if op.get("op") != "gaussian_blur":
+            continue
+        try:
+            h, w = ops_output_size(ops[:i], IMAGE_SIZE, IMAGE_SIZE)
+        except UserError:
+            continue  # the size itself is reported
+        size = op.get("kernel_size")
+        kx, ky = (size, size) if isinstance(size, int) else [*size, 0, 0][:2]
+        if kx // 2 >= w or ky // 2 >= h:
+            problems.append(
+                f"augmentation.sets.{set_name}.{i}.kernel_size: {size} is too large for the "
+                f"{h}x{w} images it blurs: at most {min(2 * h, 2 * w) - 1}"
+            )
+    return problems
 
 
 def _written_experiments(config: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
@@ -322,12 +400,43 @@ def _resolved_problems(config: Mapping[str, Any]) -> list[str]:
                 f"{aug['mode']}, combine {combine_of(settings)})"
             )
         problems += [f"{where[name]}.{line}" for line in _recipe_problems(settings)]
-    for v in ablations.trained(config):
+    trained = ablations.trained(config)
+    for i, v in enumerate(trained):
         if _computes(resolved[v.experiment]) == _computes(resolved[v.base]):
             problems.append(
                 f"{where[v.experiment]}: trains exactly what its base {v.base} trains (it "
                 "changes nothing but seeds or device): change a setting, or remove the variant"
             )
+            continue
+        for other in trained[:i]:
+            if _computes(resolved[v.experiment]) == _computes(resolved[other.experiment]):
+                problems.append(
+                    f"{where[v.experiment]}: trains exactly what {where[other.experiment]} "
+                    "trains (they differ in nothing but seeds or device): remove one"
+                )
+    problems += _reading_problems(config)
+    return problems
+
+
+def _reading_problems(config: Mapping[str, Any]) -> list[str]:
+    """Variants that only read their base another way, and read it as the base itself is read
+    (``best``) or as another variant of the question already reads it."""
+    problems = []
+    seen: dict[tuple[str, str], str] = {}
+    for v in ablations.variants(config):
+        if v.variant == "base" or v.overrides:
+            continue
+        where = f"ablations.{v.question}.variants.{v.variant}"
+        if v.reported == "best":
+            problems.append(
+                f"{where}: reported: best reads {v.base} as the base itself is read; remove it"
+            )
+        elif (v.question, v.reported) in seen:
+            problems.append(
+                f"{where}: reads {v.base} exactly as {seen[(v.question, v.reported)]} does "
+                f"(reported: {v.reported}); remove one"
+            )
+        seen.setdefault((v.question, v.reported), where)
     return problems
 
 

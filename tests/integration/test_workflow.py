@@ -268,6 +268,11 @@ def test_demo_paper_agrees_with_the_table_and_the_metrics(demo):
         ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert "Demo data: not a reproduction." in text.split("Abstract")[0]
+    # Appendix B lists the config files in the order they were merged: config.yaml first.
+    html = (demo / "results/demo/paper.html").read_text()
+    merged = html.split("merged in this order", 1)[1]
+    order = [merged.index(f) for f in ("config.yaml", "presets/demo.yaml", "presets/modern.yaml")]
+    assert order == sorted(order), order
     summaries: dict[str, list[dict]] = {}
     for run in demo_runs(demo):
         summary = json.loads((run / "summary.json").read_text())

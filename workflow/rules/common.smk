@@ -41,6 +41,13 @@ try:
 except UserError as err:
     raise WorkflowError(str(err)) from None
 
+# The config files in the order they were merged: the Snakefile's config.yaml first, then each
+# --configfile (Snakemake lists the command line's first, though they override config.yaml).
+BASE_CONFIG = Path(workflow.basedir) / "config.yaml"
+CONFIG_FILES = [BASE_CONFIG] + [
+    f for f in workflow.configfiles if Path(f).resolve() != BASE_CONFIG.resolve()
+]
+
 NAME = config["name"]
 RESULTS = f"results/{NAME}"
 LOGS = f"logs/{NAME}"
@@ -143,6 +150,12 @@ def augmented_key(aug_set):
     return f"augmented_{aug_set}"
 
 
+def preview_key(aug_set):
+    """The paper rule's input name of a set's preview: prefixed, so that a set named `stats`,
+    `config`, `classes` or `runs` cannot take another input's place."""
+    return f"preview_{aug_set}"
+
+
 def train_inputs(wildcards):
     """The settings file, the packed data, and the materialized sets of mode fixed."""
     inputs = {"settings": settings_file(wildcards.experiment), **PACKED_FILES}
@@ -217,7 +230,7 @@ def paper_inputs(wildcards):
         "templates": sorted(str(p) for p in TEMPLATES.rglob("*") if p.is_file()),
         **{name: str(path) for name, path in figure_outputs().items()},
     }
-    inputs.update({s: preview(s) for s in AUG_SETS})
+    inputs.update({preview_key(s): preview(s) for s in AUG_SETS})
     return inputs
 
 

@@ -63,8 +63,10 @@ rule paper_html:
         "../../envs/report.yaml"
     params:
         aggregate=lambda w, input: Path(input.runs).parent,
-        previews=lambda w, input: " ".join(f"--preview {s}={input[s]}" for s in AUG_SETS),
-        config_files=" ".join(f"--config-file {shlex.quote(str(f))}" for f in workflow.configfiles),
+        previews=lambda w, input: " ".join(
+            f"--preview {s}={input[preview_key(s)]}" for s in AUG_SETS
+        ),
+        config_files=" ".join(f"--config-file {shlex.quote(str(f))}" for f in CONFIG_FILES),
         workflow_dir=workflow.basedir,
     shell:
         "tinycnn paper-html --config {input.config} {params.config_files}"
