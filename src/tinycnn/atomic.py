@@ -188,6 +188,19 @@ def read_digest(path: str | os.PathLike[str]) -> str | None:
     return value
 
 
+def recorded_mismatch(path: str | os.PathLike[str]) -> str | None:
+    """Whether ``path`` still holds what its sidecar ``<path>.sha256`` recorded when it was
+    written, whatever its time stamps say: None when it does (or when no sidecar was written),
+    else the SHA-256 it holds now. Reads the whole file."""
+    sidecar = digest_path(path)
+    try:
+        recorded = sidecar.read_text(encoding="ascii", errors="replace").strip()
+    except FileNotFoundError:
+        return None
+    actual = sha256_file(path)
+    return None if actual == recorded else actual
+
+
 @contextlib.contextmanager
 def _recorded(path: Path, size: int) -> Iterator[Path]:
     """``atomic_path`` that also records the file's SHA-256 once it is in place.

@@ -81,8 +81,12 @@ def _train(args: argparse.Namespace) -> int:
     from tinycnn.training.train import Interrupted, train_run
 
     try:
+        from tinycnn.training.train import check_settings
+
+        settings = _read_settings(args.settings)
+        check_settings(settings, args.settings)
         train_run(
-            _read_settings(args.settings),
+            settings,
             args.seed,
             Path(args.data),
             _named_paths(args.augmented, "--augmented"),
@@ -199,8 +203,10 @@ def _reference(args: argparse.Namespace) -> None:
     if args.action == "merge":
         for path in args.records:
             added = reference.merge(Path(path), folder, config)
-            if added.wrote:
+            if added.runs:
                 print(f"{path}: merged {len(added.runs)} runs into {folder}")
+            elif added.wrote:
+                print(f"{path}: no new run; recorded its session or digests in {folder}")
             else:
                 print(f"{path}: nothing new: {folder} already holds all of it; nothing written")
             for line in added.runs:

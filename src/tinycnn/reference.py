@@ -22,6 +22,7 @@ Everything here is torch-free: it runs where the report renders and where the GP
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import json
 import re
@@ -59,6 +60,9 @@ CONFIG_FILES = (
 FOLDER = "reference"
 RATES = "benchmarks/rates.json"
 RUN_FILES = ("metrics.csv", "summary.json", "settings.json", "train.log")
+# The SHA-256 of every file of every run the merge added, by run folder: the render refuses a
+# record edited since (a column the summary does not repeat included) or copied in by hand.
+DIGESTS = "digests.json"
 DATA_FILES = ("stats.json", "classes.tsv")
 PACKED_ARRAYS = ("train_images.npy", "train_labels.npy", "val_images.npy", "val_labels.npy")
 
@@ -270,6 +274,7 @@ def record_problems(files: Mapping[str, bytes]) -> list[str]:
     if not isinstance(summary, Mapping):
         return ["unreadable: summary.json does not hold a JSON object"]
     problems = run_records.summary_problems(summary, rows, kind="reference")
+    problems += run_records.metrics_digest_problems(summary, files["metrics.csv"])
     problems += run_records.settings_problems(summary, settings, "settings.json")
     problems += run_records.provenance_problems(summary)
     problems += run_records.machine_problems(summary)
@@ -443,6 +448,7 @@ def merge(records: Path, folder: Path, config: Mapping[str, Any]) -> Merged:
         if parts[0] == "runs":
             runs.setdefault("/".join(parts[1:3]), {})[parts[3]] = data
     existing = recorded(folder)
+    digests = dict(_read_json(folder / DIGESTS, {}))
     problems, added, writes = [], [], {}
     for where, files in sorted(runs.items()):
         found = record_problems(files)
@@ -468,8 +474,9 @@ def merge(records: Path, folder: Path, config: Mapping[str, Any]) -> Merged:
                     if (existing[key] / n).is_file()
                 }
                 old = json.loads(held_files.get("summary.json", b"{}"))
-                if held_files == files:
-                    continue  # already held as it is: nothing to write
+                if held_files == files:  # already held as it is: only its digests, if missing
+                    digests.setdefault(f"runs/{where}", file_digests(files))
+                    continue
                 if not stale_keys(old, config):
                     found.append(
                         f"{folder} already holds {key[0]} seed {key[1]} with other files "
@@ -480,6 +487,7 @@ def merge(records: Path, folder: Path, config: Mapping[str, Any]) -> Merged:
                     replaces = " (replaces its stale record)"
             if not found:
                 writes.update({f"runs/{where}/{n}": data for n, data in files.items()})
+                digests[f"runs/{where}"] = file_digests(files)
                 added.append(
                     f"{key[0]} seed {key[1]}: {summary['best_val_acc']:.2f}% best top-1{replaces}"
                 )
@@ -494,6 +502,8 @@ def merge(records: Path, folder: Path, config: Mapping[str, Any]) -> Merged:
     if session not in sessions["sessions"]:
         sessions["sessions"].append(session)
         writes["manifest.json"] = (json.dumps(sessions, indent=2, sort_keys=True) + "\n").encode()
+    if digests != _read_json(folder / DIGESTS, {}):
+        writes[DIGESTS] = (json.dumps(digests, indent=2, sort_keys=True) + "\n").encode()
     if identity != _read_json(folder / "identity.json"):
         writes["identity.json"] = (json.dumps(identity, indent=2, sort_keys=True) + "\n").encode()
     if writes:
@@ -533,6 +543,7 @@ def folder_problems(folder: Path, run_dirs: Iterable[Path]) -> list[str]:
     settings against today's config are not checked here: a stale record is shown, marked."""
     folder = Path(folder)
     identity = _read_json(folder / "identity.json")
+    digests = _read_json(folder / DIGESTS, {})
     problems = []
     for run_dir in map(Path, run_dirs):
         files = {n: (run_dir / n).read_bytes() for n in RUN_FILES if (run_dir / n).is_file()}
@@ -541,8 +552,33 @@ def folder_problems(folder: Path, run_dirs: Iterable[Path]) -> list[str]:
             summary = json.loads(files["summary.json"])
             found += run_records.place_problems(summary, f"{run_dir.parent.name}/{run_dir.name}")
             found += data_problems(summary, identity) if identity else []
+        found += digest_problems(digests, f"runs/{run_dir.parent.name}/{run_dir.name}", files)
         problems += [f"{run_dir}: {p}" for p in found]
     return problems
+
+
+def file_digests(files: Mapping[str, bytes]) -> dict[str, str]:
+    """Each file's SHA-256 (hex), by name: what digests.json keeps of a merged run."""
+    return {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}
+
+
+def digest_problems(
+    digests: Mapping[str, Mapping[str, str]], where: str, files: Mapping[str, bytes]
+) -> list[str]:
+    """Where a run folder's files differ from what the merge recorded of them in the folder's
+    digests.json (``where``: ``runs/<experiment>/seed<s>``): every file of every run, the
+    columns of metrics.csv its summary does not repeat included, and records older than the
+    summary's own metrics digest."""
+    recorded = digests.get(where)
+    if recorded is None:
+        return [
+            f"{DIGESTS} has no entry for {where}: it was not merged (copied in by hand?); "
+            "merge its records file instead"
+        ]
+    changed = [n for n in RUN_FILES if recorded.get(n) != file_digests(files).get(n)]
+    if changed:
+        return [f"{', '.join(changed)} differ from what the merge recorded in {DIGESTS}"]
+    return []
 
 
 def shown_runs(

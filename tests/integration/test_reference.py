@@ -424,23 +424,17 @@ def test_merge_refuses_a_malformed_file_in_one_line(
     assert not (tmp_path / "ref").exists()
 
 
-def test_merge_refuses_a_held_run_with_other_metrics(records: Path, tmp_path: Path) -> None:
-    """Same summary, other losses in metrics.csv: not a silent replacement."""
+def test_merge_refuses_a_held_run_with_other_files(records: Path, tmp_path: Path) -> None:
+    """The same run again with another log (its summary and metrics the same): not a silent
+    replacement of what the folder holds."""
     folder = tmp_path / "ref"
     reference.merge(records, folder, demo_config())
-    before = (folder / "runs/m1_set1/seed0/metrics.csv").read_bytes()
-
-    def other_losses(manifest: dict, files: dict) -> None:
-        name = "runs/m1_set1/seed0/metrics.csv"
-        lines = files[name].decode().splitlines()
-        cells = lines[1].split(",")
-        cells[2] = "9.99"  # train_loss of epoch 1
-        lines[1] = ",".join(cells)
-        files[name] = ("\n".join(lines) + "\n").encode()
-
-    with pytest.raises(UserError, match=r"already holds m1_set1 seed 0 with other files \(metrics"):
-        reference.merge(_edited(records, tmp_path, other_losses), folder, demo_config())
-    assert (folder / "runs/m1_set1/seed0/metrics.csv").read_bytes() == before
+    before = (folder / "runs/m1_set1/seed0/train.log").read_bytes()
+    name = "runs/m1_set1/seed0/train.log"
+    other = _edited(records, tmp_path, lambda m, f: f.update({name: f[name] + b"again\n"}))
+    with pytest.raises(UserError, match=r"already holds m1_set1 seed 0 with other files \(train"):
+        reference.merge(other, folder, demo_config())
+    assert (folder / name).read_bytes() == before
 
 
 def _edited(records: Path, tmp_path: Path, edit) -> Path:
@@ -535,15 +529,72 @@ def test_render_refuses_a_record_edited_since_its_merge(records: Path, tmp_path:
     assert not (tmp_path / "out" / "paper.html").exists()
     problems = reference.folder_problems(folder, [path.parent])
     assert problems == [f"{path.parent}: summary best_val_acc 99.9 but metrics.csv says "
-                        f"{json.loads(original)['best_val_acc']:g}"]  # fmt: skip
+                        f"{json.loads(original)['best_val_acc']:g}",
+                        f"{path.parent}: summary.json differ from what the merge recorded in "
+                        "digests.json"]  # fmt: skip
     summary = json.loads(original)
     summary["data"]["arrays"]["val_images.npy"] = "sha256:" + "0" * 64
     path.write_text(json.dumps(summary))
-    (problem,) = reference.folder_problems(folder, [path.parent])
+    problem, _ = reference.folder_problems(folder, [path.parent])
     assert problem.startswith(f"{path.parent}: its val_images.npy is sha256:{'0' * 64}, ")
     assert cli.main(args) == 1
     path.write_text(original)
     assert cli.main(args) == 0
+
+
+def _edit_losses(text: bytes) -> bytes:
+    """metrics.csv with epoch 1's training loss changed: a column no summary repeats."""
+    lines = text.decode().splitlines()
+    cells = lines[1].split(",")
+    cells[2] = "9.99"
+    lines[1] = ",".join(cells)
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_an_edited_loss_is_refused_by_merge_aggregate_and_render(
+    records: Path, tmp_path: Path
+) -> None:
+    """The summary's metrics_sha256 (the merge and the aggregate check it) and the folder's
+    digests.json (the render checks every file of every run against it)."""
+    from tinycnn import cli
+    from tinycnn.report.aggregate import aggregate
+
+    name = "runs/m1_set1/seed0/metrics.csv"
+    edited = _edited(records, tmp_path, lambda m, f: f.update({name: _edit_losses(f[name])}))
+    with pytest.raises(UserError, match=r"metrics.csv is not the file its summary recorded"):
+        reference.merge(edited, tmp_path / "ref", demo_config())
+    run = tmp_path / "run" / "m1_set1" / "seed0"
+    run.mkdir(parents=True)
+    _, files = reference.read_records(records)
+    for n in reference.RUN_FILES:
+        (run / n).write_bytes(files[f"runs/m1_set1/seed0/{n}"])
+    (run / "metrics.csv").write_bytes(_edit_losses((run / "metrics.csv").read_bytes()))
+    with pytest.raises(UserError, match=r"metrics.csv is not the file its summary recorded"):
+        aggregate([run], demo_config(), tmp_path / "aggregate")
+    folder = tmp_path / "ref"
+    reference.merge(records, folder, demo_config())
+    metrics = folder / name
+    metrics.write_bytes(_edit_losses(metrics.read_bytes()))
+    problems = reference.folder_problems(folder, [metrics.parent])
+    assert any("metrics.csv differ from what the merge recorded in digests.json" in p
+               for p in problems)  # fmt: skip
+    args = ["reference", "render", "--folder", str(folder), "--out", str(tmp_path / "out")]
+    assert cli.main([*args, "--config", *DEMO_CONFIG, "--html-only"]) == 1
+
+
+def test_render_refuses_a_run_copied_in_by_hand(records: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "ref"
+    reference.merge(records, folder, demo_config())
+    copy_dir = folder / "runs/m1_set1/seed1"
+    copy_dir.mkdir()
+    for n in reference.RUN_FILES:
+        data = (folder / "runs/m1_set1/seed0" / n).read_bytes()
+        (copy_dir / n).write_bytes(data.replace(b'"seed": 0', b'"seed": 1'))
+    problems = reference.folder_problems(folder, [copy_dir])
+    assert problems[-1] == (
+        f"{copy_dir}: digests.json has no entry for runs/m1_set1/seed1: it was not merged (copied "
+        "in by hand?); merge its records file instead"
+    )
 
 
 def test_merge_refuses_a_file_of_other_data(records: Path, tmp_path: Path) -> None:

@@ -146,6 +146,7 @@ def run_problems(
     problems = records.provenance_problems(summary)
     problems += records.place_problems(summary, f"{run_dir.parent.name}/{run_dir.name}")
     problems += records.summary_problems(summary, metrics.to_dict("records"))
+    problems += records.metrics_digest_problems(summary, (run_dir / "metrics.csv").read_bytes())
     if settings_dir is not None:
         path = Path(settings_dir) / f"{summary['experiment']}.json"
         try:

@@ -16,6 +16,7 @@ names the run and says what to do.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
@@ -105,6 +106,23 @@ def provenance_problems(summary: Mapping[str, Any]) -> list[str]:
         for key in PROVENANCE_KEYS
         if not isinstance(summary.get(key), Mapping)
     ]
+
+
+def metrics_digest_problems(summary: Mapping[str, Any], metrics: bytes) -> list[str]:
+    """A metrics.csv other than the one its summary's ``metrics_sha256`` names: an edit of
+    the columns the summary does not repeat (losses, learning rate, epochs, row order) that
+    :func:`summary_problems` cannot see. Summaries written before 2026-12-07 record no digest;
+    the reference folder's digests.json covers those (tinycnn.reference)."""
+    recorded = summary.get("metrics_sha256")
+    if recorded is None:
+        return []
+    actual = hashlib.sha256(metrics).hexdigest()
+    if recorded != actual:
+        return [
+            f"metrics.csv is not the file its summary recorded (SHA-256 {actual[:12]}…, the "
+            f"summary says {str(recorded)[:12]}…): edited since the run wrote it"
+        ]
+    return []
 
 
 # What a record must say of the machine that trained it: the device and its name (the CPU's

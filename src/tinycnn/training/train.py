@@ -24,6 +24,7 @@ written.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -31,6 +32,7 @@ import os
 import platform
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -45,7 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from tinycnn.atomic import atomic_path, content_id, write_json, write_text
+from tinycnn.atomic import atomic_path, content_id, recorded_mismatch, write_json, write_text
 from tinycnn.code_version import code_identity
 from tinycnn.contract import METRIC_COLUMNS, RUN_DATA_FILES
 from tinycnn.data.augment import (
@@ -188,6 +190,14 @@ def load_data(
     subset = settings.get("subset") or {}
     train_idx = _subset(np.asarray(packed["train_labels"]), subset.get("train_per_class"))
     val_idx = _subset(np.asarray(packed["val_labels"]), subset.get("val_per_class"))
+    classes = len(packed["classes"])
+    for split_name in ("train", "val"):
+        all_labels = np.asarray(packed[f"{split_name}_labels"])
+        if len(all_labels) and (all_labels.min() < 0 or all_labels.max() >= classes):
+            raise UserError(
+                f"{data_dir}/{split_name}_labels.npy holds labels outside 0..{classes - 1} (the "
+                f"{classes} classes of classes.tsv): delete {data_dir} and pack again"
+            )
     labels = np.asarray(packed["train_labels"])[train_idx]
     # Absent from the settings unless set, so that the runs before it existed keep theirs.
     combine = combine_of(settings)
@@ -616,6 +626,55 @@ def input_files(
     return files
 
 
+def verify_inputs(files: Mapping[str, Path]) -> None:
+    """Every input file holds what the data stage recorded of it (its ``.sha256`` sidecar),
+    before a run trains on it: a set or an array changed in place since is refused, with what
+    to delete and rerun."""
+    changed = {name: path for name, path in files.items() if recorded_mismatch(path)}
+    if changed:
+        rules = sorted({"augment" if n.startswith("augmented/") else "pack" for n in changed})
+        paths = ", ".join(str(p) for p in changed.values())
+        raise UserError(
+            f"{paths} changed since the data stage wrote {'it' if len(changed) == 1 else 'them'} "
+            f"(the SHA-256 differs from the .sha256 beside it): delete "
+            f"{'it' if len(changed) == 1 else 'them'} and the .sha256, and run the workflow "
+            f"again (rule {' and '.join(rules)} remakes {'it' if len(changed) == 1 else 'them'})"
+        )
+
+
+# The keys a train job reads of its settings file (rule `settings` writes them all).
+SETTINGS_KEYS = ("name", "model", "arch", "epochs", "batch_size", "optimizer", "augmentation")
+
+
+def check_settings(settings: Mapping[str, Any], path: str = "the settings") -> None:
+    """A settings file that lacks what a run reads, refused before anything loads."""
+    missing = [k for k in SETTINGS_KEYS if k not in settings]
+    aug = settings.get("augmentation")
+    if isinstance(aug, Mapping):
+        missing += [f"augmentation.{k}" for k in ("sets", "mode", "ops") if k not in aug]
+    elif "augmentation" in settings:
+        missing.append("augmentation (a mapping)")
+    if missing:
+        raise UserError(
+            f"{path} lacks {', '.join(missing)}: it is not a settings file of this version; "
+            "let the workflow write it (rule settings), or take it from results/<name>/settings/"
+        )
+
+
+def check_writable(out_dir: Path) -> None:
+    """The run folder can be written, before the first epoch rather than after the last."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-check-"):
+            pass
+    except OSError as err:
+        raise UserError(
+            f"cannot write the run folder {out_dir} ({err.strerror or err}): make it writable "
+            "(or free some space), then run the job again"
+        ) from None
+
+
 def data_record(
     settings: Mapping[str, Any], data_dir: Path, augmented: Mapping[str, Path]
 ) -> dict[str, Any]:
@@ -731,12 +790,15 @@ def train_run(
         f"{platform.node()}: SLURM_JOB_ID={os.environ.get('SLURM_JOB_ID', '-')} "
         f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '-')}"
     )
+    check_settings(settings)
     name, epochs, batch_size = settings["name"], settings["epochs"], settings["batch_size"]
     data_dir, checkpoint_path = Path(data_dir), Path(checkpoint_path)
+    check_writable(out_dir)
     # Refuse a checkpoint of other settings, data or numerics before leasing a GPU and loading
     # the data.
     numerics = run_numerics(settings, torch.device(device_type(settings.get("device", "auto"))))
     files = input_files(settings, data_dir, augmented)
+    verify_inputs(files)
     key = checkpoint.RunKey.of(settings, seed, files, describe_numerics(numerics))
     saved = checkpoint.load(checkpoint_path, key)
     with ExitStack() as stack:
@@ -843,6 +905,9 @@ def _summary(
         "device_name": device_name(state.device),
         "torch_version": torch.__version__,
         "machine": run_machine(state.device),
+        # The digest of metrics.csv as write_outputs writes it: the aggregate and the merge
+        # refuse a metrics.csv edited since (tinycnn.report.records.metrics_digest_problems).
+        "metrics_sha256": hashlib.sha256(_metrics_csv(rows).encode("utf-8")).hexdigest(),
         "train_seconds": round(seconds, 3),
         "wall_seconds": round(sum(r["wall_seconds"] for r in rows), 3),
         "images_per_second": round(images / seconds, 1),
