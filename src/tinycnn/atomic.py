@@ -215,6 +215,13 @@ def _recorded(path: Path, size: int) -> Iterator[Path]:
     write_text(sidecar, digest + "\n")
 
 
+def write_bytes_recorded(path: str | os.PathLike[str], data: bytes) -> None:
+    """:func:`write_bytes`, and its SHA-256 in the sidecar ``<path>.sha256``
+    (:func:`recorded_mismatch` checks a file against it)."""
+    with _recorded(Path(path), len(data)) as tmp:
+        tmp.write_bytes(data)
+
+
 def npy_size(dtype: Any, shape: tuple[int, ...]) -> int:
     """Bytes of a .npy file holding an array of ``dtype`` and ``shape`` (header included)."""
     header = io.BytesIO()

@@ -390,8 +390,10 @@ def test_demo_edit_of_one_experiment_retrains_it_alone(demo):
         ("data: {archive: COPY}", {}),
         # The preview grids' size: the previews alone, never a materialized set.
         ("augmentation: {preview: {images: 3, draws: 2}}", {"preview": 3}),
+        # A typo in the archive's size: the verified archive is kept, nothing reruns (issue 33).
+        ("data: {size: 12345}", {}),
     ],
-    ids=["mirror-url", "identical-archive-copy", "preview-size"],
+    ids=["mirror-url", "identical-archive-copy", "preview-size", "size-typo"],
 )
 def test_demo_cosmetic_edit_reruns_no_data_or_training_job(demo, edit, reruns):
     copy = demo / "elsewhere" / "tiny-imagenet-demo.zip"

@@ -103,3 +103,30 @@ def test_the_summary_records_its_metrics_digest_and_its_machine(
     machine = on_disk["machine"]
     assert machine["device"] == "cpu" and machine["cores"] == usable_cores()
     assert machine["threads"] == 1 and machine["torch"] == on_disk["torch_version"]
+
+
+def test_a_checkpoint_damaged_inside_its_data_is_not_resumed(
+    interrupted: tuple[dict, Path], demo: SimpleNamespace, tmp_path: Path
+) -> None:
+    """One byte of a tensor flipped: torch.load reads it without complaint; its SHA-256 beside
+    it does not match, and the run refuses to resume, keeping the file."""
+    exp, ckpt = interrupted
+    work = tmp_path / "run"
+    work.mkdir()
+    copy = work / "ckpt.pt"
+    shutil.copy2(ckpt, copy)
+    shutil.copy2(digest_path(ckpt), digest_path(copy))
+    raw = bytearray(copy.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    copy.write_bytes(bytes(raw))
+    with pytest.raises(UserError, match="its content differs from the SHA-256 written beside it"):
+        run(exp, 0, demo, work)
+    assert copy.read_bytes() == bytes(raw)
+    assert not (work / "out" / "summary.json").exists()
+
+
+def test_a_finished_run_leaves_no_checkpoint_nor_its_digest(
+    demo: SimpleNamespace, demo_config: dict, tmp_path: Path
+) -> None:
+    run(experiment(demo_config, **SMALL), 0, demo, tmp_path)
+    assert not (tmp_path / "ckpt.pt").exists() and not digest_path(tmp_path / "ckpt.pt").exists()

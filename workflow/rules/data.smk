@@ -19,11 +19,15 @@ rule download:
     conda:
         "../../envs/torch.yaml"
     params:
-        # A function of the output: Snakemake treats such params as derived from the files
-        # (the archive's path holds its md5) and never reruns the job for a change of them.
+        # Functions of the output: Snakemake treats such params as derived from the files
+        # (the archive's path holds its md5) and never reruns the job for a change of them. A
+        # typo in `size` must not rerun (and so delete) an archive already verified: it counts
+        # only for a download still to be made.
         urls=lambda w, output: " ".join(f"--url {shlex.quote(u)}" for u in source_urls()),
-        md5=config["data"]["md5"],
-        size=f"--size {config['data']['size']}" if config["data"].get("size") else "",
+        md5=lambda w, output: config["data"]["md5"],
+        size=lambda w, output: (
+            f"--size {config['data']['size']}" if config["data"].get("size") else ""
+        ),
     shell:
         "tinycnn download {params.urls} --md5 {params.md5} {params.size} --out {output} 2> {log}"
 

@@ -24,7 +24,13 @@ from typing import Any
 
 import torch
 
-from tinycnn.atomic import read_digest, sha256_file, write_bytes
+from tinycnn.atomic import (
+    digest_path,
+    read_digest,
+    recorded_mismatch,
+    sha256_file,
+    write_bytes_recorded,
+)
 from tinycnn.errors import UserError
 
 # 2: the key is recorded whole (settings, data, numerics) and a stopped epoch keeps its rate.
@@ -126,7 +132,9 @@ def save(path: Path, state: Mapping[str, Any], key: RunKey) -> None:
     """
     buffer = io.BytesIO()
     torch.save({"format": FORMAT, **key.record(), **state}, buffer)
-    write_bytes(path, buffer.getbuffer())
+    # With its SHA-256 beside it (<path>.sha256): a checkpoint damaged inside its tensor data,
+    # which torch.load reads without complaint, is refused on resume (:func:`load`).
+    write_bytes_recorded(path, buffer.getvalue())
 
 
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6 is a zip archive
@@ -179,6 +187,14 @@ def load(path: Path, key: RunKey) -> dict[str, Any] | None:
             f"the checkpoint {path} was written by another version of this program ({written}; "
             f"this one reads format {FORMAT}), so it is not resumed. Delete it and run again to "
             "start this run from scratch."
+        )
+    # Damage that torch.load reads without complaint (inside a tensor's bytes): the SHA-256
+    # written beside the checkpoint. A checkpoint without one (written before it) is read as is.
+    if recorded_mismatch(path):
+        raise UserError(
+            f"cannot resume from the checkpoint {path}: its content differs from the SHA-256 "
+            f"written beside it ({digest_path(path).name}), so it was damaged after it was "
+            "written. Delete both to start this run from scratch."
         )
     key.check(state, path)
     return state

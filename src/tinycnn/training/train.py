@@ -47,7 +47,14 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from tinycnn.atomic import atomic_path, content_id, recorded_mismatch, write_json, write_text
+from tinycnn.atomic import (
+    atomic_path,
+    content_id,
+    digest_path,
+    recorded_mismatch,
+    write_json,
+    write_text,
+)
 from tinycnn.code_version import code_identity
 from tinycnn.contract import METRIC_COLUMNS, RUN_DATA_FILES
 from tinycnn.data.augment import (
@@ -869,6 +876,7 @@ def write_outputs(
     write_text(out_dir / "metrics.csv", _metrics_csv(state.metrics))
     write_json(out_dir / "summary.json", summary)
     checkpoint_path.unlink(missing_ok=True)
+    digest_path(checkpoint_path).unlink(missing_ok=True)
     progress_path(checkpoint_path).unlink(missing_ok=True)
 
 
