@@ -130,3 +130,16 @@ def test_a_finished_run_leaves_no_checkpoint_nor_its_digest(
 ) -> None:
     run(experiment(demo_config, **SMALL), 0, demo, tmp_path)
     assert not (tmp_path / "ckpt.pt").exists() and not digest_path(tmp_path / "ckpt.pt").exists()
+
+
+def test_a_disk_too_full_for_the_outputs_is_refused_before_the_first_epoch(
+    demo: SimpleNamespace, demo_config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tinycnn import atomic
+
+    usage = shutil.disk_usage(tmp_path)._replace(free=1000)
+    monkeypatch.setattr(atomic.shutil, "disk_usage", lambda path: usage)
+    with pytest.raises(UserError, match="the disk is too full"):
+        run(experiment(demo_config, **SMALL), 0, demo, tmp_path)
+    assert not (tmp_path / "ckpt.pt").exists()
+    assert not (tmp_path / "out" / "metrics.csv").exists()

@@ -49,6 +49,7 @@ from tqdm import tqdm
 
 from tinycnn.atomic import (
     atomic_path,
+    check_space,
     content_id,
     digest_path,
     recorded_mismatch,
@@ -816,6 +817,12 @@ def train_run(
         data = load_data(settings, seed, data_dir, augmented, device)
         steps = math.ceil(len(data.train) / batch_size)
         state = new_run_state(settings, data.num_classes, device, numerics, steps_per_epoch=steps)
+        # Room for what the run will write, before its first epoch rather than after its last:
+        # a checkpoint (weights and the optimizer's two moments, 3x the weights at most) beside
+        # the one it replaces, and the final weights in the run folder.
+        weight_bytes = sum(p.numel() * p.element_size() for p in state.model.parameters())
+        check_space(checkpoint_path, 2 * 3 * weight_bytes + (1 << 20))
+        check_space(Path(out_dir) / "model.pt", weight_bytes + (1 << 20))
         saved_at = None  # where the checkpoint on disk stopped, for the divergence message
         if saved is not None:
             state.load_state_dict(saved)
