@@ -382,9 +382,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("configfile", nargs="+")
     p.set_defaults(func=_check_config)
 
-    p = sub.add_parser("reference", help="reference runs, from the repository root")
-    p.add_argument("action", choices=["order", "merge", "render"])
-    p.add_argument("records", nargs="*", help="merge: records files (scripts/reference_runs.py)")
+    p = sub.add_parser(
+        "reference",
+        help="reference runs, from the repository root",
+        description="order: the plan on this machine; merge: add records files to the folder; "
+        "render: the paper from the folder; run: train the next runs (`tinycnn reference run "
+        "--help` gives its options)",
+    )
+    p.add_argument("action", choices=["order", "merge", "render", "run"])
+    p.add_argument("records", nargs="*", help="merge: records files (tinycnn reference run)")
     p.add_argument("--folder", help="the reference folder (default: tinycnn.reference.FOLDER)")
     p.add_argument(
         "--config",
@@ -406,6 +412,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["reference", "run"]:  # the runner has options of its own
+        from tinycnn.reference.runner import main as run
+
+        return run(argv[2:])
     args = build_parser().parse_args(argv)
     try:
         status = args.func(args)

@@ -3,7 +3,7 @@
 A run records both in its summary (``code``), so that a record kept in the repository
 (``reference/``) names the code that trained it. The hash is the truth where the commit may
 not be: a working tree copied to another machine can carry a stale ``.git``, so a caller that
-knows the commit better passes it in ``TINYCNN_COMMIT`` (``scripts/reference_runs.py --commit``).
+knows the commit better passes it in ``TINYCNN_COMMIT`` (``tinycnn reference run --commit``).
 """
 
 from __future__ import annotations

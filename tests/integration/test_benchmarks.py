@@ -111,6 +111,7 @@ def test_throughput_benchmark_writes_the_rates_the_plan_reads(tmp_path: Path) ->
     """--write-rates: this device kind's entry, which tinycnn.reference.load_rates reads and
     project_seconds projects from; a second call adds its models to the same entry."""
     from tinycnn import reference
+    from tinycnn.config import training_settings
 
     rates = tmp_path / "rates.json"
     for model in ("M1", "M1-BN"):
@@ -127,4 +128,4 @@ def test_throughput_benchmark_writes_the_rates_the_plan_reads(tmp_path: Path) ->
     assert m1["train_img_s"] > 0 and m1["eval_img_s"] > 0 and m1["batch"] == 32
     assert 0 < m1["online_share"] < 10
     config = reference.load_config()
-    assert reference.project_seconds(reference.training_settings(config, "m1_set1"), entry) > 0
+    assert reference.project_seconds(training_settings(config, "m1_set1"), entry) > 0

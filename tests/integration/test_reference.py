@@ -18,12 +18,14 @@ import pytest
 from paper_checks import findings
 
 from tinycnn import reference
+from tinycnn.config import training_settings
 from tinycnn.errors import UserError
+from tinycnn.reference import runner
+from tinycnn.report.records import read_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 SPLIT = ROOT.parent / "shared" / "realdata" / "split"
-sys.path.insert(0, str(ROOT / "scripts"))
-import reference_runs  # noqa: E402
+
 
 DEMO_ARCHIVE = ROOT / "presets/demo/tiny-imagenet-demo.zip"
 DEMO_CONFIG = ["config.yaml", "presets/demo.yaml"]
@@ -55,6 +57,11 @@ CPU_RATES = {
 }
 
 
+def run_reference(argv: list[str]) -> int:
+    """`tinycnn reference run ARGS` in the repository's root."""
+    return runner.main(argv, root=ROOT)
+
+
 # --- the archive in parts ---------------------------------------------------------------------
 
 
@@ -76,7 +83,7 @@ def parts(tmp_path: Path) -> tuple[Path, bytes]:
 def test_parts_join_and_verify(parts: tuple[Path, bytes], tmp_path: Path) -> None:
     folder, data = parts
     assert sorted(p.name for p in folder.glob("part-*")) == ["part-1", "part-2", "part-3"]
-    joined = reference_runs.join_parts(folder, tmp_path / "joined")
+    joined = runner.join_parts(folder, tmp_path / "joined")
     assert joined.read_bytes() == data
 
 
@@ -84,7 +91,7 @@ def test_a_missing_part_stops_everything(parts: tuple[Path, bytes], tmp_path: Pa
     folder, _ = parts
     (folder / "part-2").unlink()
     with pytest.raises(UserError, match=r"part-2 missing .* no run starts on partial data"):
-        reference_runs.join_parts(folder, tmp_path / "joined")
+        runner.join_parts(folder, tmp_path / "joined")
     assert not (tmp_path / "joined").exists()
 
 
@@ -93,7 +100,7 @@ def test_a_damaged_part_is_refused(parts: tuple[Path, bytes], tmp_path: Path) ->
     with open(folder / "part-3", "r+b") as fh:
         fh.write(b"x")
     with pytest.raises(UserError, match="part-3 is damaged"):
-        reference_runs.join_parts(folder, tmp_path / "joined")
+        runner.join_parts(folder, tmp_path / "joined")
 
 
 # --- the order and the projections ------------------------------------------------------------
@@ -107,9 +114,7 @@ def test_priority_order_of_the_reference_config() -> None:
     paper, modern, variants = groups["paper"], groups["beyond"], groups["ablations"]
     first = [e for e, _ in order[: len(paper)]]
     assert sorted(first) == sorted(paper) and len(paper) == 11
-    costs = [
-        reference.project_seconds(reference.training_settings(config, e), rates) for e in first
-    ]
+    costs = [reference.project_seconds(training_settings(config, e), rates) for e in first]
     assert costs == sorted(costs)  # cheapest first
     assert first[0] == "m1_set1" and first[-1] == "densenet161"
     n = len(paper) + len(modern)
@@ -131,7 +136,7 @@ def test_the_cpu_plan_trains_m1_and_leaves_the_rest_to_a_gpu() -> None:
     rates = reference.load_rates(ROOT / reference.RATES, "cpu")
     plan = reference.plan(config, rates)
     here = [r for r in plan if r["waits_for"] is None]
-    arch = {r["experiment"]: reference.training_settings(config, r["experiment"])["arch"]
+    arch = {r["experiment"]: training_settings(config, r["experiment"])["arch"]
             for r in plan}  # fmt: skip
     assert {"m1_set1", "m1_lr1e-3", "m1_lr1e-4"} <= {r["experiment"] for r in here}
     assert {arch[r["experiment"]] for r in here} <= {"m1", "m1_bn"}
@@ -162,7 +167,7 @@ def test_projection_counts_epochs_images_compile_and_overhead() -> None:
     rates["models"]["m1"] = {"train_img_s": 1000.0, "compile_s": 7, "eager_img_s": 500.0}
     rates["models"]["m1"]["online_share"] = 0.5
     config = reference.load_config(DEMO_CONFIG)
-    settings = reference.training_settings(config, "m1_lr1e-3")
+    settings = training_settings(config, "m1_lr1e-3")
     settings["epochs"], settings["subset"] = 3, {}
     # 2 sets x 1,400 images at 1,000 img/s, 300 validation images at 3,000 img/s.
     expected = 3 * (2800 / 1000 + 300 / 3000) + 7 + 5
@@ -179,10 +184,10 @@ def test_projection_counts_epochs_images_compile_and_overhead() -> None:
 
 
 def test_stop_status_says_why_a_run_stopped() -> None:
-    assert reference_runs.stop_status(-15, True) == "stopped at the deadline (checkpoint kept)"
-    assert reference_runs.stop_status(143, True) == "stopped by SIGTERM (checkpoint kept)"
-    assert reference_runs.stop_status(-15, False) == "stopped at the deadline (no checkpoint yet)"
-    assert reference_runs.stop_status(1, True) == "failed (1)"
+    assert runner.stop_status(-15, True) == "stopped at the deadline (checkpoint kept)"
+    assert runner.stop_status(143, True) == "stopped by SIGTERM (checkpoint kept)"
+    assert runner.stop_status(-15, False) == "stopped at the deadline (no checkpoint yet)"
+    assert runner.stop_status(1, True) == "failed (1)"
 
 
 def test_a_run_starts_when_it_fits_or_resumes_later() -> None:
@@ -190,14 +195,14 @@ def test_a_run_starts_when_it_fits_or_resumes_later() -> None:
     resumes at the next sitting; on a machine given back after the call, only what fits."""
     import time
 
-    runner = reference_runs.Runner.__new__(reference_runs.Runner)
-    runner.deadline = time.monotonic() + 1000
-    runner.args = type("Args", (), {"resume_later": False})()
-    assert runner.starts(900) and not runner.starts(1100)
-    runner.args.resume_later = True
-    assert runner.starts(50_000)
-    runner.deadline = time.monotonic() + reference_runs.MIN_SITTING - 5
-    assert not runner.starts(10)
+    sitting = runner.Runner.__new__(runner.Runner)
+    sitting.deadline = time.monotonic() + 1000
+    sitting.args = type("Args", (), {"resume_later": False})()
+    assert sitting.starts(900) and not sitting.starts(1100)
+    sitting.args.resume_later = True
+    assert sitting.starts(50_000)
+    sitting.deadline = time.monotonic() + runner.MIN_SITTING - 5
+    assert not sitting.starts(10)
 
 
 # --- the runner on the CPU over the demo data, then the merge ---------------------------------
@@ -210,7 +215,7 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rates = tmp / "rates.json"
     rates.write_text(json.dumps({"cpu": CPU_RATES}))
     out = tmp / "records.tar.gz"
-    code = reference_runs.main(
+    code = run_reference(
         [
             "--archive", str(DEMO_ARCHIVE),
             "--work", str(tmp / "work"),
@@ -293,7 +298,7 @@ def test_a_stopped_run_resumes_from_its_checkpoint_at_the_next_sitting(
         return proc
 
     def sitting(out: Path) -> tuple[dict, dict]:
-        code = reference_runs.main(
+        code = run_reference(
             [
                 "--archive", str(DEMO_ARCHIVE), "--work", str(tmp_path / "work"),
                 "--out", str(out), "--budget", "900", "--config", *DEMO_CONFIG,
@@ -316,7 +321,7 @@ def test_a_stopped_run_resumes_from_its_checkpoint_at_the_next_sitting(
     assert b"resuming m1_set1 seed 0 from" in files["runs/m1_set1/seed0/train.log"]
 
     def results(metrics: bytes) -> list[tuple]:
-        rows = reference.run_records.read_metrics(metrics.decode())
+        rows = read_metrics(metrics.decode())
         return [(r["epoch"], r["train_loss"], r["val_loss"], r["val_acc"]) for r in rows]
 
     _, uninterrupted = reference.read_records(records)
@@ -724,7 +729,7 @@ def check_against_records(html: str, folder: Path, config: dict) -> int:
     for (attrs, cells), name in zip(results["rows"], experiments, strict=True):
         paper = config["experiments"][name]["paper"]
         runs = summaries.get(name, [])
-        settings = runs[0]["resolved"] if runs else reference.training_settings(config, name)
+        settings = runs[0]["resolved"] if runs else training_settings(config, name)
         cells[1] = cells[1].removesuffix(" †")  # the mark of a run on a subset of the images
         assert cells[:7] == [
             str(paper["run"]),
@@ -812,7 +817,7 @@ def test_a_stale_record_is_replaced_by_its_redone_run_and_superseded(
     reference.merge(records, folder, demo_config())
     config = demo_config()
     config["experiments"]["m1_set1"]["optimizer"] = {"lr": 1.0e-2}
-    redone = reference.training_settings(config, "m1_set1")
+    redone = training_settings(config, "m1_set1")
 
     def redo(seed: int):
         def edit(manifest: dict, files: dict) -> None:
@@ -839,7 +844,7 @@ def test_a_stale_record_is_replaced_by_its_redone_run_and_superseded(
             (folder / "runs/m1_set1/seed0" / name).read_bytes()
         )
     summary = json.loads((folder / "runs/m1_set1/seed1/summary.json").read_text())
-    summary.update(seed=1, resolved=reference.training_settings(old, "m1_set1"))
+    summary.update(seed=1, resolved=training_settings(old, "m1_set1"))
     (folder / "runs/m1_set1/seed1/summary.json").write_text(json.dumps(summary))
     shown, stale, left_out = reference.shown_runs(folder, old)
     assert list(shown) == [("m1_set1", 1)] and stale == []
