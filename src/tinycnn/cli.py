@@ -191,6 +191,7 @@ def _reference(args: argparse.Namespace) -> None:
     """The reference runs (tinycnn.reference): their order, a merge, the paper from them."""
     from tinycnn import reference
     from tinycnn.atomic import write_json
+    from tinycnn.config import read_config_file
 
     folder = Path(args.folder or reference.FOLDER)
     if not args.config and not Path(reference.CONFIG_FILES[0]).is_file():
@@ -246,7 +247,14 @@ def _reference(args: argparse.Namespace) -> None:
     code = main(["aggregate", "--config", snapshot, "--out", str(out / "aggregate"), *runs])
     if code:
         raise UserError("the aggregate of the reference runs failed (above)")
-    write_json(out / "reference.json", reference.context(folder, config, order))
+    try:  # which runs a CPU can train, for the paper's first lines: the CPU's own rates
+        cpu_rates = reference.load_rates(Path(args.rates or reference.RATES), "cpu")
+        cpu_plan = reference.plan(config, cpu_rates)
+    except UserError:
+        cpu_plan = None
+    official = read_config_file(args.config[0]).get("data")  # config.yaml: the official archive
+    context = reference.context(folder, config, order, cpu_plan=cpu_plan, official=official)
+    write_json(out / "reference.json", context)
     data = folder / "data"
     previews = [
         f"--preview={name}={data / f'{name}_preview.png'}"

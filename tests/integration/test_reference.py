@@ -792,6 +792,16 @@ def test_render_with_runs_missing(records: Path, tmp_path: Path) -> None:
     assert check_against_records(html, folder, demo_config()) == 1
     notice = html.split("<h1", 1)[0]
     assert "bd37d950035ffb53b6eda235c0908d17" in notice and str(folder.name) in notice
+    words = " ".join(notice.split())
+    # The demo's archive is no rebuild of the official one: no word of the official's MD5.
+    assert "official" not in words
+    # The order in words: its experiments and seeds, what a CPU trains and what waits for a GPU
+    # (the committed CPU rates: M1's runs here, every other model waits).
+    order = reference.priority_order(
+        demo_config(), reference.load_rates(ROOT / reference.RATES, "cpu")
+    )
+    assert f"The plan counts {len(order)} runs (" in words
+    assert "wait for their turn on a CPU and" in words and "for a GPU." in words
     summary = json.loads((folder / "runs/m1_set1/seed0/summary.json").read_text())
     assert f"{summary['best_val_acc']:.1f}" in html
     # Which machine made which run: in the first lines, and in the head of the run's paragraph.
@@ -860,3 +870,19 @@ def test_the_reference_command_outside_the_repository_says_where_to_run_it(
     assert cli.main(["reference", "order"]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"error: no config.yaml here ({tmp_path}): run `tinycnn reference` from")
+
+
+def test_the_committed_folder_names_the_official_archive_beside_the_rebuilt_one() -> None:
+    """The rebuilt archive (presets/real.yaml) has the official file name and another MD5: the
+    paper says why, naming the official archive, so that a reader's MD5 check is not a surprise."""
+    from tinycnn.config import read_config_file
+
+    config = reference.load_config()
+    official = read_config_file(ROOT / "config.yaml")["data"]
+    order = reference.priority_order(config, reference.load_rates(ROOT / reference.RATES, "cpu"))
+    context = reference.context(ROOT / reference.FOLDER, config, order, official=official)
+    assert context["archive"]["md5"] != official["md5"]
+    assert context["official"] == {
+        "url": official["urls"][0], "md5": official["md5"], "size": official.get("size")
+    }  # fmt: skip
+    assert context["experiments"] == 21 and context["seeds_each"] == 3

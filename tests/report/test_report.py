@@ -1591,7 +1591,12 @@ REFERENCE = {
     "hardware": ["NVIDIA H200, driver 580.159.04, torch 2.11.0+cu130, CUDA 13.0"],
     "stale": [{"experiment": "m1_lr1e-3", "seed": 0, "differs": ["optimizer.lr", "epochs"]}],
     "planned": [{"experiment": "densenet161", "seed": 0}],
-    "order": [{"experiment": "m1_set1", "seed": 0}],
+    "order": [{"experiment": "m1_set1", "seed": 0}, {"experiment": "densenet161", "seed": 0}],
+    "experiments": 2,
+    "seeds_each": 1,
+    "waiting": {"cpu": 0, "gpu": 1},
+    "official": {"url": "http://cs231n.stanford.edu/tiny-imagenet-200.zip",
+                 "md5": "90528d7ca1a48142e341f4ef8d21d0de", "size": 248100043},
 }  # fmt: skip
 
 
@@ -1608,8 +1613,12 @@ def test_reference_notice_and_stale_runs(render: Render, tmp_path: Path) -> None
     assert (
         "Numbers from 12 reference runs (reference), trained on the real Tiny ImageNet-200 "
         "archive (tiny-imagenet-200.zip, MD5 c5708d893903748360198ec594d04568, 241,828,375 "
-        "bytes); 1 run of the order is not yet run. Hardware: NVIDIA H200, driver 580.159.04, "
-        "torch 2.11.0+cu130, CUDA 13.0."
+        "bytes: the official images, rebuilt from a public snapshot into other zip bytes than "
+        "the official archive's (http://cs231n.stanford.edu/tiny-imagenet-200.zip, MD5 "
+        "90528d7ca1a48142e341f4ef8d21d0de, 248,100,043 bytes), hence another MD5). The plan "
+        "counts 2 runs (2 experiments, 1 seed each): 12 recorded, 1 not yet run, of which 0 "
+        "wait for their turn on a CPU and 1 for a GPU. Hardware: NVIDIA H200, driver "
+        "580.159.04, torch 2.11.0+cu130, CUDA 13.0."
     ) in first
     assert "1 of them is stale (‡ stale)" in first
     assert html.index('id="reference-notice"') < html.index('class="title-block"')

@@ -252,24 +252,54 @@ def _current(runs: Iterable[tuple[str, int]], stale: Iterable[Mapping[str, Any]]
 
 
 def context(
-    folder: Path, config: Mapping[str, Any], order: Iterable[tuple[str, int]]
+    folder: Path,
+    config: Mapping[str, Any],
+    order: Iterable[tuple[str, int]],
+    *,
+    cpu_plan: Iterable[Mapping[str, Any]] | None = None,
+    official: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What the report says of the reference folder (``tinycnn paper-html --reference``)."""
+    """What the report says of the reference folder (``tinycnn paper-html --reference``).
+    ``cpu_plan`` (:func:`tinycnn.reference.plan` on the CPU's rates) says which runs not yet
+    recorded a CPU can train and which wait for a GPU; ``official``, the official archive's
+    ``data`` (config.yaml's), is named beside the rebuilt one when their MD5 differ."""
     folder = Path(folder)
     identity = _read_json(folder / "identity.json") or {}
     runs, stale, left_out = shown_runs(folder, config)
     current = _current(runs, stale)
     order = [(e, int(s)) for e, s in order]
-    return {
+    planned = [(e, s) for e, s in order if (e, s) not in current]
+    seeds = {e: sum(1 for x, _ in order if x == e) for e, _ in order}
+    out = {
         "folder": str(_shown(folder)),
         "archive": identity.get("archive"),
         "hardware": hardware(runs, config),
         "recorded": len(runs),
         "stale": stale,
         "left_out": left_out,
-        "planned": [{"experiment": e, "seed": s} for e, s in order if (e, s) not in current],
+        "planned": [{"experiment": e, "seed": s} for e, s in planned],
         "order": [{"experiment": e, "seed": s} for e, s in order],
+        "experiments": len(seeds),
+        "seeds_each": next(iter(set(seeds.values()))) if len(set(seeds.values())) == 1 else None,
     }
+    if cpu_plan is not None:
+        on_cpu = {(r["experiment"], r["seed"]) for r in cpu_plan if r["waits_for"] is None}
+        out["waiting"] = {
+            "cpu": sum(1 for r in planned if r in on_cpu),
+            "gpu": sum(1 for r in planned if r not in on_cpu),
+        }
+    archive = identity.get("archive") or {}
+    # The same file name with another MD5: the rebuilt archive (presets/real.yaml), whose zip
+    # bytes differ from the official one's (a reader's MD5 check of the official zip must
+    # not be expected to match). Another name (the demo's archive) is no such rebuild.
+    rebuilt = archive.get("name") == (official or {}).get("filename")
+    if rebuilt and official.get("md5") and archive.get("md5") not in (None, official["md5"]):
+        out["official"] = {
+            "url": (official.get("urls") or [None])[0],
+            "md5": official["md5"],
+            "size": official.get("size"),
+        }
+    return out
 
 
 def hardware(runs: Mapping[tuple[str, int], Path], config: Mapping[str, Any]) -> list[str]:

@@ -30,6 +30,7 @@ def reference_facts(
         f"MD5 {archive['md5']}" if archive.get("md5") else "",
         f"{fmt_int(archive['size'])} bytes" if archive.get("size") else "",
     ]
+    official = reference.get("official") or {}
     return {
         "folder": reference.get("folder") or "",
         "recorded": recorded,
@@ -37,6 +38,18 @@ def reference_facts(
         "planned": len(reference["planned"]),
         "hardware": list(reference.get("hardware") or devices),
         "archive": [d for d in details if d],
+        # The whole order in words a reader knows: 21 experiments, 3 seeds each.
+        "order": len(reference.get("order") or []),
+        "experiments": reference.get("experiments"),
+        "seeds_each": reference.get("seeds_each"),
+        # Of the runs not yet recorded, how many a CPU trains and how many wait for a GPU.
+        "waiting": reference.get("waiting"),
+        # The official archive, where the rebuilt one has another MD5 (other zip bytes).
+        "official": (
+            {**official, "size": fmt_int(official["size"]) if official.get("size") else None}
+            if official
+            else None
+        ),
     }
 
 
