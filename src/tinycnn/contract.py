@@ -62,6 +62,11 @@ ARCHITECTURE_KEYS = ("arch", "description", "layers")
 # image (no batch dimension), trainable parameters.
 LAYER_KEYS = ("name", "layer", "output", "parameters")
 
+# `validation: {source: augmented_split}` without a `fraction`: the share of the augmented
+# training samples held out to validate on. The one place of this default: the train job, the
+# report's words and the reference plan's projection read it here (the schema says it too).
+VALIDATION_FRACTION = 0.1
+
 # --- the aggregate folder: results/<name>/aggregate/ ---------------------------------------------
 
 # Every file the aggregate writes beside figures/*.png, by the name the workflow gives it.

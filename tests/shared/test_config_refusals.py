@@ -135,3 +135,15 @@ def test_a_scheduler_s_errors_are_its_own(paper: dict) -> None:
     assert "training.scheduler.name: 'Cosine' is not one of StepLR, warmup_cosine" in refused(
         config
     )
+
+
+def test_the_validation_fraction_default_is_one_constant() -> None:
+    """Written once (contract.VALIDATION_FRACTION), read by the train job, the report and the
+    reference plan; the schema's description says the same number."""
+    from tinycnn.contract import VALIDATION_FRACTION
+
+    for module in ("training/train.py", "report/facts.py", "reference/plan.py"):
+        text = (ROOT / "src/tinycnn" / module).read_text()
+        assert 'get("fraction", VALIDATION_FRACTION)' in text, module
+    schema = (ROOT / "src/tinycnn/schemas/config.schema.yaml").read_text()
+    assert f"fraction, default {VALIDATION_FRACTION}" in schema

@@ -15,6 +15,7 @@ from tinycnn.config import (
     training_settings,
     validate,
 )
+from tinycnn.contract import VALIDATION_FRACTION
 from tinycnn.errors import UserError
 from tinycnn.hardware import machine_words
 from tinycnn.merging import COMBINE_DEFAULT, combine_of, deep_merge
@@ -114,7 +115,7 @@ def images_per_epoch(
     samples = train * (len(aug["sets"]) if combine_of(settings) == COMBINE_DEFAULT else 1)
     validation = settings.get("validation") or {}
     if validation.get("source") == "augmented_split":
-        val = round(samples * validation.get("fraction", 0.1))
+        val = round(samples * validation.get("fraction", VALIDATION_FRACTION))
         samples -= val
     return samples, val
 

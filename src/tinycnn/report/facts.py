@@ -16,6 +16,8 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from itertools import pairwise
 from typing import Any, NamedTuple
 
+from tinycnn.contract import VALIDATION_FRACTION
+
 Experiment = Mapping[str, Any]
 # Settings that tell two experiments apart, in the order a label names them.
 DISTINGUISHING = ("sets", "lr", "scheduler", "epochs", "mode", "batch_size")
@@ -138,7 +140,9 @@ def images(settings: Mapping[str, Any] | None) -> tuple[Any, ...]:
     parts = subset(s)
     validation = s.get("validation") or {}
     source = validation.get("source", "official")
-    fraction = validation.get("fraction", 0.1) if source == "augmented_split" else None
+    fraction = (
+        validation.get("fraction", VALIDATION_FRACTION) if source == "augmented_split" else None
+    )
     return parts.get("train_per_class"), parts.get("val_per_class"), source, fraction
 
 

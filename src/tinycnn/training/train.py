@@ -57,7 +57,7 @@ from tinycnn.atomic import (
     write_text,
 )
 from tinycnn.code_version import code_identity
-from tinycnn.contract import METRIC_COLUMNS, RUN_DATA_FILES
+from tinycnn.contract import METRIC_COLUMNS, RUN_DATA_FILES, VALIDATION_FRACTION
 from tinycnn.data.augment import (
     FixedTrainData,
     OnlineTrainData,
@@ -224,7 +224,10 @@ def load_data(
         if split:
             # Augment first, then hold out a share of the augmented samples: another augmented
             # copy of a held-out image stays in training (the leak this reading asks about).
-            samples, fraction = len(arrays) * len(labels), validation.get("fraction", 0.1)
+            samples, fraction = (
+                len(arrays) * len(labels),
+                validation.get("fraction", VALIDATION_FRACTION),
+            )
             keep, held = split_samples(samples, fraction, seed)
             if len(keep) == 0:
                 raise UserError(
