@@ -1550,7 +1550,7 @@ def test_no_results_at_all(render: Render, aggregate: Path, tmp_path: Path) -> N
     assert "No reference run recorded yet." in first
     assert (
         "nothing in this paper is measured" in first
-        and "The order of the reference runs plans 6 runs." in first
+        and "The plan counts 6 runs: 0 recorded, 6 not yet run." in first
     )
 
 
@@ -1616,7 +1616,7 @@ def test_reference_notice_and_stale_runs(render: Render, tmp_path: Path) -> None
         "bytes: the official images, rebuilt from a public snapshot into other zip bytes than "
         "the official archive's (http://cs231n.stanford.edu/tiny-imagenet-200.zip, MD5 "
         "90528d7ca1a48142e341f4ef8d21d0de, 248,100,043 bytes), hence another MD5). The plan "
-        "counts 2 runs (2 experiments, 1 seed each): 12 recorded, 1 not yet run, of which 0 "
+        "counts 2 runs (2 experiments, 1 seed each): 1 recorded, 1 not yet run, of which 0 "
         "wait for their turn on a CPU and 1 for a GPU. Hardware: NVIDIA H200, driver "
         "580.159.04, torch 2.11.0+cu130, CUDA 13.0."
     ) in first

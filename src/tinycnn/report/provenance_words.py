@@ -39,7 +39,7 @@ def reference_facts(
         "hardware": list(reference.get("hardware") or devices),
         "archive": [d for d in details if d],
         # The whole order in words a reader knows: 21 experiments, 3 seeds each.
-        "order": len(reference.get("order") or []),
+        "order": max(len(reference.get("order") or []), len(reference["planned"])),
         "experiments": reference.get("experiments"),
         "seeds_each": reference.get("seeds_each"),
         # Of the runs not yet recorded, how many a CPU trains and how many wait for a GPU.
