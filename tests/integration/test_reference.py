@@ -717,7 +717,7 @@ def check_against_records(html: str, folder: Path, config: dict) -> int:
     """The paper's tables against the folder's records, cell by cell: the reproduction table
     (every paper run, its number from its records or "not yet run"), the claims that involve a
     run not yet recorded (untested), and Appendix B (each run's commit). The runs shown."""
-    from tinycnn.formatting import fmt_acc, fmt_diff, fmt_lr, fmt_paper, fmt_scheduler
+    from tinycnn.report.formatting import fmt_acc, fmt_diff, fmt_lr, fmt_paper, fmt_scheduler
 
     shown, stale, _ = reference.shown_runs(folder, config)
     stale_keys = {(s["experiment"], s["seed"]) for s in stale}

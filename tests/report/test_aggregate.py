@@ -25,7 +25,6 @@ from report_fixtures import architecture
 from tinycnn.config import experiment_entries, training_settings, validate
 from tinycnn.contract import FIGURE_KINDS, JOB_COLUMNS
 from tinycnn.errors import UserError
-from tinycnn.formatting import fmt_acc
 from tinycnn.merging import deep_merge
 from tinycnn.report.aggregate import (
     aggregate,
@@ -35,6 +34,7 @@ from tinycnn.report.aggregate import (
     experiments_table,
     within_tolerance,
 )
+from tinycnn.report.formatting import fmt_acc
 from tinycnn.report.records import DataIdentity
 
 ROOT = Path(__file__).resolve().parents[2]

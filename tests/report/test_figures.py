@@ -13,7 +13,6 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from tinycnn.formatting import fmt_stated as stated
 from tinycnn.report.figures import (
     DODGE,
     experiment_styles,
@@ -24,6 +23,7 @@ from tinycnn.report.figures import (
     plot_curves,
     plot_paper_vs_ours,
 )
+from tinycnn.report.formatting import fmt_stated as stated
 from tinycnn.report.render import Figure as PaperFigure
 from tinycnn.report.render import _environment, curves_about
 

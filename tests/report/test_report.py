@@ -36,7 +36,6 @@ from report_fixtures import (
     architecture,
 )
 
-from tinycnn import formatting
 from tinycnn.config import training_settings
 from tinycnn.contract import (
     ABLATIONS_CSV_COLUMNS,
@@ -50,6 +49,7 @@ from tinycnn.report import (
     beyond_words,
     claim_words,
     facts,
+    formatting,
     prose,
     provenance_words,
     words,

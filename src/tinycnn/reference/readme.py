@@ -27,7 +27,7 @@ def readme_table(folder: Path, config: Mapping[str, Any]) -> str:
     where the folder holds none."""
     import statistics
 
-    from tinycnn.formatting import fmt_acc, fmt_lr, fmt_paper
+    from tinycnn.report.formatting import fmt_acc, fmt_lr, fmt_paper
 
     runs, stale_runs, _ = shown_runs(folder, config)
     stale = {(s["experiment"], s["seed"]) for s in stale_runs}

@@ -8,13 +8,13 @@ from typing import Any
 
 from markupsafe import Markup
 
-from tinycnn.formatting import (
+from tinycnn.report import facts
+from tinycnn.report.formatting import (
     fmt_acc,
     fmt_diff,
     fmt_list,
     fmt_paper,
 )
-from tinycnn.report import facts
 from tinycnn.report.words import (
     NOT_RUN,
     capitalized,

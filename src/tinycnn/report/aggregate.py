@@ -58,7 +58,9 @@ from tinycnn.contract import (
     SUMMARY_RESULTS,
 )
 from tinycnn.errors import UserError
-from tinycnn.formatting import (
+from tinycnn.report import facts, records
+from tinycnn.report.figures import write_figures
+from tinycnn.report.formatting import (
     fmt_acc,
     fmt_diff,
     fmt_duration,
@@ -68,8 +70,6 @@ from tinycnn.formatting import (
     fmt_scheduler,
     fmt_short,
 )
-from tinycnn.report import facts, records
-from tinycnn.report.figures import write_figures
 
 # Integer columns that may be empty (experiments without a `paper` entry).
 NULLABLE_INTS = ("run", "paper_best_epoch", "paper_figure")

@@ -8,7 +8,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-from tinycnn.formatting import (
+from tinycnn.report import facts
+from tinycnn.report.formatting import (
     fmt_duration,
     fmt_int,
     fmt_list,
@@ -16,7 +17,6 @@ from tinycnn.formatting import (
     fmt_num,
     fmt_short,
 )
-from tinycnn.report import facts
 from tinycnn.report.words import (
     NOT_RUN,
     acc_text,

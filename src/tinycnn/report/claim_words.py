@@ -8,12 +8,12 @@ from typing import Any
 
 from markupsafe import Markup
 
-from tinycnn.formatting import (
+from tinycnn.report import facts
+from tinycnn.report.formatting import (
     fmt_list,
     fmt_num,
     fmt_short,
 )
-from tinycnn.report import facts
 from tinycnn.report.words import (
     NOT_RUN,
     plural,

@@ -36,7 +36,7 @@ from matplotlib.ticker import (
 from tinycnn import beyond
 from tinycnn.atomic import atomic_path
 from tinycnn.contract import FIGURE_KEYS
-from tinycnn.formatting import fmt_acc, fmt_short, fmt_stated
+from tinycnn.report.formatting import fmt_acc, fmt_short, fmt_stated
 
 WIDTH = 16 / 2.54  # inches
 DPI = 200

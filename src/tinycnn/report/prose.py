@@ -5,9 +5,9 @@ captions and notes whose words depend on what they show.
 The claims', the ablations', the runs beyond the paper's and the provenance's words are in
 :mod:`claim_words`, :mod:`ablation_words`, :mod:`beyond_words` and :mod:`provenance_words`; the
 small words they share (names, marks, plurals) in :mod:`words`. The facts behind each sentence
-come from :mod:`tinycnn.report.facts`, every number is printed by :mod:`tinycnn.formatting`. The
-fixed words are the templates' (templates/: the sections in page order, the captions, the
-references).
+come from :mod:`tinycnn.report.facts`, every number is printed by
+:mod:`tinycnn.report.formatting`. The fixed words are the templates' (templates/: the
+sections in page order, the captions, the references).
 
 An experiment is a mapping with the columns of experiments.csv (missing values None);
 ``settings`` maps an experiment to its runs' recorded resolved settings (settings.json).
@@ -23,7 +23,9 @@ from typing import Any
 from markupsafe import Markup
 
 from tinycnn.errors import UserError
-from tinycnn.formatting import (
+from tinycnn.report import facts
+from tinycnn.report.facts import Experiment, acc, has_paper
+from tinycnn.report.formatting import (
     fmt_diff,
     fmt_duration,
     fmt_int,
@@ -33,8 +35,6 @@ from tinycnn.formatting import (
     fmt_params,
     fmt_short,
 )
-from tinycnn.report import facts
-from tinycnn.report.facts import Experiment, acc, has_paper
 from tinycnn.report.provenance_words import (
     CITE,
 )

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from markupsafe import Markup
 
-from tinycnn.formatting import (
+from tinycnn.report.formatting import (
     fmt_int,
 )
 

@@ -35,7 +35,7 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from tinycnn import beyond, formatting
+from tinycnn import beyond
 from tinycnn.atomic import write_bytes, write_text
 from tinycnn.contract import AGGREGATE_FILES, EXPERIMENTS_CSV_COLUMNS, PAPER_KEYS
 from tinycnn.data.pack import read_classes
@@ -47,6 +47,7 @@ from tinycnn.report import (
     beyond_words,
     claim_words,
     facts,
+    formatting,
     prose,
     provenance_words,
     words,

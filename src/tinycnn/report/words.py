@@ -11,7 +11,9 @@ from typing import Any
 
 from markupsafe import Markup
 
-from tinycnn.formatting import (
+from tinycnn.report import facts
+from tinycnn.report.facts import Experiment
+from tinycnn.report.formatting import (
     fmt_acc,
     fmt_int,
     fmt_list,
@@ -20,8 +22,6 @@ from tinycnn.formatting import (
     fmt_setting,
     fmt_short,
 )
-from tinycnn.report import facts
-from tinycnn.report.facts import Experiment
 
 # How a label qualifies an experiment by a setting that differs (facts.DISTINGUISHING).
 QUALIFIERS = {
