@@ -258,6 +258,7 @@ def test_runner_records_what_fits_and_starts_nothing_else(records: Path) -> None
     assert manifest["code"]["commit"].startswith("0123456789abcdef")
     assert len(manifest["code"]["source_sha256"]) == 64
     assert manifest["machine"]["torch"] and manifest["machine"]["device"] == "cpu"
+    assert "cuda" not in manifest["machine"]  # torch's build of CUDA is no CUDA of this machine
     assert manifest["machine"]["cpu"] and manifest["machine"]["cores"] >= 1
     run_machine = json.loads(files["runs/m1_set1/seed0/summary.json"])["machine"]
     assert run_machine["device"] == "cpu" and run_machine["cpu"] == manifest["machine"]["cpu"]

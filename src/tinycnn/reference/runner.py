@@ -117,7 +117,7 @@ def machine() -> dict:
             gpu=torch.cuda.get_device_name(0) if cuda else None,
             threads=hardware.usable_cores(),
             torch=torch.__version__,
-            cuda=torch.version.cuda,
+            cuda=torch.version.cuda if cuda else None,  # the build's CUDA means nothing on a CPU
         ),
     }
 
