@@ -217,7 +217,7 @@ def _reference(args: argparse.Namespace) -> None:
     plan = reference.plan(config, rates)
     order = [(run["experiment"], run["seed"]) for run in plan]
     if args.action == "order":
-        held, recorded = reference.held(folder, config), reference.recorded(folder)
+        held, recorded = reference.current_runs(folder, config), reference.run_folders(folder)
         print(f"projected on this machine ({rates['device']}: {reference.describe_rates(rates)})")
         for i, run in enumerate(plan, 1):
             key = (run["experiment"], run["seed"])

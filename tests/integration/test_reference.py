@@ -340,7 +340,7 @@ def test_merge_adds_the_runs_and_the_data(records: Path, tmp_path: Path) -> None
     folder = tmp_path / "ref"
     added = reference.merge(records, folder, demo_config())
     assert added.wrote and len(added.runs) == 1 and added.runs[0].startswith("m1_set1 seed 0: ")
-    assert list(reference.recorded(folder)) == [("m1_set1", 0)]
+    assert list(reference.run_folders(folder)) == [("m1_set1", 0)]
     assert (folder / "data/stats.json").is_file() and (folder / "data/set2_preview.png").is_file()
     identity = json.loads((folder / "identity.json").read_text())
     assert set(identity["augmented"]) == {"set1"}

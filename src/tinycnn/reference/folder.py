@@ -34,7 +34,7 @@ def _read_json(path: Path, default: Any = None) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else default
 
 
-def recorded(folder: Path) -> dict[tuple[str, int], Path]:
+def run_folders(folder: Path) -> dict[tuple[str, int], Path]:
     """The run folders of ``folder``, by (experiment, seed)."""
     out = {}
     for summary in sorted(Path(folder).glob("runs/*/seed*/summary.json")):
@@ -78,7 +78,7 @@ def merge(records: Path, folder: Path, config: Mapping[str, Any]) -> Merged:
         parts = name.split("/")
         if parts[0] == "runs":
             runs.setdefault("/".join(parts[1:3]), {})[parts[3]] = data
-    existing = recorded(folder)
+    existing = run_folders(folder)
     digests = dict(_read_json(folder / DIGESTS, {}))
     problems, added, writes = [], [], {}
     for where, files in sorted(runs.items()):
@@ -218,7 +218,7 @@ def shown_runs(
     """The folder's runs the paper shows, the stale ones among them (with the settings that
     differ), and the ones left out: a stale run of an experiment that a fresh run of it
     supersedes, or whose experiment is no longer in the config."""
-    runs = recorded(folder)
+    runs = run_folders(folder)
     entries = experiment_entries(config)
     differs = {
         key: stale_keys(
@@ -240,13 +240,13 @@ def shown_runs(
     return shown, stale, left_out
 
 
-def held(folder: Path, config: Mapping[str, Any]) -> set[tuple[str, int]]:
+def current_runs(folder: Path, config: Mapping[str, Any]) -> set[tuple[str, int]]:
     """The runs the folder holds with the settings ``config`` resolves for them today: the runs
     of the priority order that no GPU session trains again (a stale record is redone)."""
-    return _current(*shown_runs(folder, config)[:2])
+    return _as_configured(*shown_runs(folder, config)[:2])
 
 
-def _current(runs: Iterable[tuple[str, int]], stale: Iterable[Mapping[str, Any]]) -> set:
+def _as_configured(runs: Iterable[tuple[str, int]], stale: Iterable[Mapping[str, Any]]) -> set:
     """Of the runs shown, those recorded with today's settings (``stale``: the others)."""
     return set(runs) - {(s["experiment"], s["seed"]) for s in stale}
 
@@ -266,7 +266,7 @@ def context(
     folder = Path(folder)
     identity = _read_json(folder / "identity.json") or {}
     runs, stale, left_out = shown_runs(folder, config)
-    current = _current(runs, stale)
+    current = _as_configured(runs, stale)
     order = [(e, int(s)) for e, s in order]
     planned = [(e, s) for e, s in order if (e, s) not in current]
     seeds = {e: sum(1 for x, _ in order if x == e) for e, _ in order}

@@ -435,7 +435,7 @@ class Runner:
                 self.manifest["identity_differs"] = differs
                 log(f"WARNING: the data differs from {folder_identity}: {', '.join(differs)}")
         self.save()
-        held = reference.held(self.root / self.args.reference, self.config)
+        held = reference.current_runs(self.root / self.args.reference, self.config)
         plan = [r for r in reference.plan(self.config, self.rates) if
                 (r["experiment"], r["seed"]) not in held]  # fmt: skip
         if self.args.only:
