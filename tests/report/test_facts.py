@@ -165,7 +165,7 @@ def test_groups_and_varying_settings() -> None:
     a, b, c = exp(1.0, lr=1e-3, sets="set1"), exp(2.0, lr=1e-4, sets="set1"), exp(3.0, lr=1e-3)
     assert facts.grouped([(a, "x"), (b, "y"), (c, "x")]) == [("x", [a, c]), ("y", [b])]
     assert facts.varying([a, b]) == ["lr"]
-    assert facts.by([a, b, c], lambda e: e["lr"]) == {1e-3: [a, c], 1e-4: [b]}
+    assert facts.grouped_by([a, b, c], lambda e: e["lr"]) == {1e-3: [a, c], 1e-4: [b]}
     assert facts.missing(["e1.0", "e9"], [a]) == ["e9"]
 
 

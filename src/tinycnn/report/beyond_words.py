@@ -160,10 +160,10 @@ def beyond_paragraph(
         apart,
     )
     for m in modern:
-        if not facts.ran(m):
+        if not facts.has_results(m):
             text += Markup(" {} is {}.").format(m["experiment"], NOT_RUN)
             continue
-        made = facts.made(baselines)
+        made = facts.with_results(baselines)
         if facts.at_chance(m):  # its differences are noise: set against no run
             vs = [f"{chance_words(m)}, set against no run"]
         else:

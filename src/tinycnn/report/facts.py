@@ -42,19 +42,19 @@ def seeds(e: Experiment) -> int:
     return int(e.get("n_seeds") or 1)
 
 
-def ran(e: Experiment) -> bool:
+def has_results(e: Experiment) -> bool:
     """Whether the experiment has results (the report marks those without as not run)."""
     return not e.get(NOT_RUN)
 
 
-def made(exps: Sequence[Experiment]) -> list[Experiment]:
+def with_results(exps: Sequence[Experiment]) -> list[Experiment]:
     """The experiments with results."""
-    return [e for e in exps if ran(e)]
+    return [e for e in exps if has_results(e)]
 
 
 def pending(exps: Sequence[Experiment]) -> list[Experiment]:
     """The experiments without results: not yet run."""
-    return [e for e in exps if not ran(e)]
+    return [e for e in exps if not has_results(e)]
 
 
 def stale(e: Mapping[str, Any]) -> bool:
@@ -284,7 +284,7 @@ def grouped(items: Sequence[tuple[Experiment, Hashable]]) -> list[tuple[Any, lis
     return sorted(groups.items(), key=lambda item: -len(item[1]))
 
 
-def by(exps: Sequence[Experiment], key: Callable[[Experiment], Hashable]) -> dict:
+def grouped_by(exps: Sequence[Experiment], key: Callable[[Experiment], Hashable]) -> dict:
     """``exps`` grouped by ``key``, in order of first appearance."""
     out: dict[Hashable, list[Experiment]] = {}
     for e in exps:
@@ -341,7 +341,7 @@ def against_family(
     side being the paper's best of each family, as the claims table checks it, not the
     paper's numbers of the runs that happen to be best here; None where either family has no
     results."""
-    ours, before = made(section), made(previous)
+    ours, before = with_results(section), with_results(previous)
     if not (ours and before):
         return None
     tops = paper_best(previous), paper_best(section)

@@ -46,10 +46,10 @@ from tinycnn.report.words import (
     chance_words,
     labels,
     model_name,
-    name,
     paper_text,
     plural,
     ref,
+    run_label,
     runs_phrase,
     stale_mark,
 )
@@ -192,7 +192,9 @@ def tolerance_sentence(
     if len(bounds) == 1:
         parts.append(
             Markup("{}, which the paper reports only as below {}%, {}").format(
-                name(bounds[0]), fmt_short(bounds[0]["paper_accuracy"]), _bound_words(bounds[0])
+                run_label(bounds[0]),
+                fmt_short(bounds[0]["paper_accuracy"]),
+                _bound_words(bounds[0]),
             )
         )
     elif bounds:
@@ -276,7 +278,7 @@ def modes(
     seed: int | None,
 ) -> Markup:
     """How the runs draw their augmentation; ``partial``: the runs on part of the data."""
-    by_mode = facts.by(exps, lambda e: e["mode"])
+    by_mode = facts.grouped_by(exps, lambda e: e["mode"])
     parts = []
     for mode, members in by_mode.items():
         who = "All runs use" if len(by_mode) == 1 else f"{capitalized(runs_phrase(members))} use"
@@ -315,7 +317,7 @@ def schedule(e: Experiment, settings: Mapping[str, Any] | None) -> str:
 
 def schedules(exps: Sequence[Experiment], settings: Mapping[str, Mapping[str, Any]]) -> Markup:
     """How each group of runs treats the learning rate: ``runs 1–5 keep it constant; ...``."""
-    groups = facts.by(exps, lambda e: schedule(e, settings.get(e["experiment"])))
+    groups = facts.grouped_by(exps, lambda e: schedule(e, settings.get(e["experiment"])))
     return Markup("; ").join(
         Markup("{} {}").format("all runs" if len(groups) == 1 else runs_phrase(es), what)
         for what, es in groups.items()
@@ -467,7 +469,7 @@ def comparison_paragraph(title: str, figure: Any, exps: Sequence[Experiment]) ->
 def against_previous(section: Sequence[Experiment], previous: Sequence[Experiment]) -> Markup:
     """The best of a model family against the best of the one before, and their speed; not yet
     run where either family has no results."""
-    empty = [group for group in (previous, section) if not facts.made(group)]
+    empty = [group for group in (previous, section) if not facts.with_results(group)]
     if empty:
         models = dict.fromkeys(e["model"] for group in empty for e in group)
         return Markup("The comparison with the previous family is {}: no run of {} has "
@@ -515,7 +517,7 @@ def summary_paragraph(
     )
     if outside := facts.outside_tolerance(exps):
         named = [
-            f"{name(e)} ({e['model']}, {fmt_diff(e.get('diff'))} points{stale_mark(e)})"
+            f"{run_label(e)} ({e['model']}, {fmt_diff(e.get('diff'))} points{stale_mark(e)})"
             for e in outside
         ]
         text += Markup(" Beyond the tolerance: {}.").format(fmt_list(named))

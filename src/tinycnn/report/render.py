@@ -298,7 +298,7 @@ def _stale_words(
 ) -> list[str]:
     """Each stale run of ``records``' experiments: ``run 2, seed 0: optimizer.lr, epochs``."""
     return [
-        f"{words.name(e)}, seed {s['seed']}: {', '.join(s['differs']) or 'settings'}"
+        f"{words.run_label(e)}, seed {s['seed']}: {', '.join(s['differs']) or 'settings'}"
         for e in records
         for s in stale.get(e["experiment"], [])
     ]
@@ -385,7 +385,7 @@ def recipe_table(numbering: Numbering, exps: Sequence[Mapping], settings: Mappin
         ("augmentation mode", lambda e: e["mode"], str),
         ("training images", images("train"), str),
         ("validation images", images("val"), str),
-        ("seeds per run", lambda e: int(e["n_seeds"]) if facts.ran(e) else None, str),
+        ("seeds per run", lambda e: int(e["n_seeds"]) if facts.has_results(e) else None, str),
     ]
     rows = []
     for title, get, fmt in rows_spec:
@@ -444,7 +444,7 @@ def reproduction_table(
     the stale runs described, for the note."""
     rows = []
     for e in exps:
-        if facts.ran(e):
+        if facts.has_results(e):
             n = int(e["n_seeds"])
             ours = formatting.fmt_acc(e["best_val_acc_mean"], e.get("best_val_acc_std"), n)
             measured = [ours + words.stale_mark(e), n, formatting.fmt_diff(e.get("diff"))]
@@ -536,7 +536,7 @@ def ablation_tables(
     reading without results says "not yet run" in its accuracy cell, a stale one is marked
     (``results``, the reproduction table, explains the mark)."""
     out = []
-    for question, group in facts.by(rows, lambda r: r["question"]).items():
+    for question, group in facts.grouped_by(rows, lambda r: r["question"]).items():
         cells = [
             Row(
                 [
@@ -580,7 +580,7 @@ def _beyond_cells(r: Mapping[str, Any]) -> list[Any]:
     parameters = formatting.fmt_params(r["parameters"]) if r.get("parameters") else "—"
     epochs = int(r["epochs"]) if r.get("epochs") is not None else "—"
     paper = formatting.fmt_paper(r.get("paper_accuracy"), r.get("paper_stated"))
-    if not facts.ran(r):
+    if not facts.has_results(r):
         # said once a row, as in the other tables; the other measured cells empty
         return [r["experiment"], r["model"], parameters, epochs, words.NOT_RUN, "—", paper,
                 "—", "—"]  # fmt: skip
@@ -614,7 +614,7 @@ def beyond_tables(
         Row(_beyond_cells(r), "beyond" if r["role"] == "beyond" else "", r["experiment"])
         for r in rows
     ]
-    marked = any(facts.stale(r) and facts.ran(r) for r in rows)
+    marked = any(facts.stale(r) and facts.has_results(r) for r in rows)
     results = Table(
         *numbering.next("Table"),
         beyond_words.beyond_caption(common),
@@ -648,7 +648,7 @@ def beyond_tables(
     ]
     recipe_rows.append(Row(["precision", *(r.get("precision") or "—" for r in rows)]))
     titles = [
-        r["experiment"] + ("" if facts.ran(r) else f" ({words.NOT_RUN}: as configured)")
+        r["experiment"] + ("" if facts.has_results(r) else f" ({words.NOT_RUN}: as configured)")
         for r in rows
     ]
     recipe = Table(
@@ -783,7 +783,7 @@ def _family(e: Mapping[str, Any]) -> str:
 
 def _sections(exps: Sequence[dict[str, Any]]) -> list[ModelSection]:
     """One section per model family, in paper run order."""
-    groups = facts.by(exps, _family)
+    groups = facts.grouped_by(exps, _family)
     return [ModelSection(title, members) for title, members in groups.items()]
 
 
@@ -848,7 +848,7 @@ def run_head(e: Mapping[str, Any]) -> dict[str, Any]:
     paper's number for a run not yet run."""
     epoch = e.get("paper_best_epoch")
     return {
-        "name": words.capitalized(words.name(e)),
+        "name": words.capitalized(words.run_label(e)),
         "model": e["model"],
         "sets": e["sets"],
         "lr": formatting.fmt_lr(e["lr"]) if e.get("lr") is not None else "—",
@@ -857,7 +857,7 @@ def run_head(e: Mapping[str, Any]) -> dict[str, Any]:
         ),
         "epochs": int(e["epochs"]),
         # The machine that trained it (runs.csv: each seed's, joined when they differ).
-        "device": e.get("device_name") if facts.ran(e) else None,
+        "device": e.get("device_name") if facts.has_results(e) else None,
         "paper": words.paper_text(e) if facts.has_paper(e) else None,
         "paper_epoch": int(epoch) if epoch is not None else None,
     }
@@ -874,8 +874,8 @@ def _section_text(
     members = []
     for model in dict.fromkeys(e["model"] for e in section.experiments):
         of_model = [e for e in section.experiments if e["model"] == model]
-        e = (facts.made(of_model) or of_model)[-1]
-        record = _architecture(results, e["arch"]) if facts.ran(e) else {}
+        e = (facts.with_results(of_model) or of_model)[-1]
+        record = _architecture(results, e["arch"]) if facts.has_results(e) else {}
         fallback = config["models"].get(model, {}).get("description", model)
         text = prose.description(record.get("description"), e["arch"], fallback)
         table = next((t for t in section.tables if t.key == model), None)
@@ -885,7 +885,7 @@ def _section_text(
         (
             run_head(e),
             prose.run_paragraph(e, results.history(e["experiment"]), curves.get(e["experiment"]))
-            if facts.ran(e)
+            if facts.has_results(e)
             else None,
         )
         for e in section.experiments
@@ -912,7 +912,7 @@ def _beyond_rows(
     if not modern:
         return rows
     have = {r["experiment"]: r for r in rows}
-    measured = {e["experiment"]: e for e in facts.made(exps)}
+    measured = {e["experiment"]: e for e in facts.with_results(exps)}
     entries = {**config["experiments"], **modern}
     out = []
     for name, role in [*((n, "baseline") for n in beyond.baselines(config)),
@@ -965,7 +965,7 @@ def build_context(
     settings = {**planned, **results.settings}
     beyond_rows = _beyond_rows(results, config, made, planned)
     for r in beyond_rows:
-        if r["experiment"] in stale and facts.ran(r):
+        if r["experiment"] in stale and facts.has_results(r):
             r[facts.STALE] = stale[r["experiment"]]
     tolerance = float(config["report"]["tolerance"])
     specs: dict[str, list[Mapping]] = {}
@@ -989,7 +989,7 @@ def build_context(
     sections = _sections(exps)
     comparisons = _comparisons(config, exps)
     for section in sections:
-        for arch in dict.fromkeys(e["arch"] for e in facts.made(section.experiments)):
+        for arch in dict.fromkeys(e["arch"] for e in facts.with_results(section.experiments)):
             architecture = _architecture(results, arch)
             if architecture.get("layers"):
                 model = next(e["model"] for e in section.experiments if e["arch"] == arch)

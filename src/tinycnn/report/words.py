@@ -90,14 +90,14 @@ def plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
-def name(e: Experiment) -> str:
+def run_label(e: Experiment) -> str:
     """``run 5`` (the paper's run number), or the experiment's name."""
     return f"run {int(e['run'])}" if e.get("run") is not None else e["experiment"]
 
 
 def model_name(e: Experiment) -> str:
     """``M4 (run 5)``."""
-    return f"{e['model']} ({name(e)})"
+    return f"{e['model']} ({run_label(e)})"
 
 
 def stale_mark(e: Mapping[str, Any]) -> str:
@@ -144,7 +144,7 @@ def runs_phrase(exps: Sequence[Experiment]) -> str:
     """``runs 1–5`` (paper run numbers), or the experiments' names where one has none."""
     if all(e.get("run") is not None for e in exps):
         return fmt_runs([int(e["run"]) for e in exps])
-    return fmt_list([name(e) for e in exps])
+    return fmt_list([run_label(e) for e in exps])
 
 
 def common_with_exceptions(
