@@ -3,8 +3,8 @@ in a fresh process, with an empty cache against a cache that an earlier process 
 
 The reference runner (`tinycnn reference run`) gives every run one `TORCHINDUCTOR_CACHE_DIR`
 (with the FX graph and autograd caches on), so that a second run of an architecture loads what
-the first compiled instead of compiling again. This measures that, one architecture at a time, each case a new
-Python process (as each train job is):
+the first compiled instead of compiling again. This measures that, one architecture at a time,
+each case a new Python process (as each train job is):
 
 - cold: an empty cache directory (what every run would pay without sharing);
 - warm: the same directory again, as the next run of the architecture finds it;
