@@ -893,3 +893,20 @@ def test_the_committed_folder_names_the_official_archive_beside_the_rebuilt_one(
         "url": official["urls"][0], "md5": official["md5"], "size": official.get("size")
     }  # fmt: skip
     assert context["experiments"] == 21 and context["seeds_each"] == 3
+
+
+def test_the_order_read_in_part_ends_quietly() -> None:
+    """`tinycnn reference order | head`: no traceback when the reader stops reading."""
+    done = subprocess.run(
+        f"{sys.executable} -m tinycnn reference order --device cpu | head -2",
+        shell=True, cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.stdout.startswith("projected on this machine (cpu: ")
+    assert len(done.stdout.splitlines()) == 2 and "Traceback" not in done.stderr
+    # A reader gone before the first line (`true` reads nothing): the write itself fails.
+    done = subprocess.run(
+        f"{sys.executable} -m tinycnn reference order --device cpu | true; "
+        "echo ${PIPESTATUS[0]}",
+        shell=True, executable="/bin/bash", cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.stdout.strip() == "0" and "Traceback" not in done.stderr, done.stderr
