@@ -66,7 +66,7 @@ from tinycnn import beyond  # noqa: E402
 from tinycnn.atomic import write_json  # noqa: E402
 from tinycnn.config import resolve_experiment, training_settings  # noqa: E402
 from tinycnn.data.augment import FixedTrainData, OnlineTrainData, parse_set  # noqa: E402
-from tinycnn.hardware import cpu_model, machine  # noqa: E402
+from tinycnn.hardware import cpu_model  # noqa: E402
 from tinycnn.merging import deep_merge  # noqa: E402
 from tinycnn.training.train import (  # noqa: E402
     Numerics,
@@ -75,6 +75,7 @@ from tinycnn.training.train import (  # noqa: E402
     describe_numerics,
     evaluate,
     new_run_state,
+    run_machine,
     train_step,
 )
 
@@ -392,15 +393,8 @@ def rates_entry(
         if "first_s" in path:
             entry["compile_s"] = round(path["first_s"], 1)
         models[recipes_[name]["arch"]] = entry
-    cuda = device.type == "cuda"
     return {
-        "machine": machine(
-            device.type,
-            gpu=torch.cuda.get_device_name(device) if cuda else None,
-            threads=torch.get_num_threads(),
-            torch=torch.__version__,
-            cuda=torch.version.cuda if cuda else None,
-        ),
+        "machine": run_machine(device),
         "numerics": describe_numerics(default),
         "measured": time.strftime("%Y-%m-%d"),
         "command": "benchmarks/train_throughput.py " + " ".join(sys.argv[1:]),

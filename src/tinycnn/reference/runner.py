@@ -105,20 +105,17 @@ def join_parts(parts: Path, out: Path) -> Path:
 
 
 def machine() -> dict:
-    """The machine of this session (tinycnn.hardware.machine) and its Python, for the manifest."""
+    """The machine of this session (as a run records it: train.run_machine, with the threads
+    each job gets) and its Python, for the manifest."""
     import torch
 
-    cuda = torch.cuda.is_available()
+    from tinycnn.training.train import run_machine
+
+    device = torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
     return {
         "hostname": platform.node(),
         "python": platform.python_version(),
-        **hardware.machine(
-            "cuda" if cuda else "cpu",
-            gpu=torch.cuda.get_device_name(0) if cuda else None,
-            threads=hardware.usable_cores(),
-            torch=torch.__version__,
-            cuda=torch.version.cuda if cuda else None,  # the build's CUDA means nothing on a CPU
-        ),
+        **run_machine(device, threads=hardware.usable_cores()),
     }
 
 

@@ -136,14 +136,15 @@ def device_name(device: torch.device) -> str:
     return f"{cpu_model()} ({threads} thread{'' if threads == 1 else 's'})"
 
 
-def run_machine(device: torch.device) -> dict[str, Any]:
+def run_machine(device: torch.device, threads: int | None = None) -> dict[str, Any]:
     """The machine of a run (:func:`tinycnn.hardware.machine`): what the reference folder
-    requires of every record and the paper names beside each run."""
+    requires of every record and the paper names beside each run; also the reference runner's
+    manifest and the rates file. ``threads``: torch's own count where not given."""
     cuda = device.type == "cuda"
     return machine(
         device.type,
         gpu=torch.cuda.get_device_name(device) if cuda else None,
-        threads=torch.get_num_threads(),
+        threads=torch.get_num_threads() if threads is None else threads,
         torch=torch.__version__,
         cuda=torch.version.cuda if cuda else None,
     )
