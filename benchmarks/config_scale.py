@@ -3,7 +3,8 @@
 The paper's config with one more question of N variants (each another learning rate of M1's
 run 2), for each N of `--variants`:
 
-- validate: `tinycnn.config.validate`, what `tinycnn check-config` and the Snakefile run first;
+- validate: `tinycnn.config.checks.validate`, what `tinycnn check-config` and the Snakefile run
+  first;
 - resolve each alone: every experiment through `resolve_experiment(config, name)`, which reads
   every variant's entry again for each experiment (the baseline: what the workflow did before);
 - resolve once: the same through `resolve_experiment(config, name, entries)` with the entries
@@ -25,7 +26,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from tinycnn.config import experiment_entries, resolve_experiment, validate  # noqa: E402
+from tinycnn.config.checks import validate  # noqa: E402
+from tinycnn.config.resolve import experiment_entries, resolve_experiment  # noqa: E402
 
 
 def with_variants(config: dict, n: int) -> dict:

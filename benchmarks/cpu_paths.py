@@ -6,7 +6,7 @@ the trainer's own step (`new_run_state` + `train_step`, batches from a uint8 arr
 `FixedTrainData`, as a run takes them) with the CPU default's numerics (fp32, channels_last)
 and:
 
-- threads: 1, the usable cores (`tinycnn.hardware.usable_cores`), and twice that;
+- threads: 1, the usable cores (`tinycnn.shared.hardware.usable_cores`), and twice that;
 - compile: none (eager, today's default), or torch.compile in the modes of `--compile`
   (inductor, default mode; its first steps, the compile, are reported apart).
 
@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from tinycnn.hardware import cpu_model, usable_cores  # noqa: E402
+from tinycnn.shared.hardware import cpu_model, usable_cores  # noqa: E402
 
 MODELS = {"M1": "m1", "M1-BN": "m1_bn"}  # what a CPU trains (tinycnn reference order)
 CLASSES = 200

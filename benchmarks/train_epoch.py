@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from tinycnn.data.augment import FixedTrainData  # noqa: E402
-from tinycnn.hardware import cpu_model  # noqa: E402
+from tinycnn.shared.hardware import cpu_model  # noqa: E402
 from tinycnn.training.train import (  # noqa: E402
     _StopFlag,
     describe_numerics,

@@ -62,12 +62,12 @@ from torch.utils.flop_counter import FlopCounterMode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from tinycnn import beyond  # noqa: E402
-from tinycnn.atomic import write_json  # noqa: E402
-from tinycnn.config import resolve_experiment, training_settings  # noqa: E402
+from tinycnn.config import beyond_paper  # noqa: E402
+from tinycnn.config.merge import deep_merge  # noqa: E402
+from tinycnn.config.resolve import resolve_experiment, training_settings  # noqa: E402
 from tinycnn.data.augment import FixedTrainData, OnlineTrainData, parse_set  # noqa: E402
-from tinycnn.hardware import cpu_model  # noqa: E402
-from tinycnn.merging import deep_merge  # noqa: E402
+from tinycnn.shared.files import write_json  # noqa: E402
+from tinycnn.shared.hardware import cpu_model  # noqa: E402
 from tinycnn.training.train import (  # noqa: E402
     Numerics,
     _prepare,
@@ -149,7 +149,7 @@ def recipes(config: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str
     settings, projected as itself. Otherwise each of the paper's models with the paper's recipe
     (the shared optimizer, a constant rate, cross-entropy, materialized sets), and the paper's
     runs projected on their models' rates."""
-    modern = beyond.experiments(config)
+    modern = beyond_paper.experiments(config)
     if modern:
         return {n: training_settings(config, n) for n in modern}, {n: n for n in modern}
     shared = {

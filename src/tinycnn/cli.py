@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tinycnn.errors import UserError
+from tinycnn.shared.errors import UserError
 
 
 def _download(args: argparse.Namespace) -> None:
@@ -124,8 +124,8 @@ def _aggregate(args: argparse.Namespace) -> None:
 
 
 def _paper_html(args: argparse.Namespace) -> None:
-    from tinycnn.contract import AGGREGATE_FILES
     from tinycnn.report.render import collect_provenance, render_html
+    from tinycnn.shared.contract import AGGREGATE_FILES
 
     config = _load_config(args.config)
     aggregate_dir = Path(args.aggregate)
@@ -155,16 +155,17 @@ def _paper_pdf(args: argparse.Namespace) -> None:
 
 
 def _check_config(args: argparse.Namespace) -> None:
-    from tinycnn import ablations, beyond
-    from tinycnn.config import read_config_file, validate
-    from tinycnn.merging import deep_merge
+    from tinycnn.config import ablations, beyond_paper
+    from tinycnn.config.checks import validate
+    from tinycnn.config.load import read_config_file
+    from tinycnn.config.merge import deep_merge
 
     config: dict = {}
     for path in args.configfile:
         config = deep_merge(config, read_config_file(path))
     validate(config)
     variants = len(ablations.trained(config))
-    runs = len(beyond.experiments(config))
+    runs = len(beyond_paper.experiments(config))
     trains = "trains" if variants == 1 else "train"
     more = f", {_count(variants, 'ablation variant')} that {trains}" if variants else ""
     more += f", {_count(runs, 'run')} beyond the paper" if runs else ""
@@ -191,8 +192,8 @@ def _minutes(seconds: float) -> str:
 def _reference(args: argparse.Namespace) -> None:
     """The reference runs (tinycnn.reference): their order, a merge, the paper from them."""
     from tinycnn import reference
-    from tinycnn.atomic import write_json
-    from tinycnn.config import read_config_file
+    from tinycnn.config.load import read_config_file
+    from tinycnn.shared.files import write_json
 
     folder = Path(args.folder or reference.FOLDER)
     if not args.config and not Path(reference.CONFIG_FILES[0]).is_file():
@@ -436,7 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as err:  # a full disk outside the atomic writers: one line all the same
-        from tinycnn.atomic import SPACE_ERRNOS
+        from tinycnn.shared.files import SPACE_ERRNOS
 
         if err.errno not in SPACE_ERRNOS:
             raise

@@ -24,8 +24,8 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from torchvision.transforms import InterpolationMode, v2
 
-from tinycnn import atomic
-from tinycnn.atomic import read_digest
+import tinycnn.shared.arrays
+import tinycnn.shared.files
 from tinycnn.data.augment import (
     FixedTrainData,
     OnlineTrainData,
@@ -46,7 +46,8 @@ from tinycnn.data.augment_ops import (
     RandomVerticalFlip,
     Resize,
 )
-from tinycnn.errors import UserError
+from tinycnn.shared.digests import read_digest
+from tinycnn.shared.errors import UserError
 
 SET1 = [
     {"op": "random_horizontal_flip", "p": 0.5},
@@ -824,13 +825,13 @@ def test_write_augmented_on_a_full_disk_is_one_message_and_leaves_nothing(
     # its hidden temporary array behind.
     if fault == "little free space":
         usage = shutil.disk_usage(tmp_path)._replace(free=1000)
-        monkeypatch.setattr(atomic.shutil, "disk_usage", lambda path: usage)
+        monkeypatch.setattr(tinycnn.shared.files.shutil, "disk_usage", lambda path: usage)
     else:
 
         def no_space(fd: int, offset: int, length: int) -> None:
             raise OSError(errno.ENOSPC, "No space left on device")
 
-        monkeypatch.setattr(atomic.os, "posix_fallocate", no_space)
+        monkeypatch.setattr(tinycnn.shared.arrays.os, "posix_fallocate", no_space)
     out = tmp_path / "out" / "set2.npy"
     with pytest.raises(UserError) as err:
         write_augmented(packed, SET2, 0, "set2", out, threads=1)

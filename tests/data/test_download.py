@@ -20,7 +20,7 @@ import pytest
 
 from tinycnn.data import download
 from tinycnn.data.download import fetch, md5sum, verify
-from tinycnn.errors import UserError
+from tinycnn.shared.errors import UserError
 
 PAYLOAD = random.Random(0).randbytes(200_000)
 MD5 = hashlib.md5(PAYLOAD).hexdigest()

@@ -10,10 +10,10 @@ import pytest
 import torch
 import yaml
 
-from tinycnn.config import validate
+from tinycnn.config.checks import validate
 from tinycnn.data.augment_ops import parse_set
 from tinycnn.data.op_geometry import ops_output_size
-from tinycnn.errors import UserError
+from tinycnn.shared.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -31,11 +31,11 @@ from conftest import (
 )
 from PIL import Image, ImageFile
 
-from tinycnn.atomic import read_digest
 from tinycnn.data import pack
 from tinycnn.data import tinyimagenet as ti
 from tinycnn.data.pack import OUTPUTS, load_packed, pack_archive
-from tinycnn.errors import UserError
+from tinycnn.shared.digests import read_digest
+from tinycnn.shared.errors import UserError
 
 TOP = ti.TOP
 

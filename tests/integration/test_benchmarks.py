@@ -81,7 +81,7 @@ def test_cpu_paths_benchmark_compares_threads_and_compile_with_the_default() -> 
     )
     assert result.returncode == 0, result.stdout + result.stderr
     rows = [line.split(" | ") for line in result.stdout.splitlines() if line.startswith("| M1 ")]
-    from tinycnn.hardware import usable_cores
+    from tinycnn.shared.hardware import usable_cores
 
     threads = sorted({1, usable_cores(), 2 * usable_cores()})
     assert [int(r[1]) for r in rows] == threads
@@ -111,7 +111,7 @@ def test_throughput_benchmark_writes_the_rates_the_plan_reads(tmp_path: Path) ->
     """--write-rates: this device kind's entry, which tinycnn.reference.load_rates reads and
     project_seconds projects from; a second call adds its models to the same entry."""
     from tinycnn import reference
-    from tinycnn.config import training_settings
+    from tinycnn.config.resolve import training_settings
 
     rates = tmp_path / "rates.json"
     for model in ("M1", "M1-BN"):

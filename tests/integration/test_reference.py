@@ -19,10 +19,10 @@ import pytest
 from paper_checks import findings
 
 from tinycnn import reference
-from tinycnn.config import training_settings
-from tinycnn.errors import UserError
+from tinycnn.config.resolve import training_settings
 from tinycnn.reference import runner
 from tinycnn.report.records import read_metrics
+from tinycnn.shared.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[2]
 SPLIT = ROOT.parent / "shared" / "realdata" / "split"
@@ -882,7 +882,7 @@ def test_the_reference_command_outside_the_repository_says_where_to_run_it(
 def test_the_committed_folder_names_the_official_archive_beside_the_rebuilt_one() -> None:
     """The rebuilt archive (presets/real.yaml) has the official file name and another MD5: the
     paper says why, naming the official archive, so that a reader's MD5 check is not a surprise."""
-    from tinycnn.config import read_config_file
+    from tinycnn.config.load import read_config_file
 
     config = reference.load_config()
     official = read_config_file(ROOT / "config.yaml")["data"]

@@ -17,8 +17,8 @@ import pytest
 import yaml
 from paper_checks import findings
 
-from tinycnn.config import experiment_entries, resolve_experiment, training_settings
-from tinycnn.merging import deep_merge
+from tinycnn.config.merge import deep_merge
+from tinycnn.config.resolve import experiment_entries, resolve_experiment, training_settings
 from tinycnn.training.recipe import warmup_cosine_factor
 
 ROOT = Path(__file__).resolve().parents[2]

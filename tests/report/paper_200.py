@@ -19,8 +19,10 @@ import numpy as np
 import pandas as pd
 from report_fixtures import DESCRIPTIONS, architecture
 
-from tinycnn.config import experiment_entries, read_config_file, training_settings, validate
-from tinycnn.merging import deep_merge
+from tinycnn.config.checks import validate
+from tinycnn.config.load import read_config_file
+from tinycnn.config.merge import deep_merge
+from tinycnn.config.resolve import experiment_entries, training_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CLASSES, VAL_IMAGES, TRAIN_IMAGES = 200, 10_000, 100_000

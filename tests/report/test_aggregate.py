@@ -22,10 +22,9 @@ from matplotlib.patches import Rectangle
 from PIL import Image
 from report_fixtures import architecture
 
-from tinycnn.config import experiment_entries, training_settings, validate
-from tinycnn.contract import FIGURE_KINDS, JOB_COLUMNS
-from tinycnn.errors import UserError
-from tinycnn.merging import deep_merge
+from tinycnn.config.checks import validate
+from tinycnn.config.merge import deep_merge
+from tinycnn.config.resolve import experiment_entries, training_settings
 from tinycnn.report.aggregate import (
     aggregate,
     agrees,
@@ -36,6 +35,8 @@ from tinycnn.report.aggregate import (
 )
 from tinycnn.report.formatting import fmt_acc
 from tinycnn.report.records import DataIdentity
+from tinycnn.shared.contract import FIGURE_KINDS, JOB_COLUMNS
+from tinycnn.shared.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[2]
 

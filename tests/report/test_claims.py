@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tinycnn.config import load_schema
-from tinycnn.contract import CLAIM_KINDS, CLAIM_REASONS, CLAIM_STATED, CLAIM_VALUED, VERDICTS
+from tinycnn.config.load import load_schema
 from tinycnn.report import facts
+from tinycnn.shared.contract import CLAIM_KINDS, CLAIM_REASONS, CLAIM_STATED, CLAIM_VALUED, VERDICTS
 
 ROOT = Path(__file__).resolve().parents[2]
 

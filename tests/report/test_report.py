@@ -36,14 +36,8 @@ from report_fixtures import (
     architecture,
 )
 
-from tinycnn.config import training_settings
-from tinycnn.contract import (
-    ABLATIONS_CSV_COLUMNS,
-    BEYOND_CSV_COLUMNS,
-    CLAIMS_CSV_COLUMNS,
-    JOB_COLUMNS,
-)
-from tinycnn.merging import deep_merge
+from tinycnn.config.merge import deep_merge
+from tinycnn.config.resolve import training_settings
 from tinycnn.report import (
     ablation_words,
     beyond_words,
@@ -57,6 +51,12 @@ from tinycnn.report import (
 from tinycnn.report.aggregate import numbers_record
 from tinycnn.report.provenance import collect_provenance, config_hash
 from tinycnn.report.render import render_html, render_pdf
+from tinycnn.shared.contract import (
+    ABLATIONS_CSV_COLUMNS,
+    BEYOND_CSV_COLUMNS,
+    CLAIMS_CSV_COLUMNS,
+    JOB_COLUMNS,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE = 3.0
@@ -1090,7 +1090,7 @@ def test_a_narrowing_within_the_seeds_spread_is_not_called_narrowing() -> None:
 
 
 def test_every_reason_has_words() -> None:
-    from tinycnn.contract import CLAIM_REASONS
+    from tinycnn.shared.contract import CLAIM_REASONS
 
     assert set(claim_words.CLAIM_REASONS) == set(CLAIM_REASONS)
 
@@ -1655,7 +1655,7 @@ def test_reference_notice_and_stale_runs(render: Render, tmp_path: Path) -> None
 
 
 def test_reference_file_needs_stale_and_planned(render: Render, tmp_path: Path) -> None:
-    from tinycnn.errors import UserError
+    from tinycnn.shared.errors import UserError
 
     reference = tmp_path / "reference.json"
     reference.write_text(json.dumps({"folder": "reference", "stale": []}))

@@ -12,16 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinycnn import atomic
-from tinycnn.atomic import (
-    atomic_npy,
-    atomic_path,
-    read_digest,
-    save_npy,
-    write_bytes,
-    write_json,
-)
-from tinycnn.errors import UserError
+import tinycnn.shared.arrays
+import tinycnn.shared.files
+from tinycnn.shared.arrays import atomic_npy, save_npy
+from tinycnn.shared.digests import read_digest
+from tinycnn.shared.errors import UserError
+from tinycnn.shared.files import atomic_path, write_bytes, write_json
 
 
 def test_failed_write_leaves_no_file_and_no_temporary(tmp_path):
@@ -102,7 +98,7 @@ def test_stale_temporary_array_is_removed_before_a_new_fill(tmp_path):
 
 def full_disk(monkeypatch, free: int = 10) -> None:
     usage = shutil._ntuple_diskusage(total=100, used=100 - free, free=free)  # type: ignore[attr-defined]
-    monkeypatch.setattr(atomic.shutil, "disk_usage", lambda path: usage)
+    monkeypatch.setattr(tinycnn.shared.files.shutil, "disk_usage", lambda path: usage)
 
 
 def test_array_larger_than_the_free_space_is_refused_before_writing(tmp_path, monkeypatch):
@@ -131,7 +127,7 @@ def test_space_for_a_memory_mapped_array_is_reserved_before_filling(tmp_path, mo
     def no_space(fd, offset, length):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(atomic.os, "posix_fallocate", no_space)
+    monkeypatch.setattr(tinycnn.shared.arrays.os, "posix_fallocate", no_space)
     target = tmp_path / "set2.npy"
     with pytest.raises(UserError, match="disk"), atomic_npy(target, np.uint8, (4, 2)):
         pytest.fail("the fill must not start")

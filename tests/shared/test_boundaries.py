@@ -1,13 +1,18 @@
 """The package's layout is its architecture: who may import whom, by package path.
 
-- the shared modules (``tinycnn/*.py`` but the entry points) import no stage;
-- ``tinycnn.data`` imports the shared modules only;
-- ``tinycnn.training`` imports the shared modules and ``tinycnn.data``;
-- ``tinycnn.report`` imports the shared modules and ``tinycnn.data``, never ``tinycnn.training``,
+- ``tinycnn.shared`` (errors, files, digests, arrays, the contract, the identity of code and
+  machine) imports no other part;
+- ``tinycnn.config`` may import the stages' torch-free facts (the checks use the op geometry and
+  the recipe's tables); its plain modules (``merge``, ``ablations``, ``beyond_paper``), which
+  the data and report stages use, import ``tinycnn.shared`` and each other only;
+- ``tinycnn.data`` imports shared and config;
+- ``tinycnn.training`` imports shared, config and ``tinycnn.data``;
+- ``tinycnn.report`` imports shared, config and ``tinycnn.data``, never ``tinycnn.training``,
   and loads no torch: the report reads result files, never the training code;
-- the entry points (``cli``, ``config``, the ``reference`` package, ``__main__``) may import
-  every stage; of ``tinycnn.reference``, only the runner loads torch (the merge, the plan and
-  the render's side run where the report renders).
+- the entry points (``cli``, ``__main__`` and the ``reference`` package) may import every part;
+  of ``tinycnn.reference``, only the runner loads torch (the merge, the plan and the render's
+  side run where the report renders).
+- the package's top holds the command line and nothing else.
 
 Every import counts, a function's deferred one too (read from the source, not from what an
 import happens to load).
@@ -26,26 +31,33 @@ import tinycnn
 
 PACKAGE = Path(tinycnn.__file__).resolve().parent
 STAGES = ("data", "training", "report")
-ENTRY_POINTS = {"cli", "config", "reference", "__main__"}
-# Which parts each part may import ("shared" is every top-level module but the entry points).
+PARTS = (*STAGES, "shared", "config")
+ENTRY_POINTS = {"cli", "reference", "__main__"}
+TOP = {"__init__", "__main__", "cli"}  # the package's top: the command line
+# Which parts each part may import.
 ALLOWED = {
     "shared": {"shared"},
-    "data": {"shared", "data"},
-    "training": {"shared", "data", "training"},
-    "report": {"shared", "data", "report"},
-    "entry": {"shared", "data", "training", "report", "entry"},
+    "config": {"shared", "config", "data", "training"},
+    "data": {"shared", "config", "data"},
+    "training": {"shared", "config", "data", "training"},
+    "report": {"shared", "config", "data", "report"},
+    "entry": {"shared", "config", "data", "training", "report", "entry"},
 }
+# The config's modules that the stages use: plain functions over the config mapping.
+CONFIG_PLAIN = ("tinycnn.config.merge", "tinycnn.config.ablations", "tinycnn.config.beyond_paper")
 
 
 def part_of(module: str) -> str:
-    """The part a ``tinycnn.…`` module belongs to: a stage, ``shared`` or ``entry``."""
+    """The part a ``tinycnn.…`` module belongs to: a stage, ``shared``, ``config`` or ``entry``
+    (the package itself counts as shared: its ``__init__`` holds the version only)."""
     names = module.split(".")
     assert names[0] == "tinycnn", module
     if len(names) == 1:
         return "shared"
-    if names[1] in STAGES:
+    if names[1] in PARTS:
         return names[1]
-    return "entry" if names[1] in ENTRY_POINTS else "shared"
+    assert names[1] in ENTRY_POINTS, f"{module} is in no part"
+    return "entry"
 
 
 def module_name(path: Path) -> str:
@@ -76,11 +88,22 @@ def sources() -> list[Path]:
     return sorted(PACKAGE.rglob("*.py"))
 
 
-def test_every_module_sits_in_a_stage_or_is_named_shared_or_entry():
-    # A new subpackage must be given its place in ALLOWED, not slip through as "shared".
-    subpackages = {p.parent.name for p in sources() if p.parent != PACKAGE}
-    assert subpackages == set(STAGES) | {"reference"}
-    assert {p.stem for p in PACKAGE.glob("*.py")} >= ENTRY_POINTS - {"reference"}
+def test_every_module_sits_in_a_part_and_the_top_holds_the_command_line():
+    # A new subpackage or top-level module must be given its place, not slip in unplaced.
+    subpackages = {p.relative_to(PACKAGE).parts[0] for p in sources() if p.parent != PACKAGE}
+    assert subpackages == set(PARTS) | {"reference"}
+    assert {p.stem for p in PACKAGE.glob("*.py")} == TOP
+
+
+@pytest.mark.parametrize("module", CONFIG_PLAIN)
+def test_the_config_modules_the_stages_use_import_only_shared_and_config(module: str):
+    path = PACKAGE / Path(*module.split(".")[1:]).with_suffix(".py")
+    wrong = sorted(
+        m
+        for m in imported(path)
+        if m.startswith("tinycnn.") and _is_module(m) and part_of(m) not in {"shared", "config"}
+    )
+    assert not wrong, f"{module} imports {wrong}"
 
 
 @pytest.mark.parametrize("path", sources(), ids=lambda p: module_name(p))

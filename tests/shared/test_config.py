@@ -8,17 +8,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tinycnn import ablations
 from tinycnn.cli import main
-from tinycnn.config import (
-    experiment_entries,
-    load_schema,
-    resolve_experiment,
-    training_settings,
-    validate,
-)
-from tinycnn.errors import UserError
-from tinycnn.merging import deep_merge
+from tinycnn.config import ablations
+from tinycnn.config.checks import validate
+from tinycnn.config.load import load_schema
+from tinycnn.config.merge import deep_merge
+from tinycnn.config.resolve import experiment_entries, resolve_experiment, training_settings
+from tinycnn.shared.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -329,7 +325,7 @@ def test_check_config_command(tmp_path, capsys):
 
 def test_train_command_reads_the_settings_file(paper_config, tmp_path, monkeypatch, capsys):
     import tinycnn.training.train
-    from tinycnn.atomic import write_json
+    from tinycnn.shared.files import write_json
 
     calls = []
     monkeypatch.setattr(
@@ -852,7 +848,7 @@ def test_what_a_job_would_refuse_is_refused_by_the_config_check(paper_config, mu
 
 def test_every_min_max_parameter_of_the_schema_is_checked():
     """The schema's [min, max] parameters (by their description) are config.RANGE_PARAMS."""
-    from tinycnn.config import RANGE_PARAMS
+    from tinycnn.config.checks import RANGE_PARAMS
 
     cases = _schema_cases(load_schema()["$defs"]["op"], "op")
     ranges = {}
@@ -906,13 +902,13 @@ def test_a_key_written_twice_is_refused(tmp_path, capsys, content, line):
 def test_each_experiment_is_resolved_once(paper_config, monkeypatch):
     """Validation reads every variant's entry a fixed number of times, not once per
     experiment (1,000 variants took 17.7 s; benchmarks/config_scale.py measures it)."""
-    from tinycnn import config as config_mod
+    from tinycnn.config import checks
 
     config = copy.deepcopy(paper_config)
     variants = {f"lr{i}": {"optimizer": {"lr": 2e-3 + 1e-6 * i}} for i in range(50)}
     config["ablations"] = {"q": {"title": "t", "base": "m1_lr1e-3", "variants": variants}}
     calls = []
-    original = config_mod.experiment_entries
-    monkeypatch.setattr(config_mod, "experiment_entries", lambda c: calls.append(1) or original(c))
+    original = checks.experiment_entries
+    monkeypatch.setattr(checks, "experiment_entries", lambda c: calls.append(1) or original(c))
     validate(config)
     assert len(calls) <= 3, len(calls)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tinycnn.config import NAME_LIMIT, validate
-from tinycnn.errors import UserError
-from tinycnn.merging import deep_merge
+from tinycnn.config.checks import NAME_LIMIT, validate
+from tinycnn.config.merge import deep_merge
+from tinycnn.shared.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -140,10 +140,10 @@ def test_a_scheduler_s_errors_are_its_own(paper: dict) -> None:
 def test_the_validation_fraction_default_is_one_constant() -> None:
     """Written once (contract.VALIDATION_FRACTION), read by the train job, the report and the
     reference plan; the schema's description says the same number."""
-    from tinycnn.contract import VALIDATION_FRACTION
+    from tinycnn.shared.contract import VALIDATION_FRACTION
 
     for module in ("training/train.py", "report/facts.py", "reference/plan.py"):
         text = (ROOT / "src/tinycnn" / module).read_text()
         assert 'get("fraction", VALIDATION_FRACTION)' in text, module
-    schema = (ROOT / "src/tinycnn/schemas/config.schema.yaml").read_text()
+    schema = (ROOT / "src/tinycnn/config/schema.yaml").read_text()
     assert f"fraction, default {VALIDATION_FRACTION}" in schema

@@ -9,14 +9,14 @@ import sys
 
 import pytest
 
-from tinycnn import hardware
+from tinycnn.shared import hardware
 
 
 def test_usable_cores_follow_the_affinity_not_the_machine() -> None:
     if not hasattr(os, "sched_setaffinity"):
         pytest.skip("no CPU affinity on this platform")
     code = (
-        "import os; from tinycnn.hardware import usable_cores; "
+        "import os; from tinycnn.shared.hardware import usable_cores; "
         "os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]}); print(usable_cores())"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from tinycnn import atomic
-from tinycnn.errors import UserError
+import tinycnn.shared.arrays
+import tinycnn.shared.files
+from tinycnn.shared.errors import UserError
 from tinycnn.training import checkpoint
 
 STATE = {"model": {"w": torch.arange(1000.0)}, "epoch": 3}
@@ -92,7 +93,7 @@ def test_save_on_a_full_disk_is_one_message_and_keeps_the_last_checkpoint(
 ) -> None:
     before = saved.read_bytes()
     usage = shutil.disk_usage(saved.parent)._replace(free=100)
-    monkeypatch.setattr(atomic.shutil, "disk_usage", lambda path: usage)
+    monkeypatch.setattr(tinycnn.shared.files.shutil, "disk_usage", lambda path: usage)
     with pytest.raises(UserError) as err:
         checkpoint.save(saved, {**STATE, "epoch": 4}, KEY)
     message = str(err.value)

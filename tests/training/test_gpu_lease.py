@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from tinycnn.errors import UserError
+from tinycnn.shared.errors import UserError
 from tinycnn.training.gpu_lease import lease_gpu
 
 GPUS = ["GPU-aaaa", "GPU-bbbb"]

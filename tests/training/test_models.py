@@ -12,8 +12,8 @@ import torch
 import torchvision
 from torch import fx, nn
 
-from tinycnn.config import load_schema
-from tinycnn.errors import UserError
+from tinycnn.config.load import load_schema
+from tinycnn.shared.errors import UserError
 from tinycnn.training.models import (
     MODELS,
     PreActBlock,

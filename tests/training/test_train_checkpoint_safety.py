@@ -16,9 +16,9 @@ from train_fixtures import (
 )
 
 import tinycnn.training.train as train_mod
+from tinycnn.config.merge import deep_merge
 from tinycnn.data.augment import write_augmented
-from tinycnn.errors import UserError
-from tinycnn.merging import deep_merge
+from tinycnn.shared.errors import UserError
 from tinycnn.training.train import Diverged
 
 # The demo data, the runs and their helpers: tests/training/train_fixtures.py.

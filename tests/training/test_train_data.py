@@ -18,8 +18,8 @@ from train_fixtures import (
 )
 
 import tinycnn.training.train as train_mod
-from tinycnn.errors import UserError
-from tinycnn.merging import deep_merge
+from tinycnn.config.merge import deep_merge
+from tinycnn.shared.errors import UserError
 from tinycnn.training.models import build_model
 from tinycnn.training.train import evaluate, load_data
 

@@ -25,7 +25,7 @@ from train_fixtures import (
 )
 
 import tinycnn.training.train as train_mod
-from tinycnn.errors import UserError
+from tinycnn.shared.errors import UserError
 from tinycnn.training.train import Diverged
 
 # The demo data, the runs and their helpers: tests/training/train_fixtures.py.

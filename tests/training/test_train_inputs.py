@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from train_fixtures import SMALL, experiment, run
 
-from tinycnn.atomic import digest_path
-from tinycnn.errors import UserError
-from tinycnn.hardware import usable_cores
+from tinycnn.shared.digests import digest_path
+from tinycnn.shared.errors import UserError
+from tinycnn.shared.hardware import usable_cores
 
 pytest_plugins = ["train_fixtures"]
 pytestmark = pytest.mark.usefixtures("_restore_torch_threads")
@@ -135,10 +135,11 @@ def test_a_finished_run_leaves_no_checkpoint_nor_its_digest(
 def test_a_disk_too_full_for_the_outputs_is_refused_before_the_first_epoch(
     demo: SimpleNamespace, demo_config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tinycnn import atomic
+    import tinycnn.shared.arrays
+    import tinycnn.shared.files
 
     usage = shutil.disk_usage(tmp_path)._replace(free=1000)
-    monkeypatch.setattr(atomic.shutil, "disk_usage", lambda path: usage)
+    monkeypatch.setattr(tinycnn.shared.files.shutil, "disk_usage", lambda path: usage)
     with pytest.raises(UserError, match="the disk is too full"):
         run(experiment(demo_config, **SMALL), 0, demo, tmp_path)
     assert not (tmp_path / "ckpt.pt").exists()

@@ -24,7 +24,7 @@ from train_fixtures import (
     run,
 )
 
-from tinycnn.contract import METRIC_COLUMNS
+from tinycnn.shared.contract import METRIC_COLUMNS
 from tinycnn.training.models import build_model, count_parameters
 from tinycnn.training.train import device_name, evaluate, load_data, train_run
 

@@ -22,7 +22,7 @@ from train_fixtures import (
 )
 
 import tinycnn.training.train as train_mod
-from tinycnn.config import training_settings
+from tinycnn.config.resolve import training_settings
 from tinycnn.training import recipe
 from tinycnn.training.models import build_model
 

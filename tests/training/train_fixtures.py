@@ -29,10 +29,10 @@ import torch
 import yaml
 
 import tinycnn.training.train as train_mod
-from tinycnn.config import training_settings
+from tinycnn.config.merge import deep_merge
+from tinycnn.config.resolve import training_settings
 from tinycnn.data.augment import write_augmented
 from tinycnn.data.pack import pack_archive
-from tinycnn.merging import deep_merge
 from tinycnn.training.train import Interrupted, train_run
 
 ROOT = Path(__file__).resolve().parents[2]

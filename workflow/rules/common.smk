@@ -21,17 +21,16 @@ if shutil.which("tinycnn") is None and (Path(sys.executable).parent / "tinycnn")
 from snakemake.exceptions import WorkflowError  # noqa: E402
 
 import tinycnn  # noqa: E402
-from tinycnn import beyond  # noqa: E402
-from tinycnn.config import (  # noqa: E402
+from tinycnn.config import beyond_paper  # noqa: E402
+from tinycnn.config.checks import validate  # noqa: E402
+from tinycnn.config.load import load_schema, read_config_file  # noqa: E402
+from tinycnn.config.resolve import (  # noqa: E402
     experiment_entries,
-    load_schema,
-    read_config_file,
     resolve_experiment,
     training_settings,
-    validate,
 )
-from tinycnn.contract import AGGREGATE_FILES  # noqa: E402
-from tinycnn.errors import UserError  # noqa: E402
+from tinycnn.shared.contract import AGGREGATE_FILES  # noqa: E402
+from tinycnn.shared.errors import UserError  # noqa: E402
 
 try:
     # Snakemake's own reading of the files keeps the last of a key written twice: refuse it.
@@ -106,7 +105,7 @@ def preview(aug_set):
 
 
 # Every experiment that trains: the config's, then the ablation variants that override a
-# setting (`<question>__<variant>`, tinycnn.ablations), trained by the same rules.
+# setting (`<question>__<variant>`, tinycnn.config.ablations), trained by the same rules.
 # Each resolved once: resolving one experiment alone reads every variant's entry again.
 ENTRIES = experiment_entries(config)
 EXPERIMENTS = list(ENTRIES)
@@ -164,7 +163,7 @@ def train_inputs(wildcards):
 
 
 def aggregate_files():
-    """The aggregate's files beside its figures (tinycnn.contract.AGGREGATE_FILES)."""
+    """The aggregate's files beside its figures (tinycnn.shared.contract.AGGREGATE_FILES)."""
     return {key: f"{AGGREGATE}/{name}" for key, name in AGGREGATE_FILES.items()}
 
 
@@ -214,7 +213,7 @@ def figure_outputs():
         )
     for name in ("paper_vs_ours", "accuracy_vs_parameters", "accuracy_vs_time"):
         figures[name] = figure(name, f"{name}.rst", "Summary")
-    if beyond.experiments(config):  # presets/modern.yaml: its runs beside the paper's
+    if beyond_paper.experiments(config):  # presets/modern.yaml: its runs beside the paper's
         figures["beyond_curves"] = figure("beyond", "beyond.rst", "Beyond the paper")
     return figures
 

@@ -7,7 +7,7 @@ job must run again, and exactly what the output holds (atomically written, inden
 import json
 from pathlib import Path
 
-from tinycnn.atomic import write_json
+from tinycnn.shared.files import write_json
 
 job = snakemake  # noqa: F821 (the object Snakemake gives every script)
 write_json(job.output[0], json.loads(job.params.json))

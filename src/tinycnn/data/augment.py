@@ -23,10 +23,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tinycnn.atomic import atomic_npy, atomic_path, check_space, npy_size
+from tinycnn.config.merge import COMBINE_DEFAULT
 from tinycnn.data.augment_ops import Param, Pipeline, normalize, parse_set
-from tinycnn.errors import UserError
-from tinycnn.merging import COMBINE_DEFAULT
+from tinycnn.shared.arrays import atomic_npy, npy_size
+from tinycnn.shared.errors import UserError
+from tinycnn.shared.files import atomic_path, check_space
 
 __all__ = [
     "FixedTrainData",
@@ -171,7 +172,7 @@ def _order(seed: int, epoch: int, n: int, shuffle: bool) -> torch.Tensor:
 
 
 # How the sets make up an epoch (a run's `augmentation.combine`): every image through every set
-# (k·N samples, the default, tinycnn.merging.COMBINE_DEFAULT), or through one set drawn per
+# (k·N samples, the default, tinycnn.config.merge.COMBINE_DEFAULT), or through one set drawn per
 # image and epoch (N).
 COMBINE = (COMBINE_DEFAULT, "random_per_image")
 

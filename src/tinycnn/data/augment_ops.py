@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from tinycnn.data.op_geometry import crop_size, resize_size
-from tinycnn.errors import UserError
+from tinycnn.shared.errors import UserError
 
 Param = torch.Tensor | None  # one value per sample (on the CPU), or None for a fixed op
 Size = tuple[int, int]  # (height, width)
@@ -478,8 +478,8 @@ class _Spec:
         return v
 
 
-# The ops and the parameters each accepts. The config schema (tinycnn/schemas/
-# config.schema.yaml, $defs.op) must allow exactly these: tests/shared/test_config.py checks it.
+# The ops and the parameters each accepts. The config schema (tinycnn/config/
+# schema.yaml, $defs.op) must allow exactly these: tests/shared/test_config.py checks it.
 OP_PARAMETERS: dict[str, frozenset[str]] = {
     "random_horizontal_flip": frozenset({"p"}),
     "random_vertical_flip": frozenset({"p"}),

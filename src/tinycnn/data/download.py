@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 from tqdm import tqdm
 
-from tinycnn.errors import UserError
+from tinycnn.shared.errors import UserError
 
 CHUNK_SIZE = 1 << 20
 USER_AGENT = "tinycnn-download/0.1 (Python urllib)"

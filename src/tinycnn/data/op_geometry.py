@@ -1,12 +1,12 @@
 """Output sizes of the augmentation ops, torch-free: the ops (augment_ops) and the config check
-(config.py, at workflow parse time, before torch is imported) compute them with these."""
+(tinycnn.config.checks, at workflow parse time, before torch is imported) compute them with these."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tinycnn.errors import UserError
+from tinycnn.shared.errors import UserError
 
 
 def crop_size(size: Sequence[int], h: int, w: int) -> tuple[int, int]:

@@ -9,7 +9,7 @@ Outputs in ``out_dir`` (each written atomically, ``stats.json`` last):
 - ``stats.json``: per-channel mean and std (population, in pixel/255 units) of the training
   images, computed exactly from integer sums; counts; the source archive's name;
 - ``<array>.npy.sha256`` beside each array: its SHA-256, recorded as it is written
-  (:func:`tinycnn.atomic.read_digest`).
+  (:func:`tinycnn.shared.digests.read_digest`).
 
 All metadata is checked before any image is decoded; every problem is one :class:`UserError`
 naming the archive and the member. On failure no output exists under its final name, and a
@@ -42,10 +42,12 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 from tqdm import tqdm
 
-from tinycnn.atomic import atomic_npy, digest_path, remove_stale, save_npy, write_json, write_text
 from tinycnn.data import tinyimagenet as ti
 from tinycnn.data.download import md5sum
-from tinycnn.errors import UserError
+from tinycnn.shared.arrays import atomic_npy, save_npy
+from tinycnn.shared.digests import digest_path
+from tinycnn.shared.errors import UserError
+from tinycnn.shared.files import remove_stale, write_json, write_text
 
 IMAGE_SHAPE = (ti.IMAGE_SIZE, ti.IMAGE_SIZE, 3)
 ARRAYS = ("train_images", "train_labels", "val_images", "val_labels")

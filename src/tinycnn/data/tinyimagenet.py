@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from PIL import Image
 
-from tinycnn.atomic import atomic_path
+from tinycnn.shared.files import atomic_path
 
 TOP = "tiny-imagenet-200"
 IMAGE_SIZE = 64

@@ -7,10 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from tinycnn.config import (
-    experiment_entries,
-    training_settings,
-)
+from tinycnn.config.resolve import experiment_entries, training_settings
 from tinycnn.reference.records_file import RUN_FILES
 from tinycnn.report import records as run_records
 

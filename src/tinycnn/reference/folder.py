@@ -12,14 +12,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tinycnn.config import (
-    experiment_entries,
-)
-from tinycnn.errors import UserError
-from tinycnn.hardware import machine_words
+from tinycnn.config.resolve import experiment_entries
 from tinycnn.reference.checks import data_problems, differences, record_problems, stale_keys
 from tinycnn.reference.records_file import RUN_FILES, read_records
 from tinycnn.report import records as run_records
+from tinycnn.shared.errors import UserError
+from tinycnn.shared.hardware import machine_words
 
 FOLDER = "reference"
 # The SHA-256 of every file of every run the merge added, by run folder: the render refuses a

@@ -8,17 +8,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tinycnn import ablations, beyond
-from tinycnn.config import (
-    read_config_file,
-    resolve_experiment,
-    training_settings,
-    validate,
-)
-from tinycnn.contract import VALIDATION_FRACTION
-from tinycnn.errors import UserError
-from tinycnn.hardware import machine_words
-from tinycnn.merging import COMBINE_DEFAULT, combine_of, deep_merge
+from tinycnn.config import ablations, beyond_paper
+from tinycnn.config.checks import validate
+from tinycnn.config.load import read_config_file
+from tinycnn.config.merge import COMBINE_DEFAULT, combine_of, deep_merge
+from tinycnn.config.resolve import resolve_experiment, training_settings
+from tinycnn.shared.contract import VALIDATION_FRACTION
+from tinycnn.shared.errors import UserError
+from tinycnn.shared.hardware import machine_words
 
 # The reference paper's config, merged in this order (as Snakemake merges --configfile): the
 # paper on the real archive, its ablations, the runs beyond it, and three seeds of everything.
@@ -56,7 +53,7 @@ def run_groups(config: Mapping[str, Any]) -> dict[str, list[str]]:
     """The experiments by kind: the paper's, the runs beyond it, the ablation variants."""
     return {
         "paper": list(config["experiments"]),
-        "beyond": list(beyond.experiments(config)),
+        "beyond": list(beyond_paper.experiments(config)),
         "ablations": [v.experiment for v in ablations.trained(config)],
     }
 

@@ -7,13 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tinycnn.atomic import write_text
-from tinycnn.config import (
-    training_settings,
-)
-from tinycnn.errors import UserError
-from tinycnn.hardware import machine_words
+from tinycnn.config.resolve import training_settings
 from tinycnn.reference.folder import shown_runs
+from tinycnn.shared.errors import UserError
+from tinycnn.shared.files import write_text
+from tinycnn.shared.hardware import machine_words
 
 # --- the README's table ---------------------------------------------------------------------
 

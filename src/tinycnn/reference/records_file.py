@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tinycnn.atomic import write_bytes
-from tinycnn.errors import UserError
+from tinycnn.shared.errors import UserError
+from tinycnn.shared.files import write_bytes
 
 RUN_FILES = ("metrics.csv", "summary.json", "settings.json", "train.log")
 DATA_FILES = ("stats.json", "classes.tsv")

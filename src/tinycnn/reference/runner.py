@@ -48,13 +48,14 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from tinycnn import hardware, reference
-from tinycnn.atomic import content_id, sha256_file
-from tinycnn.code_version import COMMIT_ENV, git_commit, source_sha256
-from tinycnn.config import training_settings
+from tinycnn import reference
+from tinycnn.config.resolve import training_settings
 from tinycnn.data.download import verify
-from tinycnn.errors import UserError
 from tinycnn.report import records
+from tinycnn.shared import hardware
+from tinycnn.shared.code_version import COMMIT_ENV, git_commit, source_sha256
+from tinycnn.shared.digests import content_id, sha256_file
+from tinycnn.shared.errors import UserError
 
 STOP_GRACE = 60  # seconds a stopped run gets to write its checkpoint and exit
 MIN_SITTING = 600  # with --resume-later: the least budget left for which a run still starts

@@ -1,7 +1,7 @@
 """Aggregate the run folders into the tables and figures the report reads.
 
 :func:`aggregate` reads every ``runs/<experiment>/seed<seed>`` folder (summary.json and
-metrics.csv, whose keys and columns :mod:`tinycnn.contract` lists) and the config (for the
+metrics.csv, whose keys and columns :mod:`tinycnn.shared.contract` lists) and the config (for the
 paper's numbers, the model sections, the comparisons and the claims), checks every run
 (:func:`run_problems`: its summary against its metrics and, where given, its settings against
 its experiment's settings file and its data against the data files), and writes to the output
@@ -35,9 +35,20 @@ from typing import Any
 
 import pandas as pd
 
-from tinycnn import ablations, beyond
-from tinycnn.atomic import write_json, write_text
-from tinycnn.contract import (
+from tinycnn.config import ablations, beyond_paper
+from tinycnn.report import facts, records
+from tinycnn.report.figures import write_figures
+from tinycnn.report.formatting import (
+    fmt_acc,
+    fmt_diff,
+    fmt_duration,
+    fmt_int,
+    fmt_num,
+    fmt_paper,
+    fmt_scheduler,
+    fmt_short,
+)
+from tinycnn.shared.contract import (
     ABLATIONS_CSV_COLUMNS,
     AGGREGATE_FILES,
     ARCHITECTURE_KEYS,
@@ -57,19 +68,8 @@ from tinycnn.contract import (
     SUMMARY_KEYS,
     SUMMARY_RESULTS,
 )
-from tinycnn.errors import UserError
-from tinycnn.report import facts, records
-from tinycnn.report.figures import write_figures
-from tinycnn.report.formatting import (
-    fmt_acc,
-    fmt_diff,
-    fmt_duration,
-    fmt_int,
-    fmt_num,
-    fmt_paper,
-    fmt_scheduler,
-    fmt_short,
-)
+from tinycnn.shared.errors import UserError
+from tinycnn.shared.files import write_json, write_text
 
 # Integer columns that may be empty (experiments without a `paper` entry).
 NULLABLE_INTS = ("run", "paper_best_epoch", "paper_figure")
@@ -81,7 +81,9 @@ def _models(config: Mapping[str, Any]) -> dict[str, str]:
     models = {name: entry["model"] for name, entry in config["experiments"].items()}
     for v in ablations.trained(config):
         models[v.experiment] = v.overrides.get("model", models[v.base])
-    models.update({name: entry["model"] for name, entry in beyond.experiments(config).items()})
+    models.update(
+        {name: entry["model"] for name, entry in beyond_paper.experiments(config).items()}
+    )
     return models
 
 
@@ -459,9 +461,11 @@ def beyond_table(
     """beyond.csv: the baselines named in ``beyond_paper`` (rows of ``experiments``, the paper's
     and the beyond runs' experiments.csv rows), then the runs beyond the paper, each with its
     accuracy at the fewest epochs any of them trained; ``epochs`` holds all their epochs."""
-    modern = beyond.experiments(config)
+    modern = beyond_paper.experiments(config)
     exps = {e["experiment"]: e for e in _records(experiments)}
-    names = [n for n in beyond.baselines(config) if n in exps] + [n for n in modern if n in exps]
+    names = [n for n in beyond_paper.baselines(config) if n in exps] + [
+        n for n in modern if n in exps
+    ]
     if not any(n in modern for n in names):
         return pd.DataFrame(columns=list(BEYOND_CSV_COLUMNS))
     precision: dict[str, list[str]] = {}
@@ -599,7 +603,7 @@ def aggregate(
     settings_dir: Path | None = None,
     data: records.DataIdentity | None = None,
 ) -> None:
-    """Write the files of :data:`~tinycnn.contract.AGGREGATE_FILES` and figures/*.png to
+    """Write the files of :data:`~tinycnn.shared.contract.AGGREGATE_FILES` and figures/*.png to
     ``out_dir`` from the run folders ``run_dirs`` and the merged, validated ``config``.
 
     Every run folder is checked first (:func:`run_problems`): its summary against its metrics,
@@ -640,7 +644,7 @@ def aggregate(
         )
     # The ablation variants' runs go to ablations.csv only, the runs beyond the paper to
     # beyond.csv only; the paper's tables keep its runs.
-    modern = beyond.experiments(config)
+    modern = beyond_paper.experiments(config)
     beyond_summaries = {k: s for k, s in summaries.items() if k[0] in modern}
     variant_summaries = [
         s

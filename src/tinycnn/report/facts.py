@@ -16,7 +16,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from itertools import pairwise
 from typing import Any, NamedTuple
 
-from tinycnn.contract import VALIDATION_FRACTION
+from tinycnn.shared.contract import VALIDATION_FRACTION
 
 Experiment = Mapping[str, Any]
 # Settings that tell two experiments apart, in the order a label names them.

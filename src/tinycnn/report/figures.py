@@ -33,10 +33,10 @@ from matplotlib.ticker import (
     NullFormatter,
 )
 
-from tinycnn import beyond
-from tinycnn.atomic import atomic_path
-from tinycnn.contract import FIGURE_KEYS
+from tinycnn.config import beyond_paper
 from tinycnn.report.formatting import fmt_acc, fmt_short, fmt_stated
+from tinycnn.shared.contract import FIGURE_KEYS
+from tinycnn.shared.files import atomic_path
 
 WIDTH = 16 / 2.54  # inches
 DPI = 200
@@ -100,7 +100,7 @@ def experiment_styles(config: Mapping[str, Any]) -> dict[str, Style]:
     colors = model_colors(list(config["models"]))
     count: Counter[str] = Counter()
     styles = {}
-    for name, exp in {**config["experiments"], **beyond.experiments(config)}.items():
+    for name, exp in {**config["experiments"], **beyond_paper.experiments(config)}.items():
         k = count[exp["model"]]
         count[exp["model"]] += 1
         rgb = np.array(to_rgb(colors[exp["model"]]))

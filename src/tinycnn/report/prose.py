@@ -22,7 +22,6 @@ from typing import Any
 
 from markupsafe import Markup
 
-from tinycnn.errors import UserError
 from tinycnn.report import facts
 from tinycnn.report.facts import Experiment, acc, has_paper
 from tinycnn.report.formatting import (
@@ -53,6 +52,7 @@ from tinycnn.report.words import (
     runs_phrase,
     stale_mark,
 )
+from tinycnn.shared.errors import UserError
 
 # --- comparisons ---------------------------------------------------------------------------------
 

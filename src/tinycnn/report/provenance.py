@@ -18,9 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from tinycnn.code_version import git
-from tinycnn.contract import JOB_COLUMNS, JOB_ROLES
-from tinycnn.hardware import cpu_model
+from tinycnn.shared.code_version import git
+from tinycnn.shared.contract import JOB_COLUMNS, JOB_ROLES
+from tinycnn.shared.hardware import cpu_model
 
 UNKNOWN = "unknown"
 PACKAGES = (

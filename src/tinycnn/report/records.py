@@ -23,8 +23,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tinycnn.atomic import content_id
-from tinycnn.contract import METRIC_COLUMNS, RUN_DATA_FILES
+from tinycnn.shared.contract import METRIC_COLUMNS, RUN_DATA_FILES
+from tinycnn.shared.digests import content_id
 
 # Summary results that must equal what metrics.csv says: the row of the best validation
 # accuracy (the first such row) and the last row; summary key -> metrics column.
@@ -128,7 +128,7 @@ def metrics_digest_problems(summary: Mapping[str, Any], metrics: bytes) -> list[
 # What a record must say of the machine that trained it: the device and its name (the CPU's
 # model and threads, or the GPU), torch, and the numerics as resolved. A record of a machine no
 # one can name is refused by the merge (tinycnn.reference); newer records add ``machine``
-# (tinycnn.hardware.machine: cores, driver).
+# (tinycnn.shared.hardware.machine: cores, driver).
 MACHINE_KEYS = ("device", "device_name", "torch_version", "precision", "compile")
 
 

@@ -35,13 +35,10 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from tinycnn import beyond
-from tinycnn.atomic import write_bytes, write_text
-from tinycnn.contract import AGGREGATE_FILES, EXPERIMENTS_CSV_COLUMNS, PAPER_KEYS
+from tinycnn.config import beyond_paper
+from tinycnn.config.merge import recipe_of
 from tinycnn.data.pack import read_classes
 from tinycnn.data.tinyimagenet import IMAGE_SIZE
-from tinycnn.errors import UserError
-from tinycnn.merging import recipe_of
 from tinycnn.report import (
     ablation_words,
     beyond_words,
@@ -53,6 +50,9 @@ from tinycnn.report import (
     words,
 )
 from tinycnn.report.provenance import collect_provenance
+from tinycnn.shared.contract import AGGREGATE_FILES, EXPERIMENTS_CSV_COLUMNS, PAPER_KEYS
+from tinycnn.shared.errors import UserError
+from tinycnn.shared.files import write_bytes, write_text
 
 __all__ = ["collect_provenance", "render_html", "render_pdf"]
 
@@ -227,8 +227,8 @@ def not_run_record(
     name: str, entry: Mapping[str, Any], config: Mapping[str, Any], settings: Mapping[str, Any]
 ) -> dict[str, Any]:
     """An experiment the config names without results, as a record with experiments.csv's
-    columns: its settings as configured (``settings``: :func:`tinycnn.merging.recipe_of`) and the
-    paper's numbers; every measured column None, ``n_seeds`` 0, marked not run."""
+    columns: its settings as configured (``settings``: :func:`tinycnn.config.merge.recipe_of`)
+    and the paper's numbers; every measured column None, ``n_seeds`` 0, marked not run."""
     paper = entry.get("paper") or {}
     model = entry["model"]
     augmentation = settings.get("augmentation") or {}
@@ -908,14 +908,14 @@ def _beyond_rows(
     baseline with results that beyond.csv lacks (while no run beyond the paper has results)
     from experiments.csv."""
     rows = [dict(r) for r in results.beyond]
-    modern = beyond.experiments(config)
+    modern = beyond_paper.experiments(config)
     if not modern:
         return rows
     have = {r["experiment"]: r for r in rows}
     measured = {e["experiment"]: e for e in facts.with_results(exps)}
     entries = {**config["experiments"], **modern}
     out = []
-    for name, role in [*((n, "baseline") for n in beyond.baselines(config)),
+    for name, role in [*((n, "baseline") for n in beyond_paper.baselines(config)),
                        *((n, "beyond") for n in modern)]:  # fmt: skip
         if name in have:
             out.append(have.pop(name))
@@ -951,7 +951,7 @@ def build_context(
             record[facts.STALE] = stale[record["experiment"]]
     made = results.experiments  # the experiments with results
     # The config's experiments without results, and their settings as configured.
-    entries = {**config.get("experiments", {}), **beyond.experiments(config)}
+    entries = {**config.get("experiments", {}), **beyond_paper.experiments(config)}
     done = {e["experiment"] for e in made} | {r["experiment"] for r in results.beyond}
     planned = {
         name: recipe_of(config, entry) for name, entry in entries.items() if name not in done

@@ -24,14 +24,14 @@ from typing import Any
 
 import torch
 
-from tinycnn.atomic import (
+from tinycnn.shared.digests import (
     digest_path,
     read_digest,
     recorded_mismatch,
     sha256_file,
     write_bytes_recorded,
 )
-from tinycnn.errors import UserError
+from tinycnn.shared.errors import UserError
 
 # 2: the key is recorded whole (settings, data, numerics) and a stopped epoch keeps its rate.
 FORMAT = 2

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from tinycnn.errors import UserError
+from tinycnn.shared.errors import UserError
 
 LOCK_DIR_ENV = "TINYCNN_GPU_LOCK_DIR"
 

@@ -30,7 +30,7 @@ import torch
 import torchvision
 from torch import nn
 
-from tinycnn.errors import UserError
+from tinycnn.shared.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Like the model registry, each table is the one list of valid names, with its met
 the constructor: ``params``, the settings the entry takes (every one of them must be given in
 the resolved settings, so that a run's recipe is visible in its settings file), and for a
 schedule its ``interval`` (stepped once an ``epoch`` or once a ``step``, i.e. a batch). The config
-schema (tinycnn/schemas/config.schema.yaml: ``$defs.optimizer``, ``$defs.scheduler``,
+schema (tinycnn/config/schema.yaml: ``$defs.optimizer``, ``$defs.scheduler``,
 ``$defs.loss``) must allow exactly these names and parameters; tests/shared/test_config.py checks
 it.
 

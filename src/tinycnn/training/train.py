@@ -5,7 +5,7 @@ Read it top to bottom like torchvision's ``references/classification/train.py``:
 training view, :func:`evaluate` one over the validation images, and :func:`train_run`
 the run (the checkpoint's check, device, data, :class:`RunState`, the epoch loop,
 :func:`write_outputs`). It takes the resolved settings of one experiment (see
-:func:`tinycnn.config.training_settings`) and writes the run folder:
+:func:`tinycnn.config.resolve.training_settings`) and writes the run folder:
 
 - ``metrics.csv``: one row an epoch (learning rate, training loss and top-1,
   validation loss, top-1 and top-5, epoch seconds, training images per second);
@@ -47,17 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from tinycnn.atomic import (
-    atomic_path,
-    check_space,
-    content_id,
-    digest_path,
-    recorded_mismatch,
-    write_json,
-    write_text,
-)
-from tinycnn.code_version import code_identity
-from tinycnn.contract import METRIC_COLUMNS, RUN_DATA_FILES, VALIDATION_FRACTION
+from tinycnn.config.merge import COMBINE_DEFAULT, combine_of
 from tinycnn.data.augment import (
     FixedTrainData,
     OnlineTrainData,
@@ -67,9 +57,12 @@ from tinycnn.data.augment import (
     split_samples,
 )
 from tinycnn.data.pack import load_packed, open_array
-from tinycnn.errors import UserError
-from tinycnn.hardware import cpu_model, machine
-from tinycnn.merging import COMBINE_DEFAULT, combine_of
+from tinycnn.shared.code_version import code_identity
+from tinycnn.shared.contract import METRIC_COLUMNS, RUN_DATA_FILES, VALIDATION_FRACTION
+from tinycnn.shared.digests import content_id, digest_path, recorded_mismatch
+from tinycnn.shared.errors import UserError
+from tinycnn.shared.files import atomic_path, check_space, write_json, write_text
+from tinycnn.shared.hardware import cpu_model, machine
 from tinycnn.training import checkpoint, recipe
 from tinycnn.training.gpu_lease import lease_gpu, visible_gpu_uuids
 from tinycnn.training.models import architecture_record, build_model, count_parameters
@@ -137,7 +130,7 @@ def device_name(device: torch.device) -> str:
 
 
 def run_machine(device: torch.device, threads: int | None = None) -> dict[str, Any]:
-    """The machine of a run (:func:`tinycnn.hardware.machine`): what the reference folder
+    """The machine of a run (:func:`tinycnn.shared.hardware.machine`): what the reference folder
     requires of every record and the paper names beside each run; also the reference runner's
     manifest and the rates file. ``threads``: torch's own count where not given."""
     cuda = device.type == "cuda"

@@ -1,40 +1,34 @@
-"""Validate the pipeline config and resolve each experiment's settings.
+"""Check the pipeline config: :func:`validate`.
 
-The schema (schemas/config.schema.yaml, package data) catches wrong types, unknown
+The schema (schema.yaml beside this module, package data) catches wrong types, unknown
 keys and out-of-range values; the checks below catch what a schema cannot say
 (an experiment naming a model or augmentation set that is not defined). Every
 problem becomes one line that names the key, and all of them are raised
-together as one :class:`UserError`.
-
-Names, here and in the workflow: ``experiment`` is an experiment's name (a key of
-``experiments:``), ``entry`` its mapping as the config writes it (overrides only), and
-``settings`` what :func:`training_settings` resolves for it (what a train job reads).
+together as one :class:`UserError`. The names ``experiment``, ``entry`` and ``settings`` are
+:mod:`tinycnn.config.resolve`'s.
 """
 
 from __future__ import annotations
 
-import copy
 import difflib
 import math
 import re
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from tinycnn import ablations, beyond
-from tinycnn.contract import CLAIM_KINDS, CLAIM_VALUED
+from tinycnn.config import ablations, beyond_paper
+from tinycnn.config.load import load_schema
+from tinycnn.config.merge import COMBINE_DEFAULT, combine_of
+from tinycnn.config.resolve import experiment_entries, resolve_experiment
 from tinycnn.data.op_geometry import ops_output_size
 from tinycnn.data.tinyimagenet import IMAGE_SIZE
-from tinycnn.errors import UserError
-from tinycnn.merging import COMBINE_DEFAULT, combine_of, merge_settings, recipe_of
+from tinycnn.shared.contract import CLAIM_KINDS, CLAIM_VALUED
+from tinycnn.shared.errors import UserError
 from tinycnn.training import recipe
 
 if TYPE_CHECKING:  # jsonschema is imported where it validates: resolving settings needs none
     import jsonschema
 
-SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"  # package data
 MAX_REPORTED = 10
 # The op parameters that are a [min, max] range (the schema says so in their descriptions).
 RANGE_PARAMS = {"random_resized_crop": ("scale", "ratio"), "gaussian_blur": ("sigma",)}
@@ -44,63 +38,6 @@ SIZING_OPS = ("center_crop", "resize", "random_resized_crop")  # the ops that se
 NAME_LIMIT = 100
 # `name` values whose results/<name>/ another command writes: `tinycnn reference render`.
 RESERVED_NAMES = {"reference": "`tinycnn reference render` writes results/reference/"}
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key written twice in one mapping (plain YAML keeps the
-    last and drops the first without a word)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, Any] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: its keys may repeat
-                continue
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while reading a mapping",
-                    node.start_mark,
-                    f"the key {key!r} is written twice (lines {seen[key].start_mark.line + 1} "
-                    f"and {key_node.start_mark.line + 1}); keep one",
-                    key_node.start_mark,
-                )
-            seen[key] = key_node
-        return super().construct_mapping(node, deep=deep)
-
-
-def load_yaml(text: str) -> Any:
-    """YAML text as Python, refusing duplicate keys (yaml.YAMLError, with its line)."""
-    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
-
-
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """One YAML config file as a mapping; anything else, a key written twice included, is one
-    :class:`UserError` naming the file and the line."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            config = load_yaml(fh.read())
-    except OSError as err:
-        raise UserError(f"cannot read the config file {path}: {err.strerror or err}") from None
-    except UnicodeDecodeError as err:
-        raise UserError(f"cannot read the config file {path}: not UTF-8 text ({err})") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err)
-        raise UserError(f"{path} is not valid YAML{where}: {problem}") from None
-    if config is None:
-        return {}
-    if not isinstance(config, dict):
-        raise UserError(
-            f"{path} must hold a mapping of keys (as config.yaml does), not a "
-            f"{type(config).__name__}"
-        )
-    return config
-
-
-def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
 
 
 def _key(path: Iterable[Any]) -> str:
@@ -296,7 +233,7 @@ def _name_problems(config: Mapping[str, Any]) -> list[str]:
         "name": [name] if isinstance(name, str) else [],
         "experiments": [
             *config.get("experiments", {}),
-            *beyond.experiments(config),
+            *beyond_paper.experiments(config),
             *(
                 ablations.experiment_name(question, variant)
                 for question, spec in (config.get("ablations") or {}).items()
@@ -342,7 +279,7 @@ def _written_experiments(config: Mapping[str, Any]) -> dict[str, Mapping[str, An
     those beyond it (ablation variants are checked with their questions)."""
     return {
         **{f"experiments.{n}": e for n, e in config.get("experiments", {}).items()},
-        **{f"beyond_paper.experiments.{n}": e for n, e in beyond.experiments(config).items()},
+        **{f"beyond_paper.experiments.{n}": e for n, e in beyond_paper.experiments(config).items()},
     }
 
 
@@ -350,14 +287,14 @@ def _beyond_problems(config: Mapping[str, Any]) -> list[str]:
     """``beyond_paper``: its baselines are the paper's experiments, its runs are new names."""
     experiments = config.get("experiments", {})
     problems = []
-    for name in beyond.baselines(config):
+    for name in beyond_paper.baselines(config):
         if name not in experiments:
             problems.append(
                 f"beyond_paper.baselines: unknown experiment {name!r} (defined in "
                 f"experiments: {', '.join(experiments)})"
             )
     variants = {v.experiment for v in ablations.trained(config)}
-    for name in beyond.experiments(config):
+    for name in beyond_paper.experiments(config):
         if name in experiments or name in variants:
             problems.append(
                 f"beyond_paper.experiments.{name}: already an experiment's name; rename it"
@@ -371,7 +308,9 @@ def _resolved_problems(config: Mapping[str, Any]) -> list[str]:
     optimizer gives all of its own), and a held-out split of the augmented samples only where
     they are materialized and concatenated."""
     where = {name: f"experiments.{name}" for name in config["experiments"]}
-    where.update({name: f"beyond_paper.experiments.{name}" for name in beyond.experiments(config)})
+    where.update(
+        {name: f"beyond_paper.experiments.{name}" for name in beyond_paper.experiments(config)}
+    )
     where.update(
         {
             v.experiment: f"ablations.{v.question}.variants.{v.variant}"
@@ -586,59 +525,3 @@ def validate(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None)
             + tail
             + "\nFix these keys in config.yaml or in the preset you passed with --configfile."
         )
-
-
-def experiment_entries(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every experiment that trains, by name: the config's ``experiments``; one per ablation
-    variant that overrides a setting (``<question>__<variant>``), whose entry is its base's
-    (without the paper's numbers) with the variant's overrides merged over it; then the runs
-    ``beyond_paper`` (presets/modern.yaml)."""
-    entries = dict(config["experiments"])
-    for v in ablations.trained(config):
-        base = {k: val for k, val in config["experiments"][v.base].items() if k != "paper"}
-        entries[v.experiment] = merge_settings(base, v.overrides)
-    entries.update(beyond.experiments(config))
-    return entries
-
-
-def resolve_experiment(
-    config: Mapping[str, Any],
-    experiment: str,
-    entries: Mapping[str, Mapping[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """The full settings of one experiment: the shared recipe with its overrides applied.
-
-    ``experiment`` is a key of :func:`experiment_entries` (the config's experiments and the
-    ablation variants that train); the result adds the ops of its augmentation sets, its model's
-    ``arch``, its ``name`` and ``model``, its seed list and the paper's numbers (None for a
-    variant). Editing one experiment changes only that experiment's resolved settings (and its
-    variants'). ``entries``: :func:`experiment_entries` of ``config``, where the caller resolves
-    many experiments (computed here otherwise).
-    """
-    entries = experiment_entries(config) if entries is None else entries
-    if experiment not in entries:
-        raise UserError(
-            f"unknown experiment {experiment!r}; the config defines: {', '.join(entries)}"
-        )
-    entry = entries[experiment]  # the experiment's own keys, as written
-    resolved = recipe_of(config, entry)
-    resolved.update(
-        name=experiment,
-        model=entry["model"],
-        arch=config["models"][entry["model"]]["arch"],
-        paper=copy.deepcopy(entry.get("paper")),
-    )
-    return resolved
-
-
-def training_settings(
-    config: Mapping[str, Any],
-    experiment: str,
-    entries: Mapping[str, Mapping[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """What one training job receives (the workflow writes it to a file, its settings file):
-    the resolved experiment without the paper's numbers and the seed list (the seed comes
-    separately), so that editing a reported accuracy or adding a seed reruns no existing job."""
-    settings = resolve_experiment(config, experiment, entries)
-    del settings["paper"], settings["seeds"]
-    return settings

@@ -1,7 +1,7 @@
 """How settings merge: presets over the config, an experiment's keys over the shared recipe.
 
 Torch-free and free of the config's validation, so that both sides use the same rules: the
-config (``tinycnn.config.resolve_experiment``, what a train job receives) and the report (the
+config (:func:`.resolve.resolve_experiment`, what a train job receives) and the report (the
 settings of a run not yet made, as the config snapshot gives them).
 """
 

@@ -13,7 +13,9 @@ import os
 import subprocess
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+import tinycnn
+
+PACKAGE = Path(tinycnn.__file__).resolve().parent  # the whole package, not this folder
 UNKNOWN = "unknown"
 COMMIT_ENV = "TINYCNN_COMMIT"
 

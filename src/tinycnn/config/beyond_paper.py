@@ -1,10 +1,9 @@
 """The config's ``beyond_paper``: runs beside the paper's with another recipe or model
 (presets/modern.yaml), and the paper's runs they are set beside.
 
-Each of its ``experiments`` trains like an experiment (``tinycnn.config.experiment_entries``);
-the aggregate writes them to beyond.csv only, beside its ``baselines``. Torch-free and
-config-free, like :mod:`tinycnn.ablations` (the aggregate imports it): plain functions over the
-config mapping.
+Each of its ``experiments`` trains like an experiment (:func:`.resolve.experiment_entries`);
+the aggregate writes them to beyond.csv only, beside its ``baselines``. Torch-free, like
+:mod:`.ablations` (the aggregate imports it): plain functions over the config mapping.
 """
 
 from __future__ import annotations
