@@ -14,7 +14,7 @@ min_version("9.0")
 
 
 # `snakemake --report report.zip`: this text opens Snakemake's own report.
-report: "workflow/report/workflow.rst"
+report: "report/snakemake/workflow.rst"
 
 
 # The paper's config, wherever snakemake runs; presets and --config override it.

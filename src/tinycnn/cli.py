@@ -145,6 +145,7 @@ def _paper_html(args: argparse.Namespace) -> None:
         Path(args.out),
         provenance=provenance,
         reference=Path(args.reference) if args.reference else None,
+        paper_source=Path(args.paper_source) if args.paper_source else None,
     )
 
 
@@ -379,6 +380,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preview", action="append", default=[], help="SET=PNG, repeat")
     p.add_argument(
         "--reference", help="JSON: the reference runs' folder, data, hardware, stale, planned"
+    )
+    p.add_argument(
+        "--paper-source",
+        help="the paper's source folder (templates, style, references): default "
+        "$TINYCNN_PAPER_SOURCE, else the report/ of the checkout tinycnn is installed from",
     )
     p.add_argument("--out", required=True)
     p.set_defaults(func=_paper_html)

@@ -13,6 +13,8 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from tinycnn.report.elements import Figure as PaperFigure
+from tinycnn.report.figure_records import curves_about
 from tinycnn.report.figures import (
     DODGE,
     experiment_styles,
@@ -24,13 +26,13 @@ from tinycnn.report.figures import (
     plot_paper_vs_ours,
 )
 from tinycnn.report.formatting import fmt_stated as stated
-from tinycnn.report.render import Figure as PaperFigure
-from tinycnn.report.render import _environment, curves_about
+from tinycnn.report.render import environment
+from tinycnn.report.source import paper_source
 
 
 def curves_caption(row: dict) -> str:
     """The caption of ``row``'s curves as the paper's template words it."""
-    captions = _environment().get_template("captions.html.j2").module
+    captions = environment(paper_source()).get_template("captions.html.j2").module
     figure = PaperFigure("f", "Figure A1", [], "curves", about=curves_about(row))
     return captions.curves(figure).striptags()  # as read: entities unescaped, spaces one
 

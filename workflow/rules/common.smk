@@ -20,7 +20,6 @@ if shutil.which("tinycnn") is None and (Path(sys.executable).parent / "tinycnn")
 
 from snakemake.exceptions import WorkflowError  # noqa: E402
 
-import tinycnn  # noqa: E402
 from tinycnn.config import beyond_paper  # noqa: E402
 from tinycnn.config.checks import validate  # noqa: E402
 from tinycnn.config.load import load_schema, read_config_file  # noqa: E402
@@ -60,8 +59,10 @@ PACKED_FILES = {
     "stats": f"{PACKED}/stats.json",
 }
 AGGREGATE = f"{RESULTS}/aggregate"
-# The paper's template and styles, package data of tinycnn: inputs of the paper's rule.
-TEMPLATES = Path(tinycnn.__file__).parent / "report" / "templates"
+# The paper's source (templates, style, references; report/README.md): inputs of the paper's
+# rule, so that an edit renders the paper again. Snakemake's captions are in its snakemake/.
+PAPER_SOURCE = Path(workflow.basedir) / "report"
+CAPTIONS = PAPER_SOURCE / "snakemake"
 # Named by its checksum: configs that download the same file share it, others never overwrite it.
 ARCHIVE = f"resources/{config['data']['md5']}/{config['data']['filename']}"
 AUG_SETS = list(config["augmentation"]["sets"])
@@ -193,12 +194,10 @@ def aggregate_inputs(wildcards):
 
 def figure_outputs():
     """The aggregate's figures, each flagged for Snakemake's own report."""
-    captions = Path(workflow.basedir) / "workflow" / "report"
-
     def figure(name, caption, category, **labels):
         return report(
             f"{AGGREGATE}/figures/{name}.png",
-            caption=str(captions / caption),
+            caption=str(CAPTIONS / caption),
             category=category,
             labels={"figure": name, **labels},
         )
@@ -226,7 +225,9 @@ def paper_inputs(wildcards):
         "stats": PACKED_FILES["stats"],
         "classes": PACKED_FILES["classes"],
         # the paper's source: its partials, captions, references and style
-        "templates": sorted(str(p) for p in TEMPLATES.rglob("*") if p.is_file()),
+        "paper_source": sorted(
+            str(p) for p in PAPER_SOURCE.rglob("*") if p.is_file() and p.parent != CAPTIONS
+        ),
         **{name: str(path) for name, path in figure_outputs().items()},
     }
     inputs.update({preview_key(s): preview(s) for s in AUG_SETS})

@@ -85,7 +85,7 @@ rule preview:
     output:
         report(
             preview("{aug_set}"),
-            caption="../report/preview.rst",
+            caption="../../report/snakemake/preview.rst",
             category="Data",
             labels={"figure": "preview", "set": "{aug_set}"},
         ),

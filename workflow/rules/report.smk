@@ -54,7 +54,7 @@ rule paper_html:
     output:
         report(
             f"{RESULTS}/paper.html",
-            caption="../report/paper.rst",
+            caption="../../report/snakemake/paper.rst",
             category="Paper",
         ),
     log:
@@ -68,9 +68,11 @@ rule paper_html:
         ),
         config_files=" ".join(f"--config-file {shlex.quote(str(f))}" for f in CONFIG_FILES),
         workflow_dir=workflow.basedir,
+        paper_source=PAPER_SOURCE,
     shell:
         "tinycnn paper-html --config {input.config} {params.config_files}"
-        " --workflow-dir {params.workflow_dir} --aggregate {params.aggregate}"
+        " --workflow-dir {params.workflow_dir} --paper-source {params.paper_source}"
+        " --aggregate {params.aggregate}"
         " --stats {input.stats} --classes {input.classes} {params.previews}"
         " --out {output} 2> {log}"
 
@@ -81,7 +83,7 @@ rule paper_pdf:
     output:
         report(
             f"{RESULTS}/paper.pdf",
-            caption="../report/paper.rst",
+            caption="../../report/snakemake/paper.rst",
             category="Paper",
         ),
     log:

@@ -1,5 +1,6 @@
 """Output sizes of the augmentation ops, torch-free: the ops (augment_ops) and the config check
-(tinycnn.config.checks, at workflow parse time, before torch is imported) compute them with these."""
+(tinycnn.config.checks, at workflow parse time, before torch is imported) compute them with
+these."""
 
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ The claims', the ablations', the runs beyond the paper's and the provenance's wo
 :mod:`claim_words`, :mod:`ablation_words`, :mod:`beyond_words` and :mod:`provenance_words`; the
 small words they share (names, marks, plurals) in :mod:`words`. The facts behind each sentence
 come from :mod:`tinycnn.report.facts`, every number is printed by
-:mod:`tinycnn.report.formatting`. The fixed words are the templates' (templates/: the
-sections in page order, the captions, the references).
+:mod:`tinycnn.report.formatting`. The fixed words are the templates' (the repository's
+report/: the sections in page order, the captions, the references).
 
 An experiment is a mapping with the columns of experiments.csv (missing values None);
 ``settings`` maps an experiment to its runs' recorded resolved settings (settings.json).
@@ -33,9 +33,6 @@ from tinycnn.report.formatting import (
     fmt_num,
     fmt_params,
     fmt_short,
-)
-from tinycnn.report.provenance_words import (
-    CITE,
 )
 from tinycnn.report.words import (
     NOT_RUN,
@@ -337,17 +334,18 @@ def op_params(spec: Mapping[str, Any], fmt: Callable[[Any], str]) -> str:
 # --- Section 2: a model family -------------------------------------------------------------------
 
 
-def description(text: str | None, arch: str, fallback: str) -> Markup:
-    """An architecture's recorded description, its {key} citations linked; ``fallback`` (the
-    config's description) where the run recorded none."""
+def description(text: str | None, arch: str, fallback: str, cite: Mapping[str, Markup]) -> Markup:
+    """An architecture's recorded description, its {key} citations linked (``cite``:
+    :func:`tinycnn.report.source.citations`); ``fallback`` (the config's description) where
+    the run recorded none."""
     if not text:
         return Markup("{}.").format(fallback)
     try:
-        return Markup(html.escape(text, quote=False)).format(**CITE)
+        return Markup(html.escape(text, quote=False)).format(**cite)
     except KeyError as err:
         raise UserError(
             f"the description of architecture {arch!r} cites {err}, which is not a reference "
-            f"of the report (known: {', '.join(CITE)})"
+            f"of the report (known: {', '.join(cite)})"
         ) from None
 
 

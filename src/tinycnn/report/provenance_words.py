@@ -1,13 +1,11 @@
 """The words of the paper's provenance: what the notice of the reference runs says, the
-references (from templates/references.yaml) and their citation links, a run's numerics."""
+references (the paper source's references.yaml, :mod:`tinycnn.report.source`), a run's numerics."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-import yaml
 from markupsafe import Markup
 
 from tinycnn.report.formatting import (
@@ -20,10 +18,10 @@ from tinycnn.report.formatting import (
 def reference_facts(
     reference: Mapping[str, Any], recorded: int, stale: int, devices: Sequence[str]
 ) -> dict[str, Any]:
-    """What the reference notice (templates/paper/00_notices.html.j2) says with ``--reference``:
-    the folder, the ``recorded`` runs (``stale`` of them stale), the hardware (``devices``
-    where the reference names none), the archive's details and how many runs of the order are
-    planned, not yet run."""
+    """What the reference notice (the paper source's paper/00_notices.html.j2) says with
+    ``--reference``: the folder, the ``recorded`` runs (``stale`` of them stale), the hardware
+    (``devices`` where the reference names none), the archive's details and how many runs of
+    the order are planned, not yet run."""
     archive = reference.get("archive") or {}
     details = [
         str(archive["name"]) if archive.get("name") else "",
@@ -55,24 +53,16 @@ def reference_facts(
 
 # --- references ----------------------------------------------------------------------------------
 
-# The references (templates/references.yaml: the paper's source), in citation order.
-REFERENCES: dict[str, str | None] = yaml.safe_load(
-    (Path(__file__).resolve().parent / "templates" / "references.yaml").read_text(encoding="utf-8")
-)
-CITE = {
-    key: Markup('<a class="cite" href="#ref-{}">[{}]</a>').format(key, i)
-    for i, key in enumerate(REFERENCES, 1)
-}
 
-
-def references(config: Mapping) -> list[tuple[str, Markup]]:
-    """(key, entry) in citation order; the original's entry comes from ``report``."""
+def references(config: Mapping, known: Mapping[str, str | None]) -> list[tuple[str, Markup]]:
+    """(key, entry) in citation order (``known``: the paper source's references.yaml); the
+    original's entry comes from ``report``."""
     report = config["report"]
     original = report.get("original") or {}
     who = original.get("author", "The original author")
     where = ", ".join(str(original[k]) for k in ("affiliation", "year") if original.get(k))
     entry = f"{who}. {report['title']}." + (f" {where}." if where else "")
-    entries = dict(REFERENCES, original=entry)
+    entries = dict(known, original=entry)
     return [(key, Markup.escape(text)) for key, text in entries.items()]
 
 

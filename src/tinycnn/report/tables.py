@@ -1,0 +1,416 @@
+"""The paper's tables, each numbered where it is made: the augmentation sets, the recipe, a
+model's layers, the results against the paper, the claims, the ablations, the runs beyond the
+paper, the software and the timing of the training jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from markupsafe import Markup
+
+from tinycnn.report import (
+    ablation_words,
+    beyond_words,
+    claim_words,
+    facts,
+    formatting,
+    prose,
+    provenance_words,
+    words,
+)
+from tinycnn.report.elements import Column, Numbering, Row, Table
+
+# --- tables ------------------------------------------------------------------------------------
+
+
+def recorded_sets(
+    exps: Sequence[Mapping], settings: Mapping[str, Mapping], order: Sequence[str]
+) -> dict[str, list[Mapping]]:
+    """The augmentation sets the runs recorded (their ops as trained), the sets of ``order``
+    (the config's) first; a set several experiments recorded comes from the first of them."""
+    sets: dict[str, list[Mapping]] = {}
+    for e in exps:
+        ops = ((settings.get(e["experiment"]) or {}).get("augmentation") or {}).get("ops") or {}
+        for name, spec in ops.items():
+            sets.setdefault(name, spec)
+    known = [s for s in order if s in sets]
+    return {s: sets[s] for s in [*known, *(s for s in sets if s not in known)]}
+
+
+def augmentation_table(numbering: Numbering, sets: Mapping[str, Sequence[Mapping]]) -> Table:
+    rows = [
+        Row(
+            [
+                name if i == 1 else "",
+                i,
+                words.op_name(spec["op"]),
+                prose.op_params(spec, formatting.fmt_value),
+            ]
+        )
+        for name, ops in sets.items()
+        for i, spec in enumerate(ops, 1)
+    ]
+    return Table(
+        *numbering.next("Table"),
+        None,
+        [Column("set"), Column("step", "num"), Column("operation"), Column("parameters")],
+        rows,
+        kind="augmentation",
+    )
+
+
+def recipe_table(numbering: Numbering, exps: Sequence[Mapping], settings: Mapping) -> Table:
+    """The shared recipe as the runs recorded it; where runs depart from the most common
+    value, which and how."""
+
+    def optimizer(key: str) -> Callable[[Mapping], Any]:
+        def get(e: Mapping) -> Any:
+            recorded = settings.get(e["experiment"])
+            return recorded["optimizer"][key] if recorded else None
+
+        return get
+
+    def images(part: str) -> Callable[[Mapping], str | None]:
+        def get(e: Mapping) -> str | None:
+            recorded = settings.get(e["experiment"])
+            return words.images_words(recorded, part) if recorded else None
+
+        return get
+
+    rows_spec = [
+        ("optimizer", optimizer("name"), str),
+        ("learning rate", lambda e: e["lr"], formatting.fmt_lr),
+        ("betas", optimizer("betas"), formatting.fmt_value),
+        ("eps", optimizer("eps"), formatting.fmt_lr),
+        ("weight decay", optimizer("weight_decay"), formatting.fmt_lr),
+        ("batch size", lambda e: int(e["batch_size"]), str),
+        ("epochs", lambda e: int(e["epochs"]), str),
+        ("scheduler", lambda e: e["scheduler"], str),
+        ("augmentation sets", lambda e: e["sets"], str),
+        ("augmentation mode", lambda e: e["mode"], str),
+        ("training images", images("train"), str),
+        ("validation images", images("val"), str),
+        ("seeds per run", lambda e: int(e["n_seeds"]) if facts.has_results(e) else None, str),
+    ]
+    rows = []
+    for title, get, fmt in rows_spec:
+        values = [(e, get(e)) for e in exps]
+        values = [(e, v) for e, v in values if v is not None]
+        if values:
+            rows.append(Row([title, words.common_with_exceptions(values, fmt)]))
+    return Table(
+        *numbering.next("Table"),
+        None,
+        [Column("setting"), Column("value")],
+        rows,
+        cls="recipe",
+        kind="recipe",
+    )
+
+
+def layer_table_of(numbering: Numbering, architecture: Mapping, model: str) -> Table:
+    """One of the original's architecture tables, as the runs recorded it from the model."""
+    layers = architecture["layers"]
+    rows = [
+        Row(
+            [
+                r["name"],
+                r["layer"],
+                " × ".join(map(str, r["output"])),
+                formatting.fmt_int(r["parameters"]),
+            ]
+        )
+        for r in layers
+    ]
+    total = formatting.fmt_int(sum(r["parameters"] for r in layers))
+    rows.append(Row(["total", "", "", total], "total"))
+    return Table(
+        *numbering.next("Table"),
+        None,
+        [Column("name"), Column("layer"), Column("output shape"), Column("parameters", "num")],
+        rows,
+        cls="layers",
+        key=model,
+        kind="layers",
+        about={"arch": architecture["arch"]},
+    )
+
+
+def reproduction_table(
+    numbering: Numbering,
+    exps: Sequence[Mapping],
+    subsets: Mapping[str, str],
+    tolerance: float,
+    recipe: Table,
+    stale: Sequence[str] = (),
+) -> Table:
+    """Every run the config names beside the paper: ours, n and Δ, or "not yet run" for a run
+    without results; † marks a run on part of the images, which ``recipe`` gives; ``stale``:
+    the stale runs described, for the note."""
+    rows = []
+    for e in exps:
+        if facts.has_results(e):
+            n = int(e["n_seeds"])
+            ours = formatting.fmt_acc(e["best_val_acc_mean"], e.get("best_val_acc_std"), n)
+            measured = [ours + words.stale_mark(e), n, formatting.fmt_diff(e.get("diff"))]
+            beyond = facts.has_paper(e) and not facts.agrees(e)
+            cls = " ".join(
+                c for c, on in (("beyond-tolerance", beyond), ("stale", facts.stale(e))) if on
+            )
+        else:
+            measured, cls = [words.NOT_RUN, "—", "—"], "not-run"
+        rows.append(
+            Row(
+                [
+                    "" if e.get("run") is None else int(e["run"]),
+                    e["model"] + (" †" if e["experiment"] in subsets else ""),
+                    e["sets"],
+                    formatting.fmt_lr(e["lr"]) if e.get("lr") is not None else "—",
+                    e["scheduler"],
+                    int(e["epochs"]) if e.get("epochs") is not None else "—",
+                    formatting.fmt_paper(e.get("paper_accuracy"), e.get("paper_stated")),
+                    *measured,
+                ],
+                cls,
+                e["experiment"],
+            )
+        )
+    head = [("run", "num"), ("model", ""), ("augmentation", ""), ("lr", ""), ("scheduler", "")]
+    head += [("epochs", "num"), ("paper", "num"), ("ours", "num"), ("n", "num"), ("Δ", "num")]
+    return Table(
+        *numbering.next("Table"),
+        None,
+        [Column(title, align or "text") for title, align in head],
+        rows,
+        None,
+        "results",
+        kind="results",
+        about={
+            "part": recipe if subsets else None,
+            "not_run": bool(facts.pending(exps)),
+            "stale": list(stale),
+        },
+    )
+
+
+def claims_table(
+    numbering: Numbering,
+    claims: Sequence[Mapping],
+    not_run: Sequence[str] = (),
+    stale: Sequence[str] = (),
+    results: Table | None = None,
+) -> Table:
+    """The paper's claims (claims.csv), one row each: statement, test, measured, verdict;
+    ``not_run`` the experiments the config names without results (an untested claim names
+    those it involves), ``stale`` the experiments with stale runs (a measurement from one is
+    marked; ``results``, the reproduction table, explains the mark)."""
+    rows, marked, reasons = [], False, {}
+    for c in claims:
+        names = str(c.get("experiments") or "").split()
+        if c.get("measured") is None:  # why, marked here and said once in the note
+            why = claim_words.claim_reason(c, [n for n in names if n in not_run])
+            letter = reasons.setdefault(why, chr(ord("a") + len(reasons)))
+            measured = Markup("—<sup>{}</sup>").format(letter)
+        else:  # a number from a stale run is marked (a missing one is not)
+            measured = claim_words.claim_measured(c)
+            if any(n in stale for n in names):
+                measured, marked = f"{measured} {words.STALE}", True
+        rows.append(
+            Row(
+                [c["statement"], claim_words.claim_test(c), measured, c["verdict"]],
+                "verdict-" + c["verdict"].replace(" ", "-"),
+                c["id"],
+            )
+        )
+    return Table(
+        *numbering.next("Table"),
+        None,
+        [Column("the paper says"), Column("test"), Column("measured"), Column("verdict")],
+        rows,
+        claim_words.untested_note(reasons),
+        "claims",
+        kind="claims",
+        about={"stale_ref": results if marked else None},
+    )
+
+
+def ablation_tables(
+    numbering: Numbering, rows: Sequence[Mapping], tolerance: float, results: Table | None = None
+) -> list[tuple[Table, list[Mapping]]]:
+    """One table per question of ablations.csv (its rows, the base first), with the rows; a
+    reading without results says "not yet run" in its accuracy cell, a stale one is marked
+    (``results``, the reproduction table, explains the mark)."""
+    out = []
+    for question, group in facts.grouped_by(rows, lambda r: r["question"]).items():
+        cells = [
+            Row(
+                [
+                    ablation_words.ablation_reading(r),
+                    ablation_words.ablation_changes(r),
+                    ablation_words.ablation_accuracy(r),
+                    *(
+                        [int(r["n_seeds"]), formatting.fmt_diff(r.get("gap"))]
+                        if ablation_words.ablation_ran(r)
+                        else ["—", "—"]
+                    ),
+                    ablation_words.ablation_verdict(r) if ablation_words.ablation_ran(r) else "—",
+                ],
+                "closest" if r.get("closest") else "",
+                r["experiment"],
+            )
+            for r in group
+        ]
+        # the fixed note is the template's, under the first table only (kind below)
+        stale = any(facts.stale(r) and ablation_words.ablation_ran(r) for r in group)
+        table = Table(
+            *numbering.next("Table"),
+            ablation_words.ablation_caption(group),
+            [
+                *(Column("reading"), Column("changes"), Column("ours", "num")),
+                *(Column("n", "num"), Column("Δ", "num"), Column("closes the gap?")),
+            ],
+            cells,
+            None,
+            "ablations",
+            question,
+            "ablations" if not out else "",  # the fixed note under the first table only
+            {"stale_ref": results if stale else None},
+        )
+        out.append((table, group))
+    return out
+
+
+def _beyond_cells(r: Mapping[str, Any]) -> list[Any]:
+    """A row of beyond.csv as the table prints it; "not yet run" where it has no results."""
+    parameters = formatting.fmt_params(r["parameters"]) if r.get("parameters") else "—"
+    epochs = int(r["epochs"]) if r.get("epochs") is not None else "—"
+    paper = formatting.fmt_paper(r.get("paper_accuracy"), r.get("paper_stated"))
+    if not facts.has_results(r):
+        # said once a row, as in the other tables; the other measured cells empty
+        return [r["experiment"], r["model"], parameters, epochs, words.NOT_RUN, "—", paper,
+                "—", "—"]  # fmt: skip
+    mark = words.stale_mark(r)
+    at_common = r.get("common_epoch_val_acc_mean")
+    return [
+        r["experiment"],
+        r["model"],
+        parameters,
+        epochs,
+        formatting.fmt_acc(r["best_val_acc_mean"], r["best_val_acc_std"], r["n_seeds"]) + mark,
+        formatting.fmt_num(at_common) + mark if at_common is not None else "—",
+        paper,
+        formatting.fmt_duration(r["wall_seconds_mean"]) + mark,
+        formatting.fmt_int(r["images_per_second_mean"]) + mark,
+    ]
+
+
+def beyond_tables(
+    numbering: Numbering,
+    rows: Sequence[Mapping],
+    settings: Mapping,
+    reproduction: Table | None = None,
+) -> tuple[Table, Table]:
+    """The runs beyond the paper beside its baselines (beyond.csv; rows not yet run say so),
+    then each run's recipe as the runs recorded it (settings.json; as configured for a run not
+    yet made, its column says so): one column per run."""
+    commons = [r["common_epoch"] for r in rows if r.get("common_epoch") is not None]
+    common = int(commons[0]) if commons else None
+    cells = [
+        Row(_beyond_cells(r), "beyond" if r["role"] == "beyond" else "", r["experiment"])
+        for r in rows
+    ]
+    marked = any(facts.stale(r) and facts.has_results(r) for r in rows)
+    results = Table(
+        *numbering.next("Table"),
+        beyond_words.beyond_caption(common),
+        [
+            *(Column("run"), Column("model"), Column("params", "num"), Column("epochs", "num")),
+            Column("ours", "num"),
+            Column(f"epoch {common}" if common is not None else "common epoch", "num"),
+            *(Column("paper", "num"), Column("time", "num"), Column("img/s", "num")),
+        ],
+        cells,
+        None,
+        "beyond",
+        about={"stale_ref": reproduction if marked else None},
+    )
+    recorded = {r["experiment"]: settings.get(r["experiment"]) or {} for r in rows}
+    spec = [
+        ("optimizer", lambda s: beyond_words.optimizer_words(s["optimizer"])),
+        ("learning rate", lambda s: formatting.fmt_lr(s["optimizer"]["lr"])),
+        ("weight decay", lambda s: formatting.fmt_lr(s["optimizer"]["weight_decay"])),
+        ("schedule", lambda s: beyond_words.schedule_words(s.get("scheduler"))),
+        ("loss", lambda s: beyond_words.loss_words(s.get("loss"))),
+        ("augmentation", lambda s: beyond_words.augmentation_words(s["augmentation"])),
+        ("batch size", lambda s: str(s["batch_size"])),
+        ("epochs", lambda s: str(s["epochs"])),
+        ("training images", lambda s: words.images_words(s, "train")),
+        ("validation images", lambda s: words.images_words(s, "val")),
+    ]
+    recipe_rows = [
+        Row([title, *(get(recorded[n]) if recorded[n] else "—" for n in recorded)])
+        for title, get in spec
+    ]
+    recipe_rows.append(Row(["precision", *(r.get("precision") or "—" for r in rows)]))
+    titles = [
+        r["experiment"] + ("" if facts.has_results(r) else f" ({words.NOT_RUN}: as configured)")
+        for r in rows
+    ]
+    recipe = Table(
+        *numbering.next("Table"),
+        None,
+        [Column("setting"), *(Column(t) for t in titles)],
+        recipe_rows,
+        None,
+        "recipe beyond",
+        kind="beyond_recipe",
+    )
+    return results, recipe
+
+
+def software_table(numbering: Numbering, provenance: Mapping) -> Table:
+    return Table(
+        *numbering.next("Table", "B"),
+        None,
+        [Column("package"), Column("version")],
+        [Row([package, version]) for package, version in provenance["packages"].items()],
+        cls="software",
+        kind="software",
+    )
+
+
+def timing_table(
+    numbering: Numbering, provenance: Mapping, stale: Mapping[str, Sequence[Mapping]] | None = None
+) -> Table:
+    """Every training job of runs.csv: its device, the commit it trained at, its numerics and
+    times; a stale job (``stale``: by experiment, the stale seeds) is marked."""
+    seeds = {(name, int(s["seed"])) for name, runs in (stale or {}).items() for s in runs}
+    rows = [
+        Row(
+            [
+                "" if r.get("run") is None else int(r["run"]),
+                r["experiment"]
+                + (f" {words.STALE}" if (r["experiment"], r["seed"]) in seeds else ""),
+                r["seed"],
+                r.get("device_name") or "",
+                r.get("commit") or "unknown",
+                provenance_words.numerics(r.get("precision"), r.get("compile")),
+                formatting.fmt_duration(r["wall_seconds"]),
+                formatting.fmt_int(r["images_per_second"]),
+            ]
+        )
+        for r in provenance["runs"]
+    ]
+    return Table(
+        *numbering.next("Table", "B"),
+        None,
+        [
+            *(Column("run", "num"), Column("experiment"), Column("seed", "num")),
+            *(Column("device"), Column("commit"), Column("precision")),
+            *(Column("wall time", "num"), Column("images/s", "num")),
+        ],
+        rows,
+        cls="timing",
+        kind="timing",
+    )
