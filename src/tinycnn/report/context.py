@@ -428,6 +428,15 @@ def _facts(p: _Paper, stats: Mapping, classes: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def _ablation(table: Table, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One ablation question's table and the sentences that follow it."""
+    return {
+        "table": table,
+        "text": ablation_words.ablation_sentence(rows),
+        "leak": ablation_words.ablation_leaks(rows),
+    }
+
+
 def build_context(
     results: Results,
     config: Mapping,
@@ -461,14 +470,7 @@ def build_context(
         "sections": sections,
         "results_table": table,
         "claims_table": claims,
-        "ablations": [
-            {
-                "table": t,
-                "text": ablation_words.ablation_sentence(rows),
-                "leak": ablation_words.ablation_leaks(rows),
-            }
-            for t, rows in ablations
-        ],
+        "ablations": [_ablation(t, rows) for t, rows in ablations],
         "summary_figures": summary_figures,
         "curves": curves,
         "software": software,

@@ -137,6 +137,34 @@ def layer_table_of(numbering: Numbering, architecture: Mapping, model: str) -> T
     )
 
 
+def _reproduction_row(e: Mapping[str, Any], subsets: Mapping[str, str]) -> Row:
+    """One run of the results table: its settings, the paper's number, ours, n and Δ."""
+    if facts.has_results(e):
+        n = int(e["n_seeds"])
+        ours = formatting.fmt_acc(e["best_val_acc_mean"], e.get("best_val_acc_std"), n)
+        measured = [ours + words.stale_mark(e), n, formatting.fmt_diff(e.get("diff"))]
+        beyond = facts.has_paper(e) and not facts.agrees(e)
+        cls = " ".join(
+            c for c, on in (("beyond-tolerance", beyond), ("stale", facts.stale(e))) if on
+        )
+    else:
+        measured, cls = [words.NOT_RUN, "—", "—"], "not-run"
+    return Row(
+        [
+            "" if e.get("run") is None else int(e["run"]),
+            e["model"] + (" †" if e["experiment"] in subsets else ""),
+            e["sets"],
+            formatting.fmt_lr(e["lr"]) if e.get("lr") is not None else "—",
+            e["scheduler"],
+            int(e["epochs"]) if e.get("epochs") is not None else "—",
+            formatting.fmt_paper(e.get("paper_accuracy"), e.get("paper_stated")),
+            *measured,
+        ],
+        cls,
+        e["experiment"],
+    )
+
+
 def reproduction_table(
     numbering: Numbering,
     exps: Sequence[Mapping],
@@ -148,34 +176,7 @@ def reproduction_table(
     """Every run the config names beside the paper: ours, n and Δ, or "not yet run" for a run
     without results; † marks a run on part of the images, which ``recipe`` gives; ``stale``:
     the stale runs described, for the note."""
-    rows = []
-    for e in exps:
-        if facts.has_results(e):
-            n = int(e["n_seeds"])
-            ours = formatting.fmt_acc(e["best_val_acc_mean"], e.get("best_val_acc_std"), n)
-            measured = [ours + words.stale_mark(e), n, formatting.fmt_diff(e.get("diff"))]
-            beyond = facts.has_paper(e) and not facts.agrees(e)
-            cls = " ".join(
-                c for c, on in (("beyond-tolerance", beyond), ("stale", facts.stale(e))) if on
-            )
-        else:
-            measured, cls = [words.NOT_RUN, "—", "—"], "not-run"
-        rows.append(
-            Row(
-                [
-                    "" if e.get("run") is None else int(e["run"]),
-                    e["model"] + (" †" if e["experiment"] in subsets else ""),
-                    e["sets"],
-                    formatting.fmt_lr(e["lr"]) if e.get("lr") is not None else "—",
-                    e["scheduler"],
-                    int(e["epochs"]) if e.get("epochs") is not None else "—",
-                    formatting.fmt_paper(e.get("paper_accuracy"), e.get("paper_stated")),
-                    *measured,
-                ],
-                cls,
-                e["experiment"],
-            )
-        )
+    rows = [_reproduction_row(e, subsets) for e in exps]
     head = [("run", "num"), ("model", ""), ("augmentation", ""), ("lr", ""), ("scheduler", "")]
     head += [("epochs", "num"), ("paper", "num"), ("ours", "num"), ("n", "num"), ("Δ", "num")]
     return Table(
@@ -305,6 +306,44 @@ def _beyond_cells(r: Mapping[str, Any]) -> list[Any]:
     ]
 
 
+# The rows of the recipe beyond the paper: (title, the cell of a run's recorded settings).
+BEYOND_RECIPE = [
+    ("optimizer", lambda s: beyond_words.optimizer_words(s["optimizer"])),
+    ("learning rate", lambda s: formatting.fmt_lr(s["optimizer"]["lr"])),
+    ("weight decay", lambda s: formatting.fmt_lr(s["optimizer"]["weight_decay"])),
+    ("schedule", lambda s: beyond_words.schedule_words(s.get("scheduler"))),
+    ("loss", lambda s: beyond_words.loss_words(s.get("loss"))),
+    ("augmentation", lambda s: beyond_words.augmentation_words(s["augmentation"])),
+    ("batch size", lambda s: str(s["batch_size"])),
+    ("epochs", lambda s: str(s["epochs"])),
+    ("training images", lambda s: words.images_words(s, "train")),
+    ("validation images", lambda s: words.images_words(s, "val")),
+]
+
+
+def _beyond_recipe(numbering: Numbering, rows: Sequence[Mapping], settings: Mapping) -> Table:
+    """Each run's recipe as the runs recorded it (as configured for a run not yet made)."""
+    recorded = {r["experiment"]: settings.get(r["experiment"]) or {} for r in rows}
+    recipe_rows = [
+        Row([title, *(get(recorded[n]) if recorded[n] else "—" for n in recorded)])
+        for title, get in BEYOND_RECIPE
+    ]
+    recipe_rows.append(Row(["precision", *(r.get("precision") or "—" for r in rows)]))
+    titles = [
+        r["experiment"] + ("" if facts.has_results(r) else f" ({words.NOT_RUN}: as configured)")
+        for r in rows
+    ]
+    return Table(
+        *numbering.next("Table"),
+        None,
+        [Column("setting"), *(Column(t) for t in titles)],
+        recipe_rows,
+        None,
+        "recipe beyond",
+        kind="beyond_recipe",
+    )
+
+
 def beyond_tables(
     numbering: Numbering,
     rows: Sequence[Mapping],
@@ -335,38 +374,7 @@ def beyond_tables(
         "beyond",
         about={"stale_ref": reproduction if marked else None},
     )
-    recorded = {r["experiment"]: settings.get(r["experiment"]) or {} for r in rows}
-    spec = [
-        ("optimizer", lambda s: beyond_words.optimizer_words(s["optimizer"])),
-        ("learning rate", lambda s: formatting.fmt_lr(s["optimizer"]["lr"])),
-        ("weight decay", lambda s: formatting.fmt_lr(s["optimizer"]["weight_decay"])),
-        ("schedule", lambda s: beyond_words.schedule_words(s.get("scheduler"))),
-        ("loss", lambda s: beyond_words.loss_words(s.get("loss"))),
-        ("augmentation", lambda s: beyond_words.augmentation_words(s["augmentation"])),
-        ("batch size", lambda s: str(s["batch_size"])),
-        ("epochs", lambda s: str(s["epochs"])),
-        ("training images", lambda s: words.images_words(s, "train")),
-        ("validation images", lambda s: words.images_words(s, "val")),
-    ]
-    recipe_rows = [
-        Row([title, *(get(recorded[n]) if recorded[n] else "—" for n in recorded)])
-        for title, get in spec
-    ]
-    recipe_rows.append(Row(["precision", *(r.get("precision") or "—" for r in rows)]))
-    titles = [
-        r["experiment"] + ("" if facts.has_results(r) else f" ({words.NOT_RUN}: as configured)")
-        for r in rows
-    ]
-    recipe = Table(
-        *numbering.next("Table"),
-        None,
-        [Column("setting"), *(Column(t) for t in titles)],
-        recipe_rows,
-        None,
-        "recipe beyond",
-        kind="beyond_recipe",
-    )
-    return results, recipe
+    return results, _beyond_recipe(numbering, rows, settings)
 
 
 def software_table(numbering: Numbering, provenance: Mapping) -> Table:
