@@ -192,7 +192,7 @@ def _minutes(seconds: float) -> str:
 
 def _reference(args: argparse.Namespace) -> None:
     """The reference runs (tinycnn.reference): their order, a merge, the paper from them."""
-    from tinycnn import reference
+    from tinycnn import commands, reference
     from tinycnn.config.load import read_config_file
     from tinycnn.shared.files import write_json
 
@@ -247,7 +247,7 @@ def _reference(args: argparse.Namespace) -> None:
     # were checked above and on merge (today's config marks a stale record, not refuses it).
     runs = [str(p) for p in shown]
     snapshot = str(out / "config.json")
-    code = main(["aggregate", "--config", snapshot, "--out", str(out / "aggregate"), *runs])
+    code = main(commands.aggregate(snapshot, out / "aggregate", runs))
     if code:
         raise UserError("the aggregate of the reference runs failed (above)")
     try:  # which runs a CPU can train, for the paper's first lines: the CPU's own rates
@@ -259,25 +259,24 @@ def _reference(args: argparse.Namespace) -> None:
     context = reference.context(folder, config, order, cpu_plan=cpu_plan, official=official)
     write_json(out / "reference.json", context)
     data = folder / "data"
-    previews = [
-        f"--preview={name}={data / f'{name}_preview.png'}"
+    previews = {
+        name: data / f"{name}_preview.png"
         for name in config["augmentation"]["sets"]
         if (data / f"{name}_preview.png").is_file()
-    ]
+    }
     code = main(
-        [
-            "paper-html",
-            "--config", snapshot,
-            *(f"--config-file={Path(f).resolve()}" for f in args.config),
-            "--workflow-dir", str(Path.cwd()),
-            "--aggregate", str(out / "aggregate"),
-            "--stats", str(data / "stats.json"),
-            "--classes", str(data / "classes.tsv"),
-            *previews,
-            "--reference", str(out / "reference.json"),
-            "--out", str(out / "paper.html"),
-        ]
-    )  # fmt: skip
+        commands.paper_html(
+            config=snapshot,
+            config_files=[Path(f).resolve() for f in args.config],
+            workflow_dir=Path.cwd(),
+            aggregate=out / "aggregate",
+            stats=data / "stats.json",
+            classes=data / "classes.tsv",
+            previews=previews,
+            reference=out / "reference.json",
+            out=out / "paper.html",
+        )
+    )
     if code:
         raise UserError("rendering the reference paper failed (above)")
     if args.readme and reference.update_readme(
@@ -287,7 +286,7 @@ def _reference(args: argparse.Namespace) -> None:
     if args.html_only:
         print(f"paper: {out / 'paper.html'}")
         return
-    code = main(["paper-pdf", "--html", str(out / "paper.html"), "--out", str(out / "paper.pdf")])
+    code = main(commands.paper_pdf(out / "paper.html", out / "paper.pdf"))
     if code:
         raise UserError("rendering the reference paper's PDF failed (above)")
     print(f"paper: {out / 'paper.pdf'}")

@@ -32,8 +32,8 @@ import tinycnn
 PACKAGE = Path(tinycnn.__file__).resolve().parent
 STAGES = ("data", "training", "report")
 PARTS = (*STAGES, "shared", "config")
-ENTRY_POINTS = {"cli", "reference", "__main__"}
-TOP = {"__init__", "__main__", "cli"}  # the package's top: the command line
+ENTRY_POINTS = {"cli", "commands", "reference", "__main__"}
+TOP = {"__init__", "__main__", "cli", "commands"}  # the package's top: the command line
 # Which parts each part may import.
 ALLOWED = {
     "shared": {"shared"},

@@ -5,7 +5,6 @@
 import json
 import os
 import re
-import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ if shutil.which("tinycnn") is None and (Path(sys.executable).parent / "tinycnn")
 
 from snakemake.exceptions import WorkflowError  # noqa: E402
 
+from tinycnn import commands  # noqa: E402
 from tinycnn.config import beyond_paper  # noqa: E402
 from tinycnn.config.checks import validate  # noqa: E402
 from tinycnn.config.load import load_schema, read_config_file  # noqa: E402
@@ -91,10 +91,6 @@ def source_urls():
             url = (Path(workflow.basedir) / url[len("file:") :]).resolve().as_uri()
         urls.append(url)
     return urls
-
-
-def augment_ops_json(wildcards):
-    return shlex.quote(json.dumps(config["augmentation"]["sets"][wildcards.aug_set]))
 
 
 def augmented(aug_set):
@@ -194,6 +190,7 @@ def aggregate_inputs(wildcards):
 
 def figure_outputs():
     """The aggregate's figures, each flagged for Snakemake's own report."""
+
     def figure(name, caption, category, **labels):
         return report(
             f"{AGGREGATE}/figures/{name}.png",

@@ -19,17 +19,17 @@ rule download:
     conda:
         "../../envs/torch.yaml"
     params:
-        # Functions of the output: Snakemake treats such params as derived from the files
+        # A function of the output: Snakemake treats such params as derived from the files
         # (the archive's path holds its md5) and never reruns the job for a change of them. A
         # typo in `size` must not rerun (and so delete) an archive already verified: it counts
         # only for a download still to be made.
-        urls=lambda w, output: " ".join(f"--url {shlex.quote(u)}" for u in source_urls()),
-        md5=lambda w, output: config["data"]["md5"],
-        size=lambda w, output: (
-            f"--size {config['data']['size']}" if config["data"].get("size") else ""
+        command=lambda w, output: commands.shell(
+            commands.download(
+                source_urls(), config["data"]["md5"], config["data"].get("size"), output[0]
+            )
         ),
     shell:
-        "tinycnn download {params.urls} --md5 {params.md5} {params.size} --out {output} 2> {log}"
+        "{params.command} 2> {log}"
 
 
 rule pack:
@@ -47,9 +47,11 @@ rule pack:
     resources:
         mem_mb=4000,
     params:
-        out=lambda wildcards, output: Path(output.stats).parent,
+        command=lambda w, input, output, threads: commands.shell(
+            commands.pack(input[0], Path(output.stats).parent, threads)
+        ),
     shell:
-        "tinycnn pack --archive {input} --out {params.out} --workers {threads} 2> {log}"
+        "{params.command} 2> {log}"
 
 
 rule augment:
@@ -67,11 +69,14 @@ rule augment:
     resources:
         mem_mb=4000,
     params:
-        ops=augment_ops_json,
-        seed=config["augmentation"]["seed"],
+        # What draws the set: a change of it draws the set again (a param that is a function
+        # of the threads, as the command is, would not).
+        drawn=lambda w: commands.drawing(config, w.aug_set),
+        command=lambda w, input, output, threads: commands.shell(
+            commands.augment(config, w.aug_set, input.images, output[0], threads)
+        ),
     shell:
-        "tinycnn augment --images {input.images} --set-name {wildcards.aug_set}"
-        " --ops {params.ops} --seed {params.seed} --out {output} --threads {threads} 2> {log}"
+        "{params.command} 2> {log}"
 
 
 # A few images drawn in seconds: never worth a cluster job.
@@ -94,11 +99,9 @@ rule preview:
     conda:
         "../../envs/torch.yaml"
     params:
-        ops=augment_ops_json,
-        seed=config["augmentation"]["seed"],
-        rows=config["augmentation"].get("preview", {}).get("images", 8),
-        draws=config["augmentation"].get("preview", {}).get("draws", 6),
+        # A function of the wildcards only: a change of the set or of the grid draws it again.
+        command=lambda w: commands.shell(
+            commands.preview(config, w.aug_set, PACKED_FILES["train_images"], preview(w.aug_set))
+        ),
     shell:
-        "tinycnn preview --images {input.images} --set-name {wildcards.aug_set}"
-        " --ops {params.ops} --seed {params.seed} --out {output}"
-        " --rows {params.rows} --draws {params.draws} 2> {log}"
+        "{params.command} 2> {log}"

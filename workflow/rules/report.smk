@@ -35,17 +35,18 @@ rule aggregate:
     conda:
         "../../envs/report.yaml"
     params:
-        runs=lambda w, input: " ".join(str(Path(p).parent) for p in input.summaries),
-        out=lambda w, output: Path(output.runs).parent,
-        settings_dir=Path(settings_file("experiment")).parent,
-        data=PACKED,
-        augmented=lambda w, input: " ".join(
-            f"--augmented {s}={input[augmented_key(s)]}" for s in aggregate_sets()
+        command=lambda w, input, output: commands.shell(
+            commands.aggregate(
+                input.config,
+                Path(output.runs).parent,
+                [Path(p).parent for p in input.summaries],
+                settings_dir=Path(settings_file("experiment")).parent,
+                data_dir=PACKED,
+                augmented={s: input[augmented_key(s)] for s in aggregate_sets()},
+            )
         ),
     shell:
-        "tinycnn aggregate --config {input.config} --out {params.out}"
-        " --settings-dir {params.settings_dir} --data-dir {params.data} {params.augmented}"
-        " {params.runs} 2> {log}"
+        "{params.command} 2> {log}"
 
 
 rule paper_html:
@@ -62,19 +63,21 @@ rule paper_html:
     conda:
         "../../envs/report.yaml"
     params:
-        aggregate=lambda w, input: Path(input.runs).parent,
-        previews=lambda w, input: " ".join(
-            f"--preview {s}={input[preview_key(s)]}" for s in AUG_SETS
+        command=lambda w, input, output: commands.shell(
+            commands.paper_html(
+                config=input.config,
+                config_files=CONFIG_FILES,
+                workflow_dir=workflow.basedir,
+                paper_source=PAPER_SOURCE,
+                aggregate=Path(input.runs).parent,
+                stats=input.stats,
+                classes=input.classes,
+                previews={s: input[preview_key(s)] for s in AUG_SETS},
+                out=output[0],
+            )
         ),
-        config_files=" ".join(f"--config-file {shlex.quote(str(f))}" for f in CONFIG_FILES),
-        workflow_dir=workflow.basedir,
-        paper_source=PAPER_SOURCE,
     shell:
-        "tinycnn paper-html --config {input.config} {params.config_files}"
-        " --workflow-dir {params.workflow_dir} --paper-source {params.paper_source}"
-        " --aggregate {params.aggregate}"
-        " --stats {input.stats} --classes {input.classes} {params.previews}"
-        " --out {output} 2> {log}"
+        "{params.command} 2> {log}"
 
 
 rule paper_pdf:
@@ -90,5 +93,7 @@ rule paper_pdf:
         f"{LOGS}/paper_pdf.log",
     conda:
         "../../envs/report.yaml"
+    params:
+        command=lambda w, input, output: commands.shell(commands.paper_pdf(input[0], output[0])),
     shell:
-        "tinycnn paper-pdf --html {input} --out {output} 2> {log}"
+        "{params.command} 2> {log}"

@@ -60,13 +60,16 @@ rule train:
         mem_mb=24000,
         runtime=lambda w, attempt: 720 * attempt,
     params:
-        augmented=lambda w, input: " ".join(
-            f"--augmented {s}={input[augmented_key(s)]}" for s in fixed_sets(w.experiment)
+        command=lambda w, input, output, threads: commands.shell(
+            commands.train(
+                input.settings,
+                w.seed,
+                Path(input.stats).parent,
+                {s: input[augmented_key(s)] for s in fixed_sets(w.experiment)},
+                Path(output.summary).parent,
+                checkpoint_path(w),
+                threads,
+            )
         ),
-        data=lambda w, input: Path(input.stats).parent,
-        out=lambda w, output: Path(output.summary).parent,
-        checkpoint=checkpoint_path,
     shell:
-        "exec tinycnn train --settings {input.settings} --seed {wildcards.seed}"
-        " --data {params.data} {params.augmented} --out {params.out}"
-        " --checkpoint {params.checkpoint} --threads {threads} 2> {log}"
+        "exec {params.command} 2> {log}"

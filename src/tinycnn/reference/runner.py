@@ -48,7 +48,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from tinycnn import reference
+from tinycnn import commands, reference
 from tinycnn.config.resolve import training_settings
 from tinycnn.data.download import verify
 from tinycnn.report import records
@@ -243,15 +243,9 @@ class Runner:
         stats = packed / "stats.json"
         if not (stats.is_file() and json.loads(stats.read_text()).get("archive_md5")):
             started = time.monotonic()
-            workers = str(min(16, os.cpu_count() or 2))
+            workers = min(16, os.cpu_count() or 2)
             code = tinycnn(
-                "pack",
-                "--archive",
-                str(archive),
-                "--out",
-                str(packed),
-                "--workers",
-                workers,
+                *commands.pack(archive, packed, workers),
                 cwd=self.root,
                 log_path=self.work / "logs/pack.log",
                 env=self.env,
@@ -259,27 +253,11 @@ class Runner:
             if code != 0:
                 raise UserError(f"packing failed: see {self.work / 'logs/pack.log'}")
             log(f"packed in {time.monotonic() - started:.0f} s")
-        seed = str(self.config["augmentation"]["seed"])
-        preview = self.config["augmentation"].get("preview", {})
-        for name, ops in self.config["augmentation"]["sets"].items():
+        for name in self.config["augmentation"]["sets"]:
             out = self.work / "augmented" / f"{name}_preview.png"
             if not out.is_file():
                 tinycnn(
-                    "preview",
-                    "--images",
-                    str(packed / "train_images.npy"),
-                    "--set-name",
-                    name,
-                    "--ops",
-                    json.dumps(ops),
-                    "--seed",
-                    seed,
-                    "--out",
-                    str(out),
-                    "--rows",
-                    str(preview.get("images", 8)),
-                    "--draws",
-                    str(preview.get("draws", 6)),
+                    *commands.preview(self.config, name, packed / "train_images.npy", out),
                     cwd=self.root,
                     log_path=self.work / f"logs/preview_{name}.log",
                     env=self.env,
@@ -293,21 +271,10 @@ class Runner:
         out = self.work / "augmented" / f"{name}.npy"
         if not out.is_file():
             started = time.monotonic()
-            ops = self.config["augmentation"]["sets"][name]
+            images = self.work / "packed/train_images.npy"
+            threads = min(16, os.cpu_count() or 2)
             code = tinycnn(
-                "augment",
-                "--images",
-                str(self.work / "packed/train_images.npy"),
-                "--set-name",
-                name,
-                "--ops",
-                json.dumps(ops),
-                "--seed",
-                str(self.config["augmentation"]["seed"]),
-                "--out",
-                str(out),
-                "--threads",
-                str(min(16, os.cpu_count() or 2)),
+                *commands.augment(self.config, name, images, out, threads),
                 cwd=self.root,
                 log_path=self.work / f"logs/augment_{name}.log",
                 env=self.env,
@@ -356,10 +323,9 @@ class Runner:
         settings_file = self.work / "settings" / f"{experiment}.json"
         settings_file.parent.mkdir(parents=True, exist_ok=True)
         settings_file.write_text(json.dumps(settings, sort_keys=True))
-        augmented = []
+        augmented = {}
         if settings["augmentation"]["mode"] == "fixed":
-            for name in settings["augmentation"]["sets"]:
-                augmented += ["--augmented", f"{name}={self.augmented(name)}"]
+            augmented = {name: self.augmented(name) for name in settings["augmentation"]["sets"]}
         entry = {"experiment": experiment, "seed": seed, "projected_seconds": round(projected)}
         out = self.work / "runs" / experiment / f"seed{seed}"
         log_path = self.work / "logs" / f"train_{experiment}_seed{seed}.log"
@@ -375,21 +341,17 @@ class Runner:
             return {**entry, "status": "not started: no longer fits after drawing its sets"}
         started = time.monotonic()
         checkpoint = self.work / "checkpoints" / f"{experiment}_seed{seed}.pt"
+        command = commands.train(
+            settings_file,
+            seed,
+            self.work / "packed",
+            augmented,
+            out,
+            checkpoint,
+            hardware.usable_cores(),
+        )
         code = tinycnn(
-            "train",
-            "--settings",
-            str(settings_file),
-            "--seed",
-            str(seed),
-            "--data",
-            str(self.work / "packed"),
-            *augmented,
-            "--out",
-            str(out),
-            "--checkpoint",
-            str(checkpoint),
-            "--threads",
-            str(hardware.usable_cores()),
+            *command,
             cwd=self.root,
             log_path=log_path,
             env=self.env,
