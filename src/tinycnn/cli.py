@@ -220,11 +220,12 @@ def _reference(args: argparse.Namespace) -> None:
     plan = reference.plan(config, rates)
     order = [(run["experiment"], run["seed"]) for run in plan]
     if args.action == "order":
-        held, recorded = reference.current_runs(folder, config), reference.run_folders(folder)
+        as_configured = reference.runs_as_configured(folder, config)
+        recorded = reference.run_folders(folder)
         print(f"projected on this machine ({rates['device']}: {reference.describe_rates(rates)})")
         for i, run in enumerate(plan, 1):
             key = (run["experiment"], run["seed"])
-            state = "recorded" if key in held else "not yet run"
+            state = "recorded" if key in as_configured else "not yet run"
             if key in recorded and state != "recorded":
                 state = "stale: runs again"
             if state != "recorded" and run["waits_for"]:
@@ -234,7 +235,7 @@ def _reference(args: argparse.Namespace) -> None:
         return
     out = Path(args.out)
     write_json(out / "config.json", config)  # the snapshot, as rule config_snapshot writes it
-    shown = list(reference.shown_runs(folder, config)[0].values())
+    shown = list(reference.runs_in_paper(folder, config).shown.values())
     problems = reference.folder_problems(folder, shown)
     if problems:
         raise UserError(

@@ -69,7 +69,7 @@ def _float_hint(value: Any) -> str:
     return f"; write it as a number, without quotes (e.g. {number!r})"
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
+def _schema_error_line(error: jsonschema.ValidationError) -> str:
     """One readable line for a schema error, naming the key."""
     where = _key(error.absolute_path)
     v, value = error.validator, error.instance
@@ -131,7 +131,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
         if name is not None and names and not named:
             return f"{where}.name: {name!r} is not one of {', '.join(names)}"
         same_type = named or same_type
-        return "\n".join(dict.fromkeys(_describe(e) for e in same_type or error.context))
+        return "\n".join(dict.fromkeys(_schema_error_line(e) for e in same_type or error.context))
     if v == "not":
         why = error.schema.get("description", error.message)
         return f"{where}: {value!r} is not allowed ({why})"
@@ -512,7 +512,7 @@ def validate(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None)
     strict = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=types)
     errors = sorted(_leaf_errors(strict(schema).iter_errors(config)), key=lambda e: list(e.path))
     lines = _non_finite(config)
-    lines += list(dict.fromkeys(line for e in errors for line in _describe(e).splitlines()))
+    lines += list(dict.fromkeys(line for e in errors for line in _schema_error_line(e).splitlines()))
     if not lines:
         lines = _semantic_problems(config)
     if lines:

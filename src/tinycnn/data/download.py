@@ -271,7 +271,7 @@ def _transfer(url: str, part: Path, size: int | None, timeout: float, progress: 
             try:  # read1: write what has arrived, so an interruption loses nothing
                 chunk = src.read1(CHUNK_SIZE)
             except (OSError, http.client.HTTPException) as exc:
-                raise _Transient(_describe(exc)) from exc
+                raise _Transient(_reason(exc)) from exc
             if not chunk:
                 break
             out.write(chunk)
@@ -313,8 +313,8 @@ def _open(url: str, offset: int, timeout: float) -> _Body | None:
     except (OSError, http.client.HTTPException) as exc:
         if isinstance(getattr(exc, "reason", exc), socket.gaierror):
             # The name does not resolve (offline, or a typo): retrying will not fix that.
-            raise _SourceFailed(_describe(exc)) from exc
-        raise _Transient(_describe(exc)) from exc
+            raise _SourceFailed(_reason(exc)) from exc
+        raise _Transient(_reason(exc)) from exc
 
     if resp.status != 206:  # 200: the server sends the whole file, Range or not
         return _Body(resp, 0, resp.length, resp.length)
@@ -383,7 +383,7 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _describe(exc: BaseException) -> str:
+def _reason(exc: BaseException) -> str:
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
     if isinstance(reason, socket.gaierror):
         return f"cannot resolve the host name ({reason.strerror})"

@@ -210,9 +210,15 @@ def digest_problems(
     return []
 
 
-def shown_runs(
-    folder: Path, config: Mapping[str, Any]
-) -> tuple[dict[tuple[str, int], Path], list[dict[str, Any]], list[dict[str, Any]]]:
+class PaperRuns(NamedTuple):
+    """Which of a reference folder's runs the paper shows (:func:`runs_in_paper`)."""
+
+    shown: dict[tuple[str, int], Path]  # (experiment, seed) -> its folder
+    stale: list[dict[str, Any]]  # of those shown, the ones recorded with other settings
+    left_out: list[dict[str, Any]]  # stale and superseded, or no longer in the config
+
+
+def runs_in_paper(folder: Path, config: Mapping[str, Any]) -> PaperRuns:
     """The folder's runs the paper shows, the stale ones among them (with the settings that
     differ), and the ones left out: a stale run of an experiment that a fresh run of it
     supersedes, or whose experiment is no longer in the config."""
@@ -235,18 +241,18 @@ def shown_runs(
         shown[(experiment, seed)] = run_dir
         if keys:
             stale.append({"experiment": experiment, "seed": seed, "differs": keys})
-    return shown, stale, left_out
+    return PaperRuns(shown, stale, left_out)
 
 
-def current_runs(folder: Path, config: Mapping[str, Any]) -> set[tuple[str, int]]:
+def runs_as_configured(folder: Path, config: Mapping[str, Any]) -> set[tuple[str, int]]:
     """The runs the folder holds with the settings ``config`` resolves for them today: the runs
-    of the priority order that no GPU session trains again (a stale record is redone)."""
-    return _as_configured(*shown_runs(folder, config)[:2])
+    of the priority order that no machine trains again (a stale record is redone)."""
+    return _as_configured(runs_in_paper(folder, config))
 
 
-def _as_configured(runs: Iterable[tuple[str, int]], stale: Iterable[Mapping[str, Any]]) -> set:
-    """Of the runs shown, those recorded with today's settings (``stale``: the others)."""
-    return set(runs) - {(s["experiment"], s["seed"]) for s in stale}
+def _as_configured(runs: PaperRuns) -> set[tuple[str, int]]:
+    """Of the runs shown, those recorded with today's settings."""
+    return set(runs.shown) - {(s["experiment"], s["seed"]) for s in runs.stale}
 
 
 def context(
@@ -263,8 +269,9 @@ def context(
     ``data`` (config.yaml's), is named beside the rebuilt one when their MD5 differ."""
     folder = Path(folder)
     identity = _read_json(folder / "identity.json") or {}
-    runs, stale, left_out = shown_runs(folder, config)
-    current = _as_configured(runs, stale)
+    in_paper = runs_in_paper(folder, config)
+    runs, stale, left_out = in_paper
+    current = _as_configured(in_paper)
     order = [(e, int(s)) for e, s in order]
     planned = [(e, s) for e, s in order if (e, s) not in current]
     seeds = {e: sum(1 for x, _ in order if x == e) for e, _ in order}

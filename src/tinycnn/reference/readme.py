@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tinycnn.config.resolve import training_settings
-from tinycnn.reference.folder import shown_runs
+from tinycnn.reference.folder import runs_in_paper
 from tinycnn.shared.errors import UserError
 from tinycnn.shared.files import write_text
 from tinycnn.shared.hardware import machine_words
@@ -27,7 +27,7 @@ def readme_table(folder: Path, config: Mapping[str, Any]) -> str:
 
     from tinycnn.report.formatting import fmt_acc, fmt_lr, fmt_paper
 
-    runs, stale_runs, _ = shown_runs(folder, config)
+    runs, stale_runs, _ = runs_in_paper(folder, config)
     stale = {(s["experiment"], s["seed"]) for s in stale_runs}
     lines = [
         "| run | experiment | model | lr | paper | reference (best top-1, %) | seeds "

@@ -395,9 +395,9 @@ class Runner:
                 self.manifest["identity_differs"] = differs
                 log(f"WARNING: the data differs from {folder_identity}: {', '.join(differs)}")
         self.save()
-        held = reference.current_runs(self.root / self.args.reference, self.config)
+        recorded = reference.runs_as_configured(self.root / self.args.reference, self.config)
         plan = [r for r in reference.plan(self.config, self.rates) if
-                (r["experiment"], r["seed"]) not in held]  # fmt: skip
+                (r["experiment"], r["seed"]) not in recorded]  # fmt: skip
         if self.args.only:
             wanted = {(e, int(s)) for e, _, s in (o.rpartition(":") for o in self.args.only)}
             plan = [r for r in plan if (r["experiment"], r["seed"]) in wanted]

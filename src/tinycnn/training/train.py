@@ -726,7 +726,7 @@ def progress_path(checkpoint_path: Path) -> Path:
     return Path(checkpoint_path).with_suffix(".metrics.csv")
 
 
-def _describe(settings: Mapping[str, Any], seed: int, state: RunState, data: RunData) -> str:
+def _run_header(settings: Mapping[str, Any], seed: int, state: RunState, data: RunData) -> str:
     """The run in one line of the log: model, device, images an epoch, numerics."""
     aug = settings["augmentation"]
     combine = combine_of(settings)
@@ -826,7 +826,7 @@ def train_run(
             saved_at = state.where()
             where = f"epoch {state.epoch}" + (f", step {state.step}" if state.step else "")
             _log(f"resuming {name} seed {seed} from {checkpoint_path} at {where}")
-        _log(_describe(settings, seed, state, data))
+        _log(_run_header(settings, seed, state, data))
         if stop.signum is not None:
             raise Interrupted(
                 stop.signum,
