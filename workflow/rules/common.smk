@@ -223,7 +223,9 @@ def paper_inputs(wildcards):
         "classes": PACKED_FILES["classes"],
         # the paper's source: its partials, captions, references and style
         "paper_source": sorted(
-            str(p) for p in PAPER_SOURCE.rglob("*") if p.is_file() and p.parent != CAPTIONS
+            str(p)
+            for p in PAPER_SOURCE.rglob("*")
+            if p.is_file() and p.parent != CAPTIONS and p.suffix != ".md"
         ),
         **{name: str(path) for name, path in figure_outputs().items()},
     }
