@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
                 *sorted(
                     str(p.relative_to(ROOT)) for p in ROOT.glob("tests/training/test_train_*.py")
                 ),
-                "tests/data/test_augment.py",
+                "tests/data/test_augment_ops.py",
             ],
             out / "logs" / "pytest-gpu.log",
             left(240),

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import (
+from PIL import Image, ImageFile
+from small_archive import (
     TRAIN_MODES,
     TRAIN_PER_CLASS,
     VAL_MODES,
@@ -29,7 +30,6 @@ from conftest import (
     WORDS,
     gradient_image,
 )
-from PIL import Image, ImageFile
 
 from tinycnn.data import pack
 from tinycnn.data import tinyimagenet as ti

@@ -1,14 +1,79 @@
-"""What a run records about its model (summary.json's ``architecture``), written out for the
-report-side tests, which build run folders and aggregates by hand and import no torch.
+"""The aggregate folder of the report tests, written by hand per docs/report-contract.md
+(the report-side tests build run folders and aggregates by hand and import no torch).
 
-The descriptions are the texts the paper prints (citations as {key}); the layer rows are what
-``tinycnn.training.models.layer_table`` gives for a 200-way head, which
-``test_report.test_recorded_layers_match_the_model_code`` checks.
+- The paper's experiments of the fixture (:data:`FIXTURE`: names and settings of config.yaml,
+  accuracies made up) and what the reproduction table must print for them (:data:`EXPECTED`);
+  :func:`_tables`, :func:`_jobs`, :func:`_settings`, :func:`_architectures` and
+  :func:`_figures` write runs.csv, experiments.csv, epochs.csv, jobs.csv, settings.json,
+  architectures.json and figures.json from them (tests/report/conftest.py's ``aggregate``).
+- What a run records about its model (summary.json's ``architecture``): the descriptions are
+  the texts the paper prints (citations as {key}); the layer rows are what
+  ``tinycnn.training.models.layer_table`` gives for a 200-way head, which
+  ``test_report_html.test_recorded_layers_match_the_model_code`` checks.
+- claims.csv, ablations.csv and beyond.csv written by hand, and what the report must print
+  for each row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import yaml
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from tinycnn.config.merge import deep_merge
+from tinycnn.config.resolve import training_settings
+from tinycnn.shared.contract import JOB_COLUMNS
+
+ROOT = Path(__file__).resolve().parents[2]
+TOLERANCE = 3.0
+
+# The fixture's experiments: names and settings of config.yaml, accuracies made up. Columns:
+# experiment | run | model | arch | section | sets | scheduler | best accuracy per seed |
+# paper accuracy | stated | paper's best epoch | paper's figure
+FIXTURE = """
+m1_set1         |  1 | M1              | m1              | M1       | set1      | none           | 21.84     | 22   | approx |    | 2
+m1_lr1e-3       |  2 | M1              | m1              | M1       | set1+set2 | none           | 29.1 30.1 | 29.5 | exact  |  7 | 3
+m4_lr1e-3       |  5 | M4              | m4              | M4       | set1+set2 | none           | 42.3      | 35.9 | exact  |    | 6
+alexnet         |  6 | AlexNet         | alexnet         | AlexNet  | set1+set2 | StepLR(7, 0.1) | 17.2      | 20   | below  |    | 7
+resnet34        |  9 | ResNet34        | resnet34        | ResNet34 | set1+set2 | StepLR(7, 0.1) | 46.1      | 46.5 | exact  | 12 | 10
+resnet34_preact | 10 | ResNet34-PreAct | resnet34_preact | ResNet34 | set1+set2 | StepLR(7, 0.1) | 45.8      | 48   | exact  |    | 11
+"""  # noqa: E501
+EXPERIMENTS = {
+    fields[0]: fields
+    for fields in ([f.strip() for f in line.split("|")] for line in FIXTURE.strip().splitlines())
+}
+PARAMETERS = {"m1": 584120, "m4": 2343080, "alexnet": 61301040, "resnet34": 21387272,
+              "resnet34_preact": 21385480}  # fmt: skip
+# What the reproduction table must print for each experiment (ours, paper).
+EXPECTED = {
+    "m1_set1": ("21.8", "~22"),
+    "m1_lr1e-3": ("29.6 ± 0.7", "29.5"),
+    "m4_lr1e-3": ("42.3", "35.9"),
+    "alexnet": ("17.2", "< 20"),
+    "resnet34": ("46.1", "46.5"),
+    "resnet34_preact": ("45.8", "48"),
+}
+STATS = {  # stats.json of Tiny ImageNet and of the demo data
+    False: {
+        "archive": "tiny-imagenet-200.zip", "classes": 200, "train": 100000, "val": 10000,
+        "grayscale": 1821, "source_modes": {"CMYK": 1, "L": 1821, "RGB": 108178},
+        "mean": [0.4802, 0.4481, 0.3975], "std": [0.2770, 0.2691, 0.2821],
+    },
+    True: {
+        "archive": "tiny-imagenet-demo.zip", "classes": 10, "train": 1400, "val": 300,
+        "grayscale": 243, "source_modes": {"L": 243, "RGB": 1457},
+        "mean": [0.45, 0.44, 0.46], "std": [0.3, 0.29, 0.31],
+    },
+}  # fmt: skip
+
 
 DESCRIPTIONS = {
     "m1": "J. Ting's baseline {ting}: a plain stack of convolution–ReLU layers, each followed "
@@ -273,3 +338,191 @@ BEYOND_RECIPE_SHOWN = [
     ["validation images", "all", "all", "all"],
     ["precision", *["bf16 autocast, channels_last"] * 3],
 ]  # fmt: skip
+
+
+def _config(**report: Any) -> dict[str, Any]:
+    """config.yaml with the fixture's experiments and the comparisons they complete."""
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["experiments"] = {k: v for k, v in config["experiments"].items() if k in EXPERIMENTS}
+    config["report"]["comparisons"] = [
+        c
+        for c in config["report"]["comparisons"]
+        if all(e in EXPERIMENTS for e in c["experiments"])
+    ]
+    config["report"].update(report)
+    return config
+
+
+def _png(path: Path, title: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    fig, ax = plt.subplots(figsize=(6.3, 2.4), dpi=60)
+    ax.plot(np.cumsum(rng.normal(size=20)), label="train")
+    ax.plot(np.cumsum(rng.normal(size=20)), label="val")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def commit(experiment: str) -> str:
+    """runs.csv's commit of the fixture's runs: one of digits only, with a leading zero."""
+    return "012345678901" if experiment == "m1_set1" else "0123456789ab"
+
+
+def _tables(accuracies: dict[str, list[float]] | None = None) -> tuple[pd.DataFrame, ...]:
+    """runs.csv, experiments.csv and epochs.csv of the fixture, as the contract describes them;
+    ``accuracies`` replaces an experiment's best accuracy per seed."""
+    runs, exps, epochs = [], [], []
+    for name, (_, run, model, arch, section, sets, sched, accs, paper, stated, best_epoch,
+               figure) in EXPERIMENTS.items():  # fmt: skip
+        run, paper = int(run), float(paper)
+        accs = (accuracies or {}).get(name) or [float(a) for a in accs.split()]
+        common = {
+            "experiment": name, "run": run, "model": model, "arch": arch, "section": section,
+            "sets": sets, "mode": "fixed", "lr": 1e-3, "scheduler": sched, "epochs": 20,
+            "batch_size": 256, "parameters": PARAMETERS[arch], "device_name": "NVIDIA H100",
+            "precision": "bf16 autocast, channels_last", "compile": "none",
+            "paper_accuracy": paper, "paper_stated": stated,
+            "paper_best_epoch": int(best_epoch) if best_epoch else None,
+            "paper_train_accuracy": 55.0 if name == "m1_lr1e-3" else None,
+            "paper_figure": int(figure),
+        }  # fmt: skip
+        for seed, best in enumerate(accs):
+            runs.append({
+                **common, "seed": seed, "best_val_acc": best, "best_val_top5": best + 25,
+                "final_val_acc": best - 2, "final_val_top5": best + 23, "best_epoch": 7,
+                "final_train_acc": best + 20, "train_seconds": 600.0 * run,
+                "wall_seconds": 610.0 * run, "images_per_second": 20000.0 / run,
+                "device": "cuda", "diff": best - paper, "commit": commit(name),
+            })  # fmt: skip
+            epochs += [
+                {
+                    "experiment": name, "seed": seed, "epoch": epoch, "lr": 1e-3,
+                    "train_loss": 5.0 - 0.2 * epoch, "train_acc": 2.0 * epoch,
+                    "val_loss": 3.0 + 0.02 * (epoch - 7) ** 2, "val_acc": best - abs(epoch - 7),
+                    "val_top5": best + 20, "epoch_seconds": 30.0, "images_per_second": 20000.0,
+                }
+                for epoch in range(1, 21)
+            ]  # fmt: skip
+        mean = float(np.mean(accs))
+        diff = mean - paper
+        # A bound is met or not; only a stated accuracy has a tolerance.
+        within = None if stated == "below" else abs(diff) <= TOLERANCE
+        bound_met = round(diff, 1) <= 0 if stated == "below" else None
+        means = {"best_val_acc": mean, "best_val_top5": mean + 25, "final_val_acc": mean - 2,
+                 "final_train_acc": mean + 20, "wall_seconds": 610.0 * run,
+                 "images_per_second": 20000.0 / run}  # fmt: skip
+        exps.append({
+            **common, "n_seeds": len(accs), "best_epoch": 7, "diff": diff,
+            "within_tolerance": within, "bound_met": bound_met, "chance_acc": 0.5,
+            **{f"{m}_mean": v for m, v in means.items()},
+            **{f"{m}_std": 0.0 for m in means},
+            "best_val_acc_std": float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0,
+        })  # fmt: skip
+    return pd.DataFrame(runs), pd.DataFrame(exps), pd.DataFrame(epochs)
+
+
+def _jobs(runs: pd.DataFrame) -> pd.DataFrame:
+    """jobs.csv: the paper's runs, then a job of each seed of the ablation variants and of the
+    runs beyond the paper that the fixture's ablations.csv and beyond.csv say trained."""
+    trained = [
+        ("ablation", r) for r in ABLATIONS if r["variant"] != "base" and "__" in r["experiment"]
+    ]
+    trained += [("beyond", r) for r in BEYOND if r["role"] == "beyond"]
+    others = [
+        {"role": role, "experiment": row["experiment"], "seed": seed, "model": "M4",
+         "epochs": 20, "device_name": "NVIDIA H100", "commit": "0123456789ab",
+         "precision": "bf16 autocast, channels_last", "compile": "none",
+         "train_seconds": 590.0, "wall_seconds": 600.0, "images_per_second": 2000.0}
+        for role, row in trained
+        for seed in range(int(row["n_seeds"] or 0))
+    ]  # fmt: skip
+    return pd.concat([runs.assign(role="paper"), pd.DataFrame(others)], ignore_index=True).reindex(
+        columns=list(JOB_COLUMNS)
+    )
+
+
+def _settings(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """settings.json: what the fixture's runs recorded as their resolved settings, those of
+    presets/modern.yaml's run beyond the paper included."""
+    modern = yaml.safe_load((ROOT / "presets" / "modern.yaml").read_text())
+    with_modern = deep_merge(config, modern)
+    return {
+        **{name: training_settings(config, name) for name in EXPERIMENTS},
+        "modern_resnet18_64": training_settings(with_modern, "modern_resnet18_64"),
+    }
+
+
+def _architectures() -> dict[str, dict[str, Any]]:
+    """architectures.json: what the fixture's runs recorded about their models."""
+    return {fields[3]: architecture(fields[3]) for fields in EXPERIMENTS.values()}
+
+
+def _figures(config: dict[str, Any]) -> list[dict[str, Any]]:
+    figures = [
+        {
+            "file": f"figures/curves_{name}.png",
+            "kind": "curves",
+            "experiment": name,
+            "comparison": None,
+            "title": f"{name} curves",
+        }
+        for name in EXPERIMENTS
+    ]
+    figures.append(
+        {
+            "file": "figures/paper_vs_ours.png",
+            "kind": "paper_vs_ours",
+            "experiment": None,
+            "comparison": None,
+            "title": "Paper vs ours",
+        }
+    )
+    figures += [
+        {
+            "file": f"figures/comparison_{c['id']}.png",
+            "kind": "comparison",
+            "experiment": None,
+            "comparison": c["id"],
+            "title": c["title"],
+        }
+        for c in config["report"]["comparisons"]
+    ]
+    figures += [
+        {
+            "file": f"figures/{kind}.png",
+            "kind": kind,
+            "experiment": None,
+            "comparison": None,
+            "title": kind,
+        }
+        for kind in ("accuracy_vs_parameters", "accuracy_vs_time")
+    ]
+    figures.append(
+        {
+            "file": "figures/beyond.png",
+            "kind": "beyond",
+            "experiment": None,
+            "comparison": None,
+            "title": "Beyond the paper",
+        }
+    )
+    return figures
+
+
+def _classes_tsv(path: Path, n: int) -> None:
+    words = ["goldfish, Carassius auratus", "European fire salamander", "bullfrog"]
+    rows = [f"{i}\tn{i:08d}\t{words[i] if i < len(words) else f'class {i}'}" for i in range(n)]
+    path.write_text("index\twnid\twords\n" + "\n".join(rows) + "\n")
+
+
+# conftest.py's ``render(out, config=None, demo=False, folder=None, reference=None)``.
+Render = Callable[..., Path]
+
+
+def _csv(aggregate: Path, name: str) -> list[dict[str, Any]]:
+    """A table of the aggregate as records, missing values as None."""
+    table = pd.read_csv(aggregate / f"{name}.csv")
+    return table.astype(object).where(table.notna(), None).to_dict("records")

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from report_fixtures import DESCRIPTIONS, architecture
+from handmade_aggregate import DESCRIPTIONS, architecture
 
 from tinycnn.config.checks import validate
 from tinycnn.config.load import read_config_file
@@ -113,7 +113,7 @@ def _metrics(best: float, epochs: int, seed: int, diverged: bool, spe: float) ->
 
 
 def _architecture(arch: str, model: dict[str, Any]) -> dict[str, Any]:
-    """summary.json's ``architecture``: the paper's models as report_fixtures records them,
+    """summary.json's ``architecture``: the paper's models as handmade_aggregate records them,
     the others (the ablations' and the runs beyond the paper's) with the config's words."""
     if arch in DESCRIPTIONS:
         return architecture(arch)

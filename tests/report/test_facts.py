@@ -1,5 +1,5 @@
 """The paper's facts (tinycnn.report.facts) on small plain records: gaps, orders, ties, agreement,
-overfitting, speed, sizes. No words here: tests/report/test_report.py checks the sentences."""
+overfitting, speed, sizes. No words here: tests/report/test_report_words.py checks the sentences."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Figures: one colour per model in every figure, the paper's statements drawn honestly, and
 the style kept out of matplotlib's global settings. Tables are small and written by hand;
-test_aggregate checks the files aggregate writes."""
+test_aggregate_*.py check the files aggregate writes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The paper rendered from a realistic results folder (tests/report/paper_200.py: the real
+"""The paper rendered from a realistic results folder (tests/report/realistic_results.py: the real
 configuration, 200 classes, accuracies of 5-45%, a diverged run, a missing run, seeds for some
 runs), aggregated by the real aggregate, figures included, and read as a reviewer would."""
 
@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from paper_200 import BEST, DIVERGED, MISSING, ROOT, config, write_results
 from paper_checks import (
     half_empty_pages,
     numeral_openings,
@@ -21,6 +20,7 @@ from paper_checks import (
     unreferenced,
     words_outside_the_text_box,
 )
+from realistic_results import BEST, DIVERGED, MISSING, ROOT, config, write_results
 
 from tinycnn.report.aggregate import aggregate
 from tinycnn.report.provenance import collect_provenance

@@ -1,12 +1,13 @@
-"""Shared by tests/training/test_train_*.py: the demo data, runs of it, and helpers.
+"""Shared by tests/training/test_train_*.py: runs of the demo data, and their helpers.
 
 Runs train M1 on the packed demo archive (presets/demo, real handwritten digits, 10 classes),
 mostly on a few images per class, with one torch thread so that results are reproducible and
 the suite stays fast on two shared cores. Interruption tests run ``python -m tinycnn train``
 as the Snakemake rule does and compare with a run that was never interrupted.
 
-A test module names this module in ``pytest_plugins`` (its fixtures) and imports the rest;
-tests/conftest.py registers it for pytest's assert rewriting.
+The fixtures (the demo data, the reference runs) are tests/training/conftest.py's; a test
+module imports the rest from here, and tests/conftest.py registers this module for pytest's
+assert rewriting.
 """
 
 from __future__ import annotations
@@ -15,25 +16,21 @@ import csv
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import torch
-import yaml
 
 import tinycnn.training.train as train_mod
 from tinycnn.config.merge import deep_merge
 from tinycnn.config.resolve import training_settings
-from tinycnn.data.augment import write_augmented
-from tinycnn.data.pack import pack_archive
-from tinycnn.training.train import Interrupted, train_run
+from tinycnn.training.train import train_run
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_ARCHIVE = ROOT / "presets" / "demo" / "tiny-imagenet-demo.zip"
@@ -57,42 +54,6 @@ CUDA = pytest.param(
         pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
     ],
 )
-
-
-@pytest.fixture
-def _restore_torch_threads() -> Iterator[None]:
-    """train_run sets torch's thread count for the whole process; give other tests theirs back
-    (every training test module uses it: ``pytestmark``)."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="session")
-def demo_config() -> dict[str, Any]:
-    """config.yaml with presets/demo.yaml on top, as `snakemake --configfile` merges them."""
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    return deep_merge(config, yaml.safe_load((ROOT / "presets" / "demo.yaml").read_text()))
-
-
-@pytest.fixture(scope="session")
-def demo(demo_config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    """The demo archive packed, and set1 and set2 materialized as the pipeline does."""
-    root = tmp_path_factory.mktemp("demo-train")
-    packed = root / "packed"
-    pack_archive(DEMO_ARCHIVE, packed, workers=1)
-    augmented = {}
-    for name in ("set1", "set2"):
-        augmented[name] = root / f"{name}.npy"
-        write_augmented(
-            packed / "train_images.npy",
-            demo_config["augmentation"]["sets"][name],
-            demo_config["augmentation"]["seed"],
-            name,
-            augmented[name],
-            threads=1,
-        )
-    return SimpleNamespace(packed=packed, augmented=augmented)
 
 
 def experiment(config: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -229,26 +190,6 @@ def rerun(cmd: list[str], where: Path) -> subprocess.CompletedProcess:
     return result
 
 
-@pytest.fixture(scope="module")
-def small_reference(
-    demo: SimpleNamespace, demo_config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """Run folder of an uninterrupted SMALL run, seed 0."""
-    where = tmp_path_factory.mktemp("small-reference")
-    run(experiment(demo_config, **SMALL), 0, demo, where)
-    return where / "out"
-
-
-@pytest.fixture(scope="module")
-def long_reference(
-    demo: SimpleNamespace, demo_config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """Run folder of an uninterrupted LONG run, seed 0 (in-process: same numbers as the CLI)."""
-    where = tmp_path_factory.mktemp("long-reference")
-    run(experiment(demo_config, **LONG), 0, demo, where)
-    return where / "out"
-
-
 # The recipe beyond the paper (presets/modern.yaml), with values unlike torch's defaults.
 MODERN = {
     "optimizer": {
@@ -268,16 +209,3 @@ def modern_experiment(config: dict[str, Any], **changes: Any) -> dict[str, Any]:
     as the config's merge does when another optimizer is named), online draws of set 1."""
     exp = experiment(config, **changes, augmentation={"sets": ["set1"], "mode": "online"})
     return {**exp, **MODERN}
-
-
-@pytest.fixture
-def interrupted(
-    demo: SimpleNamespace, demo_config: dict[str, Any], tmp_path: Path
-) -> tuple[dict[str, Any], Path]:
-    """A SMALL run stopped by SIGUSR1 after step 2 of epoch 1: its settings and checkpoint."""
-    exp = experiment(demo_config, **SMALL)
-    with pytest.MonkeyPatch.context() as patch:
-        signal_at(patch, epoch=1, step=2, signum=signal.SIGUSR1)
-        with pytest.raises(Interrupted):
-            run(exp, 0, demo, tmp_path)
-    return exp, tmp_path / "ckpt.pt"

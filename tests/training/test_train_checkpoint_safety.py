@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import torch
-from train_fixtures import (
+from demo_runs import (
     run,
 )
 
@@ -21,8 +21,6 @@ from tinycnn.data.augment import write_augmented
 from tinycnn.shared.errors import UserError
 from tinycnn.training.train import Diverged
 
-# The demo data, the runs and their helpers: tests/training/train_fixtures.py.
-pytest_plugins = ["train_fixtures"]
 pytestmark = pytest.mark.usefixtures("_restore_torch_threads")
 
 

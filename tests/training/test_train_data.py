@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import torch
-from train_fixtures import (
+from demo_runs import (
     NUM_CLASSES,
     experiment,
     run,
@@ -23,8 +23,6 @@ from tinycnn.shared.errors import UserError
 from tinycnn.training.models import build_model
 from tinycnn.training.train import evaluate, load_data
 
-# The demo data, the runs and their helpers: tests/training/train_fixtures.py.
-pytest_plugins = ["train_fixtures"]
 pytestmark = pytest.mark.usefixtures("_restore_torch_threads")
 
 

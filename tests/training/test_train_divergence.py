@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-from train_fixtures import (
+from demo_runs import (
     EXPERIMENT,
     SMALL,
     cli_command,
@@ -28,8 +28,6 @@ import tinycnn.training.train as train_mod
 from tinycnn.shared.errors import UserError
 from tinycnn.training.train import Diverged
 
-# The demo data, the runs and their helpers: tests/training/train_fixtures.py.
-pytest_plugins = ["train_fixtures"]
 pytestmark = pytest.mark.usefixtures("_restore_torch_threads")
 
 

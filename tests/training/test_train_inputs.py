@@ -15,13 +15,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from train_fixtures import SMALL, experiment, run
+from demo_runs import SMALL, experiment, run
 
 from tinycnn.shared.digests import digest_path
 from tinycnn.shared.errors import UserError
 from tinycnn.shared.hardware import usable_cores
 
-pytest_plugins = ["train_fixtures"]
 pytestmark = pytest.mark.usefixtures("_restore_torch_threads")
 
 

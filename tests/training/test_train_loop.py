@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from train_fixtures import (
+from demo_runs import (
     ALL_IMAGES,
     CUDA,
     EXPERIMENT,
@@ -28,8 +28,6 @@ from tinycnn.shared.contract import METRIC_COLUMNS
 from tinycnn.training.models import build_model, count_parameters
 from tinycnn.training.train import device_name, evaluate, load_data, train_run
 
-# The demo data, the runs and their helpers: tests/training/train_fixtures.py.
-pytest_plugins = ["train_fixtures"]
 pytestmark = pytest.mark.usefixtures("_restore_torch_threads")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-from train_fixtures import (
+from demo_runs import (
     ALL_IMAGES,
     NUM_CLASSES,
     SMALL,
@@ -26,8 +26,6 @@ from tinycnn.config.resolve import training_settings
 from tinycnn.training import recipe
 from tinycnn.training.models import build_model
 
-# The demo data, the runs and their helpers: tests/training/train_fixtures.py.
-pytest_plugins = ["train_fixtures"]
 pytestmark = pytest.mark.usefixtures("_restore_torch_threads")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import torch
-from train_fixtures import (
+from demo_runs import (
     CUDA,
     EXPERIMENT,
     LONG,
@@ -39,8 +39,6 @@ import tinycnn.training.train as train_mod
 from tinycnn.training import recipe
 from tinycnn.training.train import Interrupted
 
-# The demo data, the runs and their helpers: tests/training/train_fixtures.py.
-pytest_plugins = ["train_fixtures"]
 pytestmark = pytest.mark.usefixtures("_restore_torch_threads")
 
 

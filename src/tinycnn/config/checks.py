@@ -512,7 +512,9 @@ def validate(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None)
     strict = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=types)
     errors = sorted(_leaf_errors(strict(schema).iter_errors(config)), key=lambda e: list(e.path))
     lines = _non_finite(config)
-    lines += list(dict.fromkeys(line for e in errors for line in _schema_error_line(e).splitlines()))
+    lines += list(
+        dict.fromkeys(line for e in errors for line in _schema_error_line(e).splitlines())
+    )
     if not lines:
         lines = _semantic_problems(config)
     if lines:

@@ -479,7 +479,7 @@ class _Spec:
 
 
 # The ops and the parameters each accepts. The config schema (tinycnn/config/
-# schema.yaml, $defs.op) must allow exactly these: tests/shared/test_config.py checks it.
+# schema.yaml, $defs.op) must allow exactly these: tests/config/test_config_schema.py checks it.
 OP_PARAMETERS: dict[str, frozenset[str]] = {
     "random_horizontal_flip": frozenset({"p"}),
     "random_vertical_flip": frozenset({"p"}),

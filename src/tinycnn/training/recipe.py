@@ -5,8 +5,8 @@ the constructor: ``params``, the settings the entry takes (every one of them mus
 the resolved settings, so that a run's recipe is visible in its settings file), and for a
 schedule its ``interval`` (stepped once an ``epoch`` or once a ``step``, i.e. a batch). The config
 schema (tinycnn/config/schema.yaml: ``$defs.optimizer``, ``$defs.scheduler``,
-``$defs.loss``) must allow exactly these names and parameters; tests/shared/test_config.py checks
-it.
+``$defs.loss``) must allow exactly these names and parameters;
+tests/config/test_config_schema.py checks it.
 
 torch is imported inside the constructors only: the config check at workflow parse time reads
 this module's metadata without importing torch.
