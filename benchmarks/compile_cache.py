@@ -10,7 +10,7 @@ each case a new Python process (as each train job is):
 - warm: the same directory again, as the next run of the architecture finds it;
 - cold again: a new empty directory, to show the spread of the cold case.
 
-Each process builds the model through `tinycnn.training.train.new_run_state` with the trainer's
+Each process builds the model through `tinycnn.training.loop.new_run_state` with the trainer's
 default numerics on the device and `compile` set (default: the trainer's mode on CUDA,
 reduce-overhead; `default` on the CPU, where CUDA graphs do not exist), then times its first
 `--steps` training
@@ -44,7 +44,7 @@ def child(args: argparse.Namespace) -> None:
     import yaml
 
     sys.path.insert(0, str(ROOT / "src"))
-    from tinycnn.training.train import default_numerics, new_run_state, train_step
+    from tinycnn.training.loop import default_numerics, new_run_state, train_step
 
     if args.threads:
         torch.set_num_threads(args.threads)

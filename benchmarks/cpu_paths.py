@@ -47,7 +47,7 @@ def child(arch: str, threads: int, mode: str, batch: int, steps: int, warmup: in
     import torch
 
     from tinycnn.data.augment import FixedTrainData
-    from tinycnn.training.train import Numerics, new_run_state, train_step
+    from tinycnn.training.loop import Numerics, new_run_state, train_step
 
     torch.set_num_threads(threads)
     device = torch.device("cpu")

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from tinycnn.data.augment import FixedTrainData  # noqa: E402
 from tinycnn.shared.hardware import cpu_model, usable_cores  # noqa: E402
-from tinycnn.training.train import Numerics, new_run_state, train_step  # noqa: E402
+from tinycnn.training.loop import Numerics, new_run_state, train_step  # noqa: E402
 
 NORM = ([0.4802, 0.4481, 0.3975], [0.2764, 0.2689, 0.2816])
 SETTINGS = {

@@ -3,12 +3,12 @@
 On the device at hand, for one model (default M1), batch 256, over random uint8 images served
 by `FixedTrainData` (two sets concatenated, as the paper's runs 2-11 train), in one process:
 
-- bare: `tinycnn.training.train.train_step` on the epoch's batches and nothing else (what
+- bare: `tinycnn.training.loop.train_step` on the epoch's batches and nothing else (what
   `train_throughput.py` times);
-- epoch: `tinycnn.training.train.train_one_epoch` over the same batches: the step, plus the running
+- epoch: `tinycnn.training.loop.train_one_epoch` over the same batches: the step, plus the running
   loss and accuracy sums on the device, the NaN check every `CHECK_EVERY` steps, the stop flag
   and the (disabled) progress bar;
-- validation: `tinycnn.training.train.evaluate` over `--val` images.
+- validation: `tinycnn.training.loop.evaluate` over `--val` images.
 
 Bare and epoch alternate for `--repeats` rounds after one warm-up epoch; the medians are
 compared. It prints img/s of each, the epoch's ratio to bare, and, for the paper's run 2
@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from tinycnn.data.augment import FixedTrainData  # noqa: E402
 from tinycnn.shared.hardware import cpu_model  # noqa: E402
-from tinycnn.training.train import (  # noqa: E402
-    _StopFlag,
+from tinycnn.training.loop import (  # noqa: E402
+    StopFlag,
     describe_numerics,
     evaluate,
     new_run_state,
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     torch.manual_seed(0)
     state = new_run_state(settings, CLASSES, device)
-    stop = _StopFlag()  # never raised here: the loop checks it as in a run
+    stop = StopFlag()  # never raised here: the loop checks it as in a run
 
     def bare() -> float:
         state.step_model.train()

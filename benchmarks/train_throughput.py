@@ -2,7 +2,7 @@
 
 For each of the paper's seven models (config.yaml's `models`), on the device at hand:
 
-- the trainer's path: `tinycnn.training.train.train_step` on `new_run_state(...).step_model` with
+- the trainer's path: `tinycnn.training.loop.train_step` on `new_run_state(...).step_model` with
   the device's default numerics (`default_numerics`: on CUDA bf16 autocast, channels_last and
   torch.compile reduce-overhead, whose compile time is reported; on the CPU fp32
   channels_last, eager), batches taken from a device-resident uint8 array by `FixedTrainData`
@@ -68,14 +68,14 @@ from tinycnn.config.resolve import resolve_experiment, training_settings  # noqa
 from tinycnn.data.augment import FixedTrainData, OnlineTrainData, parse_set  # noqa: E402
 from tinycnn.shared.files import write_json  # noqa: E402
 from tinycnn.shared.hardware import cpu_model  # noqa: E402
-from tinycnn.training.train import (  # noqa: E402
+from tinycnn.training.device import run_machine  # noqa: E402
+from tinycnn.training.loop import (  # noqa: E402
     Numerics,
     _prepare,
     default_numerics,
     describe_numerics,
     evaluate,
     new_run_state,
-    run_machine,
     train_step,
 )
 

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import torch
 
-import tinycnn.training.train as train_mod
+import tinycnn.training.loop as loop_mod
 from tinycnn.config.merge import deep_merge
 from tinycnn.config.resolve import training_settings
 from tinycnn.training.train import train_run
@@ -99,8 +99,8 @@ def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool
 def patch_training_loss(monkeypatch: pytest.MonkeyPatch, loss: Callable[..., torch.Tensor]) -> None:
     """Train with ``loss`` (the settings' loss, as ``build_loss`` returns it), and validate with
     it too (train.F: validation sums with reduction="sum")."""
-    monkeypatch.setattr(train_mod, "build_loss", lambda settings: loss)
-    monkeypatch.setattr(train_mod, "F", SimpleNamespace(cross_entropy=loss))
+    monkeypatch.setattr(loop_mod, "build_loss", lambda settings: loss)
+    monkeypatch.setattr(loop_mod, "F", SimpleNamespace(cross_entropy=loss))
 
 
 def signal_at(monkeypatch: pytest.MonkeyPatch, epoch: int, step: int, signum: int) -> None:
@@ -122,7 +122,7 @@ def signal_at(monkeypatch: pytest.MonkeyPatch, epoch: int, step: int, signum: in
         def close(self) -> None:
             pass
 
-    monkeypatch.setattr(train_mod, "tqdm", Bar)
+    monkeypatch.setattr(loop_mod, "tqdm", Bar)
 
 
 def cli_command(exp: dict[str, Any], seed: int, data: SimpleNamespace, where: Path) -> list[str]:

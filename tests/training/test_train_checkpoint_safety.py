@@ -15,7 +15,7 @@ from demo_runs import (
     run,
 )
 
-import tinycnn.training.train as train_mod
+import tinycnn.training.loop as loop_mod
 from tinycnn.config.merge import deep_merge
 from tinycnn.data.augment import write_augmented
 from tinycnn.shared.errors import UserError
@@ -104,16 +104,16 @@ def test_checkpoint_of_other_input_data_is_refused(
 @pytest.mark.parametrize(
     ("numerics", "words"),
     [
-        (train_mod.Numerics(torch.bfloat16, channels_last=False), "bf16 autocast, contiguous"),
+        (loop_mod.Numerics(torch.bfloat16, channels_last=False), "bf16 autocast, contiguous"),
         (
-            train_mod.Numerics(None, channels_last=True, compile="reduce-overhead"),
+            loop_mod.Numerics(None, channels_last=True, compile="reduce-overhead"),
             "fp32, channels_last, torch.compile reduce-overhead",
         ),
     ],
     ids=["precision", "compile"],
 )
 def test_checkpoint_of_other_numerics_is_refused(
-    numerics: train_mod.Numerics,
+    numerics: loop_mod.Numerics,
     words: str,
     interrupted: tuple[dict[str, Any], Path],
     demo: SimpleNamespace,
@@ -125,7 +125,7 @@ def test_checkpoint_of_other_numerics_is_refused(
     are the same."""
     exp, ckpt = interrupted
     monkeypatch.setattr(
-        train_mod, "default_numerics", lambda device, precision="auto", compile="auto": numerics
+        loop_mod, "default_numerics", lambda device, precision="auto", compile="auto": numerics
     )
     with pytest.raises(UserError) as info:
         run(exp, 0, demo, tmp_path)

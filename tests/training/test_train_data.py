@@ -17,11 +17,12 @@ from demo_runs import (
     run,
 )
 
-import tinycnn.training.train as train_mod
+import tinycnn.training.loop as loop_mod
 from tinycnn.config.merge import deep_merge
 from tinycnn.shared.errors import UserError
+from tinycnn.training.loop import evaluate
 from tinycnn.training.models import build_model
-from tinycnn.training.train import evaluate, load_data
+from tinycnn.training.run_data import load_data
 
 pytestmark = pytest.mark.usefixtures("_restore_torch_threads")
 
@@ -45,11 +46,11 @@ def test_training_inputs_are_normalized_with_the_training_statistics(
     std = torch.tensor(stats["std"]).view(1, 3, 1, 1)
 
     torch.manual_seed(0)
-    state = train_mod.new_run_state(exp, NUM_CLASSES, cpu)
+    state = loop_mod.new_run_state(exp, NUM_CLASSES, cpu)
     seen: list[torch.Tensor] = []
     state.model.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().clone()))
     x, y = data.val_x[:8], data.val_y[:8]
-    train_mod.train_step(state.model, state.optimizer, x, y, data.norm, state.numerics)
+    loop_mod.train_step(state.model, state.optimizer, x, y, data.norm, state.numerics)
     evaluate(state.model, data.val_x, data.val_y, data.norm, 64, cpu)
     expected = (x.float() / 255 - mean) / std
     torch.testing.assert_close(seen[0], expected, rtol=1e-5, atol=1e-5)
@@ -62,7 +63,7 @@ def test_training_inputs_are_normalized_with_the_training_statistics(
     unnormalized = deep_merge(exp, {"augmentation": {"ops": ops}})
     assert load_data(unnormalized, 0, demo.packed, demo.augmented, cpu).norm is None
     seen.clear()
-    train_mod.train_step(state.model, state.optimizer, x, y, None, state.numerics)
+    loop_mod.train_step(state.model, state.optimizer, x, y, None, state.numerics)
     torch.testing.assert_close(seen[0], x.float() / 255)
 
 
@@ -97,7 +98,7 @@ def test_both_modes_train_on_2n_images_an_epoch(
         model.register_forward_pre_hook(record)
         return model
 
-    monkeypatch.setattr(train_mod, "build_model", build)
+    monkeypatch.setattr(loop_mod, "build_model", build)
     summary = run(exp, 0, demo, tmp_path)
     assert f"{2 * n} training images an epoch ({mode} set1+set2)" in capsys.readouterr().err
     steps = -(-2 * n // 64)

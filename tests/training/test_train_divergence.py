@@ -24,7 +24,7 @@ from demo_runs import (
     signal_at,
 )
 
-import tinycnn.training.train as train_mod
+import tinycnn.training.loop as loop_mod
 from tinycnn.shared.errors import UserError
 from tinycnn.training.train import Diverged
 
@@ -162,7 +162,7 @@ def test_a_signal_before_the_nan_check_never_saves_unchecked_weights(
     """The GPU's every-25-steps check, on the CPU: a NaN at step 2 of epoch 2 and a SIGTERM
     after step 3, both before the next regular check. The stop checks first: the run diverges
     and the checkpoint on disk stays the last good one (end of epoch 1)."""
-    monkeypatch.setattr(train_mod, "CHECK_EVERY", {"cpu": 25})
+    monkeypatch.setattr(loop_mod, "CHECK_EVERY", {"cpu": 25})
     exp = experiment(demo_config, **SMALL)  # 7 steps an epoch: only the epoch's end checks
     calls = []
 

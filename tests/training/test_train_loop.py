@@ -25,8 +25,11 @@ from demo_runs import (
 )
 
 from tinycnn.shared.contract import METRIC_COLUMNS
+from tinycnn.training.device import device_name
+from tinycnn.training.loop import evaluate
 from tinycnn.training.models import build_model, count_parameters
-from tinycnn.training.train import device_name, evaluate, load_data, train_run
+from tinycnn.training.run_data import load_data
+from tinycnn.training.train import train_run
 
 pytestmark = pytest.mark.usefixtures("_restore_torch_threads")
 

@@ -21,7 +21,7 @@ from demo_runs import (
     weights,
 )
 
-import tinycnn.training.train as train_mod
+import tinycnn.training.loop as loop_mod
 from tinycnn.config.resolve import training_settings
 from tinycnn.training import recipe
 from tinycnn.training.models import build_model
@@ -40,7 +40,7 @@ def test_optimizer_and_scheduler_take_every_setting(demo_config: dict[str, Any])
     sched = {"name": "StepLR", "step_size": 5, "gamma": 0.3}
     exp = experiment(demo_config, optimizer=opt, scheduler=sched)
     torch.manual_seed(0)
-    state = train_mod.new_run_state(exp, NUM_CLASSES, torch.device("cpu"))
+    state = loop_mod.new_run_state(exp, NUM_CLASSES, torch.device("cpu"))
     assert type(state.optimizer) is torch.optim.RAdam
     (group,) = state.optimizer.param_groups
     assert group["lr"] == 2.5e-4 and tuple(group["betas"]) == (0.8, 0.95)
@@ -55,7 +55,7 @@ def test_optimizer_and_scheduler_take_every_setting(demo_config: dict[str, Any])
     # where it names none.
     for name in demo_config["experiments"]:
         settings = training_settings(demo_config, name)
-        optimizer, scheduler = train_mod.build_optimizer(torch.nn.Linear(2, 2), settings, 1)
+        optimizer, scheduler = loop_mod.build_optimizer(torch.nn.Linear(2, 2), settings, 1)
         (group,) = optimizer.param_groups
         recorded = settings["optimizer"]
         assert group["lr"] == recorded["lr"], name
@@ -75,7 +75,7 @@ def test_sgd_adamw_warmup_cosine_and_label_smoothing_take_every_setting(
     weight decay; AdamW its betas, eps and decoupled weight decay; warmup_cosine follows its
     closed form batch by batch from the warm-up to the final factor; the loss smooths labels."""
     torch.manual_seed(0)
-    state = train_mod.new_run_state(
+    state = loop_mod.new_run_state(
         modern_experiment(demo_config), NUM_CLASSES, torch.device("cpu"), steps_per_epoch=4
     )
     assert type(state.optimizer) is torch.optim.SGD and state.per_step
@@ -100,13 +100,13 @@ def test_sgd_adamw_warmup_cosine_and_label_smoothing_take_every_setting(
     expected = F.cross_entropy(logits, labels, label_smoothing=0.2)
     assert torch.equal(state.loss(logits, labels), expected)
     assert not torch.equal(expected, F.cross_entropy(logits, labels))
-    plain = train_mod.new_run_state(experiment(demo_config), NUM_CLASSES, torch.device("cpu"))
+    plain = loop_mod.new_run_state(experiment(demo_config), NUM_CLASSES, torch.device("cpu"))
     assert torch.equal(plain.loss(logits, labels), F.cross_entropy(logits, labels))
     assert not plain.per_step
 
     adamw = {"name": "AdamW", "lr": 3e-4, "betas": [0.85, 0.99], "eps": 1e-7, "weight_decay": 0.05}
     exp = {**experiment(demo_config), "optimizer": adamw}
-    optimizer, scheduler = train_mod.build_optimizer(torch.nn.Linear(2, 2), exp, 1)
+    optimizer, scheduler = loop_mod.build_optimizer(torch.nn.Linear(2, 2), exp, 1)
     (group,) = optimizer.param_groups
     assert type(optimizer) is torch.optim.AdamW and scheduler is None
     assert (group["lr"], tuple(group["betas"]), group["eps"]) == (3e-4, (0.85, 0.99), 1e-7)
@@ -126,13 +126,13 @@ def test_precision_setting_is_applied_and_recorded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seen = []
-    step = train_mod.train_step
+    step = loop_mod.train_step
 
     def recording(model, optimizer, x, y, norm, numbers, loss_fn):
         seen.append(numbers)
         return step(model, optimizer, x, y, norm, numbers, loss_fn)
 
-    monkeypatch.setattr(train_mod, "train_step", recording)
+    monkeypatch.setattr(loop_mod, "train_step", recording)
     exp = experiment(demo_config, **{**SMALL, "epochs": 1}, precision=precision)
     summary = run(exp, 0, demo, tmp_path)
     assert summary["precision"] == f"{numerics}, channels_last" and summary["compile"] == "none"
@@ -156,11 +156,11 @@ def test_auto_numerics_follow_the_device_and_a_setting_forces_them(
 ) -> None:
     """What `precision: auto` and `compile: auto` resolve to (benchmarks/RESULTS.md: compiled with
     CUDA graphs on CUDA, channels_last on CUDA and the CPU); a named value wins on any device."""
-    numerics = train_mod.default_numerics(torch.device(device), precision, compile)
+    numerics = loop_mod.default_numerics(torch.device(device), precision, compile)
     assert (numerics.autocast, numerics.channels_last, numerics.compile) == expected
-    words = train_mod.describe_numerics(numerics)
+    words = loop_mod.describe_numerics(numerics)
     assert words.endswith(f", torch.compile {expected[2]}") == (expected[2] != "none")
-    assert ", torch.compile" not in train_mod.describe_numerics(numerics, with_compile=False)
+    assert ", torch.compile" not in loop_mod.describe_numerics(numerics, with_compile=False)
 
 
 def test_compile_setting_steps_the_compiled_model_and_saves_the_model(
@@ -182,7 +182,7 @@ def test_compile_setting_steps_the_compiled_model_and_saves_the_model(
             calls.append(self.mode)
             return self.model(x)
 
-    monkeypatch.setattr(train_mod.torch, "compile", lambda model, mode: Compiled(model, mode))
+    monkeypatch.setattr(loop_mod.torch, "compile", lambda model, mode: Compiled(model, mode))
     exp = experiment(demo_config, **{**SMALL, "epochs": 1}, compile="reduce-overhead")
     summary = run(exp, 0, demo, tmp_path)
     assert summary["compile"] == "reduce-overhead"

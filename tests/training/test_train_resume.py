@@ -35,7 +35,7 @@ from demo_runs import (
     weights,
 )
 
-import tinycnn.training.train as train_mod
+import tinycnn.training.loop as loop_mod
 from tinycnn.training import recipe
 from tinycnn.training.train import Interrupted
 
@@ -231,12 +231,12 @@ DROPOUT = """
 import sys
 from collections import OrderedDict
 from torch import nn
-import tinycnn.training.train as t
-build = t.build_model
+import tinycnn.training.loop as loop_mod
+build = loop_mod.build_model
 def with_dropout(arch, num_classes=200):
     *body, head = build(arch, num_classes=num_classes).named_children()
     return nn.Sequential(OrderedDict([*body, ("dropout", nn.Dropout(0.5)), head]))
-t.build_model = with_dropout
+loop_mod.build_model = with_dropout
 """
 
 
@@ -249,13 +249,13 @@ def test_dropout_and_an_every_epoch_schedule_resume_exactly_after_sigkill_then_s
     """A dropout model (the RNG state matters) with a rate halved every epoch (the scheduler's
     state matters), killed by SIGKILL in epoch 2 and stopped by SIGTERM in epoch 3, ends with
     the metrics and weights of a run never interrupted."""
-    original = train_mod.build_model
+    original = loop_mod.build_model
     namespace: dict[str, Any] = {}
     exec(
         DROPOUT, namespace
-    )  # replaces tinycnn.training.train.build_model for good: put it back, then
-    train_mod.build_model = original  # patch it with monkeypatch, which undoes it after the test
-    monkeypatch.setattr(train_mod, "build_model", namespace["with_dropout"])
+    )  # replaces tinycnn.training.loop.build_model for good: put it back, then
+    loop_mod.build_model = original  # patch it with monkeypatch, which undoes it after the test
+    monkeypatch.setattr(loop_mod, "build_model", namespace["with_dropout"])
     exp = experiment(
         demo_config,
         **{**LONG, "epochs": 3},

@@ -110,7 +110,7 @@ def machine() -> dict:
     each job gets) and its Python, for the manifest."""
     import torch
 
-    from tinycnn.training.train import run_machine
+    from tinycnn.training.device import run_machine
 
     device = torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
     return {

@@ -1,11 +1,11 @@
-"""Train one experiment with one seed: the loop, metrics, checkpoints and resume.
+"""Train one experiment with one seed: the run, its metrics, checkpoints and resume.
 
-Read it top to bottom like torchvision's ``references/classification/train.py``:
-:func:`train_step` is one optimizer step, :func:`train_one_epoch` one pass over the
-training view, :func:`evaluate` one over the validation images, and :func:`train_run`
-the run (the checkpoint's check, device, data, :class:`RunState`, the epoch loop,
-:func:`write_outputs`). It takes the resolved settings of one experiment (see
-:func:`tinycnn.config.resolve.training_settings`) and writes the run folder:
+The step, the epoch and the evaluation are :mod:`.loop`'s (read like torchvision's
+``references/classification/train.py``), the device :mod:`.device`'s, the data
+:mod:`.run_data`'s; :func:`train_run` is the run (the checkpoint's check, device, data,
+:class:`~.loop.RunState`, the epoch loop, :func:`write_outputs`). It takes the resolved
+settings of one experiment (see :func:`tinycnn.config.resolve.training_settings`) and writes
+the run folder:
 
 - ``metrics.csv``: one row an epoch (learning rate, training loss and top-1,
   validation loss, top-1 and top-5, epoch seconds, training images per second);
@@ -34,43 +34,35 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
-from tqdm import tqdm
 
 from tinycnn.config.merge import COMBINE_DEFAULT, combine_of
-from tinycnn.data.augment import (
-    FixedTrainData,
-    OnlineTrainData,
-    Pipeline,
-    normalize,
-    parse_set,
-    split_samples,
-)
-from tinycnn.data.pack import load_packed, open_array
 from tinycnn.shared.code_version import code_identity
-from tinycnn.shared.contract import METRIC_COLUMNS, RUN_DATA_FILES, VALIDATION_FRACTION
-from tinycnn.shared.digests import content_id, digest_path, recorded_mismatch
+from tinycnn.shared.contract import METRIC_COLUMNS
+from tinycnn.shared.digests import digest_path
 from tinycnn.shared.errors import UserError
 from tinycnn.shared.files import atomic_path, check_space, write_json, write_text
-from tinycnn.shared.hardware import cpu_model, machine
-from tinycnn.training import checkpoint, recipe
-from tinycnn.training.gpu_lease import lease_gpu, visible_gpu_uuids
-from tinycnn.training.models import architecture_record, build_model, count_parameters
-
-# Steps between NaN checks, per device type. A check forces a device sync, so on a GPU it runs
-# every 25 steps; the CPU has nothing to overlap and checks every step.
-CHECK_EVERY = {"cpu": 1}
-CHECK_EVERY_OTHER = 25
+from tinycnn.training import checkpoint
+from tinycnn.training.device import device_name, device_type, pick_device, run_machine
+from tinycnn.training.loop import (
+    EpochTotals,
+    NonFiniteLoss,
+    RunState,
+    StopFlag,
+    describe_numerics,
+    evaluate,
+    new_run_state,
+    run_numerics,
+    train_one_epoch,
+)
+from tinycnn.training.models import architecture_record, count_parameters
+from tinycnn.training.run_data import RunData, data_record, input_files, load_data, verify_inputs
 
 
 class Interrupted(Exception):
@@ -85,509 +77,6 @@ class Diverged(UserError):
     """The loss became NaN or infinite."""
 
 
-class NonFiniteLoss(Exception):
-    """Raised by :func:`train_one_epoch` at the first check after a NaN or infinite loss."""
-
-    def __init__(self, epoch: int, step: int, loss: float) -> None:
-        super().__init__(f"the training loss became {loss} in epoch {epoch} at step {step}")
-        self.epoch, self.step, self.loss = epoch, step, loss
-
-
-# --- device ------------------------------------------------------------------------------------
-
-
-def device_type(requested: str) -> str:
-    """The settings' ``device``, resolved: ``auto`` is CUDA, then MPS, then CPU; a device asked
-    for by name must be there."""
-    if requested == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        return "mps" if torch.backends.mps.is_available() else "cpu"
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise UserError("device: cuda was asked for, but no CUDA device is available")
-    if requested == "mps" and not torch.backends.mps.is_available():
-        raise UserError("device: mps was asked for, but MPS is not available")
-    return requested
-
-
-def pick_device(requested: str, stack: ExitStack, lock_dir: Path | None = None) -> torch.device:
-    """The device of :func:`device_type`; a CUDA device is leased for the run's lifetime."""
-    kind = device_type(requested)
-    if kind == "cuda":
-        lease = stack.enter_context(lease_gpu(visible_gpu_uuids(), lock_dir))
-        _log(f"leased GPU {lease.index} ({lease.uuid})")
-        return torch.device("cuda", lease.index)
-    return torch.device(kind)
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    if device.type == "mps":
-        return "Apple MPS"
-    threads = torch.get_num_threads()
-    return f"{cpu_model()} ({threads} thread{'' if threads == 1 else 's'})"
-
-
-def run_machine(device: torch.device, threads: int | None = None) -> dict[str, Any]:
-    """The machine of a run (:func:`tinycnn.shared.hardware.machine`): what the reference folder
-    requires of every record and the paper names beside each run; also the reference runner's
-    manifest and the rates file. ``threads``: torch's own count where not given."""
-    cuda = device.type == "cuda"
-    return machine(
-        device.type,
-        gpu=torch.cuda.get_device_name(device) if cuda else None,
-        threads=torch.get_num_threads() if threads is None else threads,
-        torch=torch.__version__,
-        cuda=torch.version.cuda if cuda else None,
-    )
-
-
-# --- data --------------------------------------------------------------------------------------
-
-
-def _subset(labels: np.ndarray, per_class: int | None) -> np.ndarray:
-    """Indices of the first ``per_class`` images of every class (all when None), in order."""
-    if per_class is None:
-        return np.arange(len(labels))
-    keep = [np.flatnonzero(labels == c)[:per_class] for c in np.unique(labels)]
-    return np.sort(np.concatenate(keep))
-
-
-def _normalization(
-    pipelines: Sequence[Pipeline], stats: Mapping[str, Any]
-) -> tuple[list[float], list[float]] | None:
-    """The training set's mean and std when the sets end with ``normalize``, else None."""
-    flags = {p.normalize for p in pipelines}
-    if len(flags) > 1:
-        raise UserError(
-            f"augmentation sets {[p.name for p in pipelines]} disagree about normalize: "
-            "end every set of one experiment with it, or none"
-        )
-    return (stats["mean"], stats["std"]) if flags.pop() else None
-
-
-class RunData(NamedTuple):
-    """What a run trains and validates on (:func:`load_data`), on its device."""
-
-    train: FixedTrainData | OnlineTrainData  # the training view, fixed or online
-    val_x: torch.Tensor  # validation images, uint8 (N, C, H, W)
-    val_y: torch.Tensor  # their labels, int64
-    norm: Any  # the training set's (mean, std) when the sets end with normalize, else None
-    num_classes: int
-
-
-def load_data(
-    settings: Mapping[str, Any],
-    seed: int,
-    data_dir: Path,
-    augmented: Mapping[str, Path],
-    device: torch.device,
-) -> RunData:
-    """The run's training view, validation images and labels on ``device``, normalization and
-    number of classes."""
-    packed = load_packed(data_dir)
-    aug = settings["augmentation"]
-    pipelines = [parse_set(name, aug["ops"][name]) for name in aug["sets"]]
-    subset = settings.get("subset") or {}
-    train_idx = _subset(np.asarray(packed["train_labels"]), subset.get("train_per_class"))
-    val_idx = _subset(np.asarray(packed["val_labels"]), subset.get("val_per_class"))
-    classes = len(packed["classes"])
-    for split_name in ("train", "val"):
-        all_labels = np.asarray(packed[f"{split_name}_labels"])
-        if len(all_labels) and (all_labels.min() < 0 or all_labels.max() >= classes):
-            raise UserError(
-                f"{data_dir}/{split_name}_labels.npy holds labels outside 0..{classes - 1} (the "
-                f"{classes} classes of classes.tsv): delete {data_dir} and pack again"
-            )
-    labels = np.asarray(packed["train_labels"])[train_idx]
-    # Absent from the settings unless set, so that the runs before it existed keep theirs.
-    combine = combine_of(settings)
-    validation = settings.get("validation") or {}
-    split = validation.get("source", "official") == "augmented_split"
-    if split and (aug["mode"] != "fixed" or combine != COMBINE_DEFAULT):
-        raise UserError(
-            "validation.source augmented_split holds out materialized samples: it needs "
-            "augmentation mode fixed and combine concat"
-        )
-    if aug["mode"] == "fixed":
-        missing = [s for s in aug["sets"] if s not in augmented]
-        if missing:
-            raise UserError(f"no materialized array given for augmentation set(s) {missing}")
-        arrays = [open_array(augmented[s], "augment")[train_idx] for s in aug["sets"]]
-        if split:
-            # Augment first, then hold out a share of the augmented samples: another augmented
-            # copy of a held-out image stays in training (the leak this reading asks about).
-            samples, fraction = (
-                len(arrays) * len(labels),
-                validation.get("fraction", VALIDATION_FRACTION),
-            )
-            keep, held = split_samples(samples, fraction, seed)
-            if len(keep) == 0:
-                raise UserError(
-                    f"validation.fraction {fraction} holds out {len(held)} of the {samples} "
-                    "augmented samples, all of them, and leaves none to train on: lower the "
-                    "fraction, or train on more images a class (subset.train_per_class)"
-                )
-            train = FixedTrainData(arrays, labels, seed=seed, device=device, samples=keep)
-            held = held.to(train.images.device)
-            val_x, val_y = train.images[held], train.labels[held]  # (N, H, W, C), as packed
-        else:
-            train = FixedTrainData(arrays, labels, seed=seed, device=device, combine=combine)
-    else:
-        images = np.asarray(packed["train_images"][train_idx])
-        train = OnlineTrainData(
-            images, labels, pipelines, seed=seed, device=device, combine=combine
-        )
-    if not split:
-        val_x = torch.from_numpy(np.asarray(packed["val_images"][val_idx])).to(device)
-        val_y = torch.from_numpy(np.asarray(packed["val_labels"])[val_idx]).long().to(device)
-    norm = _normalization(pipelines, packed["stats"])
-    return RunData(train, val_x.permute(0, 3, 1, 2), val_y, norm, len(packed["classes"]))
-
-
-# --- one step, one epoch, one evaluation --------------------------------------------------------
-
-
-class _StopFlag:
-    """Turns SIGTERM, SIGUSR1 (SLURM's warning) and SIGINT (Ctrl-C) into a flag the loop checks
-    between steps."""
-
-    SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-
-    def _handle(self, signum: int, _frame: object) -> None:
-        self.signum = signum
-
-    @contextmanager
-    def installed(self) -> Iterator[_StopFlag]:
-        previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
-        try:
-            yield self
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-
-
-@dataclass(frozen=True)
-class Numerics:
-    """How a step computes: the autocast dtype (None: plain fp32), the memory format, and the
-    torch.compile mode of the steps ("none": eager)."""
-
-    autocast: torch.dtype | None
-    channels_last: bool
-    compile: str = "none"
-
-
-def default_numerics(
-    device: torch.device, precision: str = "auto", compile: str = "auto"
-) -> Numerics:
-    """The settings' ``precision`` and ``compile`` on ``device`` (benchmarks/RESULTS.md has the
-    measurements behind each choice).
-
-    - ``precision: auto``: bf16 autocast on CUDA (bf16 keeps fp32's range, so no loss scaling is
-      needed), fp32 elsewhere; ``fp32`` or ``bf16`` force it.
-    - The layout: channels_last on CUDA and the CPU, where it measured faster for these models
-      (CPU: 1.4-1.6x for M1); contiguous on MPS (never measured).
-    - ``compile: auto``: ``reduce-overhead`` (torch.compile plus CUDA-graph replay) on CUDA,
-      1.7-4.2x eager fp32 for every model on an H200 after 6-121 s of compiling; ``none``
-      elsewhere, where no gain was measured. A mode forces it.
-    """
-    channels_last = device.type in ("cuda", "cpu")
-    autocast = None
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
-        autocast = torch.bfloat16
-    if compile == "auto":
-        compile = "reduce-overhead" if device.type == "cuda" else "none"
-    return Numerics(autocast, channels_last, compile)
-
-
-def run_numerics(settings: Mapping[str, Any], device: torch.device) -> Numerics:
-    """The numerics of a run with ``settings`` on ``device`` (their precision and compile)."""
-    return default_numerics(
-        device, settings.get("precision", "auto"), settings.get("compile", "auto")
-    )
-
-
-def describe_numerics(numerics: Numerics, with_compile: bool = True) -> str:
-    """In words, for logs, checkpoints and the summary: "bf16 autocast, channels_last", plus
-    ", torch.compile reduce-overhead" when compiled (``with_compile``)."""
-    dtype = "bf16 autocast" if numerics.autocast == torch.bfloat16 else "fp32"
-    words = f"{dtype}, {'channels_last' if numerics.channels_last else 'contiguous'}"
-    if with_compile and numerics.compile != "none":
-        words += f", torch.compile {numerics.compile}"
-    return words
-
-
-def _autocast(device: torch.device, numerics: Numerics):
-    enabled = numerics.autocast is not None
-    return torch.autocast(device.type, dtype=numerics.autocast, enabled=enabled)
-
-
-def _prepare(x: torch.Tensor, norm: Any, numerics: Numerics) -> torch.Tensor:
-    """uint8 batch -> the float input of the model (normalized when the sets say so)."""
-    x = normalize(x, *norm) if norm is not None else x.float().div_(255)
-    if numerics.channels_last:
-        return x.contiguous(memory_format=torch.channels_last)
-    return x.contiguous()
-
-
-def train_step(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    norm: Any,
-    numerics: Numerics,
-    loss_fn: Callable[..., torch.Tensor] = F.cross_entropy,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimizer step on a uint8 batch; the loss (``loss_fn``, in fp32) and logits,
-    detached, on the device."""
-    x = _prepare(x, norm, numerics)
-    with _autocast(x.device, numerics):
-        logits = model(x)
-        loss = loss_fn(logits.float(), y)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return loss.detach(), logits.detach()
-
-
-@dataclass
-class EpochTotals:
-    """Running sums of the epoch in progress; a mid-epoch checkpoint keeps them."""
-
-    loss: float = 0.0
-    correct: int = 0
-    seen: int = 0
-    seconds: float = 0.0  # training time, validation excluded
-    lr: float | None = None  # the rate of the epoch's first batch (metrics.csv's lr)
-
-
-@dataclass
-class RunState:
-    """Everything a resumed run needs, saved and restored as a whole (one checkpoint dict)."""
-
-    model: nn.Module
-    optimizer: torch.optim.Optimizer
-    scheduler: Any  # a torch LR scheduler, or None for a constant rate
-    device: torch.device
-    numerics: Numerics
-    step_model: nn.Module  # what steps and validation call: the model, or its compiled form
-    loss: Callable[..., torch.Tensor] = F.cross_entropy  # the training loss (recipe.LOSSES)
-    per_step: bool = False  # the scheduler steps after every batch, not every epoch
-    epoch: int = 1  # the epoch in progress, from 1
-    step: int = 0  # batches of it done
-    partial: EpochTotals | None = None  # its running sums when stopped mid-epoch
-    metrics: list[dict[str, Any]] = field(default_factory=list)  # one row per finished epoch
-
-    @property
-    def lr(self) -> float:
-        return self.optimizer.param_groups[0]["lr"]
-
-    def where(self) -> str:
-        """Where a checkpoint of this state stopped, in words."""
-        if self.step:
-            return f"epoch {self.epoch}, step {self.step}"
-        return f"end of epoch {self.epoch - 1}"
-
-    def end_step(self) -> None:
-        """After every batch: a per-batch schedule moves on (its state counts the batches)."""
-        if self.per_step:
-            self.scheduler.step()
-
-    def end_epoch(self, row: Mapping[str, Any]) -> None:
-        self.metrics.append(dict(row))
-        if self.scheduler is not None and not self.per_step:
-            self.scheduler.step()
-        self.epoch, self.step, self.partial = self.epoch + 1, 0, None
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {},
-            "rng": _rng_state(self.device),
-            "metrics": self.metrics,
-            "epoch": self.epoch,
-            "step": self.step,
-            "partial": vars(self.partial) if self.partial is not None else None,
-        }
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        _set_rng_state(state["rng"], self.device)
-        self.metrics = list(state["metrics"])
-        self.epoch, self.step = state["epoch"], state["step"]
-        self.partial = EpochTotals(**state["partial"]) if state["partial"] else None
-
-
-def train_one_epoch(
-    state: RunState,
-    train: FixedTrainData | OnlineTrainData,
-    norm: Any,
-    batch_size: int,
-    stop: _StopFlag,
-    *,
-    epochs: int,
-    progress: bool = True,
-) -> EpochTotals | None:
-    """Train over the rest of epoch ``state.epoch`` from batch ``state.step``.
-
-    Returns the epoch's totals, or None when a signal stopped it: ``state.step`` and
-    ``state.partial`` then say where. Raises :class:`NonFiniteLoss` at the first check after
-    a NaN or infinite loss; the state is never positioned past an unchecked step.
-    """
-    model, device = state.model, state.device
-    model.train()
-    totals = state.partial or EpochTotals(lr=state.lr)
-    loss_sum = torch.tensor(totals.loss, device=device, dtype=torch.float64)
-    correct = torch.tensor(totals.correct, device=device, dtype=torch.int64)
-    seen = totals.seen
-    steps = math.ceil(len(train) / batch_size)
-    check_every = CHECK_EVERY.get(device.type, CHECK_EVERY_OTHER)
-    bar = tqdm(
-        total=steps,
-        initial=state.step,
-        desc=f"epoch {state.epoch}/{epochs}",
-        unit="batch",
-        file=sys.stderr,
-        disable=not progress,
-        mininterval=0.5 if sys.stderr.isatty() else 30.0,
-    )
-    # The first non-finite loss is kept on the device, so the message can name its step
-    # even when the check runs only every few steps.
-    bad_step = torch.full((), -1, device=device, dtype=torch.int64)
-    bad_loss = torch.zeros((), device=device)
-    started = time.perf_counter()
-
-    def so_far() -> EpochTotals:
-        seconds = totals.seconds + time.perf_counter() - started
-        return EpochTotals(loss_sum.item(), correct.item(), seen, seconds, totals.lr)
-
-    # Resumed mid-epoch: the same order, from the first batch not yet done.
-    batches = train.batches(state.epoch, batch_size, start=state.step)
-    for s, (x, y) in enumerate(batches, start=state.step):
-        loss, logits = train_step(
-            state.step_model, state.optimizer, x, y, norm, state.numerics, state.loss
-        )
-        state.end_step()
-        loss_sum += loss.double() * len(y)
-        correct += (logits.argmax(1) == y).sum()
-        seen += len(y)
-        bar.update()
-        bad = ~torch.isfinite(loss) & (bad_step < 0)
-        bad_step = torch.where(bad, s + 1, bad_step)
-        bad_loss = torch.where(bad, loss.float(), bad_loss)
-        # A signal checks too: a state that has not passed the check is never saved.
-        stopping = stop.signum is not None
-        if ((s + 1) % check_every == 0 or s + 1 == steps or stopping) and bad_step.item() >= 0:
-            bar.close()
-            raise NonFiniteLoss(state.epoch, int(bad_step.item()), bad_loss.item())
-        if stopping:
-            bar.close()
-            state.step, state.partial = s + 1, so_far()
-            return None
-    bar.close()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return so_far()
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    norm: Any,
-    batch_size: int,
-    device: torch.device,
-    numerics: Numerics | None = None,
-) -> tuple[float, float, float]:
-    """Validation loss, top-1 and top-5 accuracy (percent)."""
-    numerics = numerics or default_numerics(device)
-    model.eval()
-    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
-    top1 = torch.zeros((), device=device, dtype=torch.int64)
-    top5 = torch.zeros((), device=device, dtype=torch.int64)
-    for start in range(0, len(labels), batch_size):
-        x = _prepare(images[start : start + batch_size], norm, numerics)
-        y = labels[start : start + batch_size]
-        with _autocast(device, numerics):
-            logits = model(x)
-        loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
-        best = logits.topk(min(5, logits.shape[1]), dim=1).indices
-        top1 += (best[:, 0] == y).sum()
-        top5 += (best == y[:, None]).any(dim=1).sum()
-    n = len(labels)
-    return loss_sum.item() / n, 100.0 * top1.item() / n, 100.0 * top5.item() / n
-
-
-# --- the recipe's parts (tinycnn.training.recipe: one registry each) ---------------------------
-
-
-def build_optimizer(
-    model: nn.Module, settings: Mapping[str, Any], steps_per_epoch: int
-) -> tuple[torch.optim.Optimizer, Any]:
-    """The optimizer and schedule (None: a constant rate) that the settings name; a schedule
-    that steps per batch learns the run's length here (``steps_per_epoch`` x ``epochs``)."""
-    optimizer = recipe.part("optimizer", settings["optimizer"]).build(
-        model.parameters(), settings["optimizer"]
-    )
-    sched = settings.get("scheduler")
-    scheduler = None
-    if sched is not None:
-        scheduler = recipe.part("scheduler", sched).build(
-            optimizer, sched, steps_per_epoch, settings["epochs"]
-        )
-    return optimizer, scheduler
-
-
-def build_loss(settings: Mapping[str, Any]) -> Callable[..., torch.Tensor]:
-    """The training loss the settings name; absent (the paper's runs): plain cross-entropy."""
-    spec = settings.get("loss") or recipe.DEFAULT_LOSS
-    return recipe.part("loss", spec).build(spec)
-
-
-def new_run_state(
-    settings: Mapping[str, Any],
-    num_classes: int,
-    device: torch.device,
-    numerics: Numerics | None = None,
-    steps_per_epoch: int = 1,
-) -> RunState:
-    """A freshly initialized model (from torch's global RNG) with its optimizer, schedule and
-    loss; compiled for the steps when the numerics name a torch.compile mode. A schedule that
-    steps per batch needs the epoch's number of batches (``steps_per_epoch``)."""
-    numerics = numerics or run_numerics(settings, device)
-    model = build_model(settings["arch"], num_classes=num_classes).to(device)
-    if numerics.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer, scheduler = build_optimizer(model, settings, steps_per_epoch)
-    per_step = scheduler is not None and recipe.part("scheduler", settings["scheduler"]).interval
-    # The compiled module shares the model's parameters; checkpoints save the model itself.
-    mode = numerics.compile
-    step_model = torch.compile(model, mode=mode) if mode != "none" else model
-    return RunState(
-        model,
-        optimizer,
-        scheduler,
-        device,
-        numerics,
-        step_model,
-        loss=build_loss(settings),
-        per_step=per_step == "step",
-    )
-
-
-# --- the run -----------------------------------------------------------------------------------
-
-
 def _metrics_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, lineterminator="\n")
@@ -597,54 +86,8 @@ def _metrics_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
-    state = {"cpu": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def _set_rng_state(state: Mapping[str, torch.Tensor], device: torch.device) -> None:
-    torch.set_rng_state(state["cpu"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
-
-
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def input_files(
-    settings: Mapping[str, Any], data_dir: Path, augmented: Mapping[str, Path]
-) -> dict[str, Path]:
-    """Every input file the run reads, by name."""
-    files = {name: Path(data_dir) / name for name in RUN_DATA_FILES}
-    if settings["augmentation"]["mode"] == "fixed":
-        files.update(
-            {f"augmented/{s}": Path(augmented[s]) for s in settings["augmentation"]["sets"]}
-        )
-    missing = [str(p) for p in files.values() if not p.is_file()]
-    if missing:
-        raise UserError(
-            f"input data missing: {', '.join(missing)}; run the data stage (pack, augment) again"
-        )
-    return files
-
-
-def verify_inputs(files: Mapping[str, Path]) -> None:
-    """Every input file holds what the data stage recorded of it (its ``.sha256`` sidecar),
-    before a run trains on it: a set or an array changed in place since is refused, with what
-    to delete and rerun."""
-    changed = {name: path for name, path in files.items() if recorded_mismatch(path)}
-    if changed:
-        rules = sorted({"augment" if n.startswith("augmented/") else "pack" for n in changed})
-        paths = ", ".join(str(p) for p in changed.values())
-        raise UserError(
-            f"{paths} changed since the data stage wrote {'it' if len(changed) == 1 else 'them'} "
-            f"(the SHA-256 differs from the .sha256 beside it): delete "
-            f"{'it' if len(changed) == 1 else 'them'} and the .sha256, and run the workflow "
-            f"again (rule {' and '.join(rules)} remakes {'it' if len(changed) == 1 else 'them'})"
-        )
 
 
 # The keys a train job reads of its settings file (rule `settings` writes them all).
@@ -678,17 +121,6 @@ def check_writable(out_dir: Path) -> None:
             f"cannot write the run folder {out_dir} ({err.strerror or err}): make it writable "
             "(or free some space), then run the job again"
         ) from None
-
-
-def data_record(
-    settings: Mapping[str, Any], data_dir: Path, augmented: Mapping[str, Path]
-) -> dict[str, Any]:
-    """What a finished run's summary records of its input data (``data``): the archive's MD5
-    (from stats.json) and every input file's SHA-256, hashed where no valid record of it is
-    kept (a record kept apart from its data is checked against these: tinycnn.reference)."""
-    arrays = {name: content_id(p) for name, p in input_files(settings, data_dir, augmented).items()}
-    stats = json.loads((Path(data_dir) / "stats.json").read_text(encoding="utf-8"))
-    return {"archive_md5": stats.get("archive_md5"), "arrays": arrays}
 
 
 # A mean training loss this many times a uniform guess's (ln of the classes) has diverged: a
@@ -808,7 +240,7 @@ def train_run(
     saved = checkpoint.load(checkpoint_path, key)
     with ExitStack() as stack:
         # First, so that a signal during the lease or the data loading stops the run cleanly.
-        stop = stack.enter_context(_StopFlag().installed())
+        stop = stack.enter_context(StopFlag().installed())
         device = pick_device(settings.get("device", "auto"), stack, lock_dir)
         torch.manual_seed(seed)
         data = load_data(settings, seed, data_dir, augmented, device)
