@@ -137,13 +137,22 @@ def test_a_scheduler_s_errors_are_its_own(paper: dict) -> None:
     )
 
 
-def test_the_validation_fraction_default_is_one_constant() -> None:
-    """Written once (contract.VALIDATION_FRACTION), read by the train job, the report and the
-    reference plan; the schema's description says the same number."""
+def test_the_validation_defaults_are_read_in_one_place() -> None:
+    """What a run validates on, its defaults included (contract.VALIDATION_FRACTION, the
+    source "official"), is config.merge.validation_of's, which the train job, the report and
+    the reference plan call; the schema's description says the same number."""
+    from tinycnn.config.merge import validation_of
     from tinycnn.shared.contract import VALIDATION_FRACTION
 
-    for module in ("training/train.py", "report/facts.py", "reference/plan.py"):
+    assert validation_of({}) == ("official", None)
+    assert validation_of({"validation": {"source": "augmented_split"}}) == (
+        "augmented_split",
+        VALIDATION_FRACTION,
+    )
+    assert validation_of({"validation": {"source": "augmented_split", "fraction": 0.2}})[1] == 0.2
+    for module in ("training/run_data.py", "report/facts.py", "reference/plan.py"):
         text = (ROOT / "src/tinycnn" / module).read_text()
-        assert 'get("fraction", VALIDATION_FRACTION)' in text, module
+        assert "validation_of(" in text and '"fraction"' not in text, module
+        assert '"official"' not in text and '"augmented_split"' not in text, module
     schema = (ROOT / "src/tinycnn/config/schema.yaml").read_text()
     assert f"fraction, default {VALIDATION_FRACTION}" in schema

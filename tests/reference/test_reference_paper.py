@@ -60,9 +60,10 @@ def _tables(html: str) -> dict:
 
 
 def check_against_records(html: str, folder: Path, config: dict) -> int:
-    """The paper's tables against the folder's records, cell by cell: the reproduction table
-    (every paper run, its number from its records or "not yet run"), the claims that involve a
-    run not yet recorded (untested), and Appendix B (each run's commit). The runs shown."""
+    """The paper's tables against the folder's records, cell by cell: the runs not yet trained
+    (one table), the reproduction table (every paper run with records, its number from them),
+    the claims that involve a run not yet recorded (untested), and Appendix B (each run's
+    commit). The runs shown."""
     from tinycnn.report.formatting import fmt_acc, fmt_diff, fmt_lr, fmt_paper, fmt_scheduler
 
     shown, stale, _ = reference.runs_in_paper(folder, config)
@@ -73,15 +74,25 @@ def check_against_records(html: str, folder: Path, config: dict) -> int:
             json.loads((run_dir / "summary.json").read_text())
         )
     tables = _tables(html)
-    (results,) = tables["results"]
     experiments = sorted(
         config["experiments"], key=lambda e: config["experiments"][e]["paper"]["run"]
     )
-    assert [attrs["data-experiment"] for attrs, _ in results["rows"]] == experiments
-    for (attrs, cells), name in zip(results["rows"], experiments, strict=True):
+    # The runs not yet trained: one table, an experiment a row, with the seeds still planned.
+    waiting = {attrs["data-experiment"]: cells for attrs, cells in tables["waiting"][0]["rows"]}
+    for name in experiments:
+        if name not in summaries:
+            assert name in waiting, name
+            assert waiting[name][0] == str(config["experiments"][name]["paper"]["run"]), name
+    with_runs = [e for e in experiments if e in summaries]
+    if not with_runs:
+        assert "results" not in tables
+        return len(shown)
+    (results,) = tables["results"]
+    assert [attrs["data-experiment"] for attrs, _ in results["rows"]] == with_runs
+    for (_, cells), name in zip(results["rows"], with_runs, strict=True):
         paper = config["experiments"][name]["paper"]
-        runs = summaries.get(name, [])
-        settings = runs[0]["resolved"] if runs else training_settings(config, name)
+        runs = summaries[name]
+        settings = runs[0]["resolved"]
         cells[1] = cells[1].removesuffix(" †")  # the mark of a run on a subset of the images
         assert cells[:7] == [
             str(paper["run"]),
@@ -92,10 +103,6 @@ def check_against_records(html: str, folder: Path, config: dict) -> int:
             str(settings["epochs"]),
             fmt_paper(paper["accuracy"], paper["stated"]),
         ], name
-        if not runs:
-            assert cells[7:] == ["not yet run", "—", "—"], name
-            assert attrs.get("class") == "not-run"
-            continue
         accs = [r["best_val_acc"] for r in runs]
         mean = sum(accs) / len(accs)
         std = (sum((a - mean) ** 2 for a in accs) / (len(accs) - 1)) ** 0.5 if len(accs) > 1 else 0
@@ -133,6 +140,13 @@ def test_committed_reference_paper_matches_its_records(tmp_path: Path) -> None:
     assert "c5708d893903748360198ec594d04568" in html  # the data named in the first lines
     if not shown:
         assert "No reference run recorded yet" in html
+    # A part of the paper with no result says so once, not in a table of placeholders: the
+    # runs beyond the paper, while none of them or their baselines is recorded.
+    beyond = set(config["beyond_paper"]["experiments"]) | set(config["beyond_paper"]["baselines"])
+    if not any(experiment in beyond for experiment, _ in reference.run_folders(folder)):
+        assert "No run of the comparison beyond the paper has results yet" in html
+        assert "beyond" not in _tables(html)  # the recipe table alone ("recipe beyond")
+        assert "not yet run: as configured" not in html
 
 
 def test_render_with_runs_missing(records: Path, tmp_path: Path) -> None:
@@ -153,7 +167,8 @@ def test_render_with_runs_missing(records: Path, tmp_path: Path) -> None:
         demo_config(), reference.load_rates(ROOT / reference.RATES, "cpu")
     )
     assert f"The plan counts {len(order)} runs (" in words
-    assert "wait for their turn on a CPU and" in words and "for a GPU." in words
+    assert "wait for their turn on a CPU and" in words
+    assert "for a GPU (" in words and "Table 3</a>)." in words
     summary = json.loads((folder / "runs/m1_set1/seed0/summary.json").read_text())
     assert f"{summary['best_val_acc']:.1f}" in html
     # Which machine made which run: in the first lines, and in the head of the run's paragraph.

@@ -160,9 +160,13 @@ def test_the_diverged_run_is_named_and_left_out(html: str) -> None:
     assert "AlexNet (run 6) against" not in text.replace("no comparison", "")
 
 
-def test_the_missing_run_is_not_yet_run(html: str) -> None:
-    row = re.search(r'<tr[^>]*data-experiment="resnet18_lr1e-4"[^>]*>(.*?)</tr>', html, re.S)
-    assert row and "not yet run" in _plain(row.group(1))
+def test_the_missing_run_is_in_the_table_of_runs_not_yet_trained(html: str) -> None:
+    # The paper's run first, then the ablation variants without runs; each once, there only.
+    rows = re.findall(r'<tr class="not-run" data-experiment="([^"]+)"', html)
+    assert rows[0] == MISSING and len(rows) == len(set(rows))
+    assert not set(rows) & set(BEST)
+    waiting = html[html.index('class="table-figure waiting') :]
+    assert rows == re.findall(r'data-experiment="([^"]+)"', waiting[: waiting.index("</figure>")])
 
 
 def test_seeds_are_counted(html: str) -> None:

@@ -1,6 +1,5 @@
-"""Runs not yet run: experiments the config names without results keep their rows, sections and
-sentences, marked "not yet run"; an aggregate of no run at all; runs beyond the paper configured but
-not recorded."""
+"""Runs not yet trained: experiments the config names without results are one table, said once;
+an aggregate of no run at all; runs beyond the paper configured but not recorded."""
 
 from __future__ import annotations
 
@@ -95,91 +94,74 @@ def _section(html: str, number: str) -> str:
     return _plain("<body>" + html[start : html.index("</section>", start)])
 
 
-def test_missing_runs_say_not_yet_run(render: Render, aggregate: Path, tmp_path: Path) -> None:
-    """Experiments the config names without results keep their row (settings as configured,
-    the paper's number, "not yet run" in every measured cell), their family's section, and every
-    sentence that would compare them says they are not yet run; no number of theirs appears."""
+def test_runs_not_yet_trained_are_one_table(
+    render: Render, aggregate: Path, tmp_path: Path
+) -> None:
+    """Experiments the config names without results are one table (run, experiment, model,
+    seeds, the paper's number), said once: no row of placeholders in the results table, no
+    paragraph or comparison of theirs in the sections, no number of theirs anywhere."""
     folder = _without(aggregate, tmp_path / "aggregate", MISSING)
     html = render(tmp_path / "paper.html", folder=folder).read_text()
     text = _plain(html)
-    (table,) = _html_tables(html)["results"]
+    tables = _html_tables(html)
+    (waiting,) = tables["waiting"]
+    assert _cells(waiting) == [
+        ["5", "m4_lr1e-3", "M4", "0", "—", "35.9"],
+        ["10", "resnet34_preact", "ResNet34-PreAct", "0", "—", "48"],
+    ]
+    # The results table: the runs with results only, in paper order, each measured.
+    (table,) = tables["results"]
     exps = {e["experiment"]: e for e in _csv(aggregate, "experiments")}
+    shown = [a["data-experiment"] for a, _ in table["rows"]]
+    assert shown == [e for e in EXPERIMENTS if e not in MISSING]
     for attrs, cells in table["rows"]:
-        name = attrs["data-experiment"]
-        if name in MISSING:
-            assert attrs == {"data-experiment": name, "class": "not-run"}
-            assert cells == MISSING_ROWS[name], name
-            continue
-        e, n = exps[name], int(exps[name]["n_seeds"])
+        e, n = exps[attrs["data-experiment"]], int(exps[attrs["data-experiment"]]["n_seeds"])
         assert cells[7:] == [
             formatting.fmt_acc(e["best_val_acc_mean"], e["best_val_acc_std"], n),
             str(n),
             formatting.fmt_diff(e["diff"]),
         ]
-        assert cells[7] == EXPECTED[name][0]
-    assert [a["data-experiment"] for a, _ in table["rows"]] == list(EXPERIMENTS)  # paper order
-    assert "Not yet run: the configuration names the run, which has no results yet" in text
+    waiting_label = re.search(r'<figure id="(table-\d+)" class="table-figure waiting', html)[1]
+    assert "The runs not yet trained are in Table 3." in text and waiting_label == "table-3"
+    assert "Runs 5 and 10 are not yet trained (Table 3)." in text
     # No number of a missing run anywhere: its accuracy, its gap to the paper.
     for number in ("42.3", "45.8", "+6.4", "\u22122.2"):
         assert number not in text, number
-    # The M4 family keeps its section, whose run is not yet run.
+    # The M4 family keeps its section (its description), which says once that nothing ran;
+    # no comparison waits in words for a run not yet trained.
     m4 = _section(html, "2.3")
     assert m4.startswith("2.3&ensp;M4 ") and "Table 2 of the original" not in m4
+    assert m4.endswith("No run of M4 has been trained yet (Table 3). "), m4[-200:]
+    assert "is not yet run: it has no results here" not in text
+    assert "The comparison with the previous family is not yet run" not in text
+    assert "waits for ResNet34-PreAct (run 10)" not in text
+    assert "Run 10 (ResNet34-PreAct" not in text  # no run head of a run not yet trained
+    # A question none of whose readings has results is one sentence, not a table of
+    # placeholders; a question with a reading that ran keeps its table.
     assert (
-        "Run 5 (M4; set1+set2, lr 1e-3, constant learning rate, 20 epochs) is not yet run: it "
-        "has no results here. The paper reports 35.9%."
-    ) in m4
-    assert (
-        "The comparison with the previous family is not yet run: no run of M4 has results yet."
-        in m4
-    )
-    assert (
-        "The comparison with the previous family is not yet run: no run of M4 has results yet."
-        in (_section(html, "2.4"))
-    )  # AlexNet against M4
-    assert (
-        "The comparison “ResNet34: basic vs full pre-activation blocks” waits for "
-        "ResNet34-PreAct (run 10), which is not yet run."
+        "No reading of this question has results yet: M4: the best epoch or the last; it waits "
+        "for runs of Table 3."
     ) in text
-    assert (
-        "Run 10 (ResNet34-PreAct; set1+set2, lr 1e-3, StepLR(7, 0.1), 20 epochs) is not yet run"
-        in text
-    )
-    # The summary, the abstract and the conclusion count what ran and what did not.
-    assert (
-        "All 3 runs with a stated accuracy are within ±3 points of it; run 6, which the paper "
-        "reports only as below 20%, stays below that."
-    ) in text
-    # Said in the abstract and the conclusion; the summary says it its own way (no sentence
-    # three times).
+    assert len(tables["ablations"]) == 2
+    # The abstract and the conclusion count what ran and what did not.
     assert (
         text.count("Of the 6 runs the configuration names, 2 are not yet run (runs 5 and 10).") == 2
     )
-    assert "Runs 5 and 10 are not yet run; their rows show the paper's numbers alone." in text
-    best = (
-        "Of the runs made so far, the best model is ResNet34 (run 9) with 46.1%; the paper's "
-        "best, ResNet34-PreAct (run 10) with 48%, is not yet run."
-    )
-    assert text.count(best) == 2  # abstract and conclusion
     # Claims that involve them: untested, not yet run; the others as measured.
-    (claims,) = _html_tables(html)["claims"]
-    shown = {a["data-experiment"]: (cells[2], cells[3]) for a, cells in claims["rows"]}
-    assert shown["m4_beats_m1"] == ("—a", "untested")
-    assert shown["preact_beats_basic"] == ("—b", "untested")
-    assert shown["best"] == ("—b", "untested")  # the same reason, the same mark
-    assert "No measurement (—), because: a not yet run: m4_lr1e-3; b not yet run: " in text
-    assert shown["m1_overfits"] == (CLAIMS_SHOWN["m1_overfits"][1], "holds")
-    # The ablations read from m4_lr1e-3's runs: not yet run, said once a row.
-    for question in _html_tables(html)["ablations"]:
-        assert _cells(question)[0] == ["base (m4_lr1e-3)", "—", NOT_RUN, "—", "—", "—"]
-    # No curves of theirs; the appendix says why.
-    assert "Runs 5 and 10 are not yet run and have no curves." in text
+    (claims,) = tables["claims"]
+    shown_claims = {a["data-experiment"]: (cells[2], cells[3]) for a, cells in claims["rows"]}
+    assert shown_claims["m4_beats_m1"] == ("—a", "untested")
+    assert shown_claims["preact_beats_basic"] == ("—b", "untested")
+    assert shown_claims["m1_overfits"] == (CLAIMS_SHOWN["m1_overfits"][1], "holds")
+    # The appendix holds the curves of the runs with results; the introduction says so.
+    assert "Appendix A holds the learning curves of every run with results" in text
     assert len(re.findall(r'<span class="label">Figure A\d+\.', html)) == 4
 
 
 def test_no_results_at_all(render: Render, aggregate: Path, tmp_path: Path) -> None:
-    """The aggregate of no run folder renders: every table's measured cells say "not yet run",
-    every family keeps its section, no figure but the previews, no number of ours."""
+    """The aggregate of no run folder renders: the runs are one table with what each waits
+    for, every family keeps its section and says once that nothing ran, no results table, no
+    empty timing table, no figure but the previews, no number of ours."""
     from tinycnn.report.aggregate import aggregate as run_aggregate
 
     config = _config()
@@ -190,17 +172,21 @@ def test_no_results_at_all(render: Render, aggregate: Path, tmp_path: Path) -> N
     folder = tmp_path / "aggregate"
     run_aggregate([], config, folder)
     reference = tmp_path / "reference.json"
-    planned = [{"experiment": name, "seed": 0} for name in EXPERIMENTS]
+    planned = [
+        {"experiment": name, "seed": 0, "waits_for": "gpu" if i else "cpu", "cpu_seconds": 3600.0}
+        for i, name in enumerate(EXPERIMENTS)
+    ]
     reference.write_text(json.dumps({"folder": "reference", "stale": [], "planned": planned}))
     html = render(tmp_path / "paper.html", config=config, folder=folder, reference=reference)
     html = html.read_text()
     text = _plain(html)
     tables = _html_tables(html)
-    (table,) = tables["results"]
-    assert [a["data-experiment"] for a, _ in table["rows"]] == list(EXPERIMENTS)
-    for attrs, cells in table["rows"]:
-        assert attrs["class"] == "not-run" and cells[7:] == [NOT_RUN, "—", "—"]
-    assert _cells(table)[0] == ["1", "M1", "set1", "1e-3", "none", "20", "~22", NOT_RUN, "—", "—"]
+    assert "results" not in tables and "ablations" not in tables
+    (waiting,) = tables["waiting"]
+    assert [c[1] for c in _cells(waiting)] == list(EXPERIMENTS)
+    assert _cells(waiting)[0] == ["1", "m1_set1", "M1", "0", "CPU (1.0 h)", "~22"]
+    assert _cells(waiting)[1][4] == "GPU (1.0 h)"
+    assert "what each waits for: its turn on a CPU (CPU), or a GPU (GPU)" in text
     # Each claim's cell is marked with the letter of its reason, which the note says once.
     reasons: dict[str, str] = {}
     marks = [
@@ -214,9 +200,11 @@ def test_no_results_at_all(render: Render, aggregate: Path, tmp_path: Path) -> N
     ]
     for why, mark in reasons.items():
         assert f"{mark} {why}" in text
-    assert not _cells(tables["timing"][0]) and "No training job has been recorded yet." in text
+    assert "timing" not in tables and "No training job has been recorded yet." in text
+    assert "Table B2" not in text and "Where the regeneration departs" not in text
     for number, title in enumerate(("M1", "M4", "AlexNet", "ResNet34"), 2):
         assert f"<h3>2.{number}&ensp;{title}</h3>" in html
+        assert f"No run of {title} has been trained yet (Table 3)." in text
     assert re.findall(r'class="figure (\w+)"', html) == ["preview"]  # no figure needs data
     for ours, _ in EXPECTED.values():
         assert ours not in text
@@ -225,12 +213,13 @@ def test_no_results_at_all(render: Render, aggregate: Path, tmp_path: Path) -> N
         "2, 5, 6, 9 and 10), and nothing in this paper is measured."
     )
     assert text.count(nothing) == 2  # abstract and conclusion; the summary its own way
-    assert "as none has results yet, its rows show the paper's numbers alone." in text
+    assert "No run has results yet: Table 3 lists every run and what it waits for." in text
+    assert "No run has been trained yet, so there are no learning curves" in text
     first = text[:400]
     assert "No reference run recorded yet." in first
     assert (
         "nothing in this paper is measured" in first
-        and "The plan counts 6 runs: 0 recorded, 6 not yet run." in first
+        and "The plan counts 6 runs: 0 recorded, 6 not yet run (Table 3)." in first
     )
 
 

@@ -44,7 +44,7 @@ def test_reference_notice_and_stale_runs(render: Render, tmp_path: Path) -> None
         "the official archive's (http://cs231n.stanford.edu/tiny-imagenet-200.zip, MD5 "
         "90528d7ca1a48142e341f4ef8d21d0de, 248,100,043 bytes), hence another MD5). The plan "
         "counts 2 runs (2 experiments, 1 seed each): 1 recorded, 1 not yet run, of which 0 "
-        "wait for their turn on a CPU and 1 for a GPU. Hardware: NVIDIA H200, driver "
+        "wait for their turn on a CPU and 1 for a GPU (Table 3). Hardware: NVIDIA H200, driver "
         "580.159.04, torch 2.11.0+cu130, CUDA 13.0."
     ) in first
     assert "1 of them is stale (‡ stale)" in first

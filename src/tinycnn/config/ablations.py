@@ -16,6 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from tinycnn.config import beyond_paper
+from tinycnn.config.merge import HELD_OUT
+
 # Between question and variant in a variant's experiment name. Question and variant ids are
 # letters and digits joined by single `_` or `-` (the schema's pattern), so the name splits back
 # unambiguously and is a valid experiment name (a folder in runs/, a wildcard value).
@@ -68,5 +71,17 @@ def leaks(config: Mapping[str, Any], v: Variant) -> bool:
     for where in (v.overrides, entry, config.get("training") or {}):
         source = (where.get("validation") or {}).get("source")
         if source is not None:
-            return source == "augmented_split"
+            return source == HELD_OUT
     return False
+
+
+def models_by_experiment(config: Mapping[str, Any]) -> dict[str, str]:
+    """The model of every experiment that trains: the config's, the ablation variants' (their
+    own `model`, else their base's), the runs beyond the paper."""
+    models = {name: entry["model"] for name, entry in config["experiments"].items()}
+    for v in trained(config):
+        models[v.experiment] = v.overrides.get("model", models[v.base])
+    models.update(
+        {name: entry["model"] for name, entry in beyond_paper.experiments(config).items()}
+    )
+    return models

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinycnn.config import ablations, beyond_paper
 from tinycnn.config.load import load_schema
-from tinycnn.config.merge import COMBINE_DEFAULT, combine_of
+from tinycnn.config.merge import COMBINE_DEFAULT, HELD_OUT, combine_of, validation_of
 from tinycnn.config.resolve import experiment_entries, resolve_experiment
 from tinycnn.data.op_geometry import ops_output_size
 from tinycnn.data.tinyimagenet import IMAGE_SIZE
@@ -330,7 +330,7 @@ def _resolved_problems(config: Mapping[str, Any]) -> list[str]:
                     f"(another {kind} than the shared one takes nothing from it)"
                 )
         aug = settings["augmentation"]
-        if (settings.get("validation") or {}).get("source") == "augmented_split" and (
+        if validation_of(settings)[0] == HELD_OUT and (
             aug["mode"] != "fixed" or combine_of(settings) != COMBINE_DEFAULT
         ):
             problems.append(

@@ -11,6 +11,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from tinycnn.shared.contract import VALIDATION_FRACTION
+
 # The keys of an experiment that are settings of its runs (its own keys, over `training`).
 RECIPE_KEYS = (
     "optimizer",
@@ -29,6 +31,10 @@ RECIPE_KEYS = (
 # How the sets make up an epoch (`augmentation.combine`, tinycnn.data.augment.COMBINE): absent from
 # a run's settings (runs written before it existed keep theirs), it is this.
 COMBINE_DEFAULT = "concat"
+# Where a run's accuracy is measured (`validation.source`): the validation images, unless
+# `augmented_split` holds out a share of the augmented training samples (:func:`validation_of`).
+VALIDATION_SOURCE = "official"
+HELD_OUT = "augmented_split"
 # Parts of the recipe that name a registry entry: one naming another entry replaces it whole.
 NAMED_PARTS = ("optimizer", "scheduler", "loss")
 
@@ -63,6 +69,18 @@ def merge_settings(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict
 def combine_of(settings: Mapping[str, Any]) -> str:
     """A run's ``augmentation.combine``, its default where the settings leave it out."""
     return settings["augmentation"].get("combine", COMBINE_DEFAULT)
+
+
+def validation_of(settings: Mapping[str, Any]) -> tuple[str, float | None]:
+    """What a run validates on, as its settings say: (source, held-out fraction). ``official``
+    (the default) scores the validation images; ``augmented_split`` holds out ``fraction``
+    (default :data:`~tinycnn.shared.contract.VALIDATION_FRACTION`) of the augmented training
+    samples, whose fraction is None otherwise."""
+    validation = settings.get("validation") or {}
+    source = validation.get("source", VALIDATION_SOURCE)
+    if source != HELD_OUT:
+        return source, None
+    return source, validation.get("fraction", VALIDATION_FRACTION)
 
 
 def recipe_of(config: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:

@@ -275,6 +275,7 @@ def context(
     order = [(e, int(s)) for e, s in order]
     planned = [(e, s) for e, s in order if (e, s) not in current]
     seeds = {e: sum(1 for x, _ in order if x == e) for e, _ in order}
+    on_cpu = {(r["experiment"], int(r["seed"])): r for r in cpu_plan or []}
     out = {
         "folder": str(_shown(folder)),
         "archive": identity.get("archive"),
@@ -282,17 +283,18 @@ def context(
         "recorded": len(runs),
         "stale": stale,
         "left_out": left_out,
-        "planned": [{"experiment": e, "seed": s} for e, s in planned],
+        # each with what it waits for (the CPU's plan: its turn there, or a GPU) and its
+        # projected seconds on the CPU, where the CPU's plan is known
+        "planned": [
+            {"experiment": e, "seed": s, **_waiting(on_cpu.get((e, s)))} for e, s in planned
+        ],
         "order": [{"experiment": e, "seed": s} for e, s in order],
         "experiments": len(seeds),
         "seeds_each": next(iter(set(seeds.values()))) if len(set(seeds.values())) == 1 else None,
     }
     if cpu_plan is not None:
-        on_cpu = {(r["experiment"], r["seed"]) for r in cpu_plan if r["waits_for"] is None}
-        out["waiting"] = {
-            "cpu": sum(1 for r in planned if r in on_cpu),
-            "gpu": sum(1 for r in planned if r not in on_cpu),
-        }
+        kinds = [entry.get("waits_for") for entry in out["planned"]]
+        out["waiting"] = {"cpu": kinds.count("cpu"), "gpu": kinds.count("gpu")}
     archive = identity.get("archive") or {}
     # The same file name with another MD5: the rebuilt archive (presets/real.yaml), whose zip
     # bytes differ from the official one's (a reader's MD5 check of the official zip must
@@ -305,6 +307,17 @@ def context(
             "size": official.get("size"),
         }
     return out
+
+
+def _waiting(cpu_run: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a planned run waits for, from its entry in the CPU's plan: ``cpu`` (its turn on a
+    CPU) or ``gpu``, and its projected seconds on the CPU (None: no CPU rate for it)."""
+    if cpu_run is None:
+        return {}
+    return {
+        "waits_for": "cpu" if cpu_run["waits_for"] is None else "gpu",
+        "cpu_seconds": cpu_run["seconds"],
+    }
 
 
 def hardware(runs: Mapping[tuple[str, int], Path], config: Mapping[str, Any]) -> list[str]:

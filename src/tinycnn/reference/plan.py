@@ -11,9 +11,8 @@ from typing import Any
 from tinycnn.config import ablations, beyond_paper
 from tinycnn.config.checks import validate
 from tinycnn.config.load import read_config_file
-from tinycnn.config.merge import COMBINE_DEFAULT, combine_of, deep_merge
+from tinycnn.config.merge import COMBINE_DEFAULT, combine_of, deep_merge, validation_of
 from tinycnn.config.resolve import resolve_experiment, training_settings
-from tinycnn.shared.contract import VALIDATION_FRACTION
 from tinycnn.shared.errors import UserError
 from tinycnn.shared.hardware import machine_words
 
@@ -110,9 +109,9 @@ def images_per_epoch(
     if subset.get("val_per_class"):
         val = min(val, classes * subset["val_per_class"])
     samples = train * (len(aug["sets"]) if combine_of(settings) == COMBINE_DEFAULT else 1)
-    validation = settings.get("validation") or {}
-    if validation.get("source") == "augmented_split":
-        val = round(samples * validation.get("fraction", VALIDATION_FRACTION))
+    fraction = validation_of(settings)[1]
+    if fraction is not None:
+        val = round(samples * fraction)
         samples -= val
     return samples, val
 

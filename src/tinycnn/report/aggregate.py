@@ -75,18 +75,6 @@ from tinycnn.shared.files import write_json, write_text
 NULLABLE_INTS = ("run", "paper_best_epoch", "paper_figure")
 
 
-def _models(config: Mapping[str, Any]) -> dict[str, str]:
-    """The model of every experiment that trains: the config's, the ablation variants' (their
-    own `model`, else their base's), the runs beyond the paper."""
-    models = {name: entry["model"] for name, entry in config["experiments"].items()}
-    for v in ablations.trained(config):
-        models[v.experiment] = v.overrides.get("model", models[v.base])
-    models.update(
-        {name: entry["model"] for name, entry in beyond_paper.experiments(config).items()}
-    )
-    return models
-
-
 def _read_run(run_dir: Path, config: Mapping[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
     """The summary and the metrics of one run folder, checked against the config."""
     summary_path, metrics_path = run_dir / "summary.json", run_dir / "metrics.csv"
@@ -106,7 +94,7 @@ def _read_run(run_dir: Path, config: Mapping[str, Any]) -> tuple[dict[str, Any],
             "by an older version of the training step; train the run again"
         )
     _check_architecture(summary["architecture"], summary_path)
-    experiment, models = summary["experiment"], _models(config)
+    experiment, models = summary["experiment"], ablations.models_by_experiment(config)
     if experiment not in models:
         raise UserError(
             f"{summary_path}: experiment {experiment!r} is not defined in the config "
@@ -657,7 +645,7 @@ def aggregate(
     experiments = experiments_table(runs, tolerance)
     ablation_experiments = experiments
     if variant_summaries:
-        models = _models(config)
+        models = ablations.models_by_experiment(config)
         variants_config = {
             **config,
             "experiments": {

@@ -16,8 +16,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-from tinycnn.config import beyond_paper
-from tinycnn.config.merge import recipe_of
+from tinycnn.config import ablations, beyond_paper
+from tinycnn.config.merge import merge_settings, recipe_of
 from tinycnn.data.tinyimagenet import IMAGE_SIZE
 from tinycnn.report import (
     ablation_words,
@@ -35,6 +35,7 @@ from tinycnn.report.source import citations
 from tinycnn.report.tables import (
     ablation_tables,
     augmentation_table,
+    beyond_recipe,
     beyond_tables,
     claims_table,
     layer_table_of,
@@ -43,6 +44,7 @@ from tinycnn.report.tables import (
     reproduction_table,
     software_table,
     timing_table,
+    waiting_table,
 )
 from tinycnn.shared.contract import AGGREGATE_FILES
 from tinycnn.shared.errors import UserError
@@ -139,19 +141,23 @@ def _section_text(
         table = next((t for t in section.tables if t.key == model), None)
         members.append((e, text, table))
     section.architecture = prose.architecture_paragraph(members)
-    section.runs = [
+    section.runs = [  # the runs not yet trained are the waiting table's
         (
             run_head(e),
-            prose.run_paragraph(e, results.history(e["experiment"]), curves.get(e["experiment"]))
-            if facts.has_results(e)
-            else None,
+            prose.run_paragraph(e, results.history(e["experiment"]), curves.get(e["experiment"])),
         )
-        for e in section.experiments
+        for e in facts.with_results(section.experiments)
     ]
+    # A comparison that waits for a run not yet trained says nothing: the waiting table has it.
     section.paragraphs = [
-        prose.comparison_paragraph(c.title, c.figure, c.experiments) for c in section.comparisons
+        prose.comparison_paragraph(c.title, c.figure, c.experiments)
+        for c in section.comparisons
+        if not facts.pending(c.experiments)
     ]
-    if previous is not None:
+    both = previous is not None and all(
+        facts.with_results(s.experiments) for s in (section, previous)
+    )
+    if both:
         section.paragraphs.append(prose.against_previous(section.experiments, previous.experiments))
 
 
@@ -268,6 +274,57 @@ def _data_section(p: _Paper, previews: Mapping[str, Path]) -> dict[str, Any]:
     }
 
 
+def _waiting_rows(p: _Paper, reference: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The runs not yet trained, one row an experiment: the reference's planned runs (their
+    seeds, what they wait for, a seed's projection on a CPU), in the plan's order; without a
+    reference, every experiment the config names that has no results (the paper's, the
+    ablation variants', those beyond the paper), with the seeds the config plans."""
+    models = ablations.models_by_experiment(p.config)
+    papers = {name: entry.get("paper") or {} for name, entry in p.config["experiments"].items()}
+    if reference is not None:
+        planned = facts.grouped_by(reference.get("planned") or [], lambda r: r["experiment"])
+        rows = [
+            {
+                "experiment": name,
+                "seeds": [r["seed"] for r in runs],
+                "waits_for": runs[0].get("waits_for"),
+                "cpu_seconds": runs[0].get("cpu_seconds"),
+            }
+            for name, runs in planned.items()
+        ]
+    else:
+        done = {e["experiment"] for e in p.made}
+        done |= {r["experiment"] for r in p.beyond_rows if facts.has_results(r)}
+        done |= {r["experiment"] for r in p.results.ablations if r.get("n_seeds")}
+        names = [e["experiment"] for e in p.not_run]
+        names += [v.experiment for v in ablations.trained(p.config)]
+        names += [r["experiment"] for r in p.beyond_rows if r["role"] == "beyond"]
+        rows = [
+            {"experiment": n, "seeds": list(_planned_seeds(p, n))}
+            for n in dict.fromkeys(names)
+            if n not in done
+        ]
+    for row in rows:
+        paper = papers.get(row["experiment"], {})
+        row.update(
+            run=paper.get("run"),
+            model=models.get(row["experiment"], "—"),
+            paper_accuracy=paper.get("accuracy"),
+            paper_stated=paper.get("stated"),
+        )
+    return rows
+
+
+def _planned_seeds(p: _Paper, name: str) -> list[int]:
+    """The seeds the config plans for experiment ``name`` (its settings as configured)."""
+    settings = p.planned.get(name)
+    variant = next((v for v in ablations.trained(p.config) if v.experiment == name), None)
+    if settings is None and variant is not None:  # its base's entry with its overrides
+        entry = merge_settings(p.config["experiments"][variant.base], variant.overrides)
+        settings = recipe_of(p.config, entry)
+    return list((settings or {}).get("seeds") or [])
+
+
 def _model_sections(p: _Paper, comparison_specs: dict[Any, Mapping]) -> list[ModelSection]:
     """Section 2's subsections, a model family each: its layer tables, then the figures of the
     comparisons it closes (taken from ``comparison_specs``)."""
@@ -294,11 +351,19 @@ def _model_sections(p: _Paper, comparison_specs: dict[Any, Mapping]) -> list[Mod
     return sections
 
 
-def _results_tables(p: _Paper, recipe: Table) -> tuple[Table, Table | None, list]:
-    """The results against the paper, the claims, the ablations' tables."""
+def _results_tables(
+    p: _Paper, recipe: Table, waiting: Table | None
+) -> tuple[Table | None, Table | None, list]:
+    """The runs with results against the paper (None when no run has any: ``waiting`` lists
+    them all), the claims, the ablations' tables."""
     subsets = words.subsets(p.exps, p.settings)
-    table = reproduction_table(
-        p.numbering, p.exps, subsets, p.tolerance, recipe, stale_words(p.exps, p.stale)
+    made = facts.with_results(p.exps)
+    table = (
+        reproduction_table(
+            p.numbering, made, subsets, p.tolerance, recipe, stale_words(made, p.stale), waiting
+        )
+        if made
+        else None
     )
     entries = {**p.config.get("experiments", {}), **beyond_paper.experiments(p.config)}
     waiting = sorted(name for name in entries if name in p.planned)
@@ -307,7 +372,20 @@ def _results_tables(p: _Paper, recipe: Table) -> tuple[Table, Table | None, list
         if p.results.claims
         else None
     )
-    return table, claims, ablation_tables(p.numbering, p.results.ablations, p.tolerance, table)
+    shown, _ = _ablation_questions(p.results.ablations)
+    return table, claims, ablation_tables(p.numbering, shown, p.tolerance, table)
+
+
+def _ablation_questions(rows: Sequence[Mapping[str, Any]]) -> tuple[list[Mapping], list[str]]:
+    """ablations.csv's rows of the questions with a variant trained (or read) beside the
+    base, and the titles of those without: no table of placeholders, one sentence instead."""
+    shown, waiting = [], []
+    for group in facts.grouped_by(rows, lambda r: r["question"]).values():
+        if any(ablation_words.ablation_ran(r) for r in group if r["variant"] != "base"):
+            shown += group
+        else:
+            waiting.append(group[0]["title"])
+    return shown, waiting
 
 
 def _summary_figures(p: _Paper, comparison_specs: Mapping[Any, Mapping]) -> list[Figure]:
@@ -329,6 +407,17 @@ def _beyond_section(
     if not p.beyond_rows:
         return None
     rows = p.beyond_rows
+    if not any(facts.has_results(r) for r in rows):  # the recipe each will train with, once
+        return {
+            "table": None,
+            "recipe": beyond_recipe(p.numbering, rows, p.settings),
+            "figure": None,
+            "preview": preview_figure(
+                p.numbering, p.config, {s: f for s, f in previews.items() if s in beyond_sets}
+            ),
+            "text": None,
+            "names": [r["experiment"] for r in rows if r["role"] == "beyond"],
+        }
     table, recipe = beyond_tables(p.numbering, rows, p.settings, results_table)
     curves_spec = (p.specs.get("beyond") or [None])[0]
     figure = aggregate_figure(p.numbering, p.results, curves_spec) if curves_spec else None
@@ -359,10 +448,12 @@ def _curves(p: _Paper) -> dict[str, Figure]:
     }
 
 
-def _summary(p: _Paper, table: Table, figures: Sequence[Figure]) -> list[Markup]:
+def _summary(
+    p: _Paper, table: Table | None, figures: Sequence[Figure], waiting: Table | None
+) -> list[Markup]:
     """The summary's paragraphs: the results against the paper, then one a summary figure."""
     kinds = {f.kind: f for f in figures}
-    summary = [prose.summary_paragraph(p.made, p.tolerance, table, p.not_run)]
+    summary = [prose.summary_paragraph(p.made, p.tolerance, table, p.not_run, waiting)]
     if "paper_vs_ours" in kinds:
         summary.append(prose.sides_paragraph(p.made, kinds["paper_vs_ours"]))
     if "accuracy_vs_parameters" in kinds:
@@ -454,23 +545,27 @@ def build_context(
     stale = stale_runs(reference)
     p = _paper(results, config, provenance, stale)
     data = _data_section(p, previews)
+    waiting_rows = _waiting_rows(p, reference)
+    waiting = waiting_table(p.numbering, waiting_rows) if waiting_rows else None
     comparison_specs = {s.get("comparison"): s for s in p.specs.get("comparison", [])}
     sections = _model_sections(p, comparison_specs)
-    table, claims, ablations = _results_tables(p, data["recipe"])
+    table, claims, ablations = _results_tables(p, data["recipe"], waiting)
     summary_figures = _summary_figures(p, comparison_specs)
     beyond = _beyond_section(p, previews, data.pop("beyond_sets"), table)
     curves = _curves(p)
     software = software_table(p.numbering, {**provenance, "runs": p.jobs})
-    timing = timing_table(p.numbering, {**provenance, "runs": p.jobs}, stale)
+    timing = timing_table(p.numbering, {**provenance, "runs": p.jobs}, stale) if p.jobs else None
     for i, section in enumerate(sections):
         _section_text(section, sections[i - 1] if i else None, p.results, config, curves, cite)
-    summary = _summary(p, table, summary_figures)
+    summary = _summary(p, table, summary_figures, waiting)
     return {
         **data,
         "sections": sections,
+        "waiting": waiting,
         "results_table": table,
         "claims_table": claims,
         "ablations": [_ablation(t, rows) for t, rows in ablations],
+        "ablations_waiting": _ablation_questions(p.results.ablations)[1],
         "summary_figures": summary_figures,
         "curves": curves,
         "software": software,

@@ -16,7 +16,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from itertools import pairwise
 from typing import Any, NamedTuple
 
-from tinycnn.shared.contract import VALIDATION_FRACTION
+from tinycnn.config.merge import validation_of
 
 Experiment = Mapping[str, Any]
 # Settings that tell two experiments apart, in the order a label names them.
@@ -138,11 +138,7 @@ def images(settings: Mapping[str, Any] | None) -> tuple[Any, ...]:
     held-out fraction. Runs with equal ``images`` saw the same images."""
     s = settings or {}
     parts = subset(s)
-    validation = s.get("validation") or {}
-    source = validation.get("source", "official")
-    fraction = (
-        validation.get("fraction", VALIDATION_FRACTION) if source == "augmented_split" else None
-    )
+    source, fraction = validation_of(s)
     return parts.get("train_per_class"), parts.get("val_per_class"), source, fraction
 
 

@@ -144,11 +144,19 @@ def read_reference(path: Path) -> dict[str, Any]:
             f"the reference file {path} should hold a JSON object with the lists `stale` and "
             "`planned` (and optionally folder, archive, hardware, order)"
         )
-    for entry in reference["stale"]:
-        if not isinstance(entry, dict) or "experiment" not in entry or "seed" not in entry:
-            raise UserError(
-                f"the reference file {path}: each entry of `stale` needs experiment and seed"
-            )
+    for key in ("stale", "planned"):
+        for entry in reference[key]:
+            if not isinstance(entry, dict) or "experiment" not in entry or "seed" not in entry:
+                raise UserError(
+                    f"the reference file {path}: each entry of `{key}` needs experiment and seed"
+                )
+            if entry.get("waits_for") not in (None, "cpu", "gpu") or not isinstance(
+                entry.get("cpu_seconds", 0), int | float | None
+            ):
+                raise UserError(
+                    f"the reference file {path}: a `{key}` entry's waits_for is cpu or gpu, its "
+                    "cpu_seconds a number"
+                )
     return reference
 
 

@@ -501,17 +501,25 @@ def against_previous(section: Sequence[Experiment], previous: Sequence[Experimen
 
 
 def summary_paragraph(
-    exps: Sequence[Experiment], tolerance: float, table: Any, missing: Sequence[Experiment]
+    exps: Sequence[Experiment],
+    tolerance: float,
+    table: Any,
+    missing: Sequence[Experiment],
+    waiting: Any = None,
 ) -> Markup:
     """The text before the reproduction table: ``exps`` the experiments with results,
-    ``missing`` those the configuration names without."""
+    ``missing`` those the configuration names without (``waiting``, the table that lists
+    them; ``table`` None when no run has results)."""
     if not exps:  # the abstract and the conclusion say that nothing is measured
-        return Markup("{} sets every run beside the paper; as none has results yet, its rows "
-                      "show the paper's numbers alone.").format(ref(table))  # fmt: skip
+        return Markup("No run has results yet: {} lists every run and what it waits for.").format(
+            ref(waiting)
+        )
     # The abstract and the conclusion say the tolerance and not-run sentences as they are;
     # here they are part of the table's own sentence, so that none is said three times.
-    text = Markup("{} sets every run beside the paper: {}").format(
-        ref(table), tolerance_sentence(exps, tolerance, capital=False)
+    text = Markup("{} sets every run{} beside the paper: {}").format(
+        ref(table),
+        " with results" if missing else "",
+        tolerance_sentence(exps, tolerance, capital=False),
     )
     if outside := facts.outside_tolerance(exps):
         named = [
@@ -526,10 +534,8 @@ def summary_paragraph(
             " Over the {} with a stated accuracy, ours lies on average {} points from it."
         ).format(covered, fmt_num(mean))
     if missing:
-        text += Markup(" {} {} not yet run; {} the paper's numbers alone.").format(
-            capitalized(runs_phrase(missing)),
-            "is" if len(missing) == 1 else "are",
-            "its row shows" if len(missing) == 1 else "their rows show",
+        text += Markup(" {} {} not yet trained ({}).").format(
+            capitalized(runs_phrase(missing)), "is" if len(missing) == 1 else "are", ref(waiting)
         )
     if stale := [e for e in exps if facts.stale(e)]:
         text += Markup(" {} {} {} ({}): recorded with settings that today's configuration "

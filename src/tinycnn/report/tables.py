@@ -172,10 +172,11 @@ def reproduction_table(
     tolerance: float,
     recipe: Table,
     stale: Sequence[str] = (),
+    waiting: Table | None = None,
 ) -> Table:
-    """Every run the config names beside the paper: ours, n and Δ, or "not yet run" for a run
-    without results; † marks a run on part of the images, which ``recipe`` gives; ``stale``:
-    the stale runs described, for the note."""
+    """Every run of ``exps`` beside the paper: ours, n and Δ (a run without results says "not
+    yet run"); † marks a run on part of the images, which ``recipe`` gives; ``stale``: the
+    stale runs described, for the note; ``waiting``: the table of the runs not yet trained."""
     rows = [_reproduction_row(e, subsets) for e in exps]
     head = [("run", "num"), ("model", ""), ("augmentation", ""), ("lr", ""), ("scheduler", "")]
     head += [("epochs", "num"), ("paper", "num"), ("ours", "num"), ("n", "num"), ("Δ", "num")]
@@ -191,7 +192,43 @@ def reproduction_table(
             "part": recipe if subsets else None,
             "not_run": bool(facts.pending(exps)),
             "stale": list(stale),
+            "waiting": waiting,
         },
+    )
+
+
+def waiting_table(numbering: Numbering, rows: Sequence[Mapping[str, Any]]) -> Table:
+    """The runs not yet trained, one row an experiment (:func:`tinycnn.report.context` gives
+    them): the paper's run, the experiment, its model, the seeds still to train, what they wait
+    for and the paper's number. ``waits_for``: ``cpu`` (their turn on a CPU), ``gpu``, or None
+    where no plan says (a workflow's render); ``cpu_seconds``, a seed's projection on a CPU."""
+    out = []
+    for r in rows:
+        seeds = ", ".join(str(s) for s in r["seeds"]) if r.get("seeds") else "—"
+        out.append(
+            Row(
+                [
+                    "—" if r.get("run") is None else int(r["run"]),
+                    r["experiment"],
+                    r["model"],
+                    seeds,
+                    words.waits_for(r.get("waits_for"), r.get("cpu_seconds")),
+                    formatting.fmt_paper(r.get("paper_accuracy"), r.get("paper_stated")),
+                ],
+                "not-run",
+                r["experiment"],
+            )
+        )
+    head = [("run", "num"), ("experiment", ""), ("model", ""), ("seeds", ""), ("waits for", "")]
+    return Table(
+        *numbering.next("Table"),
+        None,
+        [Column(title, align or "text") for title, align in [*head, ("paper", "num")]],
+        out,
+        None,
+        "waiting",
+        kind="waiting",
+        about={"planned": any(r.get("waits_for") for r in rows)},
     )
 
 
@@ -321,8 +358,10 @@ BEYOND_RECIPE = [
 ]
 
 
-def _beyond_recipe(numbering: Numbering, rows: Sequence[Mapping], settings: Mapping) -> Table:
-    """Each run's recipe as the runs recorded it (as configured for a run not yet made)."""
+def beyond_recipe(numbering: Numbering, rows: Sequence[Mapping], settings: Mapping) -> Table:
+    """Each run's recipe as the runs recorded it (as configured for a run not yet made, which
+    its column says; where no run has results, the caption says it once)."""
+    planned = not any(facts.has_results(r) for r in rows)
     recorded = {r["experiment"]: settings.get(r["experiment"]) or {} for r in rows}
     recipe_rows = [
         Row([title, *(get(recorded[n]) if recorded[n] else "—" for n in recorded)])
@@ -330,7 +369,8 @@ def _beyond_recipe(numbering: Numbering, rows: Sequence[Mapping], settings: Mapp
     ]
     recipe_rows.append(Row(["precision", *(r.get("precision") or "—" for r in rows)]))
     titles = [
-        r["experiment"] + ("" if facts.has_results(r) else f" ({words.NOT_RUN}: as configured)")
+        r["experiment"]
+        + ("" if planned or facts.has_results(r) else f" ({words.NOT_RUN}: as configured)")
         for r in rows
     ]
     return Table(
@@ -340,7 +380,7 @@ def _beyond_recipe(numbering: Numbering, rows: Sequence[Mapping], settings: Mapp
         recipe_rows,
         None,
         "recipe beyond",
-        kind="beyond_recipe",
+        kind="beyond_recipe_planned" if planned else "beyond_recipe",
     )
 
 
@@ -374,7 +414,7 @@ def beyond_tables(
         "beyond",
         about={"stale_ref": reproduction if marked else None},
     )
-    return results, _beyond_recipe(numbering, rows, settings)
+    return results, beyond_recipe(numbering, rows, settings)
 
 
 def software_table(numbering: Numbering, provenance: Mapping) -> Table:

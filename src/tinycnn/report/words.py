@@ -11,10 +11,12 @@ from typing import Any
 
 from markupsafe import Markup
 
+from tinycnn.config.merge import HELD_OUT
 from tinycnn.report import facts
 from tinycnn.report.facts import Experiment
 from tinycnn.report.formatting import (
     fmt_acc,
+    fmt_duration,
     fmt_int,
     fmt_list,
     fmt_paper,
@@ -172,7 +174,7 @@ def images_words(settings: Mapping[str, Any] | None, part: str) -> str:
     train, val, source, fraction = facts.images(settings)
     if part == "train":
         return "all" if train is None else f"first {fmt_int(train)} a class"
-    if source == "augmented_split":
+    if source == HELD_OUT:
         return f"{fmt_short(100 * fraction)}% of the augmented training samples, held out"
     return "all" if val is None else f"first {fmt_int(val)} a class"
 
@@ -202,3 +204,12 @@ def subsets(
     """Experiments trained or validated on part of the data, and on which part."""
     phrases = {e["experiment"]: subset_phrase(settings.get(e["experiment"])) for e in exps}
     return {k: v for k, v in phrases.items() if v}
+
+
+def waits_for(kind: str | None, cpu_seconds: float | None) -> str:
+    """What a run not yet trained waits for, in a cell (the caption says the rest): ``CPU
+    (1.7 h)``, its turn on a CPU, a seed there projected to take 1.7 h; ``GPU (15.6 h)``, a GPU,
+    as a CPU would take 15.6 h a seed; ``—`` where no plan says."""
+    if kind is None:
+        return "—"
+    return f"{kind.upper()} ({fmt_duration(cpu_seconds)})" if cpu_seconds else kind.upper()

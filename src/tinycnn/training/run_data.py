@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from tinycnn.config.merge import COMBINE_DEFAULT, combine_of
+from tinycnn.config.merge import COMBINE_DEFAULT, combine_of, validation_of
 from tinycnn.data.augment import (
     FixedTrainData,
     OnlineTrainData,
@@ -21,7 +21,7 @@ from tinycnn.data.augment import (
     split_samples,
 )
 from tinycnn.data.pack import load_packed, open_array
-from tinycnn.shared.contract import RUN_DATA_FILES, VALIDATION_FRACTION
+from tinycnn.shared.contract import RUN_DATA_FILES
 from tinycnn.shared.digests import content_id, recorded_mismatch
 from tinycnn.shared.errors import UserError
 
@@ -83,8 +83,8 @@ def load_data(
     labels = np.asarray(packed["train_labels"])[train_idx]
     # Absent from the settings unless set, so that the runs before it existed keep theirs.
     combine = combine_of(settings)
-    validation = settings.get("validation") or {}
-    split = validation.get("source", "official") == "augmented_split"
+    _, fraction = validation_of(settings)
+    split = fraction is not None
     if split and (aug["mode"] != "fixed" or combine != COMBINE_DEFAULT):
         raise UserError(
             "validation.source augmented_split holds out materialized samples: it needs "
@@ -98,10 +98,7 @@ def load_data(
         if split:
             # Augment first, then hold out a share of the augmented samples: another augmented
             # copy of a held-out image stays in training (the leak this reading asks about).
-            samples, fraction = (
-                len(arrays) * len(labels),
-                validation.get("fraction", VALIDATION_FRACTION),
-            )
+            samples = len(arrays) * len(labels)
             keep, held = split_samples(samples, fraction, seed)
             if len(keep) == 0:
                 raise UserError(

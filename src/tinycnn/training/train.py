@@ -233,7 +233,8 @@ def train_run(
     check_writable(out_dir)
     # Refuse a checkpoint of other settings, data or numerics before leasing a GPU and loading
     # the data.
-    numerics = run_numerics(settings, torch.device(device_type(settings.get("device", "auto"))))
+    requested = settings.get("device", "auto")
+    numerics = run_numerics(settings, torch.device(device_type(requested)))
     files = input_files(settings, data_dir, augmented)
     verify_inputs(files)
     key = checkpoint.RunKey.of(settings, seed, files, describe_numerics(numerics))
@@ -241,7 +242,7 @@ def train_run(
     with ExitStack() as stack:
         # First, so that a signal during the lease or the data loading stops the run cleanly.
         stop = stack.enter_context(StopFlag().installed())
-        device = pick_device(settings.get("device", "auto"), stack, lock_dir)
+        device = pick_device(requested, stack, lock_dir)
         torch.manual_seed(seed)
         data = load_data(settings, seed, data_dir, augmented, device)
         steps = math.ceil(len(data.train) / batch_size)
