@@ -163,8 +163,12 @@ def test_overfitting() -> None:
     up = [3.0, 2.0, 2.2, 2.6]  # lowest at epoch 2, then climbs back by 0.6
     runs = {"a": [run(2, [1.0] * 4, up)]}
     assert verdict(c, [exp("a", [30.0])], runs) == "holds"
+    # Still falling at the last epoch: what follows the low is untested, not a failure (the
+    # demo printed "validation loss 0.00 ± 0.00 after its low ... fails").
     falling = {"a": [run(4, [1.0] * 4, [3.0, 2.6, 2.3, 2.0])]}
-    assert verdict(c, [exp("a", [30.0])], falling) == "fails"  # still falling: no rise
+    measure = facts.measure_claim(c, {"a": exp("a", [30.0])}, falling)
+    assert (measure.value, measure.reason) == (None, "ends_at_low")
+    assert verdict(c, [exp("a", [30.0])], falling) == "untested"
     flat_train = {"a": [run(2, [1.0] * 4, up, train_loss=[4.0, 3.0, 3.2, 3.5])]}
     measure = facts.measure_claim(c, {"a": exp("a", [30.0])}, flat_train)
     assert measure.reason == "training_loss_rises"
@@ -177,9 +181,9 @@ def test_overfitting() -> None:
     assert facts.claim_verdict(c, measure)[0] == "within seed noise"
     one_epoch = {"a": [run(1, [1.0])]}
     assert verdict(c, [exp("a", [30.0])], one_epoch) == "untested"
-    # Two seeds that agree exactly, both still falling: no rise and no spread, so it fails (a
-    # zero spread explains no margin; the demo printed "within seed noise" for this).
-    same = {"a": [run(4, [1.0] * 4, [3.0, 2.6, 2.3, 2.0])] * 2}
+    # Two seeds that agree exactly, both low at epoch 2 and back to it at the end: no rise and
+    # no spread, so it fails (a zero spread explains no margin).
+    same = {"a": [run(4, [1.0] * 4, [3.0, 2.0, 2.4, 2.0])] * 2}
     measure = facts.measure_claim(c, {"a": exp("a", [30.0, 30.0])}, same)
     assert measure.spread == 0.0 and facts.claim_verdict(c, measure)[0] == "fails"
 

@@ -26,6 +26,7 @@ CLAIM_REASONS = {
     "no_results": NOT_RUN,
     "no_rival": "no other experiment to compare with",
     "one_epoch": "a run of one epoch has no curve",
+    "ends_at_low": "the validation loss is lowest at the last epoch: no epoch follows its low",
     "no_rate_drop": "no run reaches a drop of the learning rate",
     "devices_differ": "the runs were timed on different devices",
     "training_loss_rises": "while the training loss does not fall",

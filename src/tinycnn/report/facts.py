@@ -552,6 +552,8 @@ def _overfitting(runs: Sequence[Run], n: int, names: tuple[str, ...]) -> Measure
     fit = overfitting(mean_history(runs))
     if fit is None:
         return Measure(None, None, n, names, "one_epoch")
+    if fit.low_epoch == fit.last_epoch:  # nothing follows the low: nothing to test
+        return Measure(None, None, n, names, "ends_at_low")
     rises = [f.last_loss - f.low_loss for r in runs if (f := overfitting(r["history"]))]
     spread_ = seed_stats(rises)[1] if len(rises) == len(runs) else None
     rise = fit.last_loss - fit.low_loss

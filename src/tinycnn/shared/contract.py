@@ -166,6 +166,7 @@ CLAIM_REASONS = (
     "no_results",
     "no_rival",
     "one_epoch",
+    "ends_at_low",
     "no_rate_drop",
     "devices_differ",
     "training_loss_rises",
