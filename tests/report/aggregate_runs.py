@@ -180,6 +180,7 @@ BEYOND_COLUMNS += ["n_seeds", "best_val_acc_mean", "best_val_acc_std", "best_epo
 BEYOND_COLUMNS += ["final_val_acc_mean", "common_epoch", "common_epoch_val_acc_mean"]
 BEYOND_COLUMNS += ["wall_seconds_mean", "images_per_second_mean", "device_name", "precision"]
 BEYOND_COLUMNS += ["paper_accuracy", "paper_stated", "chance_acc", "at_chance"]
+BEYOND_COLUMNS += ["val_loss_low", "val_loss_low_epoch", "val_loss_last"]
 PARAMETERS = {"M1": 535_290, "AlexNet": 61_110_850}
 # (experiment, seed): validation accuracy per epoch, and wall seconds of the run.
 RUNS = {

@@ -333,6 +333,16 @@ def test_beyond_table(out: Path) -> None:
     assert math.isnan(modern["paper_accuracy"]) and two["paper_accuracy"] == 30.0
     assert (two["epochs"], below["model"], below["parameters"]) == (3, "AlexNet", 61_110_850)
     assert below["paper_stated"] == "below" and pd.isna(modern["paper_stated"])
+    # The validation loss of each row's mean curve: its low, where, and its last epoch's.
+    # (epochs.csv holds the paper's runs; a run beyond the paper's curve is only here)
+    epochs = read(out, "epochs")
+    assert 1 <= modern["val_loss_low_epoch"] <= modern["epochs"]
+    assert modern["val_loss_low"] <= modern["val_loss_last"]
+    for r in (two, below):
+        curve = epochs[epochs["experiment"] == r["experiment"]].groupby("epoch")["val_loss"].mean()
+        assert r["val_loss_low"] == pytest.approx(curve.min())
+        assert r["val_loss_low_epoch"] == curve.idxmin()
+        assert r["val_loss_last"] == pytest.approx(curve.iloc[-1])
 
 
 def test_beyond_settings_are_recorded(out: Path) -> None:

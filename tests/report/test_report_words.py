@@ -197,6 +197,15 @@ def test_a_run_beyond_the_paper_at_chance_is_set_against_no_run() -> None:
     learnt = {**modern, "best_val_acc_mean": 40.0, "at_chance": False}
     text = re.sub(r"<[^>]+>", "", beyond_words.beyond_paragraph([base, learnt], table, table, {}))
     assert "(1 of 2), resnet18_lr1e-3 being at chance level." in text
+    # A run whose loss blew up (modern_resnet18's rose from 55 to 443 in the demo) is called
+    # diverged, not merely at chance level.
+    blown = {**modern, "val_loss_low": 55.0, "val_loss_low_epoch": 1, "val_loss_last": 443.0}
+    text = re.sub(r"<[^>]+>", "", beyond_words.beyond_paragraph([base, blown], table, table, {}))
+    assert (
+        "modern_resnet18 reaches 10.0% at its best epoch (1 of 2), diverged (its validation "
+        "loss rose from 55.00 at epoch 1 to 443.00), set against no run."
+    ) in text
+    assert "chance level for 10 classes, set against" not in text
 
 
 def test_a_claim_of_the_best_model_says_behind_not_negative_ahead() -> None:

@@ -463,6 +463,7 @@ def beyond_table(
     trained = epochs.groupby("experiment")["epoch"].max()
     common = min(int(trained[n]) for n in names)
     at_common = epochs[epochs["epoch"] == common].groupby("experiment")["val_acc"].mean()
+    losses = epochs.groupby(["experiment", "epoch"])["val_loss"].mean()  # the mean curve
     rows = []
     for name in names:
         e = exps[name]
@@ -481,10 +482,16 @@ def beyond_table(
                 "paper_stated": e["paper_stated"],
                 "chance_acc": e["chance_acc"],
                 "at_chance": e["at_chance"],
+                "val_loss_low": losses[name].min(),
+                "val_loss_low_epoch": int(losses[name].idxmin()),
+                "val_loss_last": losses[name].iloc[-1],
             }
         )
     frame = pd.DataFrame(rows, columns=list(BEYOND_CSV_COLUMNS))
-    for column in ("parameters", "epochs", "n_seeds", "best_epoch", "common_epoch"):
+    for column in (
+        *("parameters", "epochs", "n_seeds", "best_epoch", "common_epoch"),
+        "val_loss_low_epoch",
+    ):
         frame[column] = frame[column].astype("Int64")
     return frame
 

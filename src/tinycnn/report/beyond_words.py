@@ -13,6 +13,7 @@ from tinycnn.report.formatting import (
     fmt_duration,
     fmt_int,
     fmt_list,
+    fmt_loss,
     fmt_lr,
     fmt_num,
     fmt_short,
@@ -164,7 +165,13 @@ def beyond_paragraph(
             text += Markup(" {} is {}.").format(m["experiment"], NOT_RUN)
             continue
         made = facts.with_results(baselines)
-        if facts.at_chance(m):  # its differences are noise: set against no run
+        if facts.blew_up(m):  # diverged: its numbers say nothing, set against no run
+            vs = [
+                f"diverged (its validation loss rose from {fmt_loss(m['val_loss_low'])} at epoch "
+                f"{int(m['val_loss_low_epoch'])} to {fmt_loss(m['val_loss_last'])}), set against "
+                "no run"
+            ]
+        elif facts.at_chance(m):  # its differences are noise: set against no run
             vs = [f"{chance_words(m)}, set against no run"]
         else:
             vs = [

@@ -80,6 +80,13 @@ def at_chance(e: Mapping[str, Any]) -> bool:
     return flag(e, "at_chance")
 
 
+def blew_up(e: Mapping[str, Any]) -> bool:
+    """Whether a row of beyond.csv diverged: its mean validation loss ends above twice a
+    uniform guess's (2 ln classes), as :func:`diverged` reads a curve."""
+    last = e.get("val_loss_last")
+    return last is not None and last > 2 * math.log(classes(e))
+
+
 def classes(e: Mapping[str, Any]) -> int:
     """How many classes a run tells apart, from the aggregate's chance level (100 / classes)."""
     return round(100 / e["chance_acc"])

@@ -258,6 +258,10 @@ BEYOND_CSV_COLUMNS = (
     "paper_stated",
     "chance_acc",
     "at_chance",
+    # the validation loss of the seeds' mean curve: its low, that low's epoch, its last epoch's
+    "val_loss_low",
+    "val_loss_low_epoch",
+    "val_loss_last",
 )
 # One entry of figures.json: what a figure draws (its caption is the report's template's, by
 # kind); then the kinds of figure in the order the aggregate lists them.
