@@ -32,7 +32,7 @@ def test_readme_table_gives_recorded_numbers_and_not_yet_run(records: Path, tmp_
         for r in reference.readme_table(folder, demo_config()).splitlines()[2:]
     }
     assert len(rows) == 11
-    cpu = f"{summary['machine']['cpu']} CPU, {summary['machine']['cores']} core"
+    cpu = f"{summary['machine']['cpu']} CPU ({summary['machine']['cores']} core"
     assert rows["m1_set1"][5:7] == [f"{summary['best_val_acc']:.1f}", "1"]
     assert rows["m1_set1"][7].startswith(cpu)  # the machine that trained it
     assert rows["m1_set1"][4] == "~22"
@@ -173,7 +173,7 @@ def test_render_with_runs_missing(records: Path, tmp_path: Path) -> None:
     assert f"{summary['best_val_acc']:.1f}" in html
     # Which machine made which run: in the first lines, and in the head of the run's paragraph.
     machine = summary["machine"]
-    words = f"{machine['cpu']} CPU, {machine['cores']} core"
+    words = f"{machine['cpu']} CPU ({machine['cores']} core"
     assert f"Hardware: run 1 seed 0 on {words}" in " ".join(notice.split())
     assert f"trained on {summary['device_name']})" in " ".join(html.split())
     # Today's config gives m1_set1 another learning rate: the record is stale, and marked.

@@ -318,3 +318,34 @@ def test_numerics_words_name_the_compile_mode() -> None:
         provenance_words.numerics("bf16 autocast, channels_last", "reduce-overhead")
         == "bf16 autocast, channels_last; compiled (reduce-overhead)"
     )
+
+
+def test_runs_at_chance_take_no_part_in_averages_lists_sides_or_the_best() -> None:
+    """A mean gap of 27.5 points once came from eight untrained runs: a run at chance level is
+    said once to be set against nothing, and counts in no average, list, side or best."""
+    chance = {"at_chance": True, "chance_acc": 0.5}
+    learnt = [
+        _exp(28.0, 29.5, run=2, diff=-1.5, model="M1", experiment="m1", within_tolerance=True)
+    ]
+    guessing = [
+        _exp(0.5, 45.0, run=7, diff=-44.5, model="ResNet18", experiment="r18", **chance),
+        _exp(0.6, 51.0, run=11, diff=-50.4, model="DenseNet161", experiment="d161", **chance),
+        _exp(0.5, 20.0, "below", run=6, diff=-19.5, model="AlexNet", experiment="alex", **chance),
+    ]
+    exps = learnt + guessing
+    assert facts.mean_abs_diff(exps) == 1.5 and facts.outside_tolerance(exps) == []
+    assert facts.agreement(exps) == (1, 1) and facts.best(exps) == learnt
+    text = re.sub(r"<[^>]+>", "", prose.tolerance_sentence(exps, 3.0))
+    assert text == (
+        "The one run with a stated accuracy is within ±3 points of it; runs 6, 7 and 11 are at "
+        "chance level and set against no number of the paper."
+    )
+    assert "stays below" not in text  # a guess says nothing of the bound
+    fig = type("F", (), {"id": "figure-3", "label": "Figure 3"})()
+    sides = re.sub(r"<[^>]+>", "", prose.sides_paragraph(exps, fig))
+    assert sides.endswith("Of the 1 run with a stated accuracy, 1 lands below the paper's figure.")
+    assert re.sub(r"<[^>]+>", "", prose.best_sentence(exps)).startswith(
+        "The best model is M1 (run 2) with 28.0%"
+    )
+    nothing = re.sub(r"<[^>]+>", "", prose.best_sentence(guessing))
+    assert nothing.startswith("No run made so far rises above chance level, so none is the best")

@@ -30,7 +30,7 @@ def test_machine_of_a_cpu_run_and_its_words() -> None:
     assert record["cores"] == hardware.usable_cores() and record["threads"] == 2
     assert record["torch"] == "2.14.1" and "gpu" not in record
     summary = {"machine": {"device": "cpu", "cpu": "AMD EPYC", "cores": 2, "threads": 1}}
-    assert hardware.machine_words(summary) == "AMD EPYC CPU, 2 cores, 1 thread"
+    assert hardware.machine_words(summary) == "AMD EPYC CPU (2 cores, 1 thread)"
 
 
 def test_machine_words_of_a_gpu_and_of_an_older_record() -> None:
@@ -38,8 +38,12 @@ def test_machine_words_of_a_gpu_and_of_an_older_record() -> None:
     assert hardware.machine_words({"machine": gpu}) == "NVIDIA H200 (driver 580.159.04)"
     # Recorded before `machine` existed: its device_name (the CPU's model and threads).
     assert hardware.machine_words({"device_name": "AMD EPYC (4 threads)"}) == (
-        "AMD EPYC (4 threads)"
+        "AMD EPYC CPU (4 threads)"
     )
+    assert (
+        hardware.machine_words({"device_name": "AMD EPYC (1 thread)"}) == "AMD EPYC CPU (1 thread)"
+    )
+    assert hardware.machine_words({"device_name": "NVIDIA H200"}) == "NVIDIA H200"
     assert hardware.machine_words({}) == "unknown hardware"
 
 

@@ -88,7 +88,7 @@ def load_rates(path: str | Path, device: str) -> dict[str, Any]:
 
 
 def describe_rates(rates: Mapping[str, Any]) -> str:
-    """Whose rates these are: "AMD EPYC CPU, 2 cores, 2 threads; fp32, channels_last; measured
+    """Whose rates these are: "AMD EPYC CPU (2 cores, 2 threads); fp32, channels_last; measured
     2026-12-07"."""
     words = [machine_words({"machine": rates.get("machine") or {}})]
     words += [str(rates[k]) for k in ("numerics",) if rates.get(k)]

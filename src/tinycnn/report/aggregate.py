@@ -70,6 +70,7 @@ from tinycnn.shared.contract import (
 )
 from tinycnn.shared.errors import UserError
 from tinycnn.shared.files import write_json, write_text
+from tinycnn.shared.hardware import machine_words
 
 # Integer columns that may be empty (experiments without a `paper` entry).
 NULLABLE_INTS = ("run", "paper_best_epoch", "paper_figure")
@@ -190,6 +191,9 @@ def _run_row(summary: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str,
         "commit": _commit(summary),
         **{f"paper_{k}": paper.get(k) for k in PAPER_KEYS},
     }
+    # The machine in the words of its record (tinycnn.shared.hardware): one CPU reads alike
+    # whether its record is older (device_name only) or newer (machine).
+    row["device_name"] = machine_words(summary)
     row["diff"] = _diff(row["best_val_acc"], row["paper_accuracy"])
     return row
 

@@ -138,8 +138,10 @@ def best_sentence(exps: Sequence[Experiment], not_run: Sequence[Experiment] = ()
     """``The best model is DenseNet161 (run 11) with 51.0%`` (ties named together); with
     experiments ``not_run``, the best of the runs made, and whether the paper's best is one of
     those not yet run."""
-    winners = facts.best(exps)
-    if len(winners) == 1:
+    winners = facts.best_above_chance(exps)
+    if not winners:  # every run made is at chance level: no best model
+        out = Markup("No run made so far rises above chance level, so none is the best")
+    elif len(winners) == 1:
         what = "Of the runs made so far, the best model is" if not_run else "The best model is"
         out = Markup("{} {} with {}").format(what, model_name(winners[0]), acc_text(winners[0]))
     else:
@@ -171,8 +173,19 @@ def tolerance_sentence(
     paper reports only as below 20%, stays below that.`` A bound is met or not: only a stated
     accuracy has a tolerance, and the count says which runs it covers."""
     n, total = facts.agreement(exps)
-    bounds = [e for e in exps if facts.bounded(e)]
+    bounds = [e for e in facts.compared(exps) if facts.bounded(e)]
+    # a run at chance level is set against no number of the paper: said once, here
+    chance = [e for e in exps if facts.has_results(e) and facts.at_chance(e) and facts.has_paper(e)]
+    apart = (
+        Markup("{} {} at chance level and set against no number of the paper").format(
+            runs_phrase(chance), "is" if len(chance) == 1 else "are"
+        )
+        if chance
+        else None
+    )
     if total == 0 and not bounds:
+        if apart:
+            return Markup(capitalized(apart) if capital else apart) + Markup(".")
         return Markup(f"{'T' if capital else 't'}he paper reports no accuracy to compare with.")
     parts = []
     if total:
@@ -201,6 +214,8 @@ def tolerance_sentence(
                 len(bounds), met, "stays" if met == 1 else "stay"
             )
         )
+    if apart:
+        parts.append(apart)
     text = Markup("; ").join(parts) + Markup(".")
     return Markup(capitalized(text)) if capital else text
 
@@ -529,7 +544,7 @@ def summary_paragraph(
         text += Markup(" Beyond the tolerance: {}.").format(fmt_list(named))
     mean = facts.mean_abs_diff(exps)
     if mean is not None:
-        covered = plural(len(facts.stated(exps)), "run")
+        covered = plural(len(facts.stated(facts.compared(exps))), "run")
         text += Markup(
             " Over the {} with a stated accuracy, ours lies on average {} points from it."
         ).format(covered, fmt_num(mean))
@@ -548,15 +563,17 @@ def summary_paragraph(
 
 def sides_paragraph(exps: Sequence[Experiment], figure: Any) -> Markup:
     """Which runs land above and which below the paper's stated accuracy."""
-    stated = facts.stated(exps)
+    stated = facts.stated(facts.compared(exps))
     text = Markup("{} plots our accuracies against the paper's.").format(ref(figure))
     if not stated:
         return text
     counts = facts.sides(stated)
     parts = [(counts[1], "above"), (counts[-1], "below"), (counts[0], "level with")]
+    said = [f"{n} {'lands' if n == 1 else 'land'} {where}" for n, where in parts if n]
+    if len(said) == 1 and len(stated) > 1:  # one side holds them all
+        said = [f"all {said[0]}"]
     return text + Markup(" Of the {} with a stated accuracy, {} the paper's figure.").format(
-        plural(len(stated), "run"),
-        fmt_list([f"{n} {'lands' if n == 1 else 'land'} {where}" for n, where in parts if n]),
+        plural(len(stated), "run"), fmt_list(said)
     )
 
 
@@ -572,6 +589,10 @@ def size_paragraph(exps: Sequence[Experiment], figure: Any) -> Markup:
         return fmt_num(value) + "%" + (stale_mark(at[0]) if at else "")
 
     largest, smallest, winner = sizes
+    if largest["model"] == smallest["model"]:  # one model: nothing to relate size to
+        return text + Markup(
+            " Only {} ({} parameters) has results so far, so size and accuracy are not yet related."
+        ).format(largest["model"], fmt_params(largest["parameters"]))
     text += Markup(" The largest model, {} ({} parameters), ").format(
         largest["model"], fmt_params(largest["parameters"])
     )
@@ -609,7 +630,8 @@ def time_paragraph(jobs: Sequence[Mapping[str, Any]], figure: Any) -> Markup:
         job += f"seed {longest['seed']})"
     devices = fmt_list(facts.devices(jobs))
     return text + Markup(
-        " The paper's {} took {} of wall time in all{}; the longest, {}, took {}."
+        " This regeneration's {} of the paper's runs took {} of wall time in all{}; the "
+        "longest, {}, took {}."
     ).format(
         plural(len(jobs), "training job"),
         fmt_duration(sum(r["wall_seconds"] for r in jobs)),

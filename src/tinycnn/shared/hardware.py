@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -68,20 +69,33 @@ def machine(
 
 
 def machine_words(summary: dict[str, Any]) -> str:
-    """A run's hardware in words, from its summary: "AMD EPYC CPU, 2 cores, 2 threads" or
-    "NVIDIA H200 (driver 580.159.04)"; a summary without ``machine`` (recorded before it
-    existed) by its ``device_name``, which names the CPU and its threads or the GPU."""
+    """A run's hardware in words, from its summary: "AMD EPYC CPU (2 cores, 2 threads)" or
+    "NVIDIA H200 (driver 580.159.04)", without commas, so that a list of machines reads as one;
+    a summary without ``machine`` (recorded before it existed) by its ``device_name``, which
+    names the CPU and its threads or the GPU."""
     record = summary.get("machine")
     if not isinstance(record, dict):
-        return str(summary.get("device_name") or "unknown hardware")
+        return _older_device_name(str(summary.get("device_name") or "unknown hardware"))
     if record.get("device") == "cuda":
         driver = f" (driver {record['driver']})" if record.get("driver") else ""
         return f"{record.get('gpu') or 'a CUDA GPU'}{driver}"
     cores = record.get("cores")
     threads = record.get("threads")
-    parts = [f"{record.get('cpu') or 'unknown'} CPU"]
+    parts = []
     if cores:
         parts.append(f"{cores} core{'' if cores == 1 else 's'}")
     if threads:
         parts.append(f"{threads} thread{'' if threads == 1 else 's'}")
-    return ", ".join(parts)
+    cpu = f"{record.get('cpu') or 'unknown'} CPU"
+    return f"{cpu} ({', '.join(parts)})" if parts else cpu
+
+
+def _older_device_name(name: str) -> str:
+    """An older record's ``device_name`` in the words of a newer one's machine: "AMD EPYC (4
+    threads)" reads "AMD EPYC CPU (4 threads)" (its cores were not recorded), so that one CPU
+    reads alike in every record; a GPU's name is kept as it is."""
+    cpu = re.fullmatch(r"(?P<cpu>.+) \((?P<n>\d+) threads?\)", name)
+    if cpu is None:
+        return name
+    n = int(cpu["n"])
+    return f"{cpu['cpu']} CPU ({n} thread{'' if n == 1 else 's'})"
