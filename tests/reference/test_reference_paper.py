@@ -13,6 +13,7 @@ from rendered_paper import _html_tables
 
 from tinycnn import reference
 from tinycnn.config.resolve import training_settings
+from tinycnn.shared.hardware import machine_words
 
 
 def test_readme_shows_what_the_reference_folder_holds() -> None:
@@ -175,7 +176,7 @@ def test_render_with_runs_missing(records: Path, tmp_path: Path) -> None:
     machine = summary["machine"]
     words = f"{machine['cpu']} CPU ({machine['cores']} core"
     assert f"Hardware: run 1 seed 0 on {words}" in " ".join(notice.split())
-    assert f"trained on {summary['device_name']})" in " ".join(html.split())
+    assert f"trained on {machine_words(summary)})" in " ".join(html.split())
     # Today's config gives m1_set1 another learning rate: the record is stale, and marked.
     edited = tmp_path / "stale.yaml"
     edited.write_text("experiments:\n  m1_set1: {optimizer: {lr: 1.0e-2}}\n")
