@@ -78,8 +78,9 @@ def test_a_set_named_like_another_input_of_the_paper_rule_is_kept_apart() -> Non
             {"a": {"reported": "last"}, "b": {"reported": "last"}},
             "ablations.q.variants.b: reads m1_lr1e-3 exactly as ablations.q.variants.a does",
         ),
+        ({"a": {"description": "words only"}}, "ablations.q.variants.a: overrides nothing"),
     ],
-    ids=["repeated", "device-only", "reported-best", "reported-twice"],
+    ids=["repeated", "device-only", "reported-best", "reported-twice", "description-only"],
 )  # fmt: skip
 def test_variants_that_repeat_each_other_are_refused(
     paper: dict, variants: dict, message: str

@@ -177,3 +177,17 @@ def test_each_experiment_is_resolved_once(paper_config, monkeypatch):
     monkeypatch.setattr(checks, "experiment_entries", lambda c: calls.append(1) or original(c))
     validate(config)
     assert len(calls) <= 3, len(calls)
+
+
+def test_a_variants_description_is_words_not_a_setting(paper_config):
+    """Editing the words a variant's change is read in retrains nothing: its settings are the
+    same with or without them."""
+    config = copy.deepcopy(paper_config)
+    variant = {"augmentation": {"mode": "online"}}
+    config["ablations"] = {"q": {"title": "t", "base": "m1_lr1e-3", "variants": {"v": variant}}}
+    described = copy.deepcopy(config)
+    described["ablations"]["q"]["variants"]["v"]["description"] = "drawn anew every epoch"
+    validate(described)
+    settings = training_settings(described, "q__v")
+    assert settings == training_settings(config, "q__v")
+    assert "description" not in str(settings) and settings["augmentation"]["mode"] == "online"

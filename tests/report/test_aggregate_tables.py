@@ -284,6 +284,8 @@ def test_ablations_table(out: Path) -> None:
     assert (
         online["experiment"] == "draw__online" and online["overrides"] == "augmentation.mode=online"
     )
+    # Its description is words for the reader, not a setting (the run is draw__online still).
+    assert online["description"] == "drawn anew" and pd.isna(last["description"])
     assert (online["n_seeds"], online["accuracy_mean"], online["gap"]) == (2, 30.0, 0.0)
     assert online["closes_gap"] and online["narrows_gap"] and online["closest"]
     assert online["paper_accuracy"] == 30.0 and online["paper_stated"] == "exact"

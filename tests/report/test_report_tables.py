@@ -218,7 +218,7 @@ def test_recipe_table_cell_by_cell(html: str, aggregate: Path) -> None:
         ["epochs", row(lambda e: str(int(e["epochs"])))],
         ["scheduler", row(lambda e: e["scheduler"])],
         ["augmentation sets", row(lambda e: e["sets"])],
-        ["augmentation mode", row(lambda e: e["mode"])],
+        ["augmentation drawn", row(lambda e: {"fixed": "once, before training"}[e["mode"]])],
         # Every run's images are part of its recorded settings (the fixture's: all of them).
         ["training images", "all"],
         ["validation images", "all"],

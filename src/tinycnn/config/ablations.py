@@ -25,6 +25,7 @@ from tinycnn.config.merge import HELD_OUT
 SEPARATOR = "__"
 # A variant's keys that are not settings of the run.
 REPORTED_KEY = "reported"  # its values: the schema's enum (best, last)
+DESCRIPTION_KEY = "description"  # its change in a reader's words (the ablation table's)
 
 
 class Variant(NamedTuple):
@@ -35,6 +36,7 @@ class Variant(NamedTuple):
     experiment: str  # whose runs it reads: the variant's own experiment, or the base's
     overrides: dict[str, Any]  # the settings it overrides (empty: it trains nothing)
     reported: str  # "best" or "last"
+    description: str = ""  # its change in words; "" for the base or where none is given
 
 
 def experiment_name(question: str, variant: str) -> str:
@@ -52,8 +54,11 @@ def variants(config: Mapping[str, Any]) -> list[Variant]:
         for name, entry in (spec.get("variants") or {}).items():
             entry = dict(entry or {})
             reported = entry.pop(REPORTED_KEY, "best")
+            description = entry.pop(DESCRIPTION_KEY, "")
             experiment = experiment_name(question, name) if entry else base
-            out.append(Variant(question, title, name, base, experiment, entry, reported))
+            out.append(
+                Variant(question, title, name, base, experiment, entry, reported, description)
+            )
     return out
 
 

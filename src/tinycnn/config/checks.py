@@ -474,7 +474,7 @@ def _ablation_problems(config: Mapping[str, Any]) -> list[str]:
         for variant, entry in spec["variants"].items():
             where = f"ablations.{question}.variants.{variant}"
             name = ablations.experiment_name(question, variant)
-            if not entry:
+            if not set(entry or {}) - {ablations.DESCRIPTION_KEY}:
                 problems.append(
                     f"{where}: overrides nothing; give it the settings it changes "
                     f"(e.g. augmentation: {{mode: online}}) or reported: last"

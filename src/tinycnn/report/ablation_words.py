@@ -30,8 +30,9 @@ def ablation_reading(row: Mapping[str, Any]) -> str:
 
 
 def ablation_changes(row: Mapping[str, Any]) -> str:
-    """What a reading changes: ``augmentation.mode=online``; ``—`` for the base."""
-    return row.get("overrides") or "—"
+    """What a reading changes: its description in the config ("augmentation drawn anew every
+    epoch"), else its overrides (``augmentation.mode=online``); ``—`` for the base."""
+    return row.get("description") or row.get("overrides") or "—"
 
 
 def ablation_ran(row: Mapping[str, Any]) -> bool:

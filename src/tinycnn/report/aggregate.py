@@ -397,6 +397,7 @@ def ablations_table(
                 "variant": v.variant,
                 "experiment": v.experiment,
                 "overrides": "; ".join(_overrides(overrides)),
+                "description": v.description,
                 "reported": v.reported,
                 "leak": ablations.leaks(config, v),
                 "n_seeds": int(e["n_seeds"]) if e else 0,

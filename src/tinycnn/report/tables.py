@@ -88,7 +88,7 @@ def recipe_table(numbering: Numbering, exps: Sequence[Mapping], settings: Mappin
         ("epochs", lambda e: int(e["epochs"]), str),
         ("scheduler", lambda e: e["scheduler"], str),
         ("augmentation sets", lambda e: e["sets"], str),
-        ("augmentation mode", lambda e: e["mode"], str),
+        ("augmentation drawn", lambda e: words.mode_words(e["mode"]), str),
         ("training images", images("train"), str),
         ("validation images", images("val"), str),
         ("seeds per run", lambda e: int(e["n_seeds"]) if facts.has_results(e) else None, str),

@@ -167,6 +167,11 @@ def subset_phrase(settings: Mapping[str, Any] | None) -> str | None:
     return f"the first {fmt_list(parts)} images of each class" if parts else None
 
 
+def mode_words(mode: str) -> str:
+    """When a run's augmentation is drawn, in words ("augmentation.mode" is the config's)."""
+    return {"fixed": "once, before training", "online": "anew every epoch"}.get(mode, mode)
+
+
 def images_words(settings: Mapping[str, Any] | None, part: str) -> str:
     """A recipe table's cell for ``part`` "train" or "val": ``all``, ``first 12 a class``, or
     for a validation on held-out augmented training samples, ``10% of the augmented training

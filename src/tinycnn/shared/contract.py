@@ -216,6 +216,7 @@ ABLATIONS_CSV_COLUMNS = (
     "variant",
     "experiment",
     "overrides",
+    "description",
     "reported",
     "leak",
     "n_seeds",
