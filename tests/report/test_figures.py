@@ -153,6 +153,38 @@ def test_curves_show_the_paper_and_a_band_for_several_seeds() -> None:
     assert not one_seed.axes[0].collections
 
 
+def test_accuracy_figures_draw_chance_level_where_the_rows_record_it() -> None:
+    """Every figure with an accuracy axis draws a thin black line at chance level (100 /
+    classes %, the rows' chance_acc), named in its legend; without chance_acc, none."""
+    styles = experiment_styles(CONFIG)
+    rows = EXPERIMENTS.assign(chance_acc=0.5)
+
+    def chance_lines(fig: Figure) -> list[tuple[list, list]]:
+        return [
+            (list(ln.get_xdata()), list(ln.get_ydata()))
+            for ax in fig.axes
+            for ln in ax.get_lines()
+            if ln.get_gid() == "chance"
+        ]
+
+    def legend(fig: Figure) -> list[str]:
+        return [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+
+    horizontal = [([0, 1], [0.5, 0.5])]
+    for fig in (
+        plot_curves(EPOCHS, rows.iloc[0], styles["m1_a"]),
+        plot_comparison(EPOCHS, rows.iloc[:2], styles),
+        plot_accuracy_vs_parameters(rows, styles),
+        plot_accuracy_vs_time(rows, styles),
+    ):
+        assert chance_lines(fig) == horizontal
+        assert "chance level (0.5%)" in legend(fig)
+    bars = plot_paper_vs_ours(rows, styles)
+    assert chance_lines(bars) == [([0.5, 0.5], [0, 1])]  # accuracy on x: a vertical line
+    assert "chance level (0.5%)" in legend(bars)
+    assert not chance_lines(plot_curves(EPOCHS, EXPERIMENTS.iloc[0], styles["m1_a"]))
+
+
 def test_style_stays_local() -> None:
     before = dict(mpl.rcParams)
     plot_accuracy_vs_time(EXPERIMENTS, experiment_styles(CONFIG))
@@ -199,6 +231,8 @@ def _curves(ax, color: str | None = None) -> dict[str, list]:
     each as (x, y) lists."""
     out: dict[str, list] = {}
     for line in ax.get_lines():
+        if line.get_gid() == "chance":  # the line at chance level, no curve
+            continue
         if line.get_linestyle() in ("-", "--") and color in (None, to_hex(line.get_color())):
             assert line.get_linestyle() not in out, "one curve of each split"
             out[line.get_linestyle()] = [list(line.get_xdata()), list(line.get_ydata())]

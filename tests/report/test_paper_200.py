@@ -160,6 +160,24 @@ def test_the_diverged_run_is_named_and_left_out(html: str) -> None:
     assert "AlexNet (run 6) against" not in text.replace("no comparison", "")
 
 
+def test_a_run_at_chance_is_marked_in_the_table_and_set_against_nothing(
+    paper: Path, html: str
+) -> None:
+    """The results table marks the accuracy of each run at chance level (°), gives it no Δ, and
+    its note says what guessing reaches; runs above chance carry no mark."""
+    exps = pd.read_csv(paper / "aggregate" / "experiments.csv")
+    at_chance = set(exps.loc[exps["at_chance"], "experiment"])
+    assert at_chance == {DIVERGED}  # the fixture's one diverged run ends at chance level
+    results = html[html.index('class="table-figure results') :]
+    results = results[: results.index("</figure>")]
+    for name in exps["experiment"]:
+        row = re.search(rf'data-experiment="{re.escape(name)}">(.*?)</tr>', results, re.S)
+        cells = [unescape(_plain(c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row[1])]
+        assert cells[-3].endswith(" °") == (name in at_chance), (name, cells)
+        assert (cells[-1] == "—") == (name in at_chance), (name, cells)
+    assert "° At chance level (0.5% for 200 classes)" in " ".join(_plain(results).split())
+
+
 def test_the_missing_run_is_in_the_table_of_runs_not_yet_trained(html: str) -> None:
     # The paper's run first, then the ablation variants without runs; each once, there only.
     rows = re.findall(r'<tr class="not-run" data-experiment="([^"]+)"', html)
@@ -238,6 +256,9 @@ def test_the_paper_prints_the_numbers_of_numbers_json(paper: Path, html: str) ->
             unescape(_plain(c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))
         ]
         ours, n, diff = cells[-3:]
+        # a run at chance level is marked (°), and the note says what the mark means
+        chance = numbers[f"{name}.diff"] == "—" and ours.endswith(" °")
+        ours = ours.removesuffix(" °") if chance else ours
         assert (ours, n, diff) == tuple(numbers[f"{name}.{k}"] for k in ("ours", "n", "diff"))
         assert cells[-4] == numbers[f"{name}.paper"]
         paragraph = next(

@@ -40,7 +40,7 @@ from tinycnn.report import facts, records
 from tinycnn.report.figures import write_figures
 from tinycnn.report.formatting import (
     fmt_acc,
-    fmt_diff,
+    fmt_delta,
     fmt_duration,
     fmt_int,
     fmt_num,
@@ -573,7 +573,11 @@ def numbers_record(
             f"{name}.ours": fmt_acc(e["best_val_acc_mean"], std, n),
             f"{name}.n": str(n),
             f"{name}.paper": fmt_paper(paper, e["paper_stated"]),
-            f"{name}.diff": fmt_diff(None if pd.isna(e["diff"]) else e["diff"]),
+            f"{name}.diff": fmt_delta(
+                None if pd.isna(e["diff"]) else e["diff"],
+                e["paper_stated"],
+                e.get("at_chance") is True or e.get("at_chance") == 1,
+            ),
             f"{name}.top5": fmt_num(e["best_val_top5_mean"]),
             f"{name}.final": fmt_num(e["final_val_acc_mean"]),
             f"{name}.best_epoch": str(int(e["best_epoch"])),

@@ -160,6 +160,26 @@ def _epoch_axes(axes: Sequence[Axes]) -> None:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+# Chance level (100 / classes %, what guessing reaches): a thin black line, in no colour of a
+# run and unlike the paper's grey lines.
+CHANCE_LINE = {"color": "black", "lw": 0.6, "ls": "-", "alpha": 0.7}
+
+
+def _chance(ax: Axes, rows: pd.DataFrame, vertical: bool = False) -> list[Any]:
+    """A line at each chance level the rows record (their ``chance_acc``, horizontal on an
+    accuracy y axis, vertical on an accuracy x axis), and its legend handle; none where the
+    rows record no chance level."""
+    if "chance_acc" not in rows:
+        return []
+    levels = sorted({round(float(v), 6) for v in rows["chance_acc"].dropna()})
+    for level in levels:
+        (ax.axvline if vertical else ax.axhline)(level, **CHANCE_LINE, zorder=1.5, gid="chance")
+    if not levels:
+        return []
+    label = "chance level (" + ", ".join(f"{fmt_short(v)}%" for v in levels) + ")"
+    return [Line2D([], [], **CHANCE_LINE, label=label)]
+
+
 def _legend_below(fig: Figure, handles: Sequence[Any], ncol: int) -> None:
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), ncol))
 
@@ -194,8 +214,9 @@ def plot_curves(epochs: pd.DataFrame, experiment: pd.Series, style: Style) -> Fi
     if pd.notna(train):
         label = f"paper: training {fmt_short(train)}%"
         acc_ax.axhline(train, color=PAPER_COLOR, ls="-.", label=label)
+    chance = _chance(acc_ax, pd.DataFrame([experiment]))
     _epoch_axes((acc_ax, loss_ax))
-    _legend_below(fig, acc_ax.get_legend_handles_labels()[0], ncol=3)
+    _legend_below(fig, acc_ax.get_legend_handles_labels()[0] + chance, ncol=3)
     return fig
 
 
@@ -218,7 +239,7 @@ def plot_comparison(
         handles.append(Line2D([], [], color=style.color, marker=style.marker, label=_label(row)))
     _epoch_axes((acc_ax, loss_ax))
     handles += [Line2D([], [], color="black", ls=ls, label=label) for _, label, ls in SPLITS]
-    _legend_below(fig, handles, ncol=4)
+    _legend_below(fig, handles + _chance(acc_ax, experiments), ncol=4)
     return fig
 
 
@@ -275,6 +296,7 @@ def plot_paper_vs_ours(experiments: pd.DataFrame, styles: Mapping[str, Style]) -
         Patch(facecolor="0.8", edgecolor=PAPER_COLOR, label="paper"),
         Patch(facecolor="white", edgecolor=PAPER_COLOR, hatch="////", label="paper, approx. (~)"),
         Line2D([], [], color=PAPER_COLOR, marker="<", label="paper, upper bound (below)"),
+        *_chance(ax, experiments, vertical=True),
     ]
     _legend_below(fig, handles, ncol=4)
     return fig
@@ -310,7 +332,7 @@ def _accuracy_scatter(
     ax.set_xscale("log")
     _log_ticks(ax)
     ax.set_ylabel("best validation accuracy (%)")
-    return fig, ax, handles, at
+    return fig, ax, handles + _chance(ax, experiments), at
 
 
 def _dodged(values: pd.Series) -> list[float]:

@@ -58,6 +58,17 @@ def fmt_diff(diff: float | None) -> str:
     return "—" if diff is None else fmt_num(diff, sign=True)
 
 
+def fmt_delta(diff: float | None, stated: str | None, at_chance: bool) -> str:
+    """The results table's Δ: ours − the paper's stated accuracy (:func:`fmt_diff`); against a
+    bound ("< 20"), no number to subtract from, whether ours is below it; ``—`` for a run at
+    chance level, which is set against no number of the paper."""
+    if at_chance or diff is None:
+        return "—"
+    if stated == "below":
+        return "below" if diff < 0 else "not below"
+    return fmt_diff(diff)
+
+
 def fmt_lr(lr: float) -> str:
     """A learning rate as ``1e-3`` or ``2.5e-4``."""
     mantissa, exponent = f"{lr:.2e}".split("e")

@@ -142,7 +142,7 @@ def _reproduction_row(e: Mapping[str, Any], subsets: Mapping[str, str]) -> Row:
     if facts.has_results(e):
         n = int(e["n_seeds"])
         ours = formatting.fmt_acc(e["best_val_acc_mean"], e.get("best_val_acc_std"), n)
-        measured = [ours + words.stale_mark(e), n, formatting.fmt_diff(e.get("diff"))]
+        measured = [ours + words.stale_mark(e) + words.chance_mark(e), n, _delta(e)]
         beyond = facts.has_paper(e) and not facts.agrees(e)
         cls = " ".join(
             c for c, on in (("beyond-tolerance", beyond), ("stale", facts.stale(e))) if on
@@ -163,6 +163,11 @@ def _reproduction_row(e: Mapping[str, Any], subsets: Mapping[str, str]) -> Row:
         cls,
         e["experiment"],
     )
+
+
+def _delta(e: Mapping[str, Any]) -> str:
+    """The Δ column, as numbers.json's ``.diff`` (:func:`~tinycnn.report.formatting.fmt_delta`)."""
+    return formatting.fmt_delta(e.get("diff"), e.get("paper_stated"), facts.at_chance(e))
 
 
 def reproduction_table(
@@ -193,6 +198,7 @@ def reproduction_table(
             "not_run": bool(facts.pending(exps)),
             "stale": list(stale),
             "waiting": waiting,
+            "chance": words.chance_levels(exps),
         },
     )
 
@@ -328,14 +334,16 @@ def _beyond_cells(r: Mapping[str, Any]) -> list[Any]:
         # said once a row, as in the other tables; the other measured cells empty
         return [r["experiment"], r["model"], parameters, epochs, words.NOT_RUN, "—", paper,
                 "—", "—"]  # fmt: skip
-    mark = words.stale_mark(r)
+    mark, chance = words.stale_mark(r), words.chance_mark(r)
     at_common = r.get("common_epoch_val_acc_mean")
     return [
         r["experiment"],
         r["model"],
         parameters,
         epochs,
-        formatting.fmt_acc(r["best_val_acc_mean"], r["best_val_acc_std"], r["n_seeds"]) + mark,
+        formatting.fmt_acc(r["best_val_acc_mean"], r["best_val_acc_std"], r["n_seeds"])
+        + mark
+        + chance,
         formatting.fmt_num(at_common) + mark if at_common is not None else "—",
         paper,
         formatting.fmt_duration(r["wall_seconds_mean"]) + mark,
@@ -412,7 +420,10 @@ def beyond_tables(
         cells,
         None,
         "beyond",
-        about={"stale_ref": reproduction if marked else None},
+        about={
+            "stale_ref": reproduction if marked else None,
+            "chance": words.chance_levels(rows),
+        },
     )
     return results, beyond_recipe(numbering, rows, settings)
 

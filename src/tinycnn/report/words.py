@@ -38,6 +38,8 @@ QUALIFIERS = {
 NOT_RUN = "not yet run"
 # The mark after every number of a stale run (recorded under settings today's config changes).
 STALE = "‡ stale"
+# The mark after the accuracy of a run at chance level (every seed within what guessing reaches).
+CHANCE = "°"
 
 
 # --- small pieces --------------------------------------------------------------------------------
@@ -106,6 +108,19 @@ def stale_mark(e: Mapping[str, Any]) -> str:
     """`` ‡ stale`` after a number of a stale run (:func:`tinycnn.report.facts.stale`);
     else empty."""
     return f" {STALE}" if facts.stale(e) else ""
+
+
+def chance_mark(e: Mapping[str, Any]) -> str:
+    """`` °`` after the accuracy of a run at chance level (:func:`tinycnn.report.facts.at_chance`),
+    which the table's note explains; else empty."""
+    return f" {CHANCE}" if facts.has_results(e) and facts.at_chance(e) else ""
+
+
+def chance_levels(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The chance levels of the runs at chance level among ``rows``, for a table's note:
+    ``["0.5% for 200 classes"]``."""
+    levels = {facts.classes(e) for e in rows if chance_mark(e)}
+    return [f"{fmt_short(100 / n)}% for {n} classes" for n in sorted(levels)]
 
 
 def acc_text(e: Experiment) -> str:
