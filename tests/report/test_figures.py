@@ -4,6 +4,8 @@ test_aggregate_*.py check the files aggregate writes."""
 
 from __future__ import annotations
 
+import math
+
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
@@ -422,3 +424,21 @@ def test_a_log_axis_of_less_than_a_decade_has_readable_ticks() -> None:
         if t.get_text() and low <= t.get_position()[0] <= high
     ]
     assert len(shown) >= 3, shown
+
+
+def test_a_loss_that_blows_up_is_drawn_on_a_log_axis_and_a_flat_one_is_not_magnified() -> None:
+    """A curve past twice a guess's loss (2 ln classes) puts the loss axis on a log scale, so
+    the others are not flattened; a loss flat at a guess's (ln classes, ±10⁻⁴) gets an axis at
+    least a tenth of ln classes tall, not one that makes its wobble a trend."""
+    styles = experiment_styles(CONFIG)
+    rows = EXPERIMENTS.assign(chance_acc=0.5)  # 200 classes: a guess's loss is ln 200 = 5.30
+    blown = EPOCHS.copy()
+    blown.loc[blown["experiment"] == "m1_b", "val_loss"] = 443.0
+    loss_ax = plot_comparison(blown, rows.iloc[:2], styles).axes[1]
+    assert loss_ax.get_yscale() == "log" and "log scale" in loss_ax.get_ylabel()
+    assert plot_comparison(EPOCHS, rows.iloc[:2], styles).axes[1].get_yscale() == "linear"
+    flat = EPOCHS.copy()
+    flat["val_loss"] = math.log(200) + 1e-4 * (flat["epoch"] % 2)
+    flat["train_loss"] = math.log(200) - 1e-4 * (flat["epoch"] % 2)
+    low, high = plot_curves(flat, rows.iloc[0], styles["m1_a"]).axes[1].get_ylim()
+    assert high - low >= math.log(200) / 10 - 1e-9 and low < math.log(200) < high

@@ -11,6 +11,7 @@ validation solid and training dashed, and the paper's numbers in grey.
 from __future__ import annotations
 
 import functools
+import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -180,6 +181,26 @@ def _chance(ax: Axes, rows: pd.DataFrame, vertical: bool = False) -> list[Any]:
     return [Line2D([], [], **CHANCE_LINE, label=label)]
 
 
+def _loss_scale(ax: Axes, rows: pd.DataFrame) -> None:
+    """The loss axis read as it should be, from the rows' chance level (100 / classes %): a
+    log scale where a curve blows up past twice a uniform guess's loss (2 ln classes, as
+    :func:`tinycnn.report.facts.blew_up` reads it), so that it does not flatten the others;
+    at least a tenth of ln classes tall, so that a flat curve's 10⁻⁴ wobble around a guess's
+    loss does not read as a trend."""
+    if "chance_acc" not in rows or rows["chance_acc"].dropna().empty:
+        return
+    guess = math.log(round(100 / float(rows["chance_acc"].dropna().iloc[0])))
+    high = max((max(line.get_ydata(), default=0) for line in ax.get_lines()), default=0)
+    if high > 2 * guess:
+        ax.set_yscale("log")
+        ax.set_ylabel("loss (cross-entropy, log scale)")
+        return
+    low, top = ax.get_ylim()
+    if top - low < guess / 10:
+        middle = (low + top) / 2
+        ax.set_ylim(middle - guess / 20, middle + guess / 20)
+
+
 def _legend_below(fig: Figure, handles: Sequence[Any], ncol: int) -> None:
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), ncol))
 
@@ -216,6 +237,7 @@ def plot_curves(epochs: pd.DataFrame, experiment: pd.Series, style: Style) -> Fi
         acc_ax.axhline(train, color=PAPER_COLOR, ls="-.", label=label)
     chance = _chance(acc_ax, pd.DataFrame([experiment]))
     _epoch_axes((acc_ax, loss_ax))
+    _loss_scale(loss_ax, pd.DataFrame([experiment]))
     _legend_below(fig, acc_ax.get_legend_handles_labels()[0] + chance, ncol=3)
     return fig
 
@@ -238,6 +260,7 @@ def plot_comparison(
             _curve(loss_ax, _per_epoch(epochs, name, f"{prefix}_loss"), style.color, **line)
         handles.append(Line2D([], [], color=style.color, marker=style.marker, label=_label(row)))
     _epoch_axes((acc_ax, loss_ax))
+    _loss_scale(loss_ax, experiments)
     handles += [Line2D([], [], color="black", ls=ls, label=label) for _, label, ls in SPLITS]
     _legend_below(fig, handles + _chance(acc_ax, experiments), ncol=4)
     return fig
