@@ -46,14 +46,18 @@ BREAK_AFTER = 14
 _BREAK = re.compile(r"(?<=[_=/;,])(?=\S)|(?<=[a-z])(?=[A-Z])|(?<=[a-z]\.)(?=[a-z])")
 
 
+NBSP_PM = "\u00a0±\u00a0"  # ± between non-breaking spaces
+
+
 def breakable(cell: Any) -> Markup:
     """A table cell whose long tokens may wrap at their joints (``<wbr>``), so that a narrow
     column wraps ``Random·Horizontal·Flip`` rather than running into the margin or breaking a
-    word anywhere; Markup (links, marks) is left as it is."""
+    word anywhere; Markup (links, marks) is left as it is. A spread ("55 ± 5%") never breaks
+    around its ±: non-breaking spaces hold it together."""
     if isinstance(cell, Markup):
-        return cell
+        return Markup(str(cell).replace(" ± ", NBSP_PM))
     out = []
-    for word in str(cell).split(" "):
+    for word in str(cell).replace(" ± ", NBSP_PM).split(" "):
         if len(word) < BREAK_AFTER:
             out.append(Markup.escape(word))
             continue

@@ -443,8 +443,20 @@ def timing_table(
     numbering: Numbering, provenance: Mapping, stale: Mapping[str, Sequence[Mapping]] | None = None
 ) -> Table:
     """Every training job of runs.csv: its device, the commit it trained at, its numerics and
-    times; a stale job (``stale``: by experiment, the stale seeds) is marked."""
+    times; a stale job (``stale``: by experiment, the stale seeds) is marked. A device, commit or
+    numerics every job shares is said once, in the caption (``about["common"]``), not on every
+    row."""
     seeds = {(name, int(s["seed"])) for name, runs in (stale or {}).items() for s in runs}
+    runs = provenance["runs"]
+    shared = {
+        "device": [r.get("device_name") or "" for r in runs],
+        "commit": [r.get("commit") or "unknown" for r in runs],
+        "precision": [
+            provenance_words.numerics(r.get("precision"), r.get("compile")) for r in runs
+        ],
+    }
+    common = {k: v[0] for k, v in shared.items() if len(set(v)) == 1 and v[0]}
+    kept = [k for k in shared if k not in common]
     rows = [
         Row(
             [
@@ -452,24 +464,23 @@ def timing_table(
                 r["experiment"]
                 + (f" {words.STALE}" if (r["experiment"], r["seed"]) in seeds else ""),
                 r["seed"],
-                r.get("device_name") or "",
-                r.get("commit") or "unknown",
-                provenance_words.numerics(r.get("precision"), r.get("compile")),
+                *(shared[k][i] for k in kept),
                 formatting.fmt_duration(r["wall_seconds"]),
                 formatting.fmt_int(r["images_per_second"]),
             ]
         )
-        for r in provenance["runs"]
+        for i, r in enumerate(runs)
     ]
     return Table(
         *numbering.next("Table", "B"),
         None,
         [
             *(Column("run", "num"), Column("experiment"), Column("seed", "num")),
-            *(Column("device"), Column("commit"), Column("precision")),
+            *(Column(k) for k in kept),
             *(Column("wall time", "num"), Column("images/s", "num")),
         ],
         rows,
         cls="timing",
         kind="timing",
+        about={"common": common},
     )
