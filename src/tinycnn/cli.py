@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tinycnn.shared.errors import UserError
 
@@ -120,7 +121,21 @@ def _aggregate(args: argparse.Namespace) -> None:
         Path(args.out),
         settings_dir=Path(args.settings_dir) if args.settings_dir else None,
         data=data,
+        from_code=_read_json_file(args.architectures) if args.architectures else None,
     )
+
+
+def _read_json_file(path: str) -> Any:
+    """A JSON file this workflow wrote (rule architectures'), with one clear error if absent."""
+    if not Path(path).is_file():
+        raise UserError(f"{path} does not exist: run the workflow's rule that writes it")
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _architectures(args: argparse.Namespace) -> None:
+    from tinycnn.training.architectures import write_architectures
+
+    write_architectures(_load_config(args.config), Path(args.stats), Path(args.out))
 
 
 def _paper_html(args: argparse.Namespace) -> None:
@@ -248,7 +263,14 @@ def _reference(args: argparse.Namespace) -> None:
     # were checked above and on merge (today's config marks a stale record, not refuses it).
     runs = [str(p) for p in shown]
     snapshot = str(out / "config.json")
-    code = main(commands.aggregate(snapshot, out / "aggregate", runs))
+    data = folder / "data"
+    code = main(commands.architectures(snapshot, data / "stats.json", out / "architectures.json"))
+    if code:
+        raise UserError("writing the models' architectures failed (above)")
+    aggregate_args = commands.aggregate(
+        snapshot, out / "aggregate", runs, architectures=out / "architectures.json"
+    )
+    code = main(aggregate_args)
     if code:
         raise UserError("the aggregate of the reference runs failed (above)")
     try:  # which runs a CPU can train, for the paper's first lines: the CPU's own rates
@@ -259,7 +281,6 @@ def _reference(args: argparse.Namespace) -> None:
     official = read_config_file(args.config[0]).get("data")  # config.yaml: the official archive
     context = reference.context(folder, config, order, cpu_plan=cpu_plan, official=official)
     write_json(out / "reference.json", context)
-    data = folder / "data"
     previews = {
         name: data / f"{name}_preview.png"
         for name in config["augmentation"]["sets"]
@@ -364,9 +385,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="SET=PATH, repeat: the materialized sets the runs read (with --data-dir)",
     )
     p.add_argument(
+        "--architectures",
+        help="every model's layer table from the model code (tinycnn architectures): the "
+        "models without runs have theirs too",
+    )
+    p.add_argument(
         "runs", nargs="*", help="run folders (.../runs/<experiment>/seed<seed>); none: no rows"
     )
     p.set_defaults(func=_aggregate)
+
+    p = sub.add_parser(
+        "architectures", help="every model's layer table and parameters, from the model code"
+    )
+    p.add_argument("--config", required=True, help="the config snapshot (JSON)")
+    p.add_argument("--stats", required=True, help="the packed data's stats.json (its classes)")
+    p.add_argument("--out", required=True, help="architectures.json")
+    p.set_defaults(func=_architectures)
 
     p = sub.add_parser("paper-html", help="render the paper as one self-contained HTML file")
     p.add_argument(

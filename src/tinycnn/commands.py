@@ -91,6 +91,11 @@ def train(
     ]  # fmt: skip
 
 
+def architectures(config: PathArg, stats: PathArg, out: PathArg) -> list[str]:
+    """Every model's layer table and parameter count from the model code."""
+    return ["architectures", "--config", str(config), "--stats", str(stats), "--out", str(out)]
+
+
 def aggregate(
     config: PathArg,
     out: PathArg,
@@ -98,11 +103,14 @@ def aggregate(
     settings_dir: PathArg | None = None,
     data_dir: PathArg | None = None,
     augmented: Mapping[str, PathArg] | None = None,
+    architectures: PathArg | None = None,
 ) -> list[str]:
     """The aggregate of ``runs``; with ``settings_dir`` and ``data_dir`` (the workflow's) each
-    run is checked against its settings file and the data it names."""
+    run is checked against its settings file and the data it names; with ``architectures``
+    (rule architectures' file), the models without runs have their layer tables too."""
     checks = ["--settings-dir", str(settings_dir)] if settings_dir else []
     checks += ["--data-dir", str(data_dir)] if data_dir else []
+    checks += ["--architectures", str(architectures)] if architectures else []
     return ["aggregate", "--config", str(config), "--out", str(out), *checks,
             *_paths("--augmented", augmented or {}), *map(str, runs)]  # fmt: skip
 

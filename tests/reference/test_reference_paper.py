@@ -146,6 +146,12 @@ def test_committed_reference_paper_matches_its_records(tmp_path: Path) -> None:
     assert "c5708d893903748360198ec594d04568" in html  # the data named in the first lines
     if not shown:
         assert "No reference run recorded yet" in html
+    # What needs no run is there: the layer tables of both small models, trained or not.
+    captions = re.findall(
+        r'class="table-figure layers.*?<figcaption>(.*?)</figcaption>', html, re.S
+    )
+    named = {m for c in captions for m in re.findall(r"The (\S+) architecture", c)}
+    assert {"M1", "M4"} <= named, named
     # A part of the paper with no result says so once, not in a table of placeholders: the
     # runs beyond the paper, while none of them or their baselines is recorded.
     beyond = set(config["beyond_paper"]["experiments"]) | set(config["beyond_paper"]["baselines"])

@@ -387,6 +387,25 @@ def test_architectures_as_the_runs_recorded_them(out: Path) -> None:
     assert architectures["alexnet"]["layers"] is None
 
 
+def test_architectures_no_run_recorded_come_from_the_model_code() -> None:
+    """The model code's records (rule architectures') fill the architectures no run recorded,
+    marked as such; a run's own record wins where both exist."""
+    from tinycnn.report.aggregate import architectures_record
+
+    runs = pd.DataFrame({"experiment": ["approx"], "seed": [0]})
+    recorded = {**architecture("m1"), "description": "as trained"}
+    summaries = {("approx", 0): {"architecture": recorded}}
+    code = {
+        "m1": {**architecture("m1"), "parameters": 1},
+        "m4": {"arch": "m4", "description": "M4", "layers": [{"name": "fc"}], "parameters": 9},
+    }
+    out = architectures_record(runs, summaries, code)
+    assert out["m1"] == recorded
+    assert out["m4"] == {"arch": "m4", "description": "M4", "layers": [{"name": "fc"}],
+                         "source": "code"}  # fmt: skip
+    assert architectures_record(runs, summaries) == {"m1": recorded}
+
+
 def test_figures_plot_the_tables_numbers(
     config: dict[str, Any],
     run_dirs: list[Path],

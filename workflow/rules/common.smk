@@ -176,6 +176,7 @@ def aggregate_inputs(wildcards):
     files every run reads, the materialized sets of mode fixed)."""
     inputs = {
         "config": f"{RESULTS}/config.json",
+        "architectures": f"{RESULTS}/architectures.json",
         "summaries": [run_path(e, s, "summary.json") for e, s in runs()],
         "metrics": [run_path(e, s, "metrics.csv") for e, s in runs()],
         "settings": [settings_file(e) for e in dict.fromkeys(e for e, _ in runs())],

@@ -43,6 +43,7 @@ rule aggregate:
                 settings_dir=Path(settings_file("experiment")).parent,
                 data_dir=PACKED,
                 augmented={s: input[augmented_key(s)] for s in aggregate_sets()},
+                architectures=input.architectures,
             )
         ),
     shell:

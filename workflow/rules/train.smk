@@ -73,3 +73,27 @@ rule train:
         ),
     shell:
         "exec {params.command} 2> {log}"
+
+
+# Every model's layer table and parameter count from the model code, trained or not: the
+# paper prints them for the models that wait for their runs too (the report imports no torch).
+localrules:
+    architectures,
+
+
+rule architectures:
+    input:
+        config=f"{RESULTS}/config.json",
+        stats=PACKED_FILES["stats"],
+    output:
+        f"{RESULTS}/architectures.json",
+    log:
+        f"{LOGS}/architectures.log",
+    conda:
+        "../../envs/torch.yaml"
+    params:
+        command=lambda w, input, output: commands.shell(
+            commands.architectures(input.config, input.stats, output[0])
+        ),
+    shell:
+        "{params.command} 2> {log}"

@@ -527,9 +527,13 @@ def settings_record(
 
 
 def architectures_record(
-    runs: pd.DataFrame, summaries: Mapping[tuple[str, int], Mapping[str, Any]]
+    runs: pd.DataFrame,
+    summaries: Mapping[tuple[str, int], Mapping[str, Any]],
+    from_code: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """architectures.json: each architecture's recorded ``architecture``, keyed by ``arch``.
+    """architectures.json: each architecture's recorded ``architecture``, keyed by ``arch``;
+    then, from ``from_code`` (the model code's, rule architectures'), each architecture no run
+    recorded, its ``source`` "code" (what trained wins where both exist).
 
     Where runs of one architecture recorded different descriptions or layers (the model code
     changed between them), the first run in the order of runs.csv (the paper's run number,
@@ -548,6 +552,10 @@ def architectures_record(
                 "record the report uses; train the runs again to make them agree",
                 file=sys.stderr,
             )
+    for arch, record in (from_code or {}).items():
+        if arch not in out:
+            out[arch] = {"arch": arch, "description": record.get("description"),
+                         "layers": record.get("layers"), "source": "code"}  # fmt: skip
     return out
 
 
@@ -606,6 +614,7 @@ def aggregate(
     *,
     settings_dir: Path | None = None,
     data: records.DataIdentity | None = None,
+    from_code: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> None:
     """Write the files of :data:`~tinycnn.shared.contract.AGGREGATE_FILES` and figures/*.png to
     ``out_dir`` from the run folders ``run_dirs`` and the merged, validated ``config``.
@@ -617,7 +626,8 @@ def aggregate(
 
     Any of the config's experiments may lack runs, all of them included: with no run folder
     every file is written with its header (or as an empty JSON list or mapping) and no rows,
-    and the report shows each experiment as not yet run."""
+    and the report shows each experiment as not yet run. ``from_code`` (rule architectures'
+    file, by arch) gives the architectures no run recorded."""
     summaries, metrics, folders = {}, {}, {}
     problems = []
     for run_dir in map(Path, run_dirs):
@@ -699,7 +709,7 @@ def aggregate(
             [*summaries.values(), *beyond_summaries.values()],
         )
         settings.update(settings_record(beyond_runs, beyond_summaries))
-    architectures = architectures_record(runs, summaries)
+    architectures = architectures_record(runs, summaries, from_code)
     out_dir = Path(out_dir)
     claims = claims_table(config["report"].get("claims", []), config, experiments, runs, epochs)
     ablation_rows = ablations_table(config, ablation_experiments, tolerance)

@@ -331,8 +331,14 @@ def _model_sections(p: _Paper, comparison_specs: dict[Any, Mapping]) -> list[Mod
     sections = _sections(p.exps)
     comparisons = _comparisons(p.config, p.exps)
     for section in sections:
-        for arch in dict.fromkeys(e["arch"] for e in facts.with_results(section.experiments)):
-            architecture = _architecture(p.results, arch)
+        # Every model's layer table, trained or not: a model without runs has the model code's
+        # (rule architectures'), where the aggregate was given it.
+        trained = {e["arch"] for e in facts.with_results(section.experiments)}
+        for arch in dict.fromkeys(e["arch"] for e in section.experiments if e.get("arch")):
+            if arch in trained:
+                architecture = _architecture(p.results, arch)
+            else:
+                architecture = p.results.architectures.get(arch) or {}
             if architecture.get("layers"):
                 model = next(e["model"] for e in section.experiments if e["arch"] == arch)
                 section.tables.append(layer_table_of(p.numbering, architecture, model))
