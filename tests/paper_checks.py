@@ -134,6 +134,20 @@ def repeated_sentences(html: str, most: int = 2) -> dict[str, int]:
     return {s: n for s, n in Counter(sentences(html)).items() if n > most}
 
 
+def repeated_phrases(html: str, length: int = 8, most: int = 4) -> dict[str, int]:
+    """The runs of ``length`` words said more than ``most`` times before Appendix A (a phrase
+    repeated run after run, "chance level for 10 classes, with a top-5 accuracy of", reads as a
+    form filled in), with their counts; a phrase is counted within one paragraph, caption,
+    note or list item, each place once."""
+    appendix = re.search(r"<h2\b[^>]*>[^<]*Appendix A", html)
+    before = html[: appendix.start()] if appendix else html
+    counts: Counter[str] = Counter()
+    for block in _blocks(before):
+        words = block.split()
+        counts.update({" ".join(words[i : i + length]) for i in range(len(words) - length + 1)})
+    return {phrase: n for phrase, n in counts.items() if n > most}
+
+
 def unreferenced(html: str) -> list[str]:
     """The ids of the figures and tables that no link outside their own ``<figure>`` names; a
     range ("Tables 7–15", its ends links) names those between its ends too."""
@@ -191,6 +205,7 @@ def findings(html: Path, pdf: Path) -> dict[str, Any]:
     text = html.read_text(encoding="utf-8")
     found = {
         "repeated_sentences": repeated_sentences(text),
+        "repeated_phrases": repeated_phrases(text),
         "numeral_openings": numeral_openings(text),
         "unreferenced": unreferenced(text),
         "words_outside_the_text_box": words_outside_the_text_box(pdf),

@@ -91,6 +91,7 @@ def test_profile_dry_run_lists_the_papers_jobs_with_their_gpu_requests(tmp_path)
         "settings": 11,
         "train": 11,
         "config_snapshot": 1,
+        "architectures": 1,
         "aggregate": 1,
         "paper_html": 1,
         "paper_pdf": 1,

@@ -187,7 +187,10 @@ def test_render_with_runs_missing(records: Path, tmp_path: Path) -> None:
     machine = summary["machine"]
     words = f"{machine['cpu']} CPU ({machine['cores']} core"
     assert f"Hardware: run 1 seed 0 on {words}" in " ".join(notice.split())
-    assert f"trained on {machine_words(summary)})" in " ".join(html.split())
+    # one run, so one machine: said once above the runs' paragraphs, not in each head
+    assert f"Every run of the sections below trained on {machine_words(summary)}." in " ".join(
+        html.split()
+    )
     # Today's config gives m1_set1 another learning rate: the record is stale, and marked.
     edited = tmp_path / "stale.yaml"
     edited.write_text("experiments:\n  m1_set1: {optimizer: {lr: 1.0e-2}}\n")

@@ -402,7 +402,7 @@ def test_architectures_no_run_recorded_come_from_the_model_code() -> None:
     out = architectures_record(runs, summaries, code)
     assert out["m1"] == recorded
     assert out["m4"] == {"arch": "m4", "description": "M4", "layers": [{"name": "fc"}],
-                         "source": "code"}  # fmt: skip
+                         "parameters": 9, "source": "code"}  # fmt: skip
     assert architectures_record(runs, summaries) == {"m1": recorded}
 
 

@@ -15,6 +15,7 @@ import pytest
 from paper_checks import (
     half_empty_pages,
     numeral_openings,
+    repeated_phrases,
     repeated_sentences,
     split_blocks,
     unreferenced,
@@ -89,6 +90,10 @@ def test_no_sentence_is_said_more_than_twice(html: str) -> None:
     assert repeated_sentences(html) == {}
 
 
+def test_no_eight_words_are_said_five_times_before_appendix_a(html: str) -> None:
+    assert repeated_phrases(html) == {}
+
+
 def test_no_sentence_opens_with_a_numeral(html: str) -> None:
     assert numeral_openings(html) == []
 
@@ -119,6 +124,12 @@ def test_the_checks_can_fail(tmp_path: Path) -> None:
     opening = "<body><p>Of the 9 runs, 7 agree. 2 of them fail.</p><p>3 runs wait.</p>"
     opening += "<p>Blocks (He et al. 2016) and J. 2 words.</p></body>"
     assert numeral_openings(opening) == ["2 of them fail.", "3 runs wait."]
+    form = "".join(f"<p>Run {i}: chance level for 10 classes, with a top-5 accuracy of 50%.</p>"
+                   for i in range(5))  # fmt: skip
+    phrase = "chance level for 10 classes, with a top-5"
+    assert repeated_phrases(f"<body>{form}</body>")[phrase] == 5
+    assert repeated_phrases(f"<body>{form}<h2>Appendix A</h2>{form}</body>", most=5) == {}
+    assert repeated_phrases(f"<body>{form}</body>", most=5) == {}
     figures = '<p>See <a href="#figure-1">Figure 1</a>.</p><figure id="figure-1"></figure>'
     figures += (
         '<figure id="figure-2"><figcaption><a href="#figure-2">Figure 2</a></figcaption></figure>'
@@ -265,7 +276,11 @@ def test_the_paper_prints_the_numbers_of_numbers_json(paper: Path, html: str) ->
             (
                 _plain(p)
                 for p in re.findall(r"<p>(.*?)</p>", html, re.S)
-                if f"top-5 accuracy of {numbers[f'{name}.top5']}%" in _plain(p)
+                if re.search(
+                    rf"\b{re.escape(numbers[f'{name}.top5'])}% top-5|top-5 accuracy of "
+                    rf"{re.escape(numbers[f'{name}.top5'])}%",
+                    _plain(p),
+                )
                 and numbers[f"{name}.ours"] in _plain(p)
             ),
             name,

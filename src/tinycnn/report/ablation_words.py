@@ -108,9 +108,18 @@ def _not_run_tail(readings: Sequence[str]) -> str:
     return f" {capitalized(fmt_list(list(readings)))} {verb} {NOT_RUN}."
 
 
-def ablation_sentence(rows: Sequence[Mapping[str, Any]]) -> Markup:
+# How "the base already agrees" is worded, in turn: several questions share one base.
+ALREADY = (
+    "The base already {} the paper's {} ({}, Δ {} points)",
+    "As it stands, the base {} the paper's {} ({}, Δ {} points)",
+    "Here too the base {} the paper's {} ({}, Δ {} points)",
+)
+
+
+def ablation_sentence(rows: Sequence[Mapping[str, Any]], turn: int = 0) -> Markup:
     """The question's finding: the reading closest to the paper, and whether it closes the gap
-    the base leaves. ``rows``: the question's rows of ablations.csv, the base first."""
+    the base leaves, in the ``turn``-th wording. ``rows``: the question's rows of
+    ablations.csv, the base first."""
     base, variants = rows[0], rows[1:]
     tail = _not_run_tail([ablation_reading(r) for r in variants if not ablation_ran(r)])
     closest = [r for r in rows if r.get("closest")]
@@ -130,7 +139,7 @@ def ablation_sentence(rows: Sequence[Mapping[str, Any]]) -> Markup:
         ran = [r for r in variants if ablation_ran(r) and r.get("gap") is not None]
         nearest = min(ran, key=lambda r: abs(r["gap"])) if ran else None
         if base.get("closes_gap"):
-            text = Markup("The base already {} the paper's {} ({}, Δ {} points)").format(
+            text = Markup(ALREADY[turn % len(ALREADY)]).format(
                 _agrees_words(base), paper, _reading_accuracy(base), fmt_diff(base["gap"])
             )
         else:

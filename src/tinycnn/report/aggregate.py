@@ -555,7 +555,8 @@ def architectures_record(
     for arch, record in (from_code or {}).items():
         if arch not in out:
             out[arch] = {"arch": arch, "description": record.get("description"),
-                         "layers": record.get("layers"), "source": "code"}  # fmt: skip
+                         "layers": record.get("layers"), "parameters": record.get("parameters"),
+                         "source": "code"}  # fmt: skip
     return out
 
 

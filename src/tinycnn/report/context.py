@@ -135,7 +135,11 @@ def _section_text(
     for model in dict.fromkeys(e["model"] for e in section.experiments):
         of_model = [e for e in section.experiments if e["model"] == model]
         e = (facts.with_results(of_model) or of_model)[-1]
-        record = _architecture(results, e["arch"]) if facts.has_results(e) else {}
+        if facts.has_results(e):
+            record = _architecture(results, e["arch"])
+        else:  # the model code's record (rule architectures), where the aggregate has it
+            record = results.architectures.get(e["arch"]) or {}
+            e = {**e, "parameters": record.get("parameters")}
         fallback = config["models"].get(model, {}).get("description", model)
         text = prose.description(record.get("description"), e["arch"], fallback, cite)
         table = next((t for t in section.tables if t.key == model), None)
@@ -144,7 +148,12 @@ def _section_text(
     section.runs = [  # the runs not yet trained are the waiting table's
         (
             run_head(e),
-            prose.run_paragraph(e, results.history(e["experiment"]), curves.get(e["experiment"])),
+            prose.run_paragraph(
+                e,
+                results.history(e["experiment"]),
+                curves.get(e["experiment"]),
+                int(e.get("run") or 0),
+            ),
         )
         for e in facts.with_results(section.experiments)
     ]
@@ -159,6 +168,17 @@ def _section_text(
     )
     if both:
         section.paragraphs.append(prose.against_previous(section.experiments, previous.experiments))
+
+
+def _one_device(sections: Sequence[ModelSection]) -> str | None:
+    """The machine every run of the sections trained on, said once above them (and then in no
+    run's head), or None where they trained on several."""
+    devices = {head["device"] for s in sections for head, _ in s.runs}
+    if len(devices) != 1 or None in devices:
+        return None
+    for s in sections:
+        s.runs = [({**head, "device": None}, text) for head, text in s.runs]
+    return devices.pop()
 
 
 def _beyond_rows(
@@ -525,11 +545,12 @@ def _facts(p: _Paper, stats: Mapping, classes: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def _ablation(table: Table, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """One ablation question's table and the sentences that follow it."""
+def _ablation(table: Table, rows: Sequence[Mapping[str, Any]], turn: int) -> dict[str, Any]:
+    """One ablation question's table and the sentences that follow it (the ``turn``-th
+    question's wording)."""
     return {
         "table": table,
-        "text": ablation_words.ablation_sentence(rows),
+        "text": ablation_words.ablation_sentence(rows, turn),
         "leak": ablation_words.ablation_leaks(rows),
     }
 
@@ -563,14 +584,16 @@ def build_context(
     timing = timing_table(p.numbering, {**provenance, "runs": p.jobs}, stale) if p.jobs else None
     for i, section in enumerate(sections):
         _section_text(section, sections[i - 1] if i else None, p.results, config, curves, cite)
+    one_device = _one_device(sections)
     summary = _summary(p, table, summary_figures, waiting)
     return {
         **data,
         "sections": sections,
+        "one_device": one_device,
         "waiting": waiting,
         "results_table": table,
         "claims_table": claims,
-        "ablations": [_ablation(t, rows) for t, rows in ablations],
+        "ablations": [_ablation(t, rows, i) for i, (t, rows) in enumerate(ablations)],
         "ablations_waiting": _ablation_questions(p.results.ablations)[1],
         "summary_figures": summary_figures,
         "curves": curves,

@@ -380,20 +380,44 @@ def architecture_paragraph(
     return Markup(" ").join(parts)
 
 
-def run_paragraph(e: Experiment, history: Sequence[Mapping[str, Any]], curves: Any) -> Markup:
+# Each sentence of a run's paragraph in a few wordings, taken in turn by the run's number, so
+# that eleven paragraphs of the same facts do not read as one form filled in eleven times.
+PEAK = (
+    "peaks at a validation accuracy of {}{}, with a top-5 accuracy of {}%, and ends at {}%. ",
+    "reaches its best validation accuracy, {}{}, with {}% top-5, and ends at {}%. ",
+    "is best on the validation images at {}{} ({}% top-5) and ends at {}%. ",
+)
+LOW = (
+    " Its validation loss is lowest at epoch {} ({}) and ends at {}",
+    " The validation loss bottoms out at epoch {} ({}) and ends at {}",
+    " After epoch {}, where its validation loss is lowest ({}), that loss ends at {}",
+)
+OVERFITS = (
+    " while the training loss keeps falling, a sign of overfitting",
+    "; the training loss falls on: the model overfits",
+    " as the training loss goes on falling, so the run overfits",
+)
+TRAINING = (
+    " Training accuracy ends at {}%{}.",
+    " On its training images it ends at {}%{}.",
+    " Its last training accuracy is {}%{}.",
+)
+
+
+def run_paragraph(
+    e: Experiment, history: Sequence[Mapping[str, Any]], curves: Any, turn: int = 0
+) -> Markup:
     """One run after the head of its paragraph, which names it with its settings
     (2_models.html.j2): accuracies (at chance level, if so), the paper's number, overfitting
-    or divergence, training accuracy. Its images are in the recipe table, the tolerance in the
-    summary: said once, not in every run's paragraph."""
+    or divergence, training accuracy, in the wordings ``turn`` picks. Its images are in the
+    recipe table, the tolerance in the summary: said once, not in every run's paragraph."""
     n = facts.seeds(e)
     where = ""
     if e.get("best_epoch") is not None:
         where = f" ({'best seed: ' if n > 1 else ''}epoch {int(e['best_epoch'])})"
     if facts.at_chance(e):
         where += f", {chance_words(e)}"
-    text = Markup(
-        "peaks at a validation accuracy of {}{}, with a top-5 accuracy of {}%, and ends at {}%. "
-    ).format(
+    text = Markup(PEAK[turn % len(PEAK)]).format(
         acc_text(e),
         where,
         fmt_num(e["best_val_top5_mean"]),
@@ -406,10 +430,10 @@ def run_paragraph(e: Experiment, history: Sequence[Mapping[str, Any]], curves: A
             ", ".join(dict.fromkeys(k for s in e["stale"] for k in s.get("differs") or [])),
         )  # fmt: skip
     text += against_paper(e)
-    text += diverged(e, history) if facts.at_chance(e) else overfitting(history)
+    text += diverged(e, history) if facts.at_chance(e) else overfitting(history, turn)
     if e.get("final_train_acc_mean") is not None:
         theirs = e.get("paper_train_accuracy")
-        text += Markup(" Training accuracy ends at {}%{}.").format(
+        text += Markup(TRAINING[turn % len(TRAINING)]).format(
             fmt_num(e["final_train_acc_mean"]),
             f" (the paper: about {fmt_short(theirs)}%)" if theirs is not None else "",
         )
@@ -451,7 +475,7 @@ def diverged(e: Experiment, history: Sequence[Mapping[str, Any]]) -> Markup:
     return Markup("")
 
 
-def overfitting(history: Sequence[Mapping[str, Any]]) -> Markup:
+def overfitting(history: Sequence[Mapping[str, Any]], turn: int = 0) -> Markup:
     fit = facts.overfitting(history)
     if fit is None:
         return Markup("")
@@ -459,11 +483,11 @@ def overfitting(history: Sequence[Mapping[str, Any]]) -> Markup:
         return Markup(" Its validation loss is lowest at the last epoch, {}.").format(
             fmt_loss(fit.last_loss)
         )
-    text = Markup(" Its validation loss is lowest at epoch {} ({}) and ends at {}").format(
+    text = Markup(LOW[turn % len(LOW)]).format(
         fit.low_epoch, fmt_loss(fit.low_loss), fmt_loss(fit.last_loss)
     )
     if fit.overfits:
-        text += Markup(" while the training loss keeps falling, a sign of overfitting")
+        text += Markup(OVERFITS[turn % len(OVERFITS)])
     return text + Markup(".")
 
 
