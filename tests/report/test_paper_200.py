@@ -277,7 +277,7 @@ def test_the_paper_prints_the_numbers_of_numbers_json(paper: Path, html: str) ->
                 _plain(p)
                 for p in re.findall(r"<p>(.*?)</p>", html, re.S)
                 if re.search(
-                    rf"\b{re.escape(numbers[f'{name}.top5'])}% top-5|top-5 accuracy of "
+                    rf"\b{re.escape(numbers[f'{name}.top5'])}% top-5|top-5 accuracy (?:of|is) "
                     rf"{re.escape(numbers[f'{name}.top5'])}%",
                     _plain(p),
                 )

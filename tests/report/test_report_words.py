@@ -124,6 +124,21 @@ def test_runs_are_told_apart_by_their_sets_named_once() -> None:
     assert words.labels([a, b]) == ["M1 (set1)", "M1 (set1+set2)"]
 
 
+def test_a_comparison_names_what_it_does_not_hold_equal() -> None:
+    """Both sets concatenated show a run twice the images an epoch; more epochs, a longer
+    budget: the comparison says so, and says nothing where the two are alike."""
+    a = _exp(22.5, model="M1", sets="set1+set2", epochs=20)
+    b = _exp(17.7, model="M1", sets="set1", epochs=20)
+    text = str(prose.compare(a, b, "M1 (set1+set2)", "M1 (set1)"))
+    assert "M1 (set1+set2) beats M1 (set1) by 4.8 points" in text
+    assert ", seeing twice the images an epoch" in text
+    assert ", seeing half the images an epoch" in str(prose.compare(b, a, "B", "A"))
+    longer = _exp(25.0, model="M1", sets="set1", epochs=30)
+    assert ", in 30 epochs against 20" in str(prose.compare(longer, b, "C", "B"))
+    alike = str(prose.compare(_exp(20.0, model="M1", sets="set1", epochs=20), b, "D", "B"))
+    assert "seeing" not in alike and "epochs against" not in alike
+
+
 def test_the_order_sentence_counts_in_words() -> None:
     # one pair, or one of several, is singular: never "Of the 1 pairs ..., 1 come out"
     a, b = _exp(30.0, 29.5), _exp(20.0, 22.0, stated="approx")

@@ -91,7 +91,23 @@ def compare(
         text += Markup(", a gap {} the spread of the seeds (±{} points)").format(
             "beyond" if exceeds else "within", fmt_num(facts.spread([a, b]))
         )
-    return text + paper_clause(a, b, theirs) + Markup(".")
+    return text + unequal(a, b) + paper_clause(a, b, theirs) + Markup(".")
+
+
+def unequal(a: Experiment, b: Experiment) -> Markup:
+    """What a comparison of ``a`` with ``b`` does not hold equal, said with it: ``, seeing
+    twice the images an epoch`` (sets concatenated), ``, in 30 epochs against 20``; empty
+    where the two see the same images for the same epochs."""
+    out = Markup("")
+    sets_a, sets_b = (len(str(e.get("sets") or "").split("+")) for e in (a, b))
+    if sets_a != sets_b:
+        ratio = sets_a / sets_b
+        times = {2.0: "twice", 0.5: "half"}.get(ratio, f"{fmt_short(ratio)} times")
+        out += Markup(", seeing {} the images an epoch").format(times)
+    epochs_a, epochs_b = a.get("epochs"), b.get("epochs")
+    if epochs_a is not None and epochs_b is not None and int(epochs_a) != int(epochs_b):
+        out += Markup(", in {} epochs against {}").format(int(epochs_a), int(epochs_b))
+    return out
 
 
 def paper_clause(
@@ -385,7 +401,7 @@ def architecture_paragraph(
 PEAK = (
     "peaks at a validation accuracy of {}{}, with a top-5 accuracy of {}%, and ends at {}%. ",
     "reaches its best validation accuracy, {}{}, with {}% top-5, and ends at {}%. ",
-    "is best on the validation images at {}{} ({}% top-5) and ends at {}%. ",
+    "is best on the validation images at {}{}, where its top-5 accuracy is {}%, and ends at {}%. ",
 )
 LOW = (
     " Its validation loss is lowest at epoch {} ({}) and ends at {}",
