@@ -152,6 +152,14 @@ def test_committed_reference_paper_matches_its_records(tmp_path: Path) -> None:
     )
     named = {m for c in captions for m in re.findall(r"The (\S+) architecture", c)}
     assert {"M1", "M4"} <= named, named
+    # A model no section describes is defined where a reader first meets it: the waiting table.
+    waiting = html[html.index('class="table-figure waiting') :]
+    waiting = " ".join(waiting[: waiting.index("</figure>")].split())
+    sectioned = {e["model"] for e in config["experiments"].values()}
+    for name, model in config["models"].items():
+        if f'<td class="text">{name}</td>' in waiting and name not in sectioned:
+            assert f"{name}: {model['description']}." in waiting, name
+    assert "M1-BN: M1 with batch normalization after every convolution." in waiting
     # A part of the paper with no result says so once, not in a table of placeholders: the
     # runs beyond the paper, while none of them or their baselines is recorded.
     beyond = set(config["beyond_paper"]["experiments"]) | set(config["beyond_paper"]["baselines"])

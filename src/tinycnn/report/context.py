@@ -573,7 +573,14 @@ def build_context(
     p = _paper(results, config, provenance, stale)
     data = _data_section(p, previews)
     waiting_rows = _waiting_rows(p, reference)
-    waiting = waiting_table(p.numbering, waiting_rows) if waiting_rows else None
+    # The models of the ablations and the runs beyond the paper, which no section describes.
+    sectioned = {e["model"] for e in p.exps}
+    defined = {
+        name: model.get("description") or name
+        for name, model in config["models"].items()
+        if name not in sectioned
+    }
+    waiting = waiting_table(p.numbering, waiting_rows, defined) if waiting_rows else None
     comparison_specs = {s.get("comparison"): s for s in p.specs.get("comparison", [])}
     sections = _model_sections(p, comparison_specs)
     table, claims, ablations = _results_tables(p, data["recipe"], waiting)

@@ -203,11 +203,17 @@ def reproduction_table(
     )
 
 
-def waiting_table(numbering: Numbering, rows: Sequence[Mapping[str, Any]]) -> Table:
+def waiting_table(
+    numbering: Numbering,
+    rows: Sequence[Mapping[str, Any]],
+    defined: Mapping[str, str] | None = None,
+) -> Table:
     """The runs not yet trained, one row an experiment (:func:`tinycnn.report.context` gives
     them): the paper's run, the experiment, its model, the seeds still to train, what they wait
     for and the paper's number. ``waits_for``: ``cpu`` (their turn on a CPU), ``gpu``, or None
-    where no plan says (a workflow's render); ``cpu_seconds``, a seed's projection on a CPU."""
+    where no plan says (a workflow's render); ``cpu_seconds``, a seed's projection on a CPU.
+    ``defined``: each model of the rows the paper has no section of, with its description, for
+    the note (a reader meets "M1-BN" here first)."""
     out = []
     for r in rows:
         seeds = ", ".join(str(s) for s in r["seeds"]) if r.get("seeds") else "—"
@@ -234,7 +240,12 @@ def waiting_table(numbering: Numbering, rows: Sequence[Mapping[str, Any]]) -> Ta
         None,
         "waiting",
         kind="waiting",
-        about={"planned": any(r.get("waits_for") for r in rows)},
+        about={
+            "planned": any(r.get("waits_for") for r in rows),
+            "models": {
+                m: d for m, d in (defined or {}).items() if any(r["model"] == m for r in rows)
+            },
+        },
     )
 
 
