@@ -135,7 +135,7 @@ def _read_json_file(path: str) -> Any:
 def _architectures(args: argparse.Namespace) -> None:
     from tinycnn.training.architectures import write_architectures
 
-    write_architectures(_load_config(args.config), Path(args.stats), Path(args.out))
+    write_architectures(args.arch, Path(args.stats), Path(args.out))
 
 
 def _paper_html(args: argparse.Namespace) -> None:
@@ -264,7 +264,7 @@ def _reference(args: argparse.Namespace) -> None:
     runs = [str(p) for p in shown]
     snapshot = str(out / "config.json")
     data = folder / "data"
-    code = main(commands.architectures(snapshot, data / "stats.json", out / "architectures.json"))
+    code = main(commands.architectures(config, data / "stats.json", out / "architectures.json"))
     if code:
         raise UserError("writing the models' architectures failed (above)")
     aggregate_args = commands.aggregate(
@@ -397,7 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "architectures", help="every model's layer table and parameters, from the model code"
     )
-    p.add_argument("--config", required=True, help="the config snapshot (JSON)")
+    p.add_argument(
+        "--arch", action="append", default=[], help="an architecture (registered name), repeat"
+    )
     p.add_argument("--stats", required=True, help="the packed data's stats.json (its classes)")
     p.add_argument("--out", required=True, help="architectures.json")
     p.set_defaults(func=_architectures)

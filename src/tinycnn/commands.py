@@ -15,6 +15,8 @@ import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from tinycnn.config import ablations
+
 PathArg = str | os.PathLike[str]  # a path, as str or Path
 # The preview grid when the config's augmentation.preview leaves a size out: images (rows) and
 # draws of each image (columns).
@@ -91,9 +93,14 @@ def train(
     ]  # fmt: skip
 
 
-def architectures(config: PathArg, stats: PathArg, out: PathArg) -> list[str]:
-    """Every model's layer table and parameter count from the model code."""
-    return ["architectures", "--config", str(config), "--stats", str(stats), "--out", str(out)]
+def architectures(config: Mapping[str, Any], stats: PathArg, out: PathArg) -> list[str]:
+    """The layer table and parameter count of each architecture an experiment of ``config``
+    trains (the paper's, the ablations', the runs beyond it), from the model code: named on
+    the command line, so that the rule runs again when that list changes, not for any edit."""
+    used = set(ablations.models_by_experiment(config).values())
+    archs = dict.fromkeys(m["arch"] for name, m in config["models"].items() if name in used)
+    return ["architectures", *(a for arch in archs for a in ("--arch", arch)),
+            "--stats", str(stats), "--out", str(out)]  # fmt: skip
 
 
 def aggregate(

@@ -131,7 +131,7 @@ def test_ablation_tables_cell_by_cell(html: str) -> None:
         rows = [r for r in ABLATIONS if r["question"] == question]
         assert marked == [bool(r["closest"]) for r in rows]
         assert sentence in text
-    assert "the readings the paper leaves open tried one at a time" in text
+    assert "the choices the paper leaves unstated, each tried both ways" in text
     assert "Tables 7–9 set every reading beside the base" in text
     assert text.count("Closes the gap: within the tolerance of 3 points") == 1  # one note
     bases = {r["question"]: r for r in ABLATIONS if r["variant"] == "base"}

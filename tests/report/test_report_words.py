@@ -67,7 +67,9 @@ def test_a_run_at_chance_is_named_and_compared_with_nothing() -> None:
     # 10 classes: 10.3% against 10.0% is a guess, not "beats by 0.3 points".
     chance = {"at_chance": True, "chance_acc": 10.0}
     a, b = _exp(10.3, 35.9, **chance), _exp(10.0, 29.5, **chance)
-    assert prose.compare(a, b, "A", "B") == "A and B are both at chance level, and not compared."
+    assert (
+        prose.compare(a, b, "A", "B") == "Neither A nor B rises above chance level: no comparison."
+    )
     c = _exp(45.0, 45.0)
     said = prose.compare(c, a, "C", "A")
     assert said == "C and A are not compared: A is at chance level."

@@ -66,7 +66,7 @@ def compare(
     chance level (its differences are noise)."""
     if chance := [label for e, label in ((a, label_a), (b, label_b)) if facts.at_chance(e)]:
         if len(chance) == 2:
-            return Markup("{} and {} are both at chance level, and not compared.").format(
+            return Markup("Neither {} nor {} rises above chance level: no comparison.").format(
                 label_a, label_b
             )
         return Markup("{} and {} are not compared: {} is at chance level.").format(
