@@ -91,3 +91,27 @@ def test_provenance_in_git(aggregate: Path, tmp_path: Path) -> None:
     assert p["config_files"][0]["path"] == "config.yaml"
     (tmp_path / "config.yaml").write_text("name: y\n")
     assert collect_provenance(tmp_path, [], {}, aggregate / "jobs.csv")["git"]["dirty"] is True
+
+
+def test_several_machines_are_named_once_each_and_keyed_in_the_rows() -> None:
+    """Table B2 with jobs on two machines: a letter in each row, each machine named once in
+    the caption's key (a long machine name on every row repeats itself), the shared precision
+    said once."""
+    from tinycnn.report.elements import Numbering
+    from tinycnn.report.tables import timing_table
+
+    def job(device: str, commit: str) -> dict:
+        return {"run": 1, "experiment": "m1", "seed": 0, "device_name": device, "commit": commit,
+                "precision": "fp32", "compile": "none", "wall_seconds": 60.0,
+                "images_per_second": 100.0}  # fmt: skip
+
+    cpu, gpu = "AMD EPYC CPU (2 cores, 2 threads)", "NVIDIA H200 (driver 580.1)"
+    table = timing_table(Numbering(), {"runs": [job(cpu, "a"), job(gpu, "b"), job(cpu, "c")]})
+    assert [c.title for c in table.columns] == [
+        *("run", "experiment", "seed", "device", "commit", "wall time", "images/s")
+    ]
+    assert [row.cells[3] for row in table.rows] == ["A", "B", "A"]
+    assert table.about["devices"] == [("A", cpu), ("B", gpu)]
+    assert table.about["common"] == {"precision": "fp32"}
+    one = timing_table(Numbering(), {"runs": [job(cpu, "a"), job(cpu, "b")]})
+    assert one.about == {"common": {"device": cpu, "precision": "fp32"}, "devices": []}

@@ -468,6 +468,10 @@ def timing_table(
     }
     common = {k: v[0] for k, v in shared.items() if len(set(v)) == 1 and v[0]}
     kept = [k for k in shared if k not in common]
+    # Several machines: a letter each in the rows, the machine named once in the caption.
+    keys = {d: chr(ord("A") + i) for i, d in enumerate(dict.fromkeys(shared["device"]))}
+    if "device" in kept:
+        shared["device"] = [keys[d] for d in shared["device"]]
     rows = [
         Row(
             [
@@ -493,5 +497,8 @@ def timing_table(
         rows,
         cls="timing",
         kind="timing",
-        about={"common": common},
+        about={
+            "common": common,
+            "devices": [] if "device" in common else [(k, d) for d, k in keys.items()],
+        },
     )
