@@ -95,7 +95,7 @@ def test_claims_table_cell_by_cell(html: str, aggregate: Path) -> None:
         for c in claims
     ]
     # Why a claim is untested is said once, in the note, by the letter that marks its cell.
-    assert "No measurement (—), because: a not yet run." in _plain(html)
+    assert "No measurement (—), because: a a run it involves is not yet trained." in _plain(html)
     shown = {attrs["data-experiment"]: (cells[1], cells[2]) for attrs, cells in table["rows"]}
     assert shown == CLAIMS_SHOWN
     assert {cells[3] for cells in _cells(table)} == {"holds", "fails", "within seed noise",

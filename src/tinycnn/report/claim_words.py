@@ -3,19 +3,17 @@ untested, and the count of verdicts."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from markupsafe import Markup
 
 from tinycnn.report import facts
 from tinycnn.report.formatting import (
-    fmt_list,
     fmt_num,
     fmt_short,
 )
 from tinycnn.report.words import (
-    NOT_RUN,
     plural,
 )
 
@@ -23,7 +21,8 @@ from tinycnn.report.words import (
 
 # Why a claim is untested, or fails outright (contract.CLAIM_REASONS).
 CLAIM_REASONS = {
-    "no_results": NOT_RUN,
+    # one reason for every such claim, said once: the claim names its runs, Table 3 lists them
+    "no_results": "a run it involves is not yet trained",
     "no_rival": "no other experiment to compare with",
     "one_epoch": "a run of one epoch has no curve",
     "ends_at_low": "the validation loss is lowest at the last epoch: no epoch follows its low",
@@ -77,14 +76,11 @@ def claim_test(row: Mapping[str, Any]) -> str:
     return text
 
 
-def claim_reason(row: Mapping[str, Any], not_run: Sequence[str] = ()) -> str:
-    """Why a claim has no measurement: ``a run involved is at chance level``, ``not yet run:
-    m1_lr1e-4`` (``not_run`` naming the claim's experiments the configuration names without
-    results); the table marks its cell and says it once, in its note."""
-    reason = CLAIM_REASONS.get(row.get("reason") or "", "")
-    if row.get("reason") == "no_results" and not_run:
-        return f"{reason}: {fmt_list(list(not_run))}"
-    return reason
+def claim_reason(row: Mapping[str, Any]) -> str:
+    """Why a claim has no measurement: ``a run involved is at chance level``, ``a run it
+    involves is not yet trained`` (one reason for every such claim, not a footnote each: the
+    claim names its runs); the table marks its cell and says it once, in its note."""
+    return CLAIM_REASONS.get(row.get("reason") or "", "")
 
 
 def claim_measured(row: Mapping[str, Any]) -> str:

@@ -391,10 +391,8 @@ def _results_tables(
         if made
         else None
     )
-    entries = {**p.config.get("experiments", {}), **beyond_paper.experiments(p.config)}
-    waiting = sorted(name for name in entries if name in p.planned)
     claims = (
-        claims_table(p.numbering, p.results.claims, waiting, list(p.stale), table)
+        claims_table(p.numbering, p.results.claims, list(p.stale), table)
         if p.results.claims
         else None
     )

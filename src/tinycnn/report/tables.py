@@ -252,19 +252,17 @@ def waiting_table(
 def claims_table(
     numbering: Numbering,
     claims: Sequence[Mapping],
-    not_run: Sequence[str] = (),
     stale: Sequence[str] = (),
     results: Table | None = None,
 ) -> Table:
     """The paper's claims (claims.csv), one row each: statement, test, measured, verdict;
-    ``not_run`` the experiments the config names without results (an untested claim names
-    those it involves), ``stale`` the experiments with stale runs (a measurement from one is
-    marked; ``results``, the reproduction table, explains the mark)."""
+    ``stale`` the experiments with stale runs (a measurement from one is marked; ``results``,
+    the reproduction table, explains the mark)."""
     rows, marked, reasons = [], False, {}
     for c in claims:
         names = str(c.get("experiments") or "").split()
         if c.get("measured") is None:  # why, marked here and said once in the note
-            why = claim_words.claim_reason(c, [n for n in names if n in not_run])
+            why = claim_words.claim_reason(c)
             letter = reasons.setdefault(why, chr(ord("a") + len(reasons)))
             measured = Markup("—<sup>{}</sup>").format(letter)
         else:  # a number from a stale run is marked (a missing one is not)
