@@ -238,3 +238,5 @@ def test_a_spread_never_breaks_around_its_plus_minus() -> None:
 
     assert str(breakable("training accuracy 55 ± 5%")) == "training accuracy 55\u00a0±\u00a05%"
     assert str(breakable(Markup("<b>30.0 ± 1.4</b>"))) == "<b>30.0\u00a0±\u00a01.4</b>"
+    assert str(breakable("gap +4.8 points (n = 1)")) == "gap +4.8 points (n\u00a0=\u00a01)"
+    assert str(breakable("kernel_size = 5")) == "kernel_size = 5"  # a setting, not a count

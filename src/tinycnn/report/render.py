@@ -49,15 +49,21 @@ _BREAK = re.compile(r"(?<=[_=/;,])(?=\S)|(?<=[a-z])(?=[A-Z])|(?<=[a-z]\.)(?=[a-z
 NBSP_PM = "\u00a0±\u00a0"  # ± between non-breaking spaces
 
 
+def _unbroken(text: str) -> str:
+    """``text`` with non-breaking spaces where a line must not break: around a spread's ± and
+    inside a count (``n = 1``)."""
+    return re.sub(r"\b(\w) = (\d)", "\\1\u00a0=\u00a0\\2", text.replace(" ± ", NBSP_PM))
+
+
 def breakable(cell: Any) -> Markup:
     """A table cell whose long tokens may wrap at their joints (``<wbr>``), so that a narrow
     column wraps ``Random·Horizontal·Flip`` rather than running into the margin or breaking a
-    word anywhere; Markup (links, marks) is left as it is. A spread ("55 ± 5%") never breaks
-    around its ±: non-breaking spaces hold it together."""
+    word anywhere; Markup (links, marks) is left as it is. A spread ("55 ± 5%") and a count
+    ("n = 1") never break: non-breaking spaces hold them together."""
     if isinstance(cell, Markup):
-        return Markup(str(cell).replace(" ± ", NBSP_PM))
+        return Markup(_unbroken(str(cell)))
     out = []
-    for word in str(cell).replace(" ± ", NBSP_PM).split(" "):
+    for word in _unbroken(str(cell)).split(" "):
         if len(word) < BREAK_AFTER:
             out.append(Markup.escape(word))
             continue
