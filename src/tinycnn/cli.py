@@ -102,9 +102,12 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_config(path: str) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+def _read_json(path: str) -> Any:
+    """A JSON file a workflow rule wrote (the config snapshot, rule architectures' file), with
+    one clear error where it is absent."""
+    if not Path(path).is_file():
+        raise UserError(f"{path} does not exist: run the workflow's rule that writes it")
+    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def _aggregate(args: argparse.Namespace) -> None:
@@ -117,19 +120,12 @@ def _aggregate(args: argparse.Namespace) -> None:
     data = DataIdentity.of_files(Path(args.data_dir), augmented) if args.data_dir else None
     aggregate(
         [Path(p) for p in args.runs],
-        _load_config(args.config),
+        _read_json(args.config),
         Path(args.out),
         settings_dir=Path(args.settings_dir) if args.settings_dir else None,
         data=data,
-        from_code=_read_json_file(args.architectures) if args.architectures else None,
+        from_code=_read_json(args.architectures) if args.architectures else None,
     )
-
-
-def _read_json_file(path: str) -> Any:
-    """A JSON file this workflow wrote (rule architectures'), with one clear error if absent."""
-    if not Path(path).is_file():
-        raise UserError(f"{path} does not exist: run the workflow's rule that writes it")
-    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def _architectures(args: argparse.Namespace) -> None:
@@ -142,7 +138,7 @@ def _paper_html(args: argparse.Namespace) -> None:
     from tinycnn.report.render import collect_provenance, render_html
     from tinycnn.shared.contract import AGGREGATE_FILES
 
-    config = _load_config(args.config)
+    config = _read_json(args.config)
     aggregate_dir = Path(args.aggregate)
     previews = _named_paths(args.preview, "--preview")
     provenance = collect_provenance(

@@ -585,7 +585,7 @@ def numbers_record(
             f"{name}.diff": fmt_delta(
                 None if pd.isna(e["diff"]) else e["diff"],
                 e["paper_stated"],
-                e.get("at_chance") is True or e.get("at_chance") == 1,
+                facts.at_chance(e),
             ),
             f"{name}.top5": fmt_num(e["best_val_top5_mean"]),
             f"{name}.final": fmt_num(e["final_val_acc_mean"]),

@@ -115,7 +115,12 @@ def _model_descriptions(
     return out
 
 
-def _architecture(results: Results, arch: str) -> dict[str, Any]:
+def _architecture(results: Results, arch: str, trained: bool = True) -> dict[str, Any]:
+    """The record of ``arch``: a trained architecture's must be in the aggregate; one without
+    runs has the model code's (rule architectures') where the aggregate was given it, else
+    none."""
+    if not trained:
+        return results.architectures.get(arch) or {}
     if arch not in results.architectures:
         path = results.folder / AGGREGATE_FILES["architectures"]
         raise UserError(f"{path} has no entry for architecture {arch!r}: aggregate again.")
@@ -135,10 +140,8 @@ def _section_text(
     for model in dict.fromkeys(e["model"] for e in section.experiments):
         of_model = [e for e in section.experiments if e["model"] == model]
         e = (facts.with_results(of_model) or of_model)[-1]
-        if facts.has_results(e):
-            record = _architecture(results, e["arch"])
-        else:  # the model code's record (rule architectures), where the aggregate has it
-            record = results.architectures.get(e["arch"]) or {}
+        record = _architecture(results, e["arch"], trained=facts.has_results(e))
+        if not facts.has_results(e):  # its parameter count from the model code's record
             e = {**e, "parameters": record.get("parameters")}
         fallback = config["models"].get(model, {}).get("description", model)
         text = prose.description(record.get("description"), e["arch"], fallback, cite)
@@ -355,10 +358,7 @@ def _model_sections(p: _Paper, comparison_specs: dict[Any, Mapping]) -> list[Mod
         # (rule architectures'), where the aggregate was given it.
         trained = {e["arch"] for e in facts.with_results(section.experiments)}
         for arch in dict.fromkeys(e["arch"] for e in section.experiments if e.get("arch")):
-            if arch in trained:
-                architecture = _architecture(p.results, arch)
-            else:
-                architecture = p.results.architectures.get(arch) or {}
+            architecture = _architecture(p.results, arch, trained=arch in trained)
             if architecture.get("layers"):
                 model = next(e["model"] for e in section.experiments if e["arch"] == arch)
                 section.tables.append(layer_table_of(p.numbering, architecture, model))

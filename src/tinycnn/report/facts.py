@@ -80,11 +80,16 @@ def at_chance(e: Mapping[str, Any]) -> bool:
     return flag(e, "at_chance")
 
 
+def blown_up_loss(classes: int) -> float:
+    """The loss past which a run has diverged: twice a uniform guess's (2 ln classes)."""
+    return 2 * math.log(classes)
+
+
 def blew_up(e: Mapping[str, Any]) -> bool:
     """Whether a row of beyond.csv diverged: its mean validation loss ends above twice a
     uniform guess's (2 ln classes), as :func:`diverged` reads a curve."""
     last = e.get("val_loss_last")
-    return last is not None and last > 2 * math.log(classes(e))
+    return last is not None and last > blown_up_loss(classes(e))
 
 
 def classes(e: Mapping[str, Any]) -> int:
@@ -412,7 +417,7 @@ def diverged(history: Sequence[Mapping[str, Any]], classes: int) -> Overfitting 
     """Where a run's validation loss ends above twice a uniform guess's (2 ln classes): it
     diverged, from its low to its last epoch; None otherwise (and with one epoch)."""
     fit = overfitting(history)
-    return fit if fit is not None and fit.last_loss > 2 * math.log(classes) else None
+    return fit if fit is not None and fit.last_loss > blown_up_loss(classes) else None
 
 
 def longest(jobs: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:

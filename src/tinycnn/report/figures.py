@@ -35,6 +35,7 @@ from matplotlib.ticker import (
 )
 
 from tinycnn.config import beyond_paper
+from tinycnn.report import facts
 from tinycnn.report.formatting import fmt_acc, fmt_short, fmt_stated
 from tinycnn.shared.contract import FIGURE_KEYS
 from tinycnn.shared.files import atomic_path
@@ -183,15 +184,16 @@ def _chance(ax: Axes, rows: pd.DataFrame, vertical: bool = False) -> list[Any]:
 
 def _loss_scale(ax: Axes, rows: pd.DataFrame) -> None:
     """The loss axis read as it should be, from the rows' chance level (100 / classes %): a
-    log scale where a curve blows up past twice a uniform guess's loss (2 ln classes, as
+    log scale where a curve blows up (past :func:`tinycnn.report.facts.blown_up_loss`, as
     :func:`tinycnn.report.facts.blew_up` reads it), so that it does not flatten the others;
     at least a tenth of ln classes tall, so that a flat curve's 10⁻⁴ wobble around a guess's
     loss does not read as a trend."""
     if "chance_acc" not in rows or rows["chance_acc"].dropna().empty:
         return
-    guess = math.log(round(100 / float(rows["chance_acc"].dropna().iloc[0])))
+    classes = facts.classes(rows[rows["chance_acc"].notna()].iloc[0])
+    guess = math.log(classes)
     high = max((max(line.get_ydata(), default=0) for line in ax.get_lines()), default=0)
-    if high > 2 * guess:
+    if high > facts.blown_up_loss(classes):
         ax.set_yscale("log")
         ax.set_ylabel("loss (cross-entropy, log scale)")
         return
