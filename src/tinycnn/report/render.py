@@ -28,70 +28,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from markupsafe import Markup
 
-from tinycnn.report import formatting, source, words
+from tinycnn.report import sentences, source
 from tinycnn.report.context import build_context
+from tinycnn.report.templates import environment
 from tinycnn.report.inputs import Results, class_names, read_reference
 from tinycnn.report.provenance import collect_provenance
 from tinycnn.shared.files import write_bytes, write_text
 
 __all__ = ["collect_provenance", "render_html", "render_pdf"]
-
-
-# Where a long token of a table cell may break: after _ . = / ; , and before an inner capital
-# (RandomHorizontal|Flip), never inside a number. Tokens shorter than this stay whole.
-BREAK_AFTER = 14
-_BREAK = re.compile(r"(?<=[_=/;,])(?=\S)|(?<=[a-z])(?=[A-Z])|(?<=[a-z]\.)(?=[a-z])")
-
-
-NBSP_PM = "\u00a0±\u00a0"  # ± between non-breaking spaces
-
-
-def _unbroken(text: str) -> str:
-    """``text`` with non-breaking spaces where a line must not break: around a spread's ± and
-    inside a count (``n = 1``)."""
-    return re.sub(r"\b(\w) = (\d)", "\\1\u00a0=\u00a0\\2", text.replace(" ± ", NBSP_PM))
-
-
-def breakable(cell: Any) -> Markup:
-    """A table cell whose long tokens may wrap at their joints (``<wbr>``), so that a narrow
-    column wraps ``Random·Horizontal·Flip`` rather than running into the margin or breaking a
-    word anywhere; Markup (links, marks) is left as it is. A spread ("55 ± 5%") and a count
-    ("n = 1") never break: non-breaking spaces hold them together."""
-    if isinstance(cell, Markup):
-        return Markup(_unbroken(str(cell)))
-    out = []
-    for word in _unbroken(str(cell)).split(" "):
-        if len(word) < BREAK_AFTER:
-            out.append(Markup.escape(word))
-            continue
-        out.append(Markup("<wbr>").join(Markup.escape(p) for p in _BREAK.split(word)))
-    return Markup(" ").join(out)
-
-
-def environment(source: Path) -> jinja2.Environment:
-    """The templates of the paper's source folder ``source`` (:mod:`.source`), with the
-    report's filters."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(source),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(
-        count=formatting.fmt_int,
-        and_list=words.and_list,
-        stat=formatting.fmt_stat,
-        stat_short=formatting.fmt_short,
-    )
-    env.filters["capitalize_first"] = words.capitalized
-    env.filters["breakable"] = breakable
-    env.globals.update(ref=words.ref, refs=words.refs, plural=words.plural)
-    return env
 
 
 def render_html(
@@ -119,9 +65,10 @@ def render_html(
         reference = read_reference(Path(reference))
     folder = source.paper_source(paper_source)
     references = source.read_references(folder)
-    context = build_context(
-        results, config, stats, classes, previews, provenance, reference, references
-    )
+    with sentences.source_folder(folder):
+        context = build_context(
+            results, config, stats, classes, previews, provenance, reference, references
+        )
     css = Markup((folder / source.STYLESHEET).read_text(encoding="utf-8"))
     template = environment(folder).get_template(source.TEMPLATE)
     write_text(out_html, template.render(css=css, **context))
