@@ -16,6 +16,11 @@ from typing import Any
 
 from tinycnn.shared.errors import UserError
 
+PAPER_SOURCE_HELP = (
+    "the paper's source folder (templates, style, references): default "
+    "$TINYCNN_PAPER_SOURCE, else the report/ of the checkout tinycnn is installed from"
+)
+
 
 def _download(args: argparse.Namespace) -> None:
     from tinycnn.data.download import fetch
@@ -111,6 +116,7 @@ def _read_json(path: str) -> Any:
 
 
 def _aggregate(args: argparse.Namespace) -> None:
+    from tinycnn.report import sentences, source
     from tinycnn.report.aggregate import aggregate
     from tinycnn.report.records import DataIdentity
 
@@ -118,14 +124,15 @@ def _aggregate(args: argparse.Namespace) -> None:
     if augmented and not args.data_dir:
         raise UserError("--augmented names the sets the runs read from --data-dir: give both")
     data = DataIdentity.of_files(Path(args.data_dir), augmented) if args.data_dir else None
-    aggregate(
-        [Path(p) for p in args.runs],
-        _read_json(args.config),
-        Path(args.out),
-        settings_dir=Path(args.settings_dir) if args.settings_dir else None,
-        data=data,
-        from_code=_read_json(args.architectures) if args.architectures else None,
-    )
+    with sentences.source_folder(source.paper_source(args.paper_source)):  # the figures' words
+        aggregate(
+            [Path(p) for p in args.runs],
+            _read_json(args.config),
+            Path(args.out),
+            settings_dir=Path(args.settings_dir) if args.settings_dir else None,
+            data=data,
+            from_code=_read_json(args.architectures) if args.architectures else None,
+        )
 
 
 def _architectures(args: argparse.Namespace) -> None:
@@ -385,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="every model's layer table from the model code (tinycnn architectures): the "
         "models without runs have theirs too",
     )
+    p.add_argument("--paper-source", help=PAPER_SOURCE_HELP + " (the figures' words)")
     p.add_argument(
         "runs", nargs="*", help="run folders (.../runs/<experiment>/seed<seed>); none: no rows"
     )
@@ -413,11 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--reference", help="JSON: the reference runs' folder, data, hardware, stale, planned"
     )
-    p.add_argument(
-        "--paper-source",
-        help="the paper's source folder (templates, style, references): default "
-        "$TINYCNN_PAPER_SOURCE, else the report/ of the checkout tinycnn is installed from",
-    )
+    p.add_argument("--paper-source", help=PAPER_SOURCE_HELP)
     p.add_argument("--out", required=True)
     p.set_defaults(func=_paper_html)
 

@@ -111,11 +111,15 @@ def aggregate(
     data_dir: PathArg | None = None,
     augmented: Mapping[str, PathArg] | None = None,
     architectures: PathArg | None = None,
+    paper_source: PathArg | None = None,
 ) -> list[str]:
     """The aggregate of ``runs``; with ``settings_dir`` and ``data_dir`` (the workflow's) each
     run is checked against its settings file and the data it names; with ``architectures``
-    (rule architectures' file), the models without runs have their layer tables too."""
+    (rule architectures' file), the models without runs have their layer tables too;
+    ``paper_source``: the paper's source whose words the figures draw (default: as
+    :func:`tinycnn.report.source.paper_source` finds it)."""
     checks = ["--settings-dir", str(settings_dir)] if settings_dir else []
+    checks += ["--paper-source", str(paper_source)] if paper_source else []
     checks += ["--data-dir", str(data_dir)] if data_dir else []
     checks += ["--architectures", str(architectures)] if architectures else []
     return ["aggregate", "--config", str(config), "--out", str(out), *checks,

@@ -234,7 +234,7 @@ def test_a_spread_never_breaks_around_its_plus_minus() -> None:
     """A table cell holds "55 ± 5%" on one line (non-breaking spaces), plain or Markup."""
     from markupsafe import Markup
 
-    from tinycnn.report.render import breakable
+    from tinycnn.report.templates import breakable
 
     assert str(breakable("training accuracy 55 ± 5%")) == "training accuracy 55\u00a0±\u00a05%"
     assert str(breakable(Markup("<b>30.0 ± 1.4</b>"))) == "<b>30.0\u00a0±\u00a01.4</b>"

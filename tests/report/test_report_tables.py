@@ -87,8 +87,8 @@ def test_claims_table_cell_by_cell(html: str, aggregate: Path) -> None:
             {"class": "verdict-" + c["verdict"].replace(" ", "-"), "data-experiment": c["id"]},
             [
                 c["statement"],
-                claim_words.claim_test(c).unescape(),
-                claim_words.claim_measured(c).unescape() if c["measured"] is not None else "—a",
+                claim_words.claim_test(c),
+                claim_words.claim_measured(c) if c["measured"] is not None else "—a",
                 c["verdict"],
             ],
         )

@@ -173,10 +173,12 @@ def aggregate_sets():
 def aggregate_inputs(wildcards):
     """What the aggregate reads: every run's summary and metrics, and what it checks each run
     against: its experiment's settings file, and the data the runs were trained on (the packed
-    files every run reads, the materialized sets of mode fixed)."""
+    files every run reads, the materialized sets of mode fixed); and the words the figures draw
+    (the paper's source)."""
     inputs = {
         "config": f"{RESULTS}/config.json",
         "architectures": f"{RESULTS}/architectures.json",
+        "figure_words": str(PAPER_SOURCE / "sentences" / "figures.html.j2"),
         "summaries": [run_path(e, s, "summary.json") for e, s in runs()],
         "metrics": [run_path(e, s, "metrics.csv") for e, s in runs()],
         "settings": [settings_file(e) for e in dict.fromkeys(e for e, _ in runs())],

@@ -44,6 +44,7 @@ rule aggregate:
                 data_dir=PACKED,
                 augmented={s: input[augmented_key(s)] for s in aggregate_sets()},
                 architectures=input.architectures,
+                paper_source=PAPER_SOURCE,
             )
         ),
     shell:

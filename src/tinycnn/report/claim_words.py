@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from tinycnn.report import facts
 from tinycnn.report.formatting import fmt_num, fmt_short
-from tinycnn.report.sentences import say
+from tinycnn.report.sentences import say, text
 
 # the kinds whose measurement is a signed difference ("+6.8"), not a level
 SIGNED = ("order", "difference", "best", "overfitting", "stability")
@@ -21,10 +21,10 @@ def _claim_number(row: Mapping[str, Any], x: float, sign: bool = False) -> str:
     return fmt_num(x, facts.CLAIM_DECIMALS.get(row["kind"], 1), sign=sign)
 
 
-def claim_test(row: Mapping[str, Any]) -> Markup:
+def claim_test(row: Mapping[str, Any]) -> str:
     """The test a claim sets: ``gap 7.5 ± 3 points``, ``≤ 20%``, ``best epoch ≤ 7``."""
     value = row.get("paper_value")
-    return say(
+    return text(
         "claims",
         "test",
         kind=row["kind"],
@@ -35,18 +35,18 @@ def claim_test(row: Mapping[str, Any]) -> Markup:
     )
 
 
-def claim_reason(row: Mapping[str, Any]) -> Markup:
+def claim_reason(row: Mapping[str, Any]) -> str:
     """Why a claim has no measurement: ``a run involved is at chance level``, ``a run it
     involves is not yet trained`` (one reason for every such claim, not a footnote each: the
     claim names its runs); the table marks its cell and says it once, in its note."""
-    return say("claims", "reason", row.get("reason"))
+    return text("claims", "reason", row.get("reason"))
 
 
-def claim_measured(row: Mapping[str, Any]) -> Markup:
+def claim_measured(row: Mapping[str, Any]) -> str:
     """What we measured: ``gap +6.8 ± 1.2 points (n = 2)``, ``17.2% (n = 1)``, ``4 of 6 runs
     (66.7%)``; a claim without a measurement has :func:`claim_reason` instead."""
     kind, value, spread, n = row["kind"], row["measured"], row.get("spread"), int(row["n"])
-    return say(
+    return text(
         "claims",
         "measured",
         kind=kind,

@@ -31,8 +31,9 @@ class Figure:
 
 @dataclass
 class Column:
-    title: str
+    title: str  # a key the paper's source words (sentences/tables.html.j2), else printed as is
     align: str = "text"  # "text" or "num"
+    number: int | None = None  # a number the heading names ("epoch 30")
 
 
 @dataclass
@@ -99,3 +100,11 @@ class Numbering:
         self.counts[kind, prefix] += 1
         n = f"{prefix}{self.counts[kind, prefix]}"
         return f"{kind.lower()}-{n}", f"{kind} {n}"
+
+    def table(self, prefix: str = "") -> tuple[str, str]:
+        """The next table's id and label: ``("table-3", "Table 3")``."""
+        return self.next("Table", prefix)
+
+    def figure(self, prefix: str = "") -> tuple[str, str]:
+        """The next figure's id and label: ``("figure-A2", "Figure A2")``."""
+        return self.next("Figure", prefix)

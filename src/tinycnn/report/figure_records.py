@@ -30,7 +30,7 @@ def aggregate_figure(
     caption names of what it draws (a run's curves, a comparison's runs)."""
     title = spec.get("title") or spec["file"]
     return Figure(
-        *numbering.next("Figure", prefix),
+        *numbering.figure(prefix),
         [Image(data_uri(results.folder / spec["file"]), title)],
         spec["kind"],
         title,
@@ -73,7 +73,7 @@ def preview_figure(
     ]
     draws = config["augmentation"].get("preview", {}).get("draws")
     return Figure(
-        *numbering.next("Figure"), images, "preview", about={"sets": names, "draws": draws}
+        *numbering.figure(), images, "preview", about={"sets": names, "draws": draws}
     )
 
 

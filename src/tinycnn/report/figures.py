@@ -37,6 +37,7 @@ from matplotlib.ticker import (
 from tinycnn.config import beyond_paper
 from tinycnn.report import facts
 from tinycnn.report.formatting import fmt_acc, fmt_short, fmt_stated
+from tinycnn.report.sentences import text
 from tinycnn.shared.contract import FIGURE_KEYS
 from tinycnn.shared.files import atomic_path
 
@@ -61,16 +62,9 @@ STYLE = {
     "axes.formatter.useoffset": False,
 }
 PAPER_COLOR = "0.45"
-# Each figure's title (its image's alt text in the paper); the caption is the report's.
-FIGURE_TITLES = {
-    "curves": "Training curves of {}",
-    "paper_vs_ours": "Best validation accuracy: the paper and this run",
-    "accuracy_vs_parameters": "Accuracy against model size",
-    "accuracy_vs_time": "Accuracy against training time",
-    "beyond": "Beyond the paper: the same budget with today's recipe",
-}
-# (column prefix, label, line style): validation solid, training dashed, in every figure.
-SPLITS = (("val", "validation", "-"), ("train", "training", "--"))
+# (column prefix, line style): validation solid, training dashed, in every figure. Every word
+# a figure draws (titles, axes, legends) is the paper source's sentences/figures.html.j2.
+SPLITS = (("val", "-"), ("train", "--"))
 MARKERS = ("o", "s", "^", "D", "P", "X")
 # How the k-th experiment of a model shades the model's colour: toward black (< 0) or white.
 SHADES = (0.0, -0.4, 0.45, -0.65, 0.7)
@@ -150,10 +144,18 @@ def _curve(ax: Axes, stats: pd.DataFrame, color: str, **line: Any) -> None:
         ax.fill_between(stats.index, low, high, color=color, alpha=0.2, linewidth=0)
 
 
+def _axis(key: str) -> str:
+    return text("figures", "axis", key)
+
+
+def _legend(key: str, value: Any = None) -> str:
+    return text("figures", "legend", key, value)
+
+
 def _epoch_axes(axes: Sequence[Axes]) -> None:
-    for ax, ylabel in zip(axes, ("accuracy (%)", "loss (cross-entropy)"), strict=True):
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(ylabel)
+    for ax, ylabel in zip(axes, ("accuracy", "loss"), strict=True):
+        ax.set_xlabel(_axis("epoch"))
+        ax.set_ylabel(_axis(ylabel))
         low, high = ax.get_xlim()
         if high - low < 2:  # one or two epochs: whole-epoch ticks, not 0.95 ... 1.05
             ax.set_xlim(min(low, 0.5), high + 0.5)
@@ -178,7 +180,7 @@ def _chance(ax: Axes, rows: pd.DataFrame, vertical: bool = False) -> list[Any]:
         (ax.axvline if vertical else ax.axhline)(level, **CHANCE_LINE, zorder=1.5, gid="chance")
     if not levels:
         return []
-    label = "chance level (" + ", ".join(f"{fmt_short(v)}%" for v in levels) + ")"
+    label = _legend("chance", [f"{fmt_short(v)}%" for v in levels])
     return [Line2D([], [], **CHANCE_LINE, label=label)]
 
 
@@ -195,7 +197,7 @@ def _loss_scale(ax: Axes, rows: pd.DataFrame) -> None:
     high = max((max(line.get_ydata(), default=0) for line in ax.get_lines()), default=0)
     if high > facts.blown_up_loss(classes):
         ax.set_yscale("log")
-        ax.set_ylabel("loss (cross-entropy, log scale)")
+        ax.set_ylabel(_axis("log_loss"))
         return
     low, top = ax.get_ylim()
     if top - low < guess / 10:
@@ -210,7 +212,7 @@ def _legend_below(fig: Figure, handles: Sequence[Any], ncol: int) -> None:
 def _label(row: pd.Series) -> str:
     """How figures name an experiment: "run 2: m1_lr1e-3" (the paper's run number)."""
     run = row.get("run")
-    return f"run {run}: {row['experiment']}" if pd.notna(run) else row["experiment"]
+    return text("figures", "experiment", row["experiment"], run if pd.notna(run) else None)
 
 
 @_styled
@@ -220,22 +222,24 @@ def plot_curves(epochs: pd.DataFrame, experiment: pd.Series, style: Style) -> Fi
     name = experiment["experiment"]
     fig = Figure(figsize=(WIDTH, 3.0), layout="constrained")
     acc_ax, loss_ax = fig.subplots(1, 2)
-    for k, (prefix, label, ls) in enumerate(SPLITS):  # validation under training, wider
+    for k, (prefix, ls) in enumerate(SPLITS):  # validation under training, wider
         acc = _per_epoch(epochs, name, f"{prefix}_acc")
         layer = _layer(k, len(SPLITS))
-        _curve(acc_ax, acc, style.color, ls=ls, label=label, **layer)
+        _curve(acc_ax, acc, style.color, ls=ls, label=_legend(prefix), **layer)
         _curve(loss_ax, _per_epoch(epochs, name, f"{prefix}_loss"), style.color, ls=ls, **layer)
     last_epoch = acc.index.max()  # the same for both splits
     accuracy = experiment["paper_accuracy"]
     if pd.notna(accuracy):
         how = fmt_stated(accuracy, experiment["paper_stated"])
-        acc_ax.axhline(accuracy, color=PAPER_COLOR, ls=":", label=f"paper: validation {how}")
+        acc_ax.axhline(accuracy, color=PAPER_COLOR, ls=":", label=_legend("paper_validation", how))
         peak = experiment["paper_best_epoch"]
         if pd.notna(peak) and peak <= last_epoch:
-            acc_ax.plot(peak, accuracy, "*", markersize=9, color=PAPER_COLOR, label="paper: peak")
+            acc_ax.plot(
+                peak, accuracy, "*", markersize=9, color=PAPER_COLOR, label=_legend("paper_peak")
+            )
     train = experiment["paper_train_accuracy"]
     if pd.notna(train):
-        label = f"paper: training {fmt_short(train)}%"
+        label = _legend("paper_training", fmt_short(train))
         acc_ax.axhline(train, color=PAPER_COLOR, ls="-.", label=label)
     chance = _chance(acc_ax, pd.DataFrame([experiment]))
     _epoch_axes((acc_ax, loss_ax))
@@ -256,14 +260,14 @@ def plot_comparison(
     n = len(experiments) * len(SPLITS)
     for i, (_, row) in enumerate(experiments.iterrows()):
         name, style = row["experiment"], styles[row["experiment"]]
-        for j, (prefix, _, ls) in enumerate(SPLITS):
+        for j, (prefix, ls) in enumerate(SPLITS):
             line = {"ls": ls, "marker": style.marker, **_layer(i * len(SPLITS) + j, n)}
             _curve(acc_ax, _per_epoch(epochs, name, f"{prefix}_acc"), style.color, **line)
             _curve(loss_ax, _per_epoch(epochs, name, f"{prefix}_loss"), style.color, **line)
         handles.append(Line2D([], [], color=style.color, marker=style.marker, label=_label(row)))
     _epoch_axes((acc_ax, loss_ax))
     _loss_scale(loss_ax, experiments)
-    handles += [Line2D([], [], color="black", ls=ls, label=label) for _, label, ls in SPLITS]
+    handles += [Line2D([], [], color="black", ls=ls, label=_legend(p)) for p, ls in SPLITS]
     _legend_below(fig, handles + _chance(acc_ax, experiments), ncol=4)
     return fig
 
@@ -312,15 +316,17 @@ def plot_paper_vs_ours(experiments: pd.DataFrame, styles: Mapping[str, Style]) -
         _annotate(ax, fmt_stated(paper, how).removesuffix("%"), paper, y + 0.2)
     ax.set_yticks(range(n), [_label(row) for _, row in experiments.iterrows()])
     ax.invert_yaxis()
-    ax.set_xlabel("best validation accuracy (%)")
+    ax.set_xlabel(_axis("best_accuracy"))
     right = (experiments["best_val_acc_mean"] + experiments["best_val_acc_std"]).max()
     ax.set_xlim(0, 1.15 * np.nanmax([right, experiments["paper_accuracy"].max()]))
     ax.grid(axis="y", visible=False)
     handles = [
-        Patch(color=styles[experiments["experiment"].iloc[0]].color, label="this run"),
-        Patch(facecolor="0.8", edgecolor=PAPER_COLOR, label="paper"),
-        Patch(facecolor="white", edgecolor=PAPER_COLOR, hatch="////", label="paper, approx. (~)"),
-        Line2D([], [], color=PAPER_COLOR, marker="<", label="paper, upper bound (below)"),
+        Patch(color=styles[experiments["experiment"].iloc[0]].color, label=_legend("this_run")),
+        Patch(facecolor="0.8", edgecolor=PAPER_COLOR, label=_legend("paper")),
+        Patch(
+            facecolor="white", edgecolor=PAPER_COLOR, hatch="////", label=_legend("paper_approx")
+        ),
+        Line2D([], [], color=PAPER_COLOR, marker="<", label=_legend("paper_bound")),
         *_chance(ax, experiments, vertical=True),
     ]
     _legend_below(fig, handles, ncol=4)
@@ -356,7 +362,7 @@ def _accuracy_scatter(
         )
     ax.set_xscale("log")
     _log_ticks(ax)
-    ax.set_ylabel("best validation accuracy (%)")
+    ax.set_ylabel(_axis("best_accuracy"))
     return fig, ax, handles + _chance(ax, experiments), at
 
 
@@ -409,10 +415,10 @@ def plot_accuracy_vs_parameters(experiments: pd.DataFrame, styles: Mapping[str, 
             color=style.color,
             elinewidth=0.8,
         )
-    ax.set_xlabel("parameters")
+    ax.set_xlabel(_axis("parameters"))
     handles += [
-        Line2D([], [], color="black", marker="o", ls="none", label="this run"),
-        Line2D([], [], color="black", marker="o", mfc="white", ls="none", label="paper"),
+        Line2D([], [], color="black", marker="o", ls="none", label=_legend("this_run")),
+        Line2D([], [], color="black", marker="o", mfc="white", ls="none", label=_legend("paper")),
     ]
     fig.legend(handles=handles, loc="outside right upper")
     return fig
@@ -424,7 +430,7 @@ def plot_accuracy_vs_time(experiments: pd.DataFrame, styles: Mapping[str, Style]
     fig, ax, handles, _ = _accuracy_scatter(
         experiments, "wall_seconds_mean", styles, xerr="wall_seconds_std"
     )
-    ax.set_xlabel("wall time (s)")
+    ax.set_xlabel(_axis("wall_time"))
     fig.legend(handles=handles, loc="outside right upper")
     return fig
 
@@ -465,7 +471,7 @@ def write_figures(
             plot_curves(epochs, row, styles[name]),
             f"curves_{name}",
             "curves",
-            FIGURE_TITLES["curves"].format(name),
+            text("figures", "title", "curves", name),
             experiment=name,
         )
     if experiments.empty:  # nothing measured: no figure of the paper's runs
@@ -474,7 +480,7 @@ def write_figures(
         plot_paper_vs_ours(experiments, styles),
         "paper_vs_ours",
         "paper_vs_ours",
-        FIGURE_TITLES["paper_vs_ours"],
+        text("figures", "title", "paper_vs_ours"),
     )
     by_name = experiments.set_index("experiment", drop=False)
     for comparison in config["report"].get("comparisons", []):
@@ -493,13 +499,13 @@ def write_figures(
         plot_accuracy_vs_parameters(experiments, styles),
         "accuracy_vs_parameters",
         "accuracy_vs_parameters",
-        FIGURE_TITLES["accuracy_vs_parameters"],
+        text("figures", "title", "accuracy_vs_parameters"),
     )
     save(
         plot_accuracy_vs_time(experiments, styles),
         "accuracy_vs_time",
         "accuracy_vs_time",
-        FIGURE_TITLES["accuracy_vs_time"],
+        text("figures", "title", "accuracy_vs_time"),
     )
     return _beyond_figure(entries, save, beyond_rows, beyond_epochs, styles)
 
@@ -517,6 +523,6 @@ def _beyond_figure(
             plot_comparison(epochs, rows, styles),
             "beyond",
             "beyond",
-            FIGURE_TITLES["beyond"],
+            text("figures", "title", "beyond"),
         )
     return entries

@@ -23,7 +23,6 @@ source (:mod:`.source`: the repository's ``report/``) holds the layout and the f
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,9 @@ from markupsafe import Markup
 
 from tinycnn.report import sentences, source
 from tinycnn.report.context import build_context
-from tinycnn.report.templates import environment
 from tinycnn.report.inputs import Results, class_names, read_reference
 from tinycnn.report.provenance import collect_provenance
+from tinycnn.report.templates import environment
 from tinycnn.shared.files import write_bytes, write_text
 
 __all__ = ["collect_provenance", "render_html", "render_pdf"]

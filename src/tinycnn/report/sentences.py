@@ -48,3 +48,9 @@ def say(part: str, macro: str, /, *args: Any, **facts: Any) -> Markup:
     module = _environment(folder).get_template(f"sentences/{part}.html.j2").module
     words = getattr(module, macro)(*args, **facts)
     return Markup(" ".join(str(words).split()))
+
+
+def text(part: str, macro: str, /, *args: Any, **facts: Any) -> str:
+    """:func:`say` as plain text, for a table cell or a piece that Python joins to other text
+    and escapes with it (an apostrophe said as Markup would be escaped twice)."""
+    return say(part, macro, *args, **facts).unescape()

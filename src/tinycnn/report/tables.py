@@ -20,6 +20,7 @@ from tinycnn.report import (
     words,
 )
 from tinycnn.report.elements import Column, Numbering, Row, Table
+from tinycnn.report.sentences import text
 
 # --- tables ------------------------------------------------------------------------------------
 
@@ -52,7 +53,7 @@ def augmentation_table(numbering: Numbering, sets: Mapping[str, Sequence[Mapping
         for i, spec in enumerate(ops, 1)
     ]
     return Table(
-        *numbering.next("Table"),
+        *numbering.table(),
         None,
         [Column("set"), Column("step", "num"), Column("operation"), Column("parameters")],
         rows,
@@ -80,27 +81,29 @@ def recipe_table(numbering: Numbering, exps: Sequence[Mapping], settings: Mappin
 
     rows_spec = [
         ("optimizer", optimizer("name"), str),
-        ("learning rate", lambda e: e["lr"], formatting.fmt_lr),
+        ("learning_rate", lambda e: e["lr"], formatting.fmt_lr),
         ("betas", optimizer("betas"), formatting.fmt_value),
         ("eps", optimizer("eps"), formatting.fmt_lr),
-        ("weight decay", optimizer("weight_decay"), formatting.fmt_lr),
-        ("batch size", lambda e: int(e["batch_size"]), str),
+        ("weight_decay", optimizer("weight_decay"), formatting.fmt_lr),
+        ("batch_size", lambda e: int(e["batch_size"]), str),
         ("epochs", lambda e: int(e["epochs"]), str),
         ("scheduler", lambda e: e["scheduler"], str),
-        ("augmentation sets", lambda e: e["sets"], str),
-        ("augmentation drawn", lambda e: words.mode_words(e["mode"]), str),
-        ("training images", images("train"), str),
-        ("validation images", images("val"), str),
-        ("seeds per run", lambda e: int(e["n_seeds"]) if facts.has_results(e) else None, str),
+        ("augmentation_sets", lambda e: e["sets"], str),
+        ("augmentation_drawn", lambda e: words.mode_words(e["mode"]), str),
+        ("training_images", images("train"), str),
+        ("validation_images", images("val"), str),
+        ("seeds_per_run", lambda e: int(e["n_seeds"]) if facts.has_results(e) else None, str),
     ]
     rows = []
     for title, get, fmt in rows_spec:
         values = [(e, get(e)) for e in exps]
         values = [(e, v) for e, v in values if v is not None]
         if values:
-            rows.append(Row([title, words.common_with_exceptions(values, fmt)]))
+            rows.append(
+                Row([text("tables", "heading", title), words.common_with_exceptions(values, fmt)])
+            )
     return Table(
-        *numbering.next("Table"),
+        *numbering.table(),
         None,
         [Column("setting"), Column("value")],
         rows,
@@ -126,9 +129,9 @@ def layer_table_of(numbering: Numbering, architecture: Mapping, model: str) -> T
     total = formatting.fmt_int(sum(r["parameters"] for r in layers))
     rows.append(Row(["total", "", "", total], "total"))
     return Table(
-        *numbering.next("Table"),
+        *numbering.table(),
         None,
-        [Column("name"), Column("layer"), Column("output shape"), Column("parameters", "num")],
+        [Column("name"), Column("layer"), Column("output_shape"), Column("parameters", "num")],
         rows,
         cls="layers",
         key=model,
@@ -184,9 +187,9 @@ def reproduction_table(
     stale runs described, for the note; ``waiting``: the table of the runs not yet trained."""
     rows = [_reproduction_row(e, subsets) for e in exps]
     head = [("run", "num"), ("model", ""), ("augmentation", ""), ("lr", ""), ("scheduler", "")]
-    head += [("epochs", "num"), ("paper", "num"), ("ours", "num"), ("n", "num"), ("Δ", "num")]
+    head += [("epochs", "num"), ("paper", "num"), ("ours", "num"), ("n", "num"), ("delta", "num")]
     return Table(
-        *numbering.next("Table"),
+        *numbering.table(),
         None,
         [Column(title, align or "text") for title, align in head],
         rows,
@@ -231,9 +234,9 @@ def waiting_table(
                 r["experiment"],
             )
         )
-    head = [("run", "num"), ("experiment", ""), ("model", ""), ("seeds", ""), ("waits for", "")]
+    head = [("run", "num"), ("experiment", ""), ("model", ""), ("seeds", ""), ("waits_for", "")]
     return Table(
-        *numbering.next("Table"),
+        *numbering.table(),
         None,
         [Column(title, align or "text") for title, align in [*head, ("paper", "num")]],
         out,
@@ -277,9 +280,9 @@ def claims_table(
             )
         )
     return Table(
-        *numbering.next("Table"),
+        *numbering.table(),
         None,
-        [Column("the paper says"), Column("test"), Column("measured"), Column("verdict")],
+        [Column("paper_says"), Column("test"), Column("measured"), Column("verdict")],
         rows,
         claim_words.untested_note(reasons),
         "claims",
@@ -317,11 +320,11 @@ def ablation_tables(
         # the fixed note is the template's, under the first table only (kind below)
         stale = any(facts.stale(r) and ablation_words.ablation_ran(r) for r in group)
         table = Table(
-            *numbering.next("Table"),
+            *numbering.table(),
             ablation_words.ablation_caption(group),
             [
                 *(Column("reading"), Column("changes"), Column("ours", "num")),
-                *(Column("n", "num"), Column("Δ", "num"), Column("closes the gap?")),
+                *(Column("n", "num"), Column("delta", "num"), Column("closes_the_gap")),
             ],
             cells,
             None,
@@ -363,15 +366,15 @@ def _beyond_cells(r: Mapping[str, Any]) -> list[Any]:
 # The rows of the recipe beyond the paper: (title, the cell of a run's recorded settings).
 BEYOND_RECIPE = [
     ("optimizer", lambda s: beyond_words.optimizer_words(s["optimizer"])),
-    ("learning rate", lambda s: formatting.fmt_lr(s["optimizer"]["lr"])),
-    ("weight decay", lambda s: formatting.fmt_lr(s["optimizer"]["weight_decay"])),
+    ("learning_rate", lambda s: formatting.fmt_lr(s["optimizer"]["lr"])),
+    ("weight_decay", lambda s: formatting.fmt_lr(s["optimizer"]["weight_decay"])),
     ("schedule", lambda s: beyond_words.schedule_words(s.get("scheduler"))),
     ("loss", lambda s: beyond_words.loss_words(s.get("loss"))),
     ("augmentation", lambda s: beyond_words.augmentation_words(s["augmentation"])),
-    ("batch size", lambda s: str(s["batch_size"])),
+    ("batch_size", lambda s: str(s["batch_size"])),
     ("epochs", lambda s: str(s["epochs"])),
-    ("training images", lambda s: words.images_words(s, "train")),
-    ("validation images", lambda s: words.images_words(s, "val")),
+    ("training_images", lambda s: words.images_words(s, "train")),
+    ("validation_images", lambda s: words.images_words(s, "val")),
 ]
 
 
@@ -381,22 +384,26 @@ def beyond_recipe(numbering: Numbering, rows: Sequence[Mapping], settings: Mappi
     planned = not any(facts.has_results(r) for r in rows)
     recorded = {r["experiment"]: settings.get(r["experiment"]) or {} for r in rows}
     recipe_rows = [
-        Row([title, *(get(recorded[n]) if recorded[n] else "—" for n in recorded)])
+        Row(
+            [
+                text("tables", "heading", title),
+                *(get(recorded[n]) if recorded[n] else "—" for n in recorded),
+            ]
+        )
         for title, get in BEYOND_RECIPE
     ]
     recipe_rows.append(Row(["precision", *(r.get("precision") or "—" for r in rows)]))
     titles = [
-        r["experiment"]
-        + ("" if planned or facts.has_results(r) else f" ({words.NOT_RUN}: as configured)")
+        text("tables", "run_column", r["experiment"], planned or facts.has_results(r))
         for r in rows
     ]
     return Table(
-        *numbering.next("Table"),
+        *numbering.table(),
         None,
         [Column("setting"), *(Column(t) for t in titles)],
         recipe_rows,
         None,
-        "recipe beyond",
+        cls="recipe beyond",
         kind="beyond_recipe_planned" if planned else "beyond_recipe",
     )
 
@@ -418,13 +425,13 @@ def beyond_tables(
     ]
     marked = any(facts.stale(r) and facts.has_results(r) for r in rows)
     results = Table(
-        *numbering.next("Table"),
+        *numbering.table(),
         beyond_words.beyond_caption(common),
         [
             *(Column("run"), Column("model"), Column("params", "num"), Column("epochs", "num")),
             Column("ours", "num"),
-            Column(f"epoch {common}" if common is not None else "common epoch", "num"),
-            *(Column("paper", "num"), Column("time", "num"), Column("img/s", "num")),
+            Column("epoch", "num", common) if common is not None else Column("common_epoch", "num"),
+            *(Column("paper", "num"), Column("time", "num"), Column("img_per_second", "num")),
         ],
         cells,
         None,
@@ -439,7 +446,7 @@ def beyond_tables(
 
 def software_table(numbering: Numbering, provenance: Mapping) -> Table:
     return Table(
-        *numbering.next("Table", "B"),
+        *numbering.table("B"),
         None,
         [Column("package"), Column("version")],
         [Row([package, version]) for package, version in provenance["packages"].items()],
@@ -485,12 +492,12 @@ def timing_table(
         for i, r in enumerate(runs)
     ]
     return Table(
-        *numbering.next("Table", "B"),
+        *numbering.table("B"),
         None,
         [
             *(Column("run", "num"), Column("experiment"), Column("seed", "num")),
             *(Column(k) for k in kept),
-            *(Column("wall time", "num"), Column("images/s", "num")),
+            *(Column("wall_time", "num"), Column("images_per_second", "num")),
         ],
         rows,
         cls="timing",

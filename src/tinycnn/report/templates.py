@@ -70,5 +70,3 @@ def environment(source: Path) -> jinja2.Environment:
     env.filters["breakable"] = breakable
     env.globals.update(ref=words.ref, refs=words.refs, plural=words.plural)
     return env
-
-

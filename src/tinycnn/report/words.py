@@ -24,16 +24,8 @@ from tinycnn.report.formatting import (
     fmt_setting,
     fmt_short,
 )
+from tinycnn.report.sentences import text
 
-# How a label qualifies an experiment by a setting that differs (facts.DISTINGUISHING).
-QUALIFIERS = {
-    "sets": "{}",  # "set1", "set1+set2": the value names itself
-    "lr": "lr {}",
-    "scheduler": "scheduler {}",
-    "epochs": "{} epochs",
-    "mode": "{} mode",
-    "batch_size": "batch {}",
-}
 # What a table cell or a sentence says in place of a number of an experiment without results.
 NOT_RUN = "not yet run"
 # The mark after every number of a stale run (recorded under settings today's config changes).
@@ -96,7 +88,8 @@ def plural(n: int, word: str, plural: str | None = None) -> str:
 
 def run_label(e: Experiment) -> str:
     """``run 5`` (the paper's run number), or the experiment's name."""
-    return f"run {int(e['run'])}" if e.get("run") is not None else e["experiment"]
+    run = int(e["run"]) if e.get("run") is not None else None
+    return text("words", "run_label", run, e["experiment"])
 
 
 def model_name(e: Experiment) -> str:
@@ -120,14 +113,14 @@ def chance_levels(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """The chance levels of the runs at chance level among ``rows``, for a table's note:
     ``["0.5% for 200 classes"]``."""
     levels = {facts.classes(e) for e in rows if chance_mark(e)}
-    return [f"{fmt_short(100 / n)}% for {n} classes" for n in sorted(levels)]
+    return [text("words", "chance_level", fmt_short(100 / n), n) for n in sorted(levels)]
 
 
 def acc_text(e: Experiment) -> str:
     """Our accuracy with a percent sign and, for several seeds, how many; marked if stale."""
     n = facts.seeds(e)
-    text = fmt_acc(e["best_val_acc_mean"], e.get("best_val_acc_std"), n) + "%"
-    return (f"{text} over {n} seeds" if n > 1 else text) + stale_mark(e)
+    number = fmt_acc(e["best_val_acc_mean"], e.get("best_val_acc_std"), n)
+    return text("words", "accuracy", number, n) + stale_mark(e)
 
 
 def paper_text(e: Experiment) -> str:
@@ -140,8 +133,8 @@ def labels(exps: Sequence[Experiment]) -> list[str]:
     varying = facts.varying(exps)
     out = []
     for e in exps:
-        quals = [QUALIFIERS[c].format(fmt_setting(c, e.get(c))) for c in varying]
-        out.append(f"{e['model']} ({', '.join(quals)})" if quals else e["model"])
+        quals = [text("words", "qualifier", c, fmt_setting(c, e.get(c))) for c in varying]
+        out.append(text("words", "label", e["model"], quals))
     if len(set(out)) < len(out):
         out = [model_name(e) for e in exps]
     return out
@@ -154,7 +147,7 @@ def op_name(op: str) -> str:
 
 def chance_words(e: Experiment) -> str:
     """``chance level for 10 classes``: what a run at chance level is said to be."""
-    return f"chance level for {facts.classes(e)} classes"
+    return text("words", "chance", facts.classes(e))
 
 
 def runs_phrase(exps: Sequence[Experiment]) -> str:
@@ -177,14 +170,13 @@ def common_with_exceptions(
 
 def subset_phrase(settings: Mapping[str, Any] | None) -> str | None:
     """``the first 50 training images of each class``; None for a run on all the data."""
-    what = {"train_per_class": "training", "val_per_class": "validation"}
-    parts = [f"{fmt_int(n)} {what[key]}" for key, n in facts.subset(settings).items()]
-    return f"the first {fmt_list(parts)} images of each class" if parts else None
+    parts = [(key, fmt_int(n)) for key, n in facts.subset(settings).items()]
+    return text("words", "subset", parts) if parts else None
 
 
 def mode_words(mode: str) -> str:
     """When a run's augmentation is drawn, in words ("augmentation.mode" is the config's)."""
-    return {"fixed": "once, before training", "online": "anew every epoch"}.get(mode, mode)
+    return text("words", "mode", mode)
 
 
 def images_words(settings: Mapping[str, Any] | None, part: str) -> str:
@@ -193,10 +185,10 @@ def images_words(settings: Mapping[str, Any] | None, part: str) -> str:
     samples, held out``."""
     train, val, source, fraction = facts.images(settings)
     if part == "train":
-        return "all" if train is None else f"first {fmt_int(train)} a class"
+        return text("words", "images", None if train is None else fmt_int(train))
     if source == HELD_OUT:
-        return f"{fmt_short(100 * fraction)}% of the augmented training samples, held out"
-    return "all" if val is None else f"first {fmt_int(val)} a class"
+        return text("words", "images", held_out_percent=fmt_short(100 * fraction))
+    return text("words", "images", None if val is None else fmt_int(val))
 
 
 def same_images_clause(settings: Sequence[Mapping[str, Any] | None]) -> tuple[str, str]:
@@ -206,16 +198,8 @@ def same_images_clause(settings: Sequence[Mapping[str, Any] | None]) -> tuple[st
     train_same = len({i[0] for i in seen}) == 1
     val_same = len({i[1:] for i in seen}) == 1
     if train_same and val_same:
-        return ", on the same training and validation images", ""
-    if val_same:
-        return "", (
-            " They trained on different shares of the training images (its rows “training "
-            "images”) and are scored on the same validation images."
-        )
-    return "", (
-        " They are scored on different validation images (its rows “training images” and "
-        "“validation images”): their accuracies compare only roughly."
-    )
+        return text("words", "same_images"), ""
+    return "", " " + text("words", "other_images", val_same)
 
 
 def subsets(
@@ -230,6 +214,4 @@ def waits_for(kind: str | None, cpu_seconds: float | None) -> str:
     """What a run not yet trained waits for, in a cell (the caption says the rest): ``CPU
     (1.7 h)``, its turn on a CPU, a seed there projected to take 1.7 h; ``GPU (15.6 h)``, a GPU,
     as a CPU would take 15.6 h a seed; ``—`` where no plan says."""
-    if kind is None:
-        return "—"
-    return f"{kind.upper()} ({fmt_duration(cpu_seconds)})" if cpu_seconds else kind.upper()
+    return text("words", "waits_for", kind, fmt_duration(cpu_seconds) if cpu_seconds else None)
