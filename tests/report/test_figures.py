@@ -442,3 +442,29 @@ def test_a_loss_that_blows_up_is_drawn_on_a_log_axis_and_a_flat_one_is_not_magni
     flat["train_loss"] = math.log(200) - 1e-4 * (flat["epoch"] % 2)
     low, high = plot_curves(flat, rows.iloc[0], styles["m1_a"]).axes[1].get_ylim()
     assert high - low >= math.log(200) / 10 - 1e-9 and low < math.log(200) < high
+
+
+def test_a_figure_draws_the_words_of_the_paper_source_it_is_given(tmp_path) -> None:
+    """The axes' and legends' words are the paper source's (sentences/figures.html.j2): an edit
+    there is what the figure draws, and the source being rendered is the one read."""
+    import shutil
+
+    from tinycnn.report import sentences
+
+    source = tmp_path / "report"
+    shutil.copytree(paper_source(), source)
+    words = source / "sentences" / "figures.html.j2"
+    words.write_text(
+        words.read_text(encoding="utf-8")
+        .replace('"best validation accuracy (%)"', '"beste Validierungsgenauigkeit (%)"')
+        .replace('"this run": "this run"', '"this_run": "dieser Lauf"')
+        .replace('"this_run": "this run"', '"this_run": "dieser Lauf"'),
+        encoding="utf-8",
+    )
+    ours = plot_paper_vs_ours(EXPERIMENTS, experiment_styles(CONFIG))
+    with sentences.source_folder(source):
+        theirs = plot_paper_vs_ours(EXPERIMENTS, experiment_styles(CONFIG))
+    assert ours.axes[0].get_xlabel() == "best validation accuracy (%)"
+    assert theirs.axes[0].get_xlabel() == "beste Validierungsgenauigkeit (%)"
+    legend = [t.get_text() for t in theirs.legends[0].get_texts()]
+    assert "dieser Lauf" in legend and "this run" not in legend
