@@ -266,3 +266,25 @@ def test_the_committed_folder_names_the_official_archive_beside_the_rebuilt_one(
         "url": official["urls"][0], "md5": official["md5"], "size": official.get("size")
     }  # fmt: skip
     assert context["experiments"] == 21 and context["seeds_each"] == 3
+
+
+def test_the_hardware_line_names_runs_a_reader_knows() -> None:
+    """The first lines name the paper's runs by number and count the others by kind: an
+    ablation's or a modern run's experiment name is an identifier no reader knows there."""
+    from tinycnn.config import ablations
+    from tinycnn.reference.folder import _runs_in_words
+
+    config = demo_config()
+    variants = ablations.trained(config)
+    modern = ["modern_resnet18"]  # not the paper's, no ablation: a run beyond the paper
+    assert variants
+    ablation = variants[0].experiment
+    runs = [("m1_set1", 0), (ablation, 0), (ablation, 1), (modern[0], 2)]
+    words = _runs_in_words(runs, config)
+    model = config["experiments"][variants[0].base]["model"]
+    assert words == (
+        f"run 1 seed 0, 2 ablation runs of {model} (seeds 0 and 1) and 1 run beyond the paper "
+        "(seed 2)"
+    )
+    variants = [v.experiment for v in variants]
+    assert not any(name in words for name in [*variants, *modern])

@@ -12,10 +12,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from tinycnn.config import ablations
 from tinycnn.config.resolve import experiment_entries
 from tinycnn.reference.checks import data_problems, differences, record_problems, stale_keys
 from tinycnn.reference.records_file import RUN_FILES, read_records
 from tinycnn.report import records as run_records
+from tinycnn.report.formatting import fmt_list
 from tinycnn.shared.errors import UserError
 from tinycnn.shared.hardware import machine_words
 
@@ -340,10 +342,35 @@ def hardware(runs: Mapping[tuple[str, int], Path], config: Mapping[str, Any]) ->
             )
             if w
         )
+        machines.setdefault(words, []).append((experiment, seed))
+    return [f"{_runs_in_words(made, config)} on {words}" for words, made in machines.items()]
+
+
+def _runs_in_words(runs: Iterable[tuple[str, int]], config: Mapping[str, Any]) -> str:
+    """``run 3 seed 0, 2 ablation runs of M1 (seed 0) and 1 run beyond the paper (seed 1)``:
+    the paper's runs by number, the others counted by kind (their names are identifiers a
+    reader of the first lines does not know yet; the ablation section and the waiting table
+    name them)."""
+    variants = {v.experiment: v for v in ablations.trained(config)}
+    entries = experiment_entries(config)
+    paper, others = [], {}
+    for experiment, seed in runs:
         run = (config["experiments"].get(experiment) or {}).get("paper", {}).get("run")
-        label = f"run {run}" if run is not None else experiment
-        machines.setdefault(words, []).append(f"{label} seed {seed}")
-    return [f"{', '.join(labels)} on {words}" for words, labels in machines.items()]
+        if run is not None:
+            paper.append(f"run {run} seed {seed}")
+            continue
+        model = (entries.get(experiment) or {}).get("model")
+        kind = (
+            f"ablation run of {model}" if experiment in variants else "run beyond the paper",
+            "ablation runs of " + str(model) if experiment in variants else "runs beyond the paper",
+        )
+        others.setdefault(kind, []).append((experiment, seed))
+    said = list(paper)
+    for (one, many), made in others.items():
+        seeds = sorted({seed for _, seed in made})
+        which = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {fmt_list(map(str, seeds))}"
+        said.append(f"{len(made)} {one if len(made) == 1 else many} ({which})")
+    return fmt_list(said)
 
 
 def _shown(path: Path) -> Path:
