@@ -1,5 +1,6 @@
-"""The words of the runs beyond the paper (beyond.csv): their recipe in words, the table's
-caption and the section's paragraph."""
+"""The facts of the runs beyond the paper (beyond.csv) for their words: their recipe in words,
+the table's caption and the section's paragraph; the words are the paper source's
+``sentences/beyond.html.j2`` (:mod:`.sentences`)."""
 
 from __future__ import annotations
 
@@ -12,22 +13,13 @@ from tinycnn.report import facts
 from tinycnn.report.formatting import (
     fmt_duration,
     fmt_int,
-    fmt_list,
     fmt_loss,
     fmt_lr,
     fmt_num,
     fmt_short,
 )
-from tinycnn.report.words import (
-    NOT_RUN,
-    acc_text,
-    chance_words,
-    op_name,
-    plural,
-    ref,
-    same_images_clause,
-    stale_mark,
-)
+from tinycnn.report.sentences import say, text
+from tinycnn.report.words import acc_text, chance_words, op_name, same_images_clause, stale_mark
 
 # --- beyond the paper ----------------------------------------------------------------------------
 # A row is one of beyond.csv: a run beyond the paper (role "beyond") or a baseline of the paper.
@@ -35,41 +27,37 @@ from tinycnn.report.words import (
 
 def optimizer_words(spec: Mapping[str, Any]) -> str:
     """``SGD, Nesterov momentum 0.9``, ``RAdam, betas (0.9, 0.999), eps 1e-8``."""
-    name = spec["name"]
-    if name == "SGD":
-        momentum = spec.get("momentum") or 0
-        if not momentum:
-            return "SGD"
-        return f"SGD, {'Nesterov ' if spec.get('nesterov') else ''}momentum {fmt_short(momentum)}"
-    parts = [name]
-    if "betas" in spec:
-        parts.append(f"betas ({', '.join(fmt_short(b) for b in spec['betas'])})")
-    if "eps" in spec:
-        parts.append(f"eps {fmt_lr(spec['eps'])}")
-    return ", ".join(parts)
+    momentum = spec.get("momentum") or 0
+    return text(
+        "beyond",
+        "optimizer",
+        spec["name"],
+        momentum=fmt_short(momentum) if momentum else None,
+        nesterov=bool(spec.get("nesterov")),
+        betas=[fmt_short(b) for b in spec["betas"]] if "betas" in spec else None,
+        eps=fmt_lr(spec["eps"]) if "eps" in spec else None,
+    )
 
 
 def schedule_words(spec: Mapping[str, Any] | None) -> str:
     """A learning-rate schedule in words: ``÷10 every 7 epochs``; ``constant``."""
     if spec is None:
-        return "constant"
-    if spec["name"] == "StepLR":
-        divisor = fmt_short(round(1 / spec["gamma"], 6))
-        return f"÷{divisor} every {plural(spec['step_size'], 'epoch')}"
-    if spec["name"] == "warmup_cosine":
+        return text("beyond", "schedule")
+    name = spec["name"]
+    if name == "StepLR":
+        more = {"divisor": fmt_short(round(1 / spec["gamma"], 6)), "step": spec["step_size"]}
+    elif name == "warmup_cosine":
         final = spec["final_factor"]
-        end = "0" if not final else f"{fmt_short(final)} × the rate"
-        warmup = spec["warmup_epochs"]
-        rise = f"linear warm-up over {plural(warmup, 'epoch')}, then " if warmup else ""
-        return f"{rise}cosine decay to {end}, every batch"
-    params = ", ".join(f"{k} {v}" for k, v in spec.items() if k != "name")
-    return f"{spec['name']} ({params})"
+        more = {"final": fmt_short(final) if final else None, "warmup": spec["warmup_epochs"]}
+    else:
+        more = {"params": [(k, v) for k, v in spec.items() if k != "name"]}
+    return text("beyond", "schedule", name, **more)
 
 
 def loss_words(spec: Mapping[str, Any] | None) -> str:
     """``cross-entropy``, ``cross-entropy, label smoothing 0.1``."""
     smoothing = (spec or {}).get("label_smoothing") or 0
-    return "cross-entropy" + (f", label smoothing {fmt_short(smoothing)}" if smoothing else "")
+    return text("beyond", "loss", fmt_short(smoothing) if smoothing else None)
 
 
 def augmentation_words(aug: Mapping[str, Any]) -> str:
@@ -85,26 +73,7 @@ def augmentation_words(aug: Mapping[str, Any]) -> str:
 
 def beyond_caption(common_epoch: int | None) -> Markup:
     """``common_epoch``: the shortest run's length; None while no run beyond the paper ran."""
-    after = Markup(
-        f"top-1 after epoch {common_epoch} (the shortest run's length)"
-        if common_epoch is not None
-        else "top-1 after the shortest run's length (once the runs beyond the paper have run)"
-    )
-    return Markup(
-        "The runs beyond the paper beside the paper's runs they are compared with: best "
-        "validation top-1 (%) over the epochs (with several seeds, mean ± standard deviation), "
-        "{}, the paper's number, the run's wall time (training and validation) and its "
-        "training throughput."
-    ).format(after)
-
-
-def _seeds_margin(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
-    """`` (beyond the seeds' spread of ±s)`` or `` (within ...)``; empty unless measured."""
-    s = facts.spread([a, b])
-    if s is None:
-        return ""
-    g = facts.gap(a, b)
-    return f" ({'beyond' if abs(g) > s else 'within'} the seeds' spread of ±{fmt_num(s)})"
+    return say("beyond", "caption", common_epoch)
 
 
 def _as_clause(text: str) -> str:
@@ -115,12 +84,68 @@ def _as_clause(text: str) -> str:
     return text[:1].lower() + text[1:] if first[1:] == first[1:].lower() else text
 
 
-def _points_from(gap: float) -> str:
-    """``3.0 points above``, ``1.0 points below``, ``level with``: a gap in words, not a
-    signed number of points "against" a run."""
-    if round(gap, 1) == 0:
-        return "level with"
-    return f"{fmt_num(abs(gap))} points {'above' if gap > 0 else 'below'}"
+def _against(m: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    """How run ``m`` stands against baseline ``b``: the gap in words ("3.0 points above",
+    "level with"), not a signed number of points, and whether it is beyond the seeds' spread
+    (none unless measured)."""
+    gap, spread = facts.gap(m, b), facts.spread([m, b])
+    side = "level" if round(gap, 1) == 0 else "above" if gap > 0 else "below"
+    return {
+        "kind": "gap",
+        "side": side,
+        "points": fmt_num(abs(gap)),
+        "experiment": b["experiment"],
+        "stale": stale_mark(b),
+        "spread": None if spread is None else fmt_num(spread),
+        "beyond": spread is not None and abs(gap) > spread,
+    }
+
+
+def _versus(m: Mapping[str, Any], baselines: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """What run ``m`` is set against (see the template's ``versus``)."""
+    made = facts.with_results(baselines)
+    if facts.blew_up(m):  # diverged: its numbers say nothing, set against no run
+        vs = [
+            {
+                "kind": "diverged",
+                "low": fmt_loss(m["val_loss_low"]),
+                "epoch": int(m["val_loss_low_epoch"]),
+                "last": fmt_loss(m["val_loss_last"]),
+            }
+        ]
+    elif facts.at_chance(m):  # its differences are noise: set against no run
+        vs = [{"kind": "chance", "words": chance_words(m)}]
+    else:
+        vs = [_against(m, b) for b in made if not facts.at_chance(b)]
+        vs += [_named("at_chance", b) for b in made if facts.at_chance(b)]
+    return vs + [_named("pending", b) for b in facts.pending(baselines)]
+
+
+def _named(kind: str, b: Mapping[str, Any]) -> dict[str, Any]:
+    """A baseline ``b`` that a run is set against only by name: at chance level, not yet run."""
+    return {"kind": kind, "experiment": b["experiment"]}
+
+
+def _run(m: Mapping[str, Any], baselines: Sequence[Mapping[str, Any]], common: int | None) -> dict:
+    """What a run beyond the paper measured (see the template's ``run``)."""
+    if not facts.has_results(m):
+        return {"ran": False, "experiment": m["experiment"]}
+    at_common = m.get("common_epoch_val_acc_mean")
+    shown = at_common is not None and common is not None and common < int(m["epochs"])
+    speed = m.get("images_per_second_mean")
+    return {
+        "ran": True,
+        "experiment": m["experiment"],
+        "accuracy": acc_text(m),
+        "best_epoch": int(m["best_epoch"]),
+        "epochs": int(m["epochs"]),
+        "versus": _versus(m, baselines),
+        "common": common if shown else None,
+        "at_common": fmt_num(at_common) if shown else None,
+        "stale": stale_mark(m),
+        "duration": fmt_duration(m["wall_seconds_mean"]),
+        "speed": fmt_int(speed) if speed else None,
+    }
 
 
 def beyond_paragraph(
@@ -146,69 +171,19 @@ def beyond_paragraph(
     named = []
     for r in modern:
         what = models.get(r["model"])
-        named.append(
-            f"{r['experiment']} ({r['model']}: {_as_clause(what)})"
-            if what and r["model"] not in [n["model"] for n in modern[: len(named)]]
-            else f"{r['experiment']} ({r['model']})"
-        )
-    text = Markup("{} sets {} beside {}{}, and {} gives the recipe of each.{}").format(
-        ref(table),
-        fmt_list(named),
-        fmt_list([f"the paper's {r['experiment']} ({r['model']})" for r in baselines])
-        or "no run of the paper",
+        first = r["model"] not in [n["model"] for n in modern[: len(named)]]
+        named.append((r["experiment"], r["model"], _as_clause(what) if what and first else None))
+    return say(
+        "beyond",
+        "paragraph",
+        table,
+        recipe,
+        named,
+        [(r["experiment"], r["model"]) for r in baselines],
         same,
-        ref(recipe),
         apart,
+        [_run(m, baselines, common) for m in modern],
+        figure=figure,
+        preview=preview,
+        devices=list(dict.fromkeys(r["device_name"] for r in rows if r.get("device_name"))),
     )
-    for m in modern:
-        if not facts.has_results(m):
-            text += Markup(" {} is {}.").format(m["experiment"], NOT_RUN)
-            continue
-        made = facts.with_results(baselines)
-        if facts.blew_up(m):  # diverged: its numbers say nothing, set against no run
-            vs = [
-                f"diverged (its validation loss rose from {fmt_loss(m['val_loss_low'])} at epoch "
-                f"{int(m['val_loss_low_epoch'])} to {fmt_loss(m['val_loss_last'])}), set against "
-                "no run"
-            ]
-        elif facts.at_chance(m):  # its differences are noise: set against no run
-            vs = [f"{chance_words(m)}, set against no run"]
-        else:
-            vs = [
-                f"{_points_from(facts.gap(m, b))} {b['experiment']}{stale_mark(b)}"
-                f"{_seeds_margin(m, b)}"
-                for b in made
-                if not facts.at_chance(b)
-            ]
-            vs += [f"{b['experiment']} being at chance level" for b in made if facts.at_chance(b)]
-        vs += [f"{b['experiment']} is {NOT_RUN}" for b in facts.pending(baselines)]
-        at_common = m.get("common_epoch_val_acc_mean")
-        sentence = Markup(" {} reaches {} at its best epoch ({} of {})").format(
-            m["experiment"], acc_text(m), int(m["best_epoch"]), int(m["epochs"])
-        )
-        if vs:
-            sentence += Markup(", {}").format(fmt_list(vs))
-        if at_common is not None and common is not None and common < int(m["epochs"]):
-            sentence += Markup("; after epoch {} it stood at {}%{}").format(
-                common, fmt_num(at_common), stale_mark(m)
-            )
-        speed = m.get("images_per_second_mean")
-        sentence += Markup(". It took {}{}.").format(
-            fmt_duration(m["wall_seconds_mean"]) + stale_mark(m),
-            f" at {fmt_int(speed)} training images per second" if speed else "",
-        )
-        text += sentence
-    drawn = [f for f in (figure, preview) if f is not None]
-    if figure is not None:
-        text += Markup(" {} draws their curves beside the paper's runs'").format(ref(figure))
-    if preview is not None:
-        text += Markup("{} {} shows draws of their augmentation").format(
-            ";" if figure is not None else "", ref(preview)
-        )
-    text += Markup(".") if drawn else Markup("")
-    devices = list(dict.fromkeys(r["device_name"] for r in rows if r.get("device_name")))
-    if len(devices) > 1:
-        text += Markup(
-            " The runs ran on different devices ({}): their times do not compare."
-        ).format(fmt_list(devices))
-    return text

@@ -72,9 +72,7 @@ def preview_figure(
         for i, s in enumerate(names)
     ]
     draws = config["augmentation"].get("preview", {}).get("draws")
-    return Figure(
-        *numbering.figure(), images, "preview", about={"sets": names, "draws": draws}
-    )
+    return Figure(*numbering.figure(), images, "preview", about={"sets": names, "draws": draws})
 
 
 def run_head(e: Mapping[str, Any]) -> dict[str, Any]:

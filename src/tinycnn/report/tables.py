@@ -394,8 +394,7 @@ def beyond_recipe(numbering: Numbering, rows: Sequence[Mapping], settings: Mappi
     ]
     recipe_rows.append(Row(["precision", *(r.get("precision") or "—" for r in rows)]))
     titles = [
-        text("tables", "run_column", r["experiment"], planned or facts.has_results(r))
-        for r in rows
+        text("tables", "run_column", r["experiment"], planned or facts.has_results(r)) for r in rows
     ]
     return Table(
         *numbering.table(),
