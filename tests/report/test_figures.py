@@ -5,6 +5,7 @@ test_aggregate_*.py check the files aggregate writes."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import matplotlib as mpl
 import numpy as np
@@ -468,3 +469,28 @@ def test_a_figure_draws_the_words_of_the_paper_source_it_is_given(tmp_path) -> N
     assert theirs.axes[0].get_xlabel() == "beste Validierungsgenauigkeit (%)"
     legend = [t.get_text() for t in theirs.legends[0].get_texts()]
     assert "dieser Lauf" in legend and "this run" not in legend
+
+
+def test_a_set_that_chains_two_others_is_said_to_in_the_preview_caption() -> None:
+    """set1_then_set2 (the sequential ablation's set, which Table 1 does not list) is set1's
+    operations but its normalization, then set2's: Figure 1's caption says so."""
+    from tinycnn.report.elements import Image, Numbering
+    from tinycnn.report.figure_records import composition, preview_figure
+
+    flip, norm = {"op": "random_horizontal_flip", "p": 0.5}, {"op": "normalize"}
+    rotate = {"op": "random_rotation", "degrees": 10}
+    sets = {"set1": [flip, norm], "set2": [rotate, norm], "set1_then_set2": [flip, rotate, norm]}
+    assert composition(sets, "set1_then_set2") == ["set1", "set2"]
+    assert composition(sets, "set1") is None and composition(sets, "set2") is None
+    assert composition({**sets, "other": [rotate, flip, norm]}, "other") == ["set2", "set1"]
+    assert composition({**sets, "other": [{"op": "resize", "size": 64}, norm]}, "other") is None
+
+    config = {"augmentation": {"sets": sets, "preview": {"draws": 6}}}
+    png = Path(__file__).parent  # any file: the grid's bytes are not read for the caption
+    previews = {name: next(png.glob("*.py")) for name in sets}
+    figure = preview_figure(Numbering(), config, previews)
+    assert figure.about["composed"] == {"set1_then_set2": ["set1", "set2"]}
+    macro = environment(paper_source()).get_template("captions.html.j2").module.preview
+    caption = " ".join(str(macro(figure)).split())
+    assert "set1_then_set2 applies set1, then set2 to each image, one after the other." in caption
+    assert isinstance(figure.images[0], Image)

@@ -72,7 +72,32 @@ def preview_figure(
         for i, s in enumerate(names)
     ]
     draws = config["augmentation"].get("preview", {}).get("draws")
-    return Figure(*numbering.figure(), images, "preview", about={"sets": names, "draws": draws})
+    composed = {
+        n: parts for n in names if (parts := composition(config["augmentation"]["sets"], n))
+    }
+    return Figure(
+        *numbering.figure(),
+        images,
+        "preview",
+        about={"sets": names, "draws": draws, "composed": composed},
+    )
+
+
+def composition(sets: Mapping[str, Sequence[Mapping]], name: str) -> list[str] | None:
+    """The sets whose operations ``name``'s are, one after the other (``["set1", "set2"]``
+    for set1_then_set2: set1's operations but its last normalization, then set2's), so that a
+    caption can say what a set no table lists does; None where it is no such chain."""
+    ops = list(sets[name])
+    for first, head in sets.items():
+        if first == name or not head or len(head) >= len(ops):
+            continue
+        body = list(head[:-1]) if head[-1].get("op") == "normalize" else list(head)
+        if ops[: len(body)] != body:
+            continue
+        for second, tail in sets.items():
+            if second not in (name, first) and list(tail) == ops[len(body) :]:
+                return [first, second]
+    return None
 
 
 def run_head(e: Mapping[str, Any]) -> dict[str, Any]:
