@@ -196,6 +196,9 @@ def test_render_with_runs_missing(records: Path, tmp_path: Path) -> None:
     machine = summary["machine"]
     words = f"{machine['cpu']} CPU ({machine['cores']} core"
     assert f"Hardware: run 1 seed 0 on {words}" in " ".join(notice.split())
+    # torch and the numerics every run shares, once, in a reader's words
+    assert f"; every run with torch {summary['torch_version']}, in fp32, " in notice
+    assert "channels_last" not in notice and "contiguous" not in notice
     # one run, so one machine: said once above the runs' paragraphs, not in each head
     assert f"Every run of the sections below trained on {machine_words(summary)}." in " ".join(
         html.split()

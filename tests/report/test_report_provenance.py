@@ -14,7 +14,7 @@ from pathlib import Path
 from handmade_aggregate import ROOT, _config, _csv
 from rendered_paper import _cells, _html_tables, _needs
 
-from tinycnn.report import formatting
+from tinycnn.report import formatting, words
 from tinycnn.report.provenance import collect_provenance, config_hash
 
 
@@ -40,7 +40,7 @@ def test_provenance_tables_cell_by_cell(html: str, aggregate: Path) -> None:
     assert timing["head"] == [*("run", "experiment", "seed", "commit", "wall time", "images/s")]
     figure = html[html.index('class="table-figure timing') :]
     caption = " ".join(figure[: figure.index("</figcaption>")].split())
-    assert f"Every job ran on {device}, in {precision}." in caption
+    assert f"Every job ran on {device}, in {words.precision(precision)}." in caption
     # every training job: the paper's runs, then the ablation variants', then those beyond it
     roles = [r["role"] for r in provenance["runs"]]
     assert roles == sorted(roles, key=["paper", "ablation", "beyond"].index)
@@ -63,7 +63,10 @@ def test_provenance_tables_cell_by_cell(html: str, aggregate: Path) -> None:
     ]
     assert _cells(timing)[0][3] == "012345678901"  # a commit of digits, its leading zero kept
     assert _cells(timing)[2] == ["2", "m1_lr1e-3", "1", "0123456789ab", "20.3 min", "10,000"]
-    assert "Every job ran on NVIDIA H100, in bf16 autocast, channels_last." in caption
+    assert (
+        "Every job ran on NVIDIA H100, in bf16 mixed precision (autocast), channels-last memory "
+        "layout." in caption
+    )
 
 
 def test_provenance_outside_git(aggregate: Path, tmp_path: Path) -> None:
@@ -107,8 +110,8 @@ def test_several_machines_are_named_once_each_and_keyed_in_the_rows() -> None:
 
     cpu, gpu = "AMD EPYC CPU (2 cores, 2 threads)", "NVIDIA H200 (driver 580.1)"
     table = timing_table(Numbering(), {"runs": [job(cpu, "a"), job(gpu, "b"), job(cpu, "c")]})
-    assert [c.title for c in table.columns] == [
-        *("run", "experiment", "seed", "device", "commit", "wall time", "images/s")
+    assert [c.title for c in table.columns] == [  # keys, which the paper source words
+        *("run", "experiment", "seed", "device", "commit", "wall_time", "images_per_second")
     ]
     assert [row.cells[3] for row in table.rows] == ["A", "B", "A"]
     assert table.about["devices"] == [("A", cpu), ("B", gpu)]

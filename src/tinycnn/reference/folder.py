@@ -16,6 +16,7 @@ from tinycnn.config import ablations
 from tinycnn.config.resolve import experiment_entries
 from tinycnn.reference.checks import data_problems, differences, record_problems, stale_keys
 from tinycnn.reference.records_file import RUN_FILES, read_records
+from tinycnn.report import provenance_words
 from tinycnn.report import records as run_records
 from tinycnn.report.formatting import fmt_list
 from tinycnn.shared.errors import UserError
@@ -324,26 +325,27 @@ def _waiting(cpu_run: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def hardware(runs: Mapping[tuple[str, int], Path], config: Mapping[str, Any]) -> list[str]:
     """Which machine made which runs, from each record itself (its summary's machine, torch and
-    numerics): "run 2 seed 0 on AMD EPYC (4 threads), torch 2.14.1+cu130, fp32, channels_last",
-    one entry a machine, its runs in the config's order."""
+    numerics): "run 2 seed 0 on AMD EPYC CPU (4 threads)", one entry a machine, its runs in the
+    config's order; torch and the numerics in each entry, or, where every run shares them, once
+    in a last entry ("every run with torch 2.14.1+cu130, in fp32, channels-last memory
+    layout")."""
     order = {name: i for i, name in enumerate(experiment_entries(config))}
-    machines: dict[str, list[str]] = {}
+    machines: dict[tuple[str, str], list[tuple[str, int]]] = {}
     for experiment, seed in sorted(runs, key=lambda r: (order.get(r[0], len(order)), r)):
         summary = json.loads((runs[(experiment, seed)] / "summary.json").read_text("utf-8"))
-        numerics = summary.get("precision") or ""
-        if summary.get("compile") not in (None, "none"):
-            numerics += f", torch.compile {summary['compile']}"
-        words = ", ".join(
-            w
-            for w in (
-                machine_words(summary),
-                f"torch {summary['torch_version']}" if summary.get("torch_version") else "",
-                numerics,
-            )
-            if w
-        )
-        machines.setdefault(words, []).append((experiment, seed))
-    return [f"{_runs_in_words(made, config)} on {words}" for words, made in machines.items()]
+        numerics = provenance_words.numerics(summary.get("precision"), summary.get("compile"))
+        torch = f"torch {summary['torch_version']}" if summary.get("torch_version") else ""
+        how = ", in ".join(w for w in (torch, numerics) if w)
+        machines.setdefault((machine_words(summary), how), []).append((experiment, seed))
+    shared = {how for _, how in machines}
+    if len(shared) == 1:
+        (how,) = shared
+        entries = [f"{_runs_in_words(made, config)} on {m}" for (m, _), made in machines.items()]
+        return [*entries, f"every run with {how}"] if how else entries
+    return [
+        f"{_runs_in_words(made, config)} on {', '.join(w for w in (m, how) if w)}"
+        for (m, how), made in machines.items()
+    ]
 
 
 def _runs_in_words(runs: Iterable[tuple[str, int]], config: Mapping[str, Any]) -> str:

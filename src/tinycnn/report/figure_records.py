@@ -87,7 +87,7 @@ def composition(sets: Mapping[str, Sequence[Mapping]], name: str) -> list[str] |
     """The sets whose operations ``name``'s are, one after the other (``["set1", "set2"]``
     for set1_then_set2: set1's operations but its last normalization, then set2's), so that a
     caption can say what a set no table lists does; None where it is no such chain."""
-    ops = list(sets[name])
+    ops = list(sets.get(name) or [])
     for first, head in sets.items():
         if first == name or not head or len(head) >= len(ops):
             continue

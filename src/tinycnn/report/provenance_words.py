@@ -11,6 +11,7 @@ from markupsafe import Markup
 from tinycnn.report.formatting import (
     fmt_int,
 )
+from tinycnn.report.words import precision as precision_words
 
 # --- the reference runs (tinycnn paper-html --reference) ----------------------------------------
 
@@ -67,9 +68,9 @@ def references(config: Mapping, known: Mapping[str, str | None]) -> list[tuple[s
 
 
 def numerics(precision: str | None, compile_mode: str | None) -> str:
-    """How a run computed, for the timing table: "bf16 autocast, channels_last; compiled
-    (reduce-overhead)"."""
-    words = precision or ""
+    """How a run computed, for the timing table: "bf16 mixed precision (autocast), channels-last
+    memory layout; compiled (reduce-overhead)"."""
+    words = precision_words(precision)
     if compile_mode and compile_mode != "none":
         words += f"; compiled ({compile_mode})"
     return words

@@ -392,7 +392,9 @@ def beyond_recipe(numbering: Numbering, rows: Sequence[Mapping], settings: Mappi
         )
         for title, get in BEYOND_RECIPE
     ]
-    recipe_rows.append(Row(["precision", *(r.get("precision") or "—" for r in rows)]))
+    recipe_rows.append(
+        Row(["precision", *(words.precision(r.get("precision")) or "—" for r in rows)])
+    )
     titles = [
         text("tables", "run_column", r["experiment"], planned or facts.has_results(r)) for r in rows
     ]

@@ -215,3 +215,9 @@ def waits_for(kind: str | None, cpu_seconds: float | None) -> str:
     (1.7 h)``, its turn on a CPU, a seed there projected to take 1.7 h; ``GPU (15.6 h)``, a GPU,
     as a CPU would take 15.6 h a seed; ``—`` where no plan says."""
     return text("words", "waits_for", kind, fmt_duration(cpu_seconds) if cpu_seconds else None)
+
+
+def precision(recorded: str | None) -> str:
+    """How a run computed, as recorded ("fp32, channels_last"), in a reader's words ("fp32,
+    channels-last memory layout"); empty where nothing is recorded."""
+    return text("words", "precision", recorded) if recorded else ""
