@@ -61,25 +61,21 @@ TOP_MM, BOTTOM_MM = 22.0, 24.0  # paper.css: @page's top and bottom margins
 
 
 def half_empty_pages(pdf: Path, filled: float = 0.5) -> list[str]:
-    """The pages whose text ends above ``filled`` of the text box's height, but the last page
-    and those before an appendix (which starts a page): a table or figure pushed to the next
-    page where letting it continue there would have filled this one. A page that ends in a
+    """The pages whose text ends above ``filled`` of the text box's height, but the last page:
+    a table or figure pushed to the next page where letting it continue there would have
+    filled this one, or a section that starts a page after a few lines. A page that ends in a
     figure ends in its caption, so its last words are low."""
     height = 297 * MM
     top, bottom = TOP_MM * MM, height - BOTTOM_MM * MM
     lowest: dict[int, float] = {}
-    first: dict[int, str] = {}
-    for page, _, _, y1, word in pdf_words(pdf):
+    for page, _, _, y1, _ in pdf_words(pdf):
         if top <= y1 <= bottom:  # the running title and the page number are outside
             lowest[page] = max(lowest.get(page, 0.0), y1)
-            first.setdefault(page, word)
     last = max(lowest)
     return [
         f"page {page}: text ends {100 * (y - top) / (bottom - top):.0f}% down the page"
         for page, y in sorted(lowest.items())
-        if page != last
-        and first.get(page + 1) != "Appendix"
-        and (y - top) < filled * (bottom - top)
+        if page != last and (y - top) < filled * (bottom - top)
     ]
 
 

@@ -338,7 +338,7 @@ BEYOND_RECIPE_SHOWN = [
     ["epochs", "20", "20", "20"],
     ["training images", "all", "all", "all"],
     ["validation images", "all", "all", "all"],
-    ["precision", *["bf16 autocast, channels_last"] * 3],
+    ["precision", *["bf16 mixed precision, channels-last layout"] * 3],  # the record in words
 ]  # fmt: skip
 
 

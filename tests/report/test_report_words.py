@@ -332,9 +332,9 @@ def test_every_reason_has_words() -> None:
 
 
 def test_numerics_words_name_the_compile_mode() -> None:
-    assert provenance_words.numerics("fp32, contiguous", "none") == "fp32, default memory layout"
+    assert provenance_words.numerics("fp32, contiguous", "none") == "fp32, default layout"
     assert provenance_words.numerics("bf16 autocast, channels_last", "reduce-overhead") == (
-        "bf16 mixed precision (autocast), channels-last memory layout; compiled (reduce-overhead)"
+        "bf16 mixed precision, channels-last layout; compiled (reduce-overhead)"
     )
 
 

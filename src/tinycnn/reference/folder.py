@@ -327,8 +327,7 @@ def hardware(runs: Mapping[tuple[str, int], Path], config: Mapping[str, Any]) ->
     """Which machine made which runs, from each record itself (its summary's machine, torch and
     numerics): "run 2 seed 0 on AMD EPYC CPU (4 threads)", one entry a machine, its runs in the
     config's order; torch and the numerics in each entry, or, where every run shares them, once
-    in a last entry ("every run with torch 2.14.1+cu130, in fp32, channels-last memory
-    layout")."""
+    in a last entry ("every run with torch 2.14.1+cu130, in fp32, channels-last layout")."""
     order = {name: i for i, name in enumerate(experiment_entries(config))}
     machines: dict[tuple[str, str], list[tuple[str, int]]] = {}
     for experiment, seed in sorted(runs, key=lambda r: (order.get(r[0], len(order)), r)):

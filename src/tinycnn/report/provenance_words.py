@@ -68,8 +68,8 @@ def references(config: Mapping, known: Mapping[str, str | None]) -> list[tuple[s
 
 
 def numerics(precision: str | None, compile_mode: str | None) -> str:
-    """How a run computed, for the timing table: "bf16 mixed precision (autocast), channels-last
-    memory layout; compiled (reduce-overhead)"."""
+    """How a run computed, for the timing table: "bf16 mixed precision, channels-last layout;
+    compiled (reduce-overhead)"."""
     words = precision_words(precision)
     if compile_mode and compile_mode != "none":
         words += f"; compiled ({compile_mode})"

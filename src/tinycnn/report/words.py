@@ -219,5 +219,5 @@ def waits_for(kind: str | None, cpu_seconds: float | None) -> str:
 
 def precision(recorded: str | None) -> str:
     """How a run computed, as recorded ("fp32, channels_last"), in a reader's words ("fp32,
-    channels-last memory layout"); empty where nothing is recorded."""
+    channels-last layout"); empty where nothing is recorded."""
     return text("words", "precision", recorded) if recorded else ""
