@@ -139,9 +139,10 @@ def test_runs_not_yet_trained_are_one_table(
     # A question none of whose readings has results is one sentence, not a table of
     # placeholders; a question with a reading that ran keeps its table.
     assert (
-        "No reading of this question has results yet: M4: the best epoch or the last; it waits "
-        "for runs of Table 3."
+        "The other question has no reading with results yet; it waits for runs of Table 3: "
+        "M4: the best epoch or the last"
     ) in text
+    assert "<li>M4: the best epoch or the last</li>" in html  # a list of titles, not a sentence
     assert len(tables["ablations"]) == 2
     # The abstract and the conclusion count what ran and what did not.
     assert (
