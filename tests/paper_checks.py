@@ -6,6 +6,7 @@ realistic 200-class fixture), of the demo pipeline and of the reference paper:
 - :func:`repeated_sentences`: no sentence of the HTML is said more than twice (a thing is said
   once, where it belongs: a table note, a legend);
 - :func:`numeral_openings`: no sentence opens with a numeral;
+- :func:`identifier_openings`: nor with an identifier of the configuration;
 - :func:`unreferenced`: the text refers to every figure and table, outside its own caption;
 - :func:`half_empty_pages`: no page left half empty by a table or figure pushed on;
 - :func:`split_blocks`: a paragraph split by a page keeps three lines on each page, a table
@@ -108,6 +109,17 @@ def numeral_openings(html: str) -> list[str]:
     ]
 
 
+def identifier_openings(html: str) -> list[str]:
+    """Each sentence of the prose that opens with an identifier ("modern_resnet18 reaches …"):
+    a name from the configuration is no word to open a sentence with."""
+    return [
+        m.group(1)
+        for block in _blocks(html)
+        for m in re.finditer(r"(?:^|(?<=[.!?]) )(\S*_\S*(?: \S+){0,3})", block)
+        if not ABBREVIATIONS.search(block[: max(m.start(), 0)].rstrip())
+    ]
+
+
 def sentences(html: str) -> list[str]:
     """The sentences of the paper's body: those of every paragraph, caption, note and list
     item, and each table cell of six words or more (a cell of a few words is a value)."""
@@ -203,6 +215,7 @@ def findings(html: Path, pdf: Path) -> dict[str, Any]:
         "repeated_sentences": repeated_sentences(text),
         "repeated_phrases": repeated_phrases(text),
         "numeral_openings": numeral_openings(text),
+        "identifier_openings": identifier_openings(text),
         "unreferenced": unreferenced(text),
         "words_outside_the_text_box": words_outside_the_text_box(pdf),
         "half_empty_pages": half_empty_pages(pdf),

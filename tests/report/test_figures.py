@@ -492,5 +492,8 @@ def test_a_set_that_chains_two_others_is_said_to_in_the_preview_caption() -> Non
     assert figure.about["composed"] == {"set1_then_set2": ["set1", "set2"]}
     macro = environment(paper_source()).get_template("captions.html.j2").module.preview
     caption = " ".join(str(macro(figure)).split())
-    assert "set1_then_set2 applies set1, then set2 to each image, one after the other." in caption
+    assert (
+        "The set set1_then_set2 applies set1, then set2 to each image, one after the other."
+        in caption
+    )
     assert isinstance(figure.images[0], Image)

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from paper_checks import (
     half_empty_pages,
+    identifier_openings,
     numeral_openings,
     repeated_phrases,
     repeated_sentences,
@@ -98,6 +99,10 @@ def test_no_sentence_opens_with_a_numeral(html: str) -> None:
     assert numeral_openings(html) == []
 
 
+def test_no_sentence_opens_with_an_identifier(html: str) -> None:
+    assert identifier_openings(html) == []
+
+
 def test_every_figure_and_table_is_referred_to(html: str) -> None:
     assert unreferenced(html) == []
 
@@ -124,6 +129,8 @@ def test_the_checks_can_fail(tmp_path: Path) -> None:
     opening = "<body><p>Of the 9 runs, 7 agree. 2 of them fail.</p><p>3 runs wait.</p>"
     opening += "<p>Blocks (He et al. 2016) and J. 2 words.</p></body>"
     assert numeral_openings(opening) == ["2 of them fail.", "3 runs wait."]
+    named = "<body><p>Runs beyond it. modern_resnet18 reaches 36%. The run m1_set1 ends.</p></body>"
+    assert identifier_openings(named) == ["modern_resnet18 reaches 36%. The"]  # four words
     form = "".join(f"<p>Run {i}: chance level for 10 classes, with a top-5 accuracy of 50%.</p>"
                    for i in range(5))  # fmt: skip
     phrase = "chance level for 10 classes, with a top-5"

@@ -243,5 +243,7 @@ def test_beyond_the_paper_not_yet_run(render: Render, aggregate: Path, tmp_path:
     assert recipe["head"][3] == "modern_resnet18_64 (not yet run: as configured)"
     assert _cells(recipe)[0][3] == "SGD, Nesterov momentum 0.9"
     section = _section(html, "2.9")
-    assert "modern_resnet18_64 is not yet run. modern_resnet18 is not yet run." in section
+    assert (
+        "The run modern_resnet18_64 is not yet run. The run modern_resnet18 is not yet run."
+    ) in section
     assert 'class="figure beyond"' not in html

@@ -209,7 +209,10 @@ def test_a_run_beyond_the_paper_at_chance_is_set_against_no_run() -> None:
     modern = {**common, "experiment": "modern_resnet18", "best_val_acc_mean": 10.0,
               "at_chance": True}  # fmt: skip
     text = re.sub(r"<[^>]+>", "", beyond_words.beyond_paragraph([base, modern], table, table, {}))
-    assert "modern_resnet18 reaches 10.0% at its best epoch (1 of 2), chance level for 10 " in text
+    assert (
+        "The run modern_resnet18 reaches 10.0% at its best epoch (1 of 2), chance level for "
+        in text
+    )
     assert "classes, set against no run." in text and "points below" not in text
     learnt = {**modern, "best_val_acc_mean": 40.0, "at_chance": False}
     text = re.sub(r"<[^>]+>", "", beyond_words.beyond_paragraph([base, learnt], table, table, {}))
@@ -219,8 +222,8 @@ def test_a_run_beyond_the_paper_at_chance_is_set_against_no_run() -> None:
     blown = {**modern, "val_loss_low": 55.0, "val_loss_low_epoch": 1, "val_loss_last": 443.0}
     text = re.sub(r"<[^>]+>", "", beyond_words.beyond_paragraph([base, blown], table, table, {}))
     assert (
-        "modern_resnet18 reaches 10.0% at its best epoch (1 of 2), diverged (its validation "
-        "loss rose from 55.00 at epoch 1 to 443.00), set against no run."
+        "The run modern_resnet18 reaches 10.0% at its best epoch (1 of 2), diverged (its "
+        "validation loss rose from 55.00 at epoch 1 to 443.00), set against no run."
     ) in text
     assert "chance level for 10 classes, set against" not in text
 
