@@ -93,6 +93,22 @@ def test_model_colors_follow_the_config_order() -> None:
     assert len(set(model_colors([f"m{i}" for i in range(15)]).values())) == 15
 
 
+@pytest.mark.parametrize("n", [10, 18])
+def test_no_model_is_drawn_in_the_paper_s_grey(n: int) -> None:
+    """Grey is the paper's alone: tab10's eighth colour (the tenth model's, ResNet18-64 in the
+    config) and tab20's greys are no model's."""
+    from matplotlib.colors import to_rgb
+
+    from tinycnn.report.figures import PAPER_COLOR
+
+    colors = list(model_colors([f"m{i}" for i in range(n)]).values())
+    assert len(set(colors)) == n
+    for color in [*colors, *(s.color for s in experiment_styles(CONFIG).values())]:
+        red, green, blue = to_rgb(color)
+        assert max(red, green, blue) - min(red, green, blue) > 0.1, color
+    assert to_rgb(PAPER_COLOR) == (0.45, 0.45, 0.45)
+
+
 def test_experiment_styles() -> None:
     styles = experiment_styles(CONFIG)
     colors = model_colors(list(CONFIG["models"]))

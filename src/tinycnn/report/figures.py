@@ -84,9 +84,24 @@ class Style(NamedTuple):
 
 
 def model_colors(models: Sequence[str]) -> dict[str, str]:
-    """A fixed colour for each model, from the config's model order (tab10; tab20 past ten)."""
-    cmap = mpl.colormaps["tab10" if len(models) <= 10 else "tab20"]
-    return {m: to_hex(cmap(i % cmap.N)) for i, m in enumerate(models)}
+    """A fixed colour for each model, from the config's model order: tab10's, its grey (the
+    paper's colour alone, PAPER_COLOR) replaced by a dark blue; past ten, tab20's without its
+    greys."""
+    if len(models) <= 10:
+        palette = [to_hex(c) for c in mpl.colormaps["tab10"].colors]
+        palette = [NOT_GREY if _grey(c) else c for c in palette]
+    else:
+        palette = [to_hex(c) for c in mpl.colormaps["tab20"].colors if not _grey(to_hex(c))]
+    return {m: palette[i % len(palette)] for i, m in enumerate(models)}
+
+
+NOT_GREY = "#393b79"  # tab20b's dark blue, in tab10's grey slot
+
+
+def _grey(color: str) -> bool:
+    """Whether ``color`` has no hue to tell it from the paper's grey."""
+    red, green, blue = mpl.colors.to_rgb(color)
+    return max(red, green, blue) - min(red, green, blue) < 0.05
 
 
 def experiment_styles(config: Mapping[str, Any]) -> dict[str, Style]:
