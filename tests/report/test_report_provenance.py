@@ -31,6 +31,12 @@ def test_provenance_tables_cell_by_cell(html: str, aggregate: Path) -> None:
     for package in ("torch", "pandas", "matplotlib", "jinja2", "weasyprint"):
         assert versions[package] == importlib.metadata.version(package), package
 
+    # The jobs are what ran ("Training ran on …: its 14 jobs" had no antecedent for "its").
+    jobs = len(provenance["runs"])
+    assert re.search(
+        rf"The {jobs} training jobs ran on NVIDIA H100 and took \S+ \S+ of", " ".join(html.split())
+    )
+
     (timing,) = tables["timing"]
     # A device, commit or precision every job shares is said once in the caption, not on
     # every row: the fixture's jobs share their device and precision, not their commit.
