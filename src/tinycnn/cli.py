@@ -238,14 +238,19 @@ def _reference(args: argparse.Namespace) -> None:
     plan = reference.plan(config, rates)
     order = [(run["experiment"], run["seed"]) for run in plan]
     if args.action == "order":
+        from tinycnn.reference.runner import WORK, checkpoint_path
+
         as_configured = reference.runs_as_configured(folder, config)
         recorded = reference.run_folders(folder)
+        work = Path(args.work or WORK)
         print(f"projected on this machine ({rates['device']}: {reference.describe_rates(rates)})")
         for i, run in enumerate(plan, 1):
             key = (run["experiment"], run["seed"])
             state = "recorded" if key in as_configured else "not yet run"
             if key in recorded and state != "recorded":
                 state = "stale: runs again"
+            if state != "recorded" and checkpoint_path(work, *key).is_file():
+                state += f"; started, its checkpoint kept in {work}"
             if state != "recorded" and run["waits_for"]:
                 state += f", waits for {run['waits_for']}"
             time = "      -    " if run["seconds"] is None else _minutes(run["seconds"])
@@ -455,6 +460,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", "cpu", "cuda"),
         default="auto",
         help="order: project on this kind of machine (auto: CUDA when torch sees a GPU)",
+    )
+    p.add_argument(
+        "--work",
+        help="order: the runner's working folder, whose checkpoints say which runs have started "
+        "(default: the runner's, tinycnn.reference.runner.WORK)",
     )
     p.add_argument("--out", default="results/reference", help="render: the paper's folder")
     p.add_argument("--html-only", action="store_true", help="render: no PDF")

@@ -120,3 +120,22 @@ def test_the_order_read_in_part_ends_quietly() -> None:
         shell=True, executable="/bin/bash", cwd=ROOT, capture_output=True, text=True,
     )  # fmt: skip
     assert done.stdout.strip() == "0" and "Traceback" not in done.stderr, done.stderr
+
+
+def test_the_order_says_which_runs_have_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run the runner started and stopped at a deadline is not recorded, but its checkpoint
+    waits in the working folder: the order says so, so that "not yet run" is not all it says."""
+    from tinycnn import cli
+    from tinycnn.reference.runner import checkpoint_path
+
+    monkeypatch.chdir(ROOT)
+    checkpoint = checkpoint_path(tmp_path, "batch_norm_m1__batch_norm", 0)
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"a checkpoint")
+    assert cli.main(["reference", "order", "--device", "cpu", "--work", str(tmp_path)]) in (0, None)
+    lines = capsys.readouterr().out.splitlines()
+    (started,) = [line for line in lines if "started" in line]
+    assert "batch_norm_m1__batch_norm" in started and " seed 0 " in started
+    assert started.endswith(f"not yet run; started, its checkpoint kept in {tmp_path}")

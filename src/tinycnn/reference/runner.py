@@ -62,6 +62,12 @@ MIN_SITTING = 600  # with --resume-later: the least budget left for which a run 
 # Where the runner works by default: outside the work tree, kept between sittings on a machine
 # that is kept, so that a run stopped at the deadline resumes from its checkpoint.
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tinycnn"
+WORK = CACHE / "reference"  # the working folder: data, runs, checkpoints, caches
+
+
+def checkpoint_path(work: Path, experiment: str, seed: int) -> Path:
+    """Where the run ``experiment`` seed ``seed`` keeps its checkpoint in the working folder."""
+    return Path(work) / "checkpoints" / f"{experiment}_seed{seed}.pt"
 
 
 def device_kind() -> str:
@@ -340,7 +346,7 @@ class Runner:
         if not self.starts(projected):  # drawing a set may have used the time
             return {**entry, "status": "not started: no longer fits after drawing its sets"}
         started = time.monotonic()
-        checkpoint = self.work / "checkpoints" / f"{experiment}_seed{seed}.pt"
+        checkpoint = checkpoint_path(self.work, experiment, seed)
         command = commands.train(
             settings_file,
             seed,
@@ -456,7 +462,7 @@ def main(argv: list[str] | None = None, root: Path | None = None) -> int:
     )  # fmt: skip
     parser.add_argument(
         "--work",
-        default=str(CACHE / "reference"),
+        default=str(WORK),
         help="working folder (data, runs, checkpoints, caches); default %(default)s, outside "
         "the work tree, so that a run stopped at the deadline resumes there next time",
     )
