@@ -7,6 +7,7 @@ realistic 200-class fixture), of the demo pipeline and of the reference paper:
   once, where it belongs: a table note, a legend);
 - :func:`numeral_openings`: no sentence opens with a numeral;
 - :func:`identifier_openings`: nor with an identifier of the configuration;
+- :func:`escaped_twice`: no entity escaped twice ("&amp;#39;" for an apostrophe);
 - :func:`unreferenced`: the text refers to every figure and table, outside its own caption;
 - :func:`half_empty_pages`: no page left half empty by a table or figure pushed on;
 - :func:`split_blocks`: a paragraph split by a page keeps three lines on each page, a table
@@ -120,6 +121,12 @@ def identifier_openings(html: str) -> list[str]:
     ]
 
 
+def escaped_twice(html: str) -> list[str]:
+    """Each entity escaped twice ("&amp;#39;" shows as "&#39;" where "'" was meant): words
+    joined as Markup and escaped again on their way to the page."""
+    return re.findall(r"&amp;(?:#\d+|#x[0-9a-f]+|[a-z]+);", html, flags=re.I)
+
+
 def sentences(html: str) -> list[str]:
     """The sentences of the paper's body: those of every paragraph, caption, note and list
     item, and each table cell of six words or more (a cell of a few words is a value)."""
@@ -216,6 +223,7 @@ def findings(html: Path, pdf: Path) -> dict[str, Any]:
         "repeated_phrases": repeated_phrases(text),
         "numeral_openings": numeral_openings(text),
         "identifier_openings": identifier_openings(text),
+        "escaped_twice": escaped_twice(text),
         "unreferenced": unreferenced(text),
         "words_outside_the_text_box": words_outside_the_text_box(pdf),
         "half_empty_pages": half_empty_pages(pdf),

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from paper_checks import (
+    escaped_twice,
     half_empty_pages,
     identifier_openings,
     numeral_openings,
@@ -101,6 +102,14 @@ def test_no_sentence_opens_with_a_numeral(html: str) -> None:
 
 def test_no_sentence_opens_with_an_identifier(html: str) -> None:
     assert identifier_openings(html) == []
+
+
+def test_nothing_is_escaped_twice(html: str) -> None:
+    assert escaped_twice(html) == []
+    assert escaped_twice("<p>the paper&amp;#39;s 29.5% &amp;amp; more</p>") == [
+        "&amp;#39;",
+        "&amp;amp;",
+    ]
 
 
 def test_every_figure_and_table_is_referred_to(html: str) -> None:
