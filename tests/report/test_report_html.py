@@ -240,3 +240,19 @@ def test_a_spread_never_breaks_around_its_plus_minus() -> None:
     assert str(breakable(Markup("<b>30.0 ± 1.4</b>"))) == "<b>30.0\u00a0±\u00a01.4</b>"
     assert str(breakable("gap +4.8 points (n = 1)")) == "gap +4.8 points (n\u00a0=\u00a01)"
     assert str(breakable("kernel_size = 5")) == "kernel_size = 5"  # a setting, not a count
+
+
+def test_a_comparison_caption_names_its_runs_as_the_legend_does(html: str) -> None:
+    """ "M1: learning rate 1e-3 vs 1e-4: run 2 (m1_lr1e-3) and run 3 (m1_lr1e-4); …": the paper's
+    run numbers first, as the figure's legend has them, never a bare list of identifiers."""
+    captions = re.findall(
+        r'<figure id="[^"]+" class="figure comparison">.*?<figcaption>(.*?)</figcaption>',
+        html,
+        flags=re.S,
+    )
+    assert captions
+    for caption in captions:
+        text = " ".join(re.sub(r"<[^>]+>", "", caption).split())
+        assert re.search(r": (run \d+ \(\S+\)|\S+)(, (run \d+ \(\S+\)|\S+))* and ", text), text
+        assert text.endswith("; accuracy (left) and loss (right) per epoch."), text
+    assert any(re.search(r": run \d+ \(\S+\) and run \d+ \(\S+\);", c) for c in captions)

@@ -370,7 +370,11 @@ def _model_sections(p: _Paper, comparison_specs: dict[Any, Mapping]) -> list[Mod
             if spec and not facts.pending(comparison.experiments):
                 about = {
                     "title": comparison.title,
-                    "runs": [e["experiment"] for e in comparison.experiments],
+                    # (the paper's run number or None, the experiment): as the legend names it
+                    "runs": [
+                        (None if e.get("run") is None else int(e["run"]), e["experiment"])
+                        for e in comparison.experiments
+                    ],
                 }
                 comparison.figure = aggregate_figure(p.numbering, p.results, spec, "", about)
                 section.figures.append(comparison.figure)
