@@ -99,26 +99,27 @@ def _blocks(html: str) -> list[str]:
 ABBREVIATIONS = re.compile(r"(?:\b(?:al|e\.g|i\.e|cf|vs|Fig|No)|\b[A-Z])\.$")  # no sentence's end
 
 
-def numeral_openings(html: str) -> list[str]:
-    """Each sentence that opens with a numeral ("7 of the 9 runs …", which reads as the end of
-    the sentence before): a sentence opens with a word. "He et al. 2016" ends no sentence."""
+def _openings(html: str, first_word: str) -> list[str]:
+    """The first words of each sentence whose first word matches the pattern ``first_word``
+    (up to four words); "He et al. 2016" ends no sentence."""
     return [
         m.group(1)
         for block in _blocks(html)
-        for m in re.finditer(r"(?:^|(?<=[.!?]) )(\d\S*(?: \S+){0,3})", block)
+        for m in re.finditer(rf"(?:^|(?<=[.!?]) )({first_word}(?: \S+){{0,3}})", block)
         if not ABBREVIATIONS.search(block[: max(m.start(), 0)].rstrip())
     ]
+
+
+def numeral_openings(html: str) -> list[str]:
+    """Each sentence that opens with a numeral ("7 of the 9 runs …", which reads as the end of
+    the sentence before): a sentence opens with a word."""
+    return _openings(html, r"\d\S*")
 
 
 def identifier_openings(html: str) -> list[str]:
     """Each sentence of the prose that opens with an identifier ("modern_resnet18 reaches …"):
     a name from the configuration is no word to open a sentence with."""
-    return [
-        m.group(1)
-        for block in _blocks(html)
-        for m in re.finditer(r"(?:^|(?<=[.!?]) )(\S*_\S*(?: \S+){0,3})", block)
-        if not ABBREVIATIONS.search(block[: max(m.start(), 0)].rstrip())
-    ]
+    return _openings(html, r"\S*_\S*")
 
 
 def escaped_twice(html: str) -> list[str]:
