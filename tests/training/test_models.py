@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import operator
 import re
+from collections import OrderedDict
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from tinycnn.config.load import load_schema
 from tinycnn.shared.errors import UserError
 from tinycnn.training.models import (
     MODELS,
+    ConvStack,
     PreActBlock,
     architecture_record,
     build_model,
@@ -148,6 +151,76 @@ def test_batch_norm_variants_normalize_after_every_convolution(models, arch):
     with torch.no_grad():
         assert bn.eval()(x).shape == plain.eval()(x).shape == (2, 200)
     assert build_model(f"{arch}_bn", num_classes=10).eval()(x).shape == (2, 10)
+
+
+def _plain(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` that runs its children in order, the paper's ReLU-then-pool."""
+    plain = copy.deepcopy(model)
+    plain.__class__ = nn.Sequential
+    return plain
+
+
+def _forward_backward(model: nn.Module, x: torch.Tensor, upstream: torch.Tensor):
+    x = x.clone().requires_grad_(True)
+    out = model(x)
+    out.backward(upstream)
+    return out.detach(), x.grad, [p.grad for p in model.parameters()]
+
+
+@pytest.mark.parametrize("arch", ["m1", "m1_bn", "m4", "m4_bn"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_pooling_before_the_relu_computes_the_same_bits(arch, channels_last):
+    """ConvStack (M1, M4, their BN variants) pools before each ReLU that a MaxPool follows:
+    the logits and every gradient (input and parameters) are those of the paper's order, bit
+    for bit, in training mode, in either memory format."""
+    torch.manual_seed(0)
+    model = build_model(arch)
+    assert isinstance(model, ConvStack)
+    plain = _plain(model)
+    x = torch.randn(4, 3, 64, 64)
+    if channels_last:
+        model, plain = (m.to(memory_format=torch.channels_last) for m in (model, plain))
+        x = x.contiguous(memory_format=torch.channels_last)
+    upstream = torch.randn(4, 200)
+    ours, theirs = _forward_backward(model, x, upstream), _forward_backward(plain, x, upstream)
+    assert torch.equal(ours[0], theirs[0]) and torch.equal(ours[1], theirs[1])
+    assert all(torch.equal(a, b) for a, b in zip(ours[2], theirs[2], strict=True))
+    if arch.endswith("_bn"):  # the running statistics are updated alike
+        assert all(torch.equal(a, b) for a, b in zip(model.buffers(), plain.buffers(), strict=True))
+
+
+def test_pooling_before_the_relu_on_ties_and_windows_without_a_positive():
+    """Integer weights and inputs: pooling windows with tied maxima, windows whose maximum is
+    zero or negative. The gradient still reaches the same elements as the paper's order."""
+    stack = ConvStack(
+        OrderedDict(
+            conv=nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(inplace=True)),
+            pool=nn.MaxPool2d(2),
+            flatten=nn.Flatten(),
+        )
+    )
+    with torch.no_grad():
+        stack.conv[0].weight.copy_(torch.randint(-1, 2, (2, 1, 3, 3)).float())
+        stack.conv[0].bias.copy_(torch.tensor([0.0, -1.0]))
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randint(-2, 3, (3, 1, 8, 8), generator=generator).float()
+    upstream = torch.randn(3, 2 * 4 * 4, generator=generator)
+    ours = _forward_backward(stack, x, upstream)
+    theirs = _forward_backward(_plain(stack), x, upstream)
+    pre = stack.conv[0](x).detach().unfold(2, 2, 2).unfold(3, 2, 2).flatten(-2)
+    tied = (pre == pre.amax(-1, keepdim=True)).sum(-1) > 1
+    assert tied.any() and (pre.amax(-1) <= 0).any() and (pre.amax(-1) > 0).any()
+    assert torch.equal(ours[0], theirs[0]) and torch.equal(ours[1], theirs[1])
+    assert all(torch.equal(a, b) for a, b in zip(ours[2], theirs[2], strict=True))
+
+
+def test_the_layer_table_runs_the_children_in_the_papers_order(models):
+    """The table and the state dict see the plain children: ConvReLU rows, then MaxPool rows,
+    and the keys of an nn.Sequential of the same children."""
+    m1 = models["m1"]
+    assert [r.layer for r in layer_table(m1)][:2] == ["ConvReLU(5x5, 16)", "MaxPool(2x2)"]
+    assert list(m1.state_dict()) == list(_plain(m1).state_dict())
+    assert list(m1.state_dict())[:2] == ["conv1.0.weight", "conv1.0.bias"]
 
 
 def test_alexnet_is_torchvision_plus_a_linear_head(models):
