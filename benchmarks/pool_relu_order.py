@@ -2,13 +2,13 @@
 forward) against the ReLU before it (the paper's order, `nn.Sequential.forward`), in one run.
 
 Both paths are the trainer's own step (`new_run_state` + `train_step`, batches from a uint8
-array through `FixedTrainData`) with the device's default precision and layout, eager (a
-compiled step would trace one forward and fuse the rest), from the same seed and the same
-batches. The two orders compute the same numbers: after the timed steps the benchmark
-checks that both models' parameters are equal bit for bit, and fails if they are not. The
-paths alternate block by block, their order reversed every other round, so that a drift of
-the machine's load touches both alike; the table gives each path's median img/s and the ratio
-of the new order to the paper's.
+array through `FixedTrainData`) with the device's default precision and layout (on the CPU, the
+freed memory kept as `tinycnn train` keeps it), eager (a compiled step would trace one forward
+and fuse the rest), from the same seed and the same batches. The two orders compute the same
+numbers: after the timed steps the benchmark checks that both models' parameters are equal bit
+for bit, and fails if they are not. The paths alternate block by block, their order reversed
+every other round, so that a drift of the machine's load touches both alike; the table gives
+each path's median img/s and the ratio of the new order to the paper's.
 
 Run: `.venv/bin/python benchmarks/pool_relu_order.py` (`--models`, `--device`, `--rounds`,
 `--steps`, `--batch`).
@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from tinycnn.data.augment import FixedTrainData  # noqa: E402
 from tinycnn.shared.hardware import cpu_model, usable_cores  # noqa: E402
+from tinycnn.training.device import keep_freed_memory  # noqa: E402
 from tinycnn.training.loop import default_numerics, new_run_state, train_step  # noqa: E402
 
 MODELS = {"M1": "m1", "M1-BN": "m1_bn", "M4": "m4"}
@@ -99,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     if device.type == "cpu":
         torch.set_num_threads(usable_cores())
+        keep_freed_memory()  # as `tinycnn train` does on the CPU, for both orders alike
         machine = f"{cpu_model()}, {usable_cores()} threads"
     else:
         machine = torch.cuda.get_device_name(device)

@@ -5,8 +5,8 @@ For each of the paper's seven models (config.yaml's `models`), on the device at 
 - the trainer's path: `tinycnn.training.loop.train_step` on `new_run_state(...).step_model` with
   the device's default numerics (`default_numerics`: on CUDA bf16 autocast, channels_last and
   torch.compile reduce-overhead, whose compile time is reported; on the CPU fp32
-  channels_last, eager), batches taken from a device-resident uint8 array by `FixedTrainData`
-  exactly as a run takes them;
+  channels_last, eager, the freed memory kept as `tinycnn train` keeps it), batches taken
+  from a device-resident uint8 array by `FixedTrainData` exactly as a run takes them;
 - the same step with other numerics, eager (plain fp32 contiguous is the baseline of every
   ratio, plus fp32 channels_last and bf16 channels_last where they differ from the default;
   `--paths` names the ones to time besides the default and the baseline).
@@ -68,7 +68,7 @@ from tinycnn.config.resolve import resolve_experiment, training_settings  # noqa
 from tinycnn.data.augment import FixedTrainData, OnlineTrainData, parse_set  # noqa: E402
 from tinycnn.shared.files import write_json  # noqa: E402
 from tinycnn.shared.hardware import cpu_model  # noqa: E402
-from tinycnn.training.device import run_machine  # noqa: E402
+from tinycnn.training.device import keep_freed_memory, run_machine  # noqa: E402
 from tinycnn.training.loop import (  # noqa: E402
     Numerics,
     _prepare,
@@ -471,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device("cuda" if cuda else "cpu")
     if args.threads:
         torch.set_num_threads(args.threads)
+    if device.type == "cpu":
+        keep_freed_memory()  # as `tinycnn train` does on the CPU, for every path alike
     config = CONFIG
     if args.preset:
         config = deep_merge(CONFIG, yaml.safe_load(args.preset.read_text()))

@@ -85,6 +85,7 @@ def _read_settings(path: str) -> dict:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from tinycnn.training.device import device_type, keep_freed_memory
     from tinycnn.training.train import Interrupted, train_run
 
     try:
@@ -92,6 +93,8 @@ def _train(args: argparse.Namespace) -> int:
 
         settings = _read_settings(args.settings)
         check_settings(settings, args.settings)
+        if device_type(settings.get("device", "auto")) == "cpu":
+            keep_freed_memory()  # this process is the run: the setting ends with it
         train_run(
             settings,
             args.seed,

@@ -32,13 +32,16 @@ def test_check_config_command(tmp_path, capsys):
 
 
 def test_train_command_reads_the_settings_file(paper_config, tmp_path, monkeypatch, capsys):
+    import tinycnn.training.device
     import tinycnn.training.train
     from tinycnn.shared.files import write_json
 
-    calls = []
+    calls, kept = [], []
     monkeypatch.setattr(
         tinycnn.training.train, "train_run", lambda *args, **kw: calls.append((args, kw))
     )
+    # A CPU run's process keeps the memory its steps free (not this test's process).
+    monkeypatch.setattr(tinycnn.training.device, "keep_freed_memory", lambda: kept.append(1))
     settings = training_settings(paper_config, "m1_set1")
     path = tmp_path / "settings" / "m1_set1.json"
     write_json(path, settings)
@@ -48,6 +51,8 @@ def test_train_command_reads_the_settings_file(paper_config, tmp_path, monkeypat
     ((args, kw),) = calls
     assert args == (settings, 3, Path("packed"), {"set1": Path("a.npy")}, Path("run"), Path("c.pt"))
     assert kw == {"threads": 2}
+    on_cpu = tinycnn.training.device.device_type(settings.get("device", "auto")) == "cpu"
+    assert kept == ([1] if on_cpu else [])
 
     assert main(["train", "--settings", str(tmp_path / "missing.json"), *common]) == 1
     assert "error: cannot read the settings file" in capsys.readouterr().err

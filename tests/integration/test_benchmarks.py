@@ -74,19 +74,34 @@ def test_compile_cache_benchmark_runs_each_case_in_its_own_process() -> None:
     assert "cold / warm, first steps: " in result.stdout
 
 
-def test_cpu_paths_benchmark_compares_threads_and_compile_with_the_default() -> None:
+def test_cpu_paths_benchmark_compares_threads_compile_and_allocator_with_the_default() -> None:
     result = run_benchmark(
         "cpu_paths.py",
         *("--models", "M1", "--rounds", "1", "--steps", "1", "--batch", "16", "--compile"),
+        *("--allocators", "keep", "default"),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     rows = [line.split(" | ") for line in result.stdout.splitlines() if line.startswith("| M1 ")]
     from tinycnn.shared.hardware import usable_cores
 
     threads = sorted({1, usable_cores(), 2 * usable_cores()})
-    assert [int(r[1]) for r in rows] == threads
-    default = next(r for r in rows if int(r[1]) == usable_cores())
+    assert [(int(r[1]), r[3]) for r in rows] == [
+        (t, allocator) for allocator in ("keep", "default") for t in threads
+    ]
+    default = next(r for r in rows if int(r[1]) == usable_cores() and r[3] == "keep")
     assert default[2] == "none" and default[-1].strip(" |") == "1.00x"
+
+
+def test_pool_relu_order_benchmark_checks_the_orders_train_the_same_weights() -> None:
+    result = run_benchmark(
+        "pool_relu_order.py",
+        *("--models", "M1", "M1-BN", "--rounds", "1", "--steps", "1", "--batch", "16"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "parameters equal bit for bit" in result.stdout
+    rows = [line.split(" | ") for line in result.stdout.splitlines() if line.startswith("| M1")]
+    assert [r[0].strip("| ") for r in rows] == ["M1", "M1-BN"]
+    assert all(r[-1].strip(" |").endswith("x") for r in rows)
 
 
 def test_cpu_real_steps_benchmark_times_each_path(tmp_path: Path) -> None:

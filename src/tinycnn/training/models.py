@@ -98,10 +98,11 @@ class ConvStack(nn.Sequential):
     The numbers are the same, bit for bit, forward and backward: ReLU is monotone, so the
     maximum of the ReLUs is the ReLU of the maximum; and the gradient reaches the same element
     either way (the window's first maximum when it is positive, nothing when it is not). The
-    ReLU and its backward then touch a quarter of the elements: M1 trains 1.18x faster, M1-BN
-    and M4 1.10x, on a 2-core CPU (``benchmarks/pool_relu_order.py``). The children, their
-    names and the state dict are those of the plain ``nn.Sequential``; :func:`layer_table`
-    runs the children one by one, in the paper's order.
+    ReLU and its backward then touch a quarter of the elements: on a 2-core CPU, with the memory
+    kept as ``tinycnn train`` keeps it, M1 trains 1.07x faster, M1-BN 1.04x and M4 1.11x
+    (``benchmarks/pool_relu_order.py``). The children, their names and the state dict are those
+    of the plain ``nn.Sequential``; :func:`layer_table` runs the children one by one, in the
+    paper's order.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
