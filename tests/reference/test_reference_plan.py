@@ -34,8 +34,12 @@ def test_priority_order_of_the_reference_config() -> None:
     assert all(seed == 0 for _, seed in order[: n + len(variants)])
     rest = order[n + len(variants) :]
     assert sorted(rest) == sorted((e, s) for e in [*paper, *modern, *variants] for s in (1, 2))
-    # Further seeds: the paper's runs first, in the order of their seed 0, then the others.
-    assert [e for e, _ in rest[: 2 * len(paper)]] == [e for e in first for _ in (1, 2)]
+    # Further seeds: the ablations' bases first (M1's run 2, then M4's, in the order of their
+    # seed 0), then the paper's other runs in that order, then the others.
+    bases = ["m1_lr1e-3", "m4_lr1e-3"]
+    assert rest[:4] == [(e, s) for e in bases for s in (1, 2)]
+    others = [e for e in first if e not in bases]
+    assert [e for e, _ in rest[4 : 2 * len(paper)]] == [e for e in others for _ in (1, 2)]
     assert len(set(order)) == len(order)
 
 

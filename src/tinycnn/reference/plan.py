@@ -155,8 +155,10 @@ def waits_for(seconds: float | None, device: str) -> str | None:
 def priority_order(config: Mapping[str, Any], rates: Mapping[str, Any]) -> list[tuple[str, int]]:
     """Every reference run, in the order machines train them: seed 0 of the paper's runs
     (cheapest first), of the runs beyond the paper, of the ablation variants; then every further
-    seed, the paper's first, then the runs beyond it, then the variants, each cheapest first. A
-    run whose architecture has no rate on this machine goes last in its group."""
+    seed: first those of the ablations' bases (run 2, ``m1_lr1e-3``, for M1: every variant's
+    verdict and the paper's headline number are measured against their spread), then the
+    paper's other runs, the runs beyond it, the variants, each cheapest first. A run whose
+    architecture has no rate on this machine goes last in its group."""
     groups = run_groups(config)
     cost = {name: _seconds(config, name, rates) for names in groups.values() for name in names}
     seeds = {name: resolve_experiment(config, name)["seeds"] for name in cost}
@@ -167,6 +169,8 @@ def priority_order(config: Mapping[str, Any], rates: Mapping[str, Any]) -> list[
     order = ("paper", "beyond", "ablations")
     first = [(n, seeds[n][0]) for g in order for n in sorted(groups[g], key=key)]
     rest = [(n, seed) for g in order for n in sorted(groups[g], key=key) for seed in seeds[n][1:]]
+    bases = {v.base for v in ablations.variants(config)}
+    rest.sort(key=lambda run: run[0] not in bases)  # stable: the bases first, else as they were
     return first + rest
 
 
