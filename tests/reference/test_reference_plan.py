@@ -135,11 +135,18 @@ def test_the_order_says_which_runs_have_started(
     from tinycnn.reference.runner import checkpoint_path
 
     monkeypatch.chdir(ROOT)
-    checkpoint = checkpoint_path(tmp_path, "batch_norm_m1__batch_norm", 0)
+    order = ["reference", "order", "--device", "cpu"]
+    assert cli.main(order) in (0, None)
+    # The first run this CPU would train next (one not yet recorded in reference/).
+    waiting = [
+        ln.split() for ln in capsys.readouterr().out.splitlines() if ln.endswith("not yet run")
+    ]
+    experiment, seed = waiting[0][1], int(waiting[0][3])
+    checkpoint = checkpoint_path(tmp_path, experiment, seed)
     checkpoint.parent.mkdir(parents=True)
     checkpoint.write_bytes(b"a checkpoint")
-    assert cli.main(["reference", "order", "--device", "cpu", "--work", str(tmp_path)]) in (0, None)
+    assert cli.main([*order, "--work", str(tmp_path)]) in (0, None)
     lines = capsys.readouterr().out.splitlines()
     (started,) = [line for line in lines if "started" in line]
-    assert "batch_norm_m1__batch_norm" in started and " seed 0 " in started
+    assert f" {experiment} " in started and f" seed {seed} " in started
     assert started.endswith(f"not yet run; started, its checkpoint kept in {tmp_path}")

@@ -256,3 +256,17 @@ def test_a_comparison_caption_names_its_runs_as_the_legend_does(html: str) -> No
         assert re.search(r": (run \d+ \(\S+\)|\S+)(, (run \d+ \(\S+\)|\S+))* and ", text), text
         assert text.endswith("; accuracy (left) and loss (right) per epoch."), text
     assert any(re.search(r": run \d+ \(\S+\) and run \d+ \(\S+\);", c) for c in captions)
+
+
+def test_no_text_block_ends_in_white_space(html: str) -> None:
+    """WeasyPrint counts the white space before a paragraph's end tag in its last line, and
+    where that line fits only without it, breaks the paragraph at its first break instead (the
+    reference paper had a line holding only "26.4%,"): the rendered HTML has none."""
+    from tinycnn.report.render import without_closing_space
+
+    assert (
+        without_closing_space("<p>\n  It holds. \n</p><li>a\n</li>")
+        == "<p>\n  It holds.</p><li>a</li>"
+    )
+    assert without_closing_space("<pre>x\n</pre>") == "<pre>x\n</pre>"
+    assert not re.search(r"\s</(?:p|li|figcaption|td|th|h[1-6])>", html)
