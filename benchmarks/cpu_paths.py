@@ -40,7 +40,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from tinycnn.shared.hardware import cpu_model, usable_cores  # noqa: E402
-from tinycnn.training.device import keep_freed_memory  # noqa: E402
 
 MODELS = {"M1": "m1", "M1-BN": "m1_bn"}  # what a CPU trains (tinycnn reference order)
 CLASSES = 200
@@ -51,6 +50,8 @@ def child(
     arch: str, threads: int, mode: str, allocator: str, batch: int, steps: int, warmup: int
 ) -> dict:
     """One path in this process: the median seconds a step over three blocks of ``steps``."""
+    from tinycnn.training.device import keep_freed_memory  # torch: only a path's own process
+
     if allocator == "keep" and not keep_freed_memory():
         raise SystemExit("this C library cannot keep freed memory: time --allocators default")
     import numpy as np
@@ -124,9 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     cores = usable_cores()
-    default = (cores, "none", "keep")
-    if "keep" not in args.allocators:
-        default = (cores, "none", "default")
+    default = (cores, "none", "keep" if "keep" in args.allocators else "default")
     chosen = paths(args.compile, args.allocators)
     runs: dict[tuple[str, int, str, str], list[dict]] = {}
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}

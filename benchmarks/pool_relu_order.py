@@ -10,6 +10,9 @@ for bit, and fails if they are not. The paths alternate block by block, their or
 every other round, so that a drift of the machine's load touches both alike; the table gives
 each path's median img/s and the ratio of the new order to the paper's.
 
+Settings and batches are `train_throughput.py`'s: the paper's recipe for each model
+(`recipes`) and the trainer's batch order (`batch_stream`).
+
 Run: `.venv/bin/python benchmarks/pool_relu_order.py` (`--models`, `--device`, `--rounds`,
 `--steps`, `--batch`).
 """
@@ -29,27 +32,21 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+# The trainer's recipe and batch order, as train_throughput.py times them (this folder is on
+# the path of a script run from it).
+from train_throughput import CLASSES, CONFIG, MEAN, STD, batch_stream, recipes  # noqa: E402
+
 from tinycnn.data.augment import FixedTrainData  # noqa: E402
 from tinycnn.shared.hardware import cpu_model, usable_cores  # noqa: E402
 from tinycnn.training.device import keep_freed_memory  # noqa: E402
 from tinycnn.training.loop import default_numerics, new_run_state, train_step  # noqa: E402
 
-MODELS = {"M1": "m1", "M1-BN": "m1_bn", "M4": "m4"}
-CLASSES = 200
-NORM = ([0.48, 0.45, 0.40], [0.28, 0.27, 0.28])  # any normalization costs the same
+MODELS = ["M1", "M1-BN", "M4"]  # config names (config.yaml, presets/ablations.yaml)
 
 
-def settings(arch: str) -> dict:
-    return {
-        "arch": arch,
-        "optimizer": {"name": "RAdam", "lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-8,
-                      "weight_decay": 1e-4},
-        "scheduler": None,
-    }  # fmt: skip
-
-
-def compare(arch: str, device: torch.device, batch: int, steps: int, rounds: int) -> dict:
+def compare(name: str, device: torch.device, batch: int, steps: int, rounds: int) -> dict:
     """Median seconds a step of each order, after the same steps from the same seed."""
+    settings = recipes(CONFIG)[0][name]
     numerics = default_numerics(device, compile="none")  # eager: the forward as written
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (4 * batch, 64, 64, 3), dtype=np.uint8)
@@ -57,10 +54,10 @@ def compare(arch: str, device: torch.device, batch: int, steps: int, rounds: int
     states = {}
     for order in ("ReLU, then pool (the paper's)", "pool, then ReLU (ConvStack)"):
         torch.manual_seed(0)
-        states[order] = new_run_state(settings(arch), CLASSES, device, numerics)
+        states[order] = new_run_state(settings, CLASSES, device, numerics)
     paper, ours = states
     states[paper].model.__class__ = nn.Sequential  # the same modules in the plain forward
-    streams = {order: batches(data, batch) for order in states}
+    streams = {order: batch_stream(data, batch) for order in states}
     times: dict[str, list[float]] = {order: [] for order in states}
     for r in range(rounds + 1):  # round 0 warms both paths up
         for order in list(states) if r % 2 else list(states)[::-1]:
@@ -70,7 +67,7 @@ def compare(arch: str, device: torch.device, batch: int, steps: int, rounds: int
             start = time.perf_counter()
             for _ in range(steps):
                 x, y = next(streams[order])
-                train_step(state.model, state.optimizer, x, y, NORM, numerics, state.loss)
+                train_step(state.model, state.optimizer, x, y, (MEAN, STD), numerics, state.loss)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             if r:
@@ -78,20 +75,13 @@ def compare(arch: str, device: torch.device, batch: int, steps: int, rounds: int
     trained = (states[paper].model.parameters(), states[ours].model.parameters())
     for a, b in zip(*trained, strict=True):
         if not torch.equal(a, b):
-            raise SystemExit(f"{arch}: the two orders trained different weights")
+            raise SystemExit(f"{name}: the two orders trained different weights")
     return {order: statistics.median(t) for order, t in times.items()}
-
-
-def batches(data: FixedTrainData, batch: int):
-    epoch = 1
-    while True:
-        yield from data.batches(epoch, batch)
-        epoch += 1
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--steps", type=int, default=4, help="steps a block")
@@ -111,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---:|---:|---:|"
     )
     for name in args.models:
-        paper, ours = compare(MODELS[name], device, args.batch, args.steps, args.rounds).values()
+        paper, ours = compare(name, device, args.batch, args.steps, args.rounds).values()
         print(
             f"| {name} | {args.batch / paper:,.0f} | {args.batch / ours:,.0f} "
             f"| {paper / ours:.2f}x |"
