@@ -206,9 +206,10 @@ def _device_kind(requested: str) -> str:
 
 
 def _minutes(seconds: float) -> str:
-    """A projected time, minutes up to 10 hours, hours beyond: ' 65.2 min', ' 16.3 h  '."""
+    """A projected time, minutes up to 2 hours (a sitting's runs on a CPU), hours beyond:
+    ' 65.2 min', '  8.0 h  '."""
     minutes = seconds / 60
-    return f"{minutes:7.1f} min" if minutes < 600 else f"{minutes / 60:7.1f} h  "
+    return f"{minutes:7.1f} min" if minutes < 120 else f"{minutes / 60:7.1f} h  "
 
 
 def _reference(args: argparse.Namespace) -> None:

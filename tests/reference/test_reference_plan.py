@@ -150,3 +150,13 @@ def test_the_order_says_which_runs_have_started(
     (started,) = [line for line in lines if "started" in line]
     assert f" {experiment} " in started and f" seed {seed} " in started
     assert started.endswith(f"not yet run; started, its checkpoint kept in {tmp_path}")
+
+
+def test_projected_times_read_in_minutes_up_to_two_hours_and_in_hours_beyond() -> None:
+    """A CPU sitting's runs in minutes; a run of many hours in hours, not '478.1 min'."""
+    from tinycnn.cli import _minutes
+
+    assert _minutes(49.7 * 60) == "   49.7 min"
+    assert _minutes(119.9 * 60) == "  119.9 min"
+    assert _minutes(478.1 * 60) == "    8.0 h  "
+    assert len({len(_minutes(s)) for s in (60.0, 7200.0, 360_000.0)}) == 1  # the column aligns
