@@ -370,3 +370,39 @@ def test_runs_at_chance_take_no_part_in_averages_lists_sides_or_the_best() -> No
     )
     nothing = re.sub(r"<[^>]+>", "", prose.best_sentence(guessing))
     assert nothing.startswith("No run made so far rises above chance level, so none is the best")
+
+
+def test_the_conclusion_says_whether_the_seeds_explain_a_gap_where_they_are_measured() -> None:
+    """The seeds are a suspect only until measured: a run beyond the tolerance with several
+    seeds says whether its gap lies within their standard deviation (as displayed) or beyond."""
+
+    def run(run: int, acc: float, paper: float, std: float | None, n: int, **more: Any) -> dict:
+        diff = acc - paper
+        return _exp(
+            acc, paper, run=run, diff=diff, best_val_acc_std=std, n_seeds=n,
+            within_tolerance=abs(diff) <= 3.0, **more,
+        )  # fmt: skip
+
+    unknown = "software versions are unknown, and a run's accuracy varies from seed to seed."
+    one_seed, agreeing = run(2, 22.5, 29.5, None, 1), run(3, 22.0, 22.8, 0.1, 3)
+    assert str(prose.suspects([one_seed, agreeing])).endswith(unknown)  # nothing measured
+    assert str(prose.suspects([])).endswith(unknown)
+    beyond = run(2, 22.5, 29.5, 0.36, 3)
+    said = str(prose.suspects([beyond, agreeing, one_seed]))
+    assert said.endswith(
+        "software versions are unknown. Seed-to-seed variation does not explain the gap of run 2 "
+        "(\u22127.0 points, against a standard deviation of 0.4 over its 3 seeds)."
+    )
+    # A gap no larger than the spread, as displayed (3.95 shows as 4.0), is within it.
+    within = run(5, 31.9, 35.9, 3.95, 2)
+    said = str(prose.suspects([beyond, within, run(7, 40.0, 45.0, 1.0, 3)]))
+    assert (
+        "A run's accuracy varies from seed to seed by as much as the gap of run 5 (\u22124.0 "
+        "points, against a standard deviation of 4.0 over its 2 seeds)." in said
+    )
+    assert said.endswith("does not explain the gaps of run 2 (\u22127.0 points, against a "
+                         "standard deviation of 0.4 over its 3 seeds) and run 7 (\u22125.0 points, "
+                         "against a standard deviation of 1.0 over its 3 seeds).")  # fmt: skip
+    # A run at chance level departs by noise: no sentence about its seeds.
+    chance = run(8, 0.5, 34.5, 0.1, 3, at_chance=True)
+    assert str(prose.suspects([chance])).endswith(unknown)

@@ -507,6 +507,7 @@ def _text(
         ),
         "conclusion": prose.conclusion(p.made, p.tolerance, p.not_run),
         "comparisons": prose.comparisons_count(settled),
+        "suspects": prose.suspects(p.made),
         "not_run": words.runs_phrase(p.not_run) if p.not_run else "",
     }
 
