@@ -589,24 +589,23 @@ def conclusion(
 def suspects(exps: Sequence[Experiment]) -> Markup:
     """The conclusion's paragraph on why the regeneration departs from the paper: what the paper
     leaves unrecorded, and the seeds, said as measured where a run beyond the tolerance has
-    several seeds: its gap within their spread (a standard deviation, as displayed: the claims'
-    rule, facts.within_spread) or beyond it."""
-    measured: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+    several seeds: its gap within their spread (facts.spread, as displayed: the claims' rule,
+    facts.within_spread) or beyond it."""
+    within: list[dict[str, Any]] = []
+    beyond: list[dict[str, Any]] = []
     for e in facts.outside_tolerance(exps):
-        if facts.seeds(e) < 2 or e.get("diff") is None:
+        spread = facts.spread([e])  # None with one seed: it measures no noise
+        if spread is None:
             continue
-        std = round(e.get("best_val_acc_std") or 0.0, 1)
-        within = facts.within_spread(round(e["diff"], 1), std)
-        measured[within].append(
-            {
-                "label": run_label(e),
-                "diff": fmt_diff(e["diff"]),
-                "std": fmt_num(std),
-                "seeds": facts.seeds(e),
-                "mark": stale_mark(e),
-            }
-        )
-    return _say("suspects", within=measured[True], beyond=measured[False])
+        said = {
+            "label": run_label(e),
+            "diff": fmt_diff(e["diff"]),
+            "std": fmt_num(spread),
+            "seeds": facts.seeds(e),
+            "mark": stale_mark(e),
+        }
+        (within if facts.within_spread(round(e["diff"], 1), spread) else beyond).append(said)
+    return _say("suspects", within=within, beyond=beyond)
 
 
 def comparisons_count(comparisons: Sequence[Sequence[Any]]) -> Markup:
