@@ -3,8 +3,9 @@ allocator's handling of freed memory, against today's CPU default, in one run.
 
 For M1 and M1-BN (the models of the runs `tinycnn reference order` gives a CPU), each path is
 the trainer's own step (`new_run_state` + `train_step`, batches from a uint8 array through
-`FixedTrainData`, as a run takes them) with the CPU default's numerics (fp32, channels_last)
-and:
+`FixedTrainData`, as a run takes them) on the paper's recipe for the model as
+`train_throughput.py` times it (`recipes`: the config's optimizer), with the CPU default's
+numerics (fp32, channels_last) and:
 
 - threads: 1, the usable cores (`tinycnn.shared.hardware.usable_cores`), and twice that;
 - compile: none (eager, today's default), or torch.compile in the modes of `--compile`
@@ -41,16 +42,18 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from tinycnn.shared.hardware import cpu_model, usable_cores  # noqa: E402
 
-MODELS = {"M1": "m1", "M1-BN": "m1_bn"}  # what a CPU trains (tinycnn reference order)
-CLASSES = 200
-NORM = ([0.48, 0.45, 0.40], [0.28, 0.27, 0.28])  # any normalization costs the same
+MODELS = ["M1", "M1-BN"]  # what a CPU trains (tinycnn reference order): config names
 
 
 def child(
-    arch: str, threads: int, mode: str, allocator: str, batch: int, steps: int, warmup: int
+    model: str, threads: int, mode: str, allocator: str, batch: int, steps: int, warmup: int
 ) -> dict:
     """One path in this process: the median seconds a step over three blocks of ``steps``."""
-    from tinycnn.training.device import keep_freed_memory  # torch: only a path's own process
+    # torch only in a path's own process; the trainer's recipe for the model as
+    # train_throughput.py times it (this folder is on the path of a script run from it)
+    from train_throughput import CLASSES, CONFIG, MEAN, STD, recipes
+
+    from tinycnn.training.device import keep_freed_memory
 
     if allocator == "keep" and not keep_freed_memory():
         raise SystemExit("this C library cannot keep freed memory: time --allocators default")
@@ -65,15 +68,9 @@ def child(
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (4 * batch, 64, 64, 3), dtype=np.uint8)
     data = FixedTrainData([images], rng.integers(0, CLASSES, len(images)), seed=0)
-    settings = {
-        "arch": arch,
-        "optimizer": {"name": "RAdam", "lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-8,
-                      "weight_decay": 1e-4},
-        "scheduler": None,
-    }  # fmt: skip
     torch.manual_seed(0)
     numerics = Numerics(None, channels_last=True, compile=mode)
-    state = new_run_state(settings, CLASSES, device, numerics)
+    state = new_run_state(recipes(CONFIG)[0][model], CLASSES, device, numerics)
 
     def batches():
         epoch = 1
@@ -85,7 +82,7 @@ def child(
 
     def step() -> None:
         x, y = next(stream)
-        train_step(state.step_model, state.optimizer, x, y, NORM, numerics, state.loss)
+        train_step(state.step_model, state.optimizer, x, y, (MEAN, STD), numerics, state.loss)
 
     start = time.perf_counter()
     for _ in range(warmup):
@@ -109,7 +106,7 @@ def paths(compile_modes: list[str], allocators: list[str]) -> list[tuple[int, st
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
     parser.add_argument("--compile", nargs="*", default=["default"], metavar="MODE")
     parser.add_argument("--allocators", nargs="+", default=["keep"], choices=["keep", "default"])
     parser.add_argument("--rounds", type=int, default=3)
@@ -118,9 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:  # one path, in its own process
-        arch, threads, mode, allocator = args.child.split(":")
+        model, threads, mode, allocator = args.child.split(":")
         warmup = 3 if mode != "none" else 1  # a compiled path compiles on its first steps
-        result = child(arch, int(threads), mode, allocator, args.batch, args.steps, warmup)
+        result = child(model, int(threads), mode, allocator, args.batch, args.steps, warmup)
         print(json.dumps(result))
         return 0
 
@@ -136,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"round {r + 1}: {model}, {threads} threads, compile {mode}, allocator {allocator}",
                 file=sys.stderr,
             )
-            path = f"{MODELS[model]}:{threads}:{mode}:{allocator}"
+            path = f"{model}:{threads}:{mode}:{allocator}"
             done = subprocess.run(
                 [sys.executable, __file__, "--child", path,
                  "--batch", str(args.batch), "--steps", str(args.steps)],

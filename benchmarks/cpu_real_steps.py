@@ -12,7 +12,9 @@ here against the benchmark's setting, in one process, the paths alternating bloc
 - **denormals**: `torch.set_flush_denormal(True)` (denormals read as zero), against off (the
   default).
 
-Real training images only (never the validation images: they are the paper's test set).
+Every path is M1's step on the paper's recipe as `train_throughput.py` times it, with the
+freed memory kept as `tinycnn train` keeps it on the CPU. Real training images only (never the
+validation images: they are the paper's test set).
 
 Run: `.venv/bin/python benchmarks/cpu_real_steps.py --images WORK/augmented/set1.npy
 --labels WORK/packed/train_labels.npy --checkpoint WORK/checkpoints/m1_set1_seed0.pt`, WORK the
@@ -33,17 +35,16 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+# The trainer's recipe for M1, as train_throughput.py times it (this folder is on the path of a
+# script run from it).
+from train_throughput import CLASSES, CONFIG, MEAN, STD, recipes  # noqa: E402
+
 from tinycnn.data.augment import FixedTrainData  # noqa: E402
 from tinycnn.shared.hardware import cpu_model, usable_cores  # noqa: E402
+from tinycnn.training.device import keep_freed_memory  # noqa: E402
 from tinycnn.training.loop import Numerics, new_run_state, train_step  # noqa: E402
 
-NORM = ([0.4802, 0.4481, 0.3975], [0.2764, 0.2689, 0.2816])
-SETTINGS = {
-    "arch": "m1",
-    "optimizer": {"name": "RAdam", "lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-8,
-                  "weight_decay": 1e-4},
-    "scheduler": None,
-}  # fmt: skip
+SETTINGS = recipes(CONFIG)[0]["M1"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,14 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=256)
     args = parser.parse_args(argv)
     torch.set_num_threads(usable_cores())
+    keep_freed_memory()  # as `tinycnn train` does on the CPU, for every path alike
     images = np.load(args.images, mmap_mode="r")
     labels = np.load(args.labels)
     whole = FixedTrainData([images], labels, seed=0)
     small = FixedTrainData([np.ascontiguousarray(images[:2048])], labels[:2048], seed=0)
     numerics = Numerics(None, channels_last=True)
-    models = {"new": new_run_state(SETTINGS, 200, torch.device("cpu"), numerics)}
+    models = {"new": new_run_state(SETTINGS, CLASSES, torch.device("cpu"), numerics)}
     if args.checkpoint:
-        trained = new_run_state(SETTINGS, 200, torch.device("cpu"), numerics)
+        trained = new_run_state(SETTINGS, CLASSES, torch.device("cpu"), numerics)
         saved = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
         trained.model.load_state_dict(saved["model"])
         trained.optimizer.load_state_dict(saved["optimizer"])
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             for _ in range(args.steps):
                 x, y = next(streams[data])
-                train_step(state.model, state.optimizer, x, y, NORM, numerics, state.loss)
+                train_step(state.model, state.optimizer, x, y, (MEAN, STD), numerics, state.loss)
             if r:
                 times[path].append((time.perf_counter() - start) / args.steps)
     torch.set_flush_denormal(False)

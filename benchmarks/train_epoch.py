@@ -1,7 +1,9 @@
 """One training epoch end to end against the bare train step: what the loop costs besides steps.
 
-On the device at hand, for one model (default M1), batch 256, over random uint8 images served
-by `FixedTrainData` (two sets concatenated, as the paper's runs 2-11 train), in one process:
+On the device at hand, for one model (default M1) on the paper's recipe as `train_throughput.py`
+times it, batch 256, over random uint8 images served by `FixedTrainData` (two sets
+concatenated, as the paper's runs 2-11 train), in one process (on the CPU, the freed memory kept
+as `tinycnn train` keeps it):
 
 - bare: `tinycnn.training.loop.train_step` on the epoch's batches and nothing else (what
   `train_throughput.py` times);
@@ -29,13 +31,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+# The trainer's recipe for each model, as train_throughput.py times it (this folder is on the
+# path of a script run from it).
+from train_throughput import CLASSES, CONFIG, MEAN, STD, recipes  # noqa: E402
+
 from tinycnn.data.augment import FixedTrainData  # noqa: E402
 from tinycnn.shared.hardware import cpu_model  # noqa: E402
+from tinycnn.training.device import keep_freed_memory  # noqa: E402
 from tinycnn.training.loop import (  # noqa: E402
     StopFlag,
     describe_numerics,
@@ -45,10 +51,8 @@ from tinycnn.training.loop import (  # noqa: E402
     train_step,
 )
 
-CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
-CLASSES = 200
 BATCH = 256
-NORM = ([0.48, 0.45, 0.40], [0.28, 0.27, 0.28])  # any normalization costs the same
+NORM = (MEAN, STD)
 RUN2_TRAIN, RUN2_VAL = 200_000, 10_000  # the paper's run 2, an epoch
 
 
@@ -59,7 +63,7 @@ def sync(device: torch.device) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="M1", help="a config.yaml model name")
+    parser.add_argument("--model", default="M1", help="a config or ablation model name")
     parser.add_argument("--images", type=int, default=4_096, help="per set; two sets an epoch")
     parser.add_argument("--val", type=int, default=2_048, help="validation images timed")
     parser.add_argument("--repeats", type=int, default=3)
@@ -70,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device("cuda" if cuda else "cpu")
     if args.threads:
         torch.set_num_threads(args.threads)
+    if device.type == "cpu":
+        keep_freed_memory()  # as `tinycnn train` does on the CPU, for every timing alike
 
     rng = np.random.default_rng(0)
     sets = [rng.integers(0, 256, (args.images, 64, 64, 3), dtype=np.uint8) for _ in range(2)]
@@ -79,13 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     val_y = torch.from_numpy(rng.integers(0, CLASSES, args.val))
     val_x, val_y = val_x.to(device), val_y.to(device)
 
-    settings = {
-        "arch": CONFIG["models"][args.model]["arch"],
-        "optimizer": CONFIG["training"]["optimizer"],
-        "scheduler": None,
-    }
     torch.manual_seed(0)
-    state = new_run_state(settings, CLASSES, device)
+    state = new_run_state(recipes(CONFIG)[0][args.model], CLASSES, device)
     stop = StopFlag()  # never raised here: the loop checks it as in a run
 
     def bare() -> float:
