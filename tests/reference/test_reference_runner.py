@@ -178,3 +178,70 @@ def test_a_stopped_run_resumes_from_its_checkpoint_at_the_next_sitting(
     _, uninterrupted = reference.read_records(records)
     name = "runs/m1_set1/seed0/metrics.csv"
     assert results(files[name]) == results(uninterrupted[name])
+
+
+def test_a_stopped_runner_checkpoints_its_run_records_why_and_starts_nothing_more(
+    records: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C to the runner (SIGINT; its jobs run in their own session, which no terminal's
+    signal reaches): the train job at work gets SIGTERM and writes its checkpoint, the records
+    file says why the run stopped, the next run never starts, the runner exits with 130, and the
+    work folder's lock is free again (the job, which inherits it, has ended too)."""
+    import signal
+    import sys
+    import time
+
+    rates = tmp_path / "rates.json"
+    rates.write_text(json.dumps({"cpu": CPU_RATES}))
+    work, out = tmp_path / "work", tmp_path / "records.tar.gz"
+    shutil.copytree(
+        records.parent / "work", work,
+        ignore=shutil.ignore_patterns("runs", "checkpoints", "logs", "settings", "*.tar.gz"),
+    )  # fmt: skip
+    checkpoint = runner.checkpoint_path(work, "m1_set1", 0)
+    proc = subprocess.Popen(
+        [
+            sys.executable, str(ROOT / "scripts/reference_runs.py"),
+            "--archive", str(DEMO_ARCHIVE), "--work", str(work), "--out", str(out),
+            "--budget", "900", "--config", *DEMO_CONFIG, "--rates", str(rates),
+            "--reference", str(tmp_path / "empty"), "--only", "m1_set1:0", "m1_set1:1",
+        ],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not checkpoint.is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()[1]  # still training: its first epoch is kept
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGINT, stderr
+    manifest, files = reference.read_records(out)
+    (run,) = manifest["runs"]  # seed 1 never started
+    assert (run["experiment"], run["seed"]) == ("m1_set1", 0)
+    assert run["status"] == "stopped: the runner received SIGINT (checkpoint kept)"
+    assert manifest["stopped"] == "the runner received SIGINT"
+    assert not any(name.startswith("runs/") for name in files)  # a run cut short: no record
+    assert checkpoint.is_file()
+    assert "stopped by SIGINT: 0 runs recorded" in stderr
+    log = (work / "logs/train_m1_set1_seed0.log").read_text()
+    assert "checkpoint written to" in log  # the job's own stop: its checkpoint, then exit
+    with runner.work_lock(work):  # free: neither the runner nor its job holds it
+        pass
+
+
+def test_a_second_runner_on_a_work_folder_in_use_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two runners on one work folder would train the same runs into the same checkpoints: the
+    second stops at once, says who holds the folder, and touches nothing."""
+    work = tmp_path / "work"
+    work.mkdir()
+    with runner.work_lock(work):
+        code = run_reference(
+            ["--archive", str(DEMO_ARCHIVE), "--work", str(work), "--budget", "60",
+             "--config", *DEMO_CONFIG]
+        )  # fmt: skip
+        assert code == 1
+        err = capsys.readouterr().err
+        assert f"{work} is in use by another runner (pid {os.getpid()}, started" in err
+        assert sorted(p.name for p in work.iterdir()) == ["runner.lock"]

@@ -23,6 +23,11 @@ where tinycnn is not installed, as on a GPU machine). In order:
    summary.json, settings.json and log, no weights, plus what the paper shows of the data
    (stats.json, classes.tsv, the preview grids).
 
+SIGINT, SIGTERM or SIGHUP to the runner stops the sitting (:class:`RunnerStop`): the job at
+work gets SIGTERM (a train job checkpoints), the records file says why, nothing more starts.
+The runner holds ``WORK/runner.lock`` (:func:`work_lock`), which its jobs inherit: a second
+runner on the same working folder is refused.
+
 Runs of one architecture share torch.compile's caches (``TORCHINDUCTOR_CACHE_DIR`` under
 ``--work``), so only the first compiles from scratch; the manifest records each run's compile
 time (its first epoch's time beyond its later epochs' median) to show what that saves.
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import json
 import os
 import platform
@@ -45,6 +51,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -136,9 +143,103 @@ def lower_priority(pid: int) -> None:
             Path(f"/proc/{pid}/autogroup").write_text(str(niceness))
 
 
-def tinycnn(*args: str, log_path: Path, env: dict, cwd: Path, timeout: float | None = None) -> int:
+class Stopped(Exception):
+    """The runner was asked to stop (:class:`RunnerStop`): it starts nothing more."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class RunnerStop:
+    """The runner's own stop: SIGINT (Ctrl-C), SIGTERM or SIGHUP to the runner. Each job runs
+    in its own session (no terminal's signal reaches it), so the runner passes the stop on: the
+    job at work gets SIGTERM (a train job writes its checkpoint and exits), and a second signal
+    SIGKILLs it. The runner then records why the run stopped, starts nothing more and exits
+    with 128 + the signal's number. A signal this process was started ignoring (``nohup``'s
+    SIGHUP) stays ignored."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.job: subprocess.Popen | None = None
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[RunnerStop]:
+        before = {s: signal.getsignal(s) for s in self.SIGNALS}
+        for s, handler in before.items():
+            if handler is not signal.SIG_IGN:
+                signal.signal(s, self._received)
+        try:
+            yield self
+        finally:
+            for s, handler in before.items():
+                signal.signal(s, handler)
+
+    def _received(self, signum: int, _frame: object) -> None:
+        again = self.signum is not None
+        self.signum = signum
+        log(f"{signal.Signals(signum).name} received: stopping" + (" now" if again else ""))
+        self.pass_on(signal.SIGKILL if again else signal.SIGTERM)
+
+    def pass_on(self, sig: int) -> None:
+        """Send ``sig`` to the job at work, if any."""
+        if self.job is not None and self.job.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.job.pid, sig)
+
+    def check(self) -> None:
+        """Raise :class:`Stopped` where a stop was asked for."""
+        if self.signum is not None:
+            raise Stopped(self.signum)
+
+    def status(self, checkpoint_kept: bool) -> str:
+        kept = "checkpoint kept" if checkpoint_kept else "no checkpoint yet"
+        return f"stopped: the runner received {signal.Signals(self.signum).name} ({kept})"
+
+
+@contextlib.contextmanager
+def work_lock(work: Path) -> Iterator[int]:
+    """Hold ``work/runner.lock`` (an flock) for the runner's lifetime: a second runner on the
+    same working folder would train the same runs into the same checkpoints. Each job inherits
+    the lock (``pass_fds``), so a job that outlives its runner (SIGKILLed) still holds it until
+    it ends. Yields the lock's file descriptor."""
+    path = Path(work) / "runner.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = Path(path).read_text(errors="replace").strip() or "unknown"
+            raise UserError(
+                f"{work} is in use by another runner ({holder}) or a train job it started that "
+                "still runs (`pgrep -af 'tinycnn train'`): wait for it to end, or stop it (kill "
+                "-TERM: a train job writes its checkpoint), or give this runner another --work"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(
+            fd,
+            f"pid {os.getpid()}, started {datetime.now().isoformat(timespec='seconds')}\n".encode(),
+        )
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def tinycnn(
+    *args: str,
+    log_path: Path,
+    env: dict,
+    cwd: Path,
+    timeout: float | None = None,
+    stop: RunnerStop | None = None,
+    lock_fd: int | None = None,
+) -> int:
     """``python -m tinycnn ARGS`` (the command the rules call), stderr to ``log_path``. Past
-    ``timeout`` it gets SIGTERM (a train job checkpoints and exits), then SIGKILL."""
+    ``timeout`` it gets SIGTERM (a train job checkpoints and exits), then SIGKILL. ``stop``: the
+    runner's stop, passed on to the job; ``lock_fd``: the work folder's lock, which the job
+    inherits."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as fh:
         proc = subprocess.Popen(
@@ -148,8 +249,13 @@ def tinycnn(*args: str, log_path: Path, env: dict, cwd: Path, timeout: float | N
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
+            pass_fds=() if lock_fd is None else (lock_fd,),
         )
         lower_priority(proc.pid)
+        if stop is not None:
+            stop.job = proc
+            if stop.signum is not None:  # asked for while the job was starting
+                stop.pass_on(signal.SIGTERM)
         try:
             return proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -160,6 +266,9 @@ def tinycnn(*args: str, log_path: Path, env: dict, cwd: Path, timeout: float | N
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
             return -signal.SIGTERM
+        finally:
+            if stop is not None:
+                stop.job = None
 
 
 def stop_status(code: int, checkpoint_kept: bool) -> str:
@@ -214,6 +323,21 @@ class Runner:
         self.env[COMMIT_ENV] = self.commit
         self.files: dict[str, bytes] = {}
         self.manifest: dict = {}
+        self.stop = RunnerStop()
+        self.lock_fd: int | None = None  # the work folder's lock, which every job inherits
+
+    def job(self, *args: str, log_path: Path, timeout: float | None = None) -> int:
+        """One ``tinycnn`` job in the repository's root, as the runner runs every job: its
+        environment, the runner's stop passed on, the work folder's lock inherited."""
+        return tinycnn(
+            *args,
+            cwd=self.root,
+            log_path=log_path,
+            env=self.env,
+            timeout=timeout,
+            stop=self.stop,
+            lock_fd=self.lock_fd,
+        )
 
     def left(self) -> float:
         return self.deadline - time.monotonic()
@@ -250,24 +374,21 @@ class Runner:
         if not (stats.is_file() and json.loads(stats.read_text()).get("archive_md5")):
             started = time.monotonic()
             workers = min(16, os.cpu_count() or 2)
-            code = tinycnn(
-                *commands.pack(archive, packed, workers),
-                cwd=self.root,
-                log_path=self.work / "logs/pack.log",
-                env=self.env,
+            code = self.job(
+                *commands.pack(archive, packed, workers), log_path=self.work / "logs/pack.log"
             )
+            self.stop.check()
             if code != 0:
                 raise UserError(f"packing failed: see {self.work / 'logs/pack.log'}")
             log(f"packed in {time.monotonic() - started:.0f} s")
         for name in self.config["augmentation"]["sets"]:
             out = self.work / "augmented" / f"{name}_preview.png"
             if not out.is_file():
-                tinycnn(
+                self.job(
                     *commands.preview(self.config, name, packed / "train_images.npy", out),
-                    cwd=self.root,
                     log_path=self.work / f"logs/preview_{name}.log",
-                    env=self.env,
                 )
+                self.stop.check()
             if out.is_file():
                 self.files[f"data/{name}_preview.png"] = out.read_bytes()
         for name in reference.DATA_FILES:
@@ -279,12 +400,11 @@ class Runner:
             started = time.monotonic()
             images = self.work / "packed/train_images.npy"
             threads = min(16, os.cpu_count() or 2)
-            code = tinycnn(
+            code = self.job(
                 *commands.augment(self.config, name, images, out, threads),
-                cwd=self.root,
                 log_path=self.work / f"logs/augment_{name}.log",
-                env=self.env,
             )
+            self.stop.check()
             if code != 0:
                 raise UserError(f"drawing set {name} failed: see the log in {self.work}/logs")
             log(f"set {name} drawn in {time.monotonic() - started:.0f} s")
@@ -356,17 +476,14 @@ class Runner:
             checkpoint,
             hardware.usable_cores(),
         )
-        code = tinycnn(
-            *command,
-            cwd=self.root,
-            log_path=log_path,
-            env=self.env,
-            timeout=max(1.0, self.left()),
-        )
+        code = self.job(*command, log_path=log_path, timeout=max(1.0, self.left()))
         wall = round(time.monotonic() - started, 1)
         entry["wall_seconds"] = wall
         if code != 0:
-            status = stop_status(code, checkpoint.is_file())
+            if self.stop.signum is not None:  # the runner's stop, passed on to the job
+                status = self.stop.status(checkpoint.is_file())
+            else:
+                status = stop_status(code, checkpoint.is_file())
             tail = log_path.read_text(errors="replace").splitlines()[-5:]
             log(f"{experiment} seed {seed}: {status}\n  " + "\n  ".join(tail))
             return {**entry, "status": status, "log_tail": tail}
@@ -380,7 +497,25 @@ class Runner:
         return entry
 
     def run(self) -> int:
+        """The sitting, holding the work folder's lock; stopped by a signal to the runner
+        (:class:`RunnerStop`), it records what it has, says why, and returns 128 + its number."""
         self.work.mkdir(parents=True, exist_ok=True)
+        with work_lock(self.work) as self.lock_fd, self.stop.installed():
+            try:
+                return self.sitting()
+            except Stopped as stopped:
+                if self.manifest:
+                    self.manifest["stopped"] = f"the runner received {stopped}"
+                    self.manifest["seconds_used"] = round(self.args.budget - self.left(), 1)
+                    self.save()
+                done = sum(r["status"] == "recorded" for r in self.manifest.get("runs", []))
+                log(
+                    f"stopped by {stopped}: {done} runs recorded in {self.args.out}; a stopped "
+                    "run resumes from its checkpoint at the next sitting"
+                )
+                return 128 + stopped.signum
+
+    def sitting(self) -> int:
         archive = self.archive()
         self.data_stage(archive)
         self.manifest = {
@@ -412,6 +547,7 @@ class Runner:
             f"({reference.describe_rates(self.rates)}); {self.left():.0f} s of the budget left"
         )
         for i, run in enumerate(plan):
+            self.stop.check()
             experiment, seed, projected = run["experiment"], run["seed"], run["seconds"]
             entry = {"experiment": experiment, "seed": seed}
             if projected is not None:
@@ -438,6 +574,7 @@ class Runner:
             self.manifest["runs"].append(self.train(experiment, seed, settings, projected))
             self.manifest["seconds_used"] = round(self.args.budget - self.left(), 1)
             self.save()
+        self.stop.check()
         waiting = sum(r["status"].startswith("not started: waits") for r in self.manifest["runs"])
         if waiting:
             log(f"{waiting} runs of the order wait for another kind of machine (not started)")
