@@ -242,18 +242,24 @@ def _reference(args: argparse.Namespace) -> None:
     plan = reference.plan(config, rates)
     order = [(run["experiment"], run["seed"]) for run in plan]
     if args.action == "order":
-        from tinycnn.reference.runner import WORK, checkpoint_path
+        from tinycnn.reference.runner import WORK, checkpoint_path, holder_words, work_in_use
 
         as_configured = reference.runs_as_configured(folder, config)
         recorded = reference.run_folders(folder)
         work = Path(args.work or WORK)
         print(f"projected on this machine ({rates['device']}: {reference.describe_rates(rates)})")
+        holder = work_in_use(work)
+        training = (holder or {}).get("training") or {}
+        if holder is not None:
+            print(f"a runner holds {work}: {holder_words(holder)}")
         for i, run in enumerate(plan, 1):
             key = (run["experiment"], run["seed"])
             state = "recorded" if key in as_configured else "not yet run"
             if key in recorded and state != "recorded":
                 state = "stale: runs again"
-            if state != "recorded" and checkpoint_path(work, *key).is_file():
+            if (training.get("experiment"), training.get("seed")) == key:
+                state += f"; training now (since {training.get('since')})"
+            elif state != "recorded" and checkpoint_path(work, *key).is_file():
                 state += f"; started, its checkpoint kept in {work}"
             if state != "recorded" and run["waits_for"]:
                 state += f", waits for {run['waits_for']}"

@@ -160,3 +160,36 @@ def test_projected_times_read_in_minutes_up_to_two_hours_and_in_hours_beyond() -
     assert _minutes(119.9 * 60) == "  119.9 min"
     assert _minutes(478.1 * 60) == "    8.0 h  "
     assert len({len(_minutes(s)) for s in (60.0, 7200.0, 360_000.0)}) == 1  # the column aligns
+
+
+def test_the_order_says_which_run_a_runner_trains_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """While a runner holds the working folder, the order names it and the run it trains; once
+    the lock is free, what its file still says is not read as a runner at work."""
+    from tinycnn import cli
+    from tinycnn.reference import runner
+
+    monkeypatch.chdir(ROOT)
+    order = ["reference", "order", "--device", "cpu", "--work", str(tmp_path)]
+    assert cli.main(order) in (0, None)
+    waiting = [
+        ln.split() for ln in capsys.readouterr().out.splitlines() if ln.endswith("not yet run")
+    ]
+    experiment, seed = waiting[0][1], int(waiting[0][3])
+    with runner.work_lock(tmp_path, "2026-12-08T00:00:00+00:00") as fd:
+        training = {"experiment": experiment, "seed": seed, "since": "2026-12-08T00:01:00+00:00"}
+        runner.announce(
+            fd, {"pid": 4242, "started": "2026-12-08T00:00:00+00:00", "training": training}
+        )
+        assert cli.main(order) in (0, None)
+        lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == (
+        f"a runner holds {tmp_path}: pid 4242, started 2026-12-08T00:00:00+00:00, training "
+        f"{experiment} seed {seed} since 2026-12-08T00:01:00+00:00"
+    )
+    (now,) = [line for line in lines if "training now" in line]
+    assert f" {experiment} " in now and f" seed {seed} " in now
+    assert now.endswith("not yet run; training now (since 2026-12-08T00:01:00+00:00)")
+    assert cli.main(order) in (0, None)
+    assert "training now" not in capsys.readouterr().out and runner.work_in_use(tmp_path) is None

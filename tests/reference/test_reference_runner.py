@@ -212,6 +212,9 @@ def test_a_stopped_runner_checkpoints_its_run_records_why_and_starts_nothing_mor
     while not checkpoint.is_file() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert proc.poll() is None, proc.communicate()[1]  # still training: its first epoch is kept
+    holder = runner.work_in_use(work)  # the lock file says who trains what
+    assert holder["pid"] == proc.pid
+    assert holder["training"]["experiment"] == "m1_set1" and holder["training"]["seed"] == 0
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 128 + signal.SIGINT, stderr
@@ -225,8 +228,7 @@ def test_a_stopped_runner_checkpoints_its_run_records_why_and_starts_nothing_mor
     assert "stopped by SIGINT: 0 runs recorded" in stderr
     log = (work / "logs/train_m1_set1_seed0.log").read_text()
     assert "checkpoint written to" in log  # the job's own stop: its checkpoint, then exit
-    with runner.work_lock(work):  # free: neither the runner nor its job holds it
-        pass
+    assert runner.work_in_use(work) is None  # free: neither the runner nor its job holds it
 
 
 def test_a_second_runner_on_a_work_folder_in_use_is_refused(

@@ -199,30 +199,80 @@ class RunnerStop:
         return f"stopped: the runner received {signal.Signals(self.signum).name} ({kept})"
 
 
+LOCK = "runner.lock"  # in the work folder: who holds it, as JSON (:func:`work_lock`)
+
+
 @contextlib.contextmanager
-def work_lock(work: Path) -> Iterator[int]:
+def work_lock(work: Path, started: str | None = None) -> Iterator[int]:
     """Hold ``work/runner.lock`` (an flock) for the runner's lifetime: a second runner on the
     same working folder would train the same runs into the same checkpoints. Each job inherits
     the lock (``pass_fds``), so a job that outlives its runner (SIGKILLed) still holds it until
-    it ends. Yields the lock's file descriptor."""
-    path = Path(work) / "runner.lock"
+    it ends. The file says who holds it (:func:`announce`, :func:`work_in_use`): this process,
+    ``started`` (now where not given). Yields the lock's file descriptor."""
+    path = Path(work) / LOCK
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = Path(path).read_text(errors="replace").strip() or "unknown"
             raise UserError(
-                f"{work} is in use by another runner ({holder}) or a train job it started that "
-                "still runs (`pgrep -af 'tinycnn train'`): wait for it to end, or stop it (kill "
-                "-TERM: a train job writes its checkpoint), or give this runner another --work"
+                f"{work} is in use by another runner ({holder_words(_holder(path))}) or a train "
+                "job it started that still runs (`pgrep -af 'tinycnn train'`): wait for it to "
+                "end, or stop it (kill -TERM: a train job writes its checkpoint), or give this "
+                "runner another --work"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(
-            fd,
-            f"pid {os.getpid()}, started {datetime.now().isoformat(timespec='seconds')}\n".encode(),
-        )
+        announce(fd, {"pid": os.getpid(), "started": started or _now()})
         yield fd
+    finally:
+        os.close(fd)
+
+
+def _now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def announce(fd: int, holder: dict) -> None:
+    """Write who holds the lock ``fd`` (the runner's pid, its start, the run it trains)."""
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, (json.dumps(holder, sort_keys=True) + "\n").encode(), 0)
+
+
+def _holder(path: Path) -> dict:
+    """What the lock file says of its holder; {} where it says nothing readable."""
+    try:
+        with open(path, "rb") as fh:
+            holder = json.loads(fh.read(4096))
+    except (OSError, ValueError):
+        return {}
+    return holder if isinstance(holder, dict) else {}
+
+
+def holder_words(holder: dict) -> str:
+    """``pid 123, started 2026-12-08T00:00:00+00:00, training m1_set1 seed 0 since ...``"""
+    words = [f"pid {holder.get('pid', 'unknown')}", f"started {holder.get('started', 'unknown')}"]
+    training = holder.get("training")
+    if isinstance(training, dict):
+        words.append(
+            f"training {training.get('experiment')} seed {training.get('seed')} since "
+            f"{training.get('since')}"
+        )
+    return ", ".join(words)
+
+
+def work_in_use(work: Path) -> dict | None:
+    """Who holds the working folder ``work`` (:func:`work_lock`): what its lock file says, or
+    None where no runner nor any job of one holds it."""
+    path = Path(work) / LOCK
+    if not path.is_file():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _holder(path)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
     finally:
         os.close(fd)
 
@@ -324,7 +374,14 @@ class Runner:
         self.files: dict[str, bytes] = {}
         self.manifest: dict = {}
         self.stop = RunnerStop()
+        self.started = _now()
         self.lock_fd: int | None = None  # the work folder's lock, which every job inherits
+
+    def announce(self, training: dict | None) -> None:
+        """Say in the work folder's lock file which run this runner trains (None: none)."""
+        if self.lock_fd is not None:
+            holder = {"pid": os.getpid(), "started": self.started}
+            announce(self.lock_fd, {**holder, "training": training} if training else holder)
 
     def job(self, *args: str, log_path: Path, timeout: float | None = None) -> int:
         """One ``tinycnn`` job in the repository's root, as the runner runs every job: its
@@ -467,6 +524,7 @@ class Runner:
             return {**entry, "status": "not started: no longer fits after drawing its sets"}
         started = time.monotonic()
         checkpoint = checkpoint_path(self.work, experiment, seed)
+        self.announce({"experiment": experiment, "seed": seed, "since": _now()})
         command = commands.train(
             settings_file,
             seed,
@@ -477,6 +535,7 @@ class Runner:
             hardware.usable_cores(),
         )
         code = self.job(*command, log_path=log_path, timeout=max(1.0, self.left()))
+        self.announce(None)
         wall = round(time.monotonic() - started, 1)
         entry["wall_seconds"] = wall
         if code != 0:
@@ -500,7 +559,7 @@ class Runner:
         """The sitting, holding the work folder's lock; stopped by a signal to the runner
         (:class:`RunnerStop`), it records what it has, says why, and returns 128 + its number."""
         self.work.mkdir(parents=True, exist_ok=True)
-        with work_lock(self.work) as self.lock_fd, self.stop.installed():
+        with work_lock(self.work, self.started) as self.lock_fd, self.stop.installed():
             try:
                 return self.sitting()
             except Stopped as stopped:
