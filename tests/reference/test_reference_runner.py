@@ -207,6 +207,9 @@ def test_a_stopped_runner_checkpoints_its_run_records_why_and_starts_nothing_mor
             "--reference", str(tmp_path / "empty"), "--only", "m1_set1:0", "m1_set1:1",
         ],
         cwd=ROOT, stderr=subprocess.PIPE, text=True,
+        # As in a terminal's foreground: a shell's background job (CI started with `&`) ignores
+        # SIGINT, and the runner keeps ignored what it was started ignoring.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline = time.monotonic() + 300
     while not checkpoint.is_file() and proc.poll() is None and time.monotonic() < deadline:

@@ -217,7 +217,7 @@ def work_lock(work: Path, started: str | None = None) -> Iterator[int]:
         except BlockingIOError:
             raise UserError(
                 f"{work} is in use by another runner ({holder_words(_holder(path))}) or a train "
-                "job it started that still runs (`pgrep -af 'tinycnn train'`): wait for it to "
+                "job it started that still runs (`pgrep -af tinycnn`): wait for it to "
                 "end, or stop it (kill -TERM: a train job writes its checkpoint), or give this "
                 "runner another --work"
             ) from None
